@@ -1,0 +1,1 @@
+//! Welfare Ledger's pure domain core: no IO, no clock, no randomness.

@@ -1,0 +1,1 @@
+//! Welfare Ledger's append-only event log.
