@@ -1,0 +1,46 @@
+//! The raw storage a log is kept in: keyed records, a header and a head marker.
+//! A backend knows nothing of streams, hashes or idempotency; [`crate::Log`] does.
+
+use std::ops::ControlFlow;
+
+use crate::error::StoreError;
+
+/// Raw durable storage for the log.
+///
+/// Contract, checked by the conformance tests in `tests/`:
+/// - `write` makes all of its records and the head marker visible at once, or none;
+/// - after `flush` returns `Ok`, everything written before it survives a process
+///   crash and a power loss;
+/// - reads see everything written, flushed or not (the log bounds reads by its
+///   committed head, so unflushed records are never shown to callers).
+pub trait Backend: Send + Sync + 'static {
+    /// The stored header, if the ledger has been created.
+    fn read_header(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes the header and makes it durable. Called once, on creation.
+    fn write_header(&self, header: &[u8]) -> Result<(), StoreError>;
+    /// The stored head marker, if any batch has been written.
+    fn read_head(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Atomically stores `records` at positions `first_position..` and replaces the head marker.
+    fn write(
+        &self,
+        first_position: u64,
+        records: &[Vec<u8>],
+        head: &[u8],
+    ) -> Result<(), StoreError>;
+    /// Makes every earlier write durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// The record at `position`.
+    fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Visits records at `from..to` in order until `visit` breaks. A missing position
+    /// is reported to `visit`'s caller as a gap by the log, which checks positions.
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError>;
+    /// The highest position stored, if any.
+    fn last_position(&self) -> Result<Option<u64>, StoreError>;
+    /// Bytes the backend occupies on disk (0 for memory).
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}

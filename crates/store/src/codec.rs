@@ -1,0 +1,399 @@
+//! The on-disk encoding, owned here and nowhere else: the ledger header, the head
+//! marker and the record envelope, in bincode 2.0.1 with fixed-width little-endian
+//! integers. docs/FORMAT.md specifies every byte; golden files pin it.
+
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
+use bincode::{Decode, Encode};
+use chrono::NaiveDate;
+
+use crate::hash::HashAlgorithm;
+use crate::limits::EVENT_BYTES_MAX;
+use crate::types::{Actor, CommandId, EventType, Memo, NewEvent, RecordedEvent, StreamName};
+
+/// The format version this code writes. Opening a ledger with a newer one is refused.
+pub const FORMAT_VERSION: u16 = 1;
+/// The first bytes of the header value: "WLEDGER" and a NUL.
+pub const MAGIC: [u8; 8] = *b"WLEDGER\0";
+/// The first byte of every stored record: the envelope layout that follows.
+pub const RECORD_LAYOUT_V1: u8 = 1;
+
+/// sled keys of the log tree. They sort `C` < `H` < `R…`.
+pub const HEADER_KEY: &[u8] = b"C";
+pub const HEAD_KEY: &[u8] = b"H";
+pub const RECORD_KEY_PREFIX: u8 = b'R';
+
+type Config = Configuration<LittleEndian, Fixint, Limit<EVENT_BYTES_MAX>>;
+
+fn config() -> Config {
+    bincode::config::legacy()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<EVENT_BYTES_MAX>()
+}
+
+/// Why bytes could not be decoded. The caller adds where they came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
+/// The key of the record at `position`: `R` followed by the position as big-endian u64,
+/// so that keys sort by position.
+pub fn record_key(position: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = RECORD_KEY_PREFIX;
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+pub fn position_of_key(key: &[u8]) -> Result<u64, CodecError> {
+    match key {
+        [RECORD_KEY_PREFIX, rest @ ..] if rest.len() == 8 => {
+            let mut be = [0u8; 8];
+            be.copy_from_slice(rest);
+            Ok(u64::from_be_bytes(be))
+        }
+        _ => Err(CodecError(format!("unexpected key {}", hex::encode(key)))),
+    }
+}
+
+/// The ledger header, written once when the ledger is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub format_version: u16,
+    pub hash_algorithm: HashAlgorithm,
+    pub created_at_ms: i64,
+}
+
+#[derive(Encode, Decode)]
+struct HeaderV1 {
+    magic: [u8; 8],
+    format_version: u16,
+    hash_algorithm: u8,
+    created_at_ms: i64,
+}
+
+pub fn encode_header(header: &Header) -> Vec<u8> {
+    let raw = HeaderV1 {
+        magic: MAGIC,
+        format_version: header.format_version,
+        hash_algorithm: header.hash_algorithm.code(),
+        created_at_ms: header.created_at_ms,
+    };
+    bincode::encode_to_vec(raw, config()).expect("encoding a fixed-size header cannot fail")
+}
+
+/// Decodes the header. A newer format version is decoded (so that the caller can say
+/// which version it found) but an unknown hash algorithm or wrong magic is an error.
+pub fn decode_header(bytes: &[u8]) -> Result<Header, CodecError> {
+    // The magic and version are read before anything else so that a future header
+    // layout still yields a clear "newer format" error.
+    if bytes.len() < 10 || bytes[..8] != MAGIC {
+        return Err(CodecError(
+            "the header does not start with the Welfare Ledger magic bytes".into(),
+        ));
+    }
+    let format_version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if format_version != FORMAT_VERSION {
+        return Ok(Header {
+            format_version,
+            hash_algorithm: HashAlgorithm::Sha256,
+            created_at_ms: 0,
+        });
+    }
+    let raw: HeaderV1 = decode_exact(bytes)?;
+    let hash_algorithm = HashAlgorithm::from_code(raw.hash_algorithm).ok_or_else(|| {
+        CodecError(format!(
+            "unknown hash algorithm code {}",
+            raw.hash_algorithm
+        ))
+    })?;
+    Ok(Header {
+        format_version,
+        hash_algorithm,
+        created_at_ms: raw.created_at_ms,
+    })
+}
+
+/// The head marker, rewritten in the same atomic write as every batch of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct HeadMarker {
+    pub next_position: u64,
+    pub hash: [u8; 32],
+}
+
+pub fn encode_head(head: &HeadMarker) -> Vec<u8> {
+    bincode::encode_to_vec(head, config()).expect("encoding a fixed-size head cannot fail")
+}
+
+pub fn decode_head(bytes: &[u8]) -> Result<HeadMarker, CodecError> {
+    decode_exact(bytes)
+}
+
+/// The record envelope, layout 1. Field order is the byte order on disk.
+#[derive(Encode, Decode)]
+struct RecordV1 {
+    position: u64,
+    prev_hash: [u8; 32],
+    recorded_at_ms: i64,
+    command_id: String,
+    command_event_index: u32,
+    command_event_count: u32,
+    stream: String,
+    stream_version: u64,
+    event_type: String,
+    schema_version: u16,
+    actor: String,
+    effective_date_days: i32,
+    memo: String,
+    payload: Vec<u8>,
+}
+
+/// 1970-01-01 counted as days from 0001-01-01 (chrono's common era day numbering).
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+pub fn days_since_epoch(date: NaiveDate) -> i32 {
+    use chrono::Datelike as _;
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+pub fn date_from_days(days: i32) -> Option<NaiveDate> {
+    days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+}
+
+/// What the log adds to a [`NewEvent`] when it stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    pub position: u64,
+    pub prev_hash: [u8; 32],
+    pub recorded_at_ms: i64,
+    pub command_id: &'a CommandId,
+    pub command_event_index: u32,
+    pub command_event_count: u32,
+    pub stream_version: u64,
+}
+
+/// Length of the chain hash stored after each record's bytes.
+pub const HASH_BYTES: usize = 32;
+
+/// Splits a stored value into the record bytes (what the chain hashes) and the
+/// record's own chain hash, stored after it so that `verify` can name exactly
+/// which record was altered.
+pub fn split_stored(value: &[u8]) -> Result<(&[u8], [u8; 32]), CodecError> {
+    if value.len() <= HASH_BYTES {
+        return Err(CodecError(format!(
+            "stored value of {} bytes is too short to hold a record and its hash",
+            value.len()
+        )));
+    }
+    let (record, hash) = value.split_at(value.len() - HASH_BYTES);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(hash);
+    Ok((record, out))
+}
+
+/// Encodes one record into its record bytes (layout byte, then the envelope).
+pub fn encode_record(event: &NewEvent, at: Placement<'_>) -> Vec<u8> {
+    // Borrowing encode avoids copying the payload: bincode encodes `&str` and `&[u8]`
+    // exactly like `String` and `Vec<u8>`.
+    let fields = (
+        at.position,
+        at.prev_hash,
+        at.recorded_at_ms,
+        at.command_id.as_str(),
+        at.command_event_index,
+        at.command_event_count,
+        event.stream.as_str(),
+        at.stream_version,
+        event.event_type.as_str(),
+        event.schema_version,
+        event.actor.as_str(),
+        days_since_epoch(event.effective_date),
+        event.memo.as_str(),
+        event.payload.as_slice(),
+    );
+    let mut out = Vec::with_capacity(160 + event.payload.len());
+    out.push(RECORD_LAYOUT_V1);
+    // Encoding into a Vec cannot fail except through the size limit, which the caller
+    // checks on the result; encode without the limit and let the caller decide.
+    bincode::encode_into_std_write(
+        fields,
+        &mut out,
+        bincode::config::legacy()
+            .with_little_endian()
+            .with_fixed_int_encoding(),
+    )
+    .expect("encoding into a Vec cannot fail");
+    out
+}
+
+/// Decodes a stored value: record bytes followed by the record's chain hash.
+pub fn decode_stored(value: &[u8]) -> Result<RecordedEvent, CodecError> {
+    let (record, hash) = split_stored(value)?;
+    decode_record(record, hash)
+}
+
+/// Decodes record bytes; `hash` is the chain hash stored with them. Every name is
+/// validated again after reading, so a record that decodes is also a record the log
+/// could have written.
+pub fn decode_record(bytes: &[u8], hash: [u8; 32]) -> Result<RecordedEvent, CodecError> {
+    let (&layout, body) = bytes
+        .split_first()
+        .ok_or_else(|| CodecError("empty record".into()))?;
+    if layout != RECORD_LAYOUT_V1 {
+        return Err(CodecError(format!(
+            "unknown record layout {layout}; this version reads layout {RECORD_LAYOUT_V1}"
+        )));
+    }
+    let raw: RecordV1 = decode_exact(body)?;
+    let name_err = |e: crate::types::NameError| CodecError(e.to_string());
+    if raw.command_event_count == 0 || raw.command_event_index >= raw.command_event_count {
+        return Err(CodecError(format!(
+            "event index {} is outside its command of {} events",
+            raw.command_event_index, raw.command_event_count
+        )));
+    }
+    Ok(RecordedEvent {
+        position: raw.position,
+        prev_hash: raw.prev_hash,
+        hash,
+        recorded_at_ms: raw.recorded_at_ms,
+        command_id: CommandId::new(raw.command_id).map_err(name_err)?,
+        command_event_index: raw.command_event_index,
+        command_event_count: raw.command_event_count,
+        stream: StreamName::new(raw.stream).map_err(name_err)?,
+        stream_version: raw.stream_version,
+        event_type: EventType::new(raw.event_type).map_err(name_err)?,
+        schema_version: raw.schema_version,
+        actor: Actor::new(raw.actor).map_err(name_err)?,
+        effective_date: date_from_days(raw.effective_date_days).ok_or_else(|| {
+            CodecError(format!(
+                "effective date {} days from 1970-01-01 is out of range",
+                raw.effective_date_days
+            ))
+        })?,
+        memo: Memo::new(raw.memo).map_err(name_err)?,
+        payload: raw.payload,
+    })
+}
+
+/// Decodes a value that must use every byte: trailing bytes mean the data is not what
+/// this version wrote.
+fn decode_exact<T: Decode<()>>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, used) = bincode::decode_from_slice::<T, _>(bytes, config())
+        .map_err(|e| CodecError(format!("cannot decode: {e}")))?;
+    if used != bytes.len() {
+        return Err(CodecError(format!(
+            "{} trailing bytes after the encoded value",
+            bytes.len() - used
+        )));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ExpectedVersion;
+
+    fn sample_event() -> NewEvent {
+        NewEvent {
+            stream: StreamName::new("fund-SM-2021-BURSARY").unwrap(),
+            expected: ExpectedVersion::Any,
+            event_type: EventType::new("BursaryAwarded").unwrap(),
+            schema_version: 1,
+            payload: vec![1, 2, 3],
+            actor: Actor::new("clerk-三明").unwrap(),
+            effective_date: NaiveDate::from_ymd_opt(2021, 9, 1).unwrap(),
+            memo: Memo::new("金秋助学 2021").unwrap(),
+        }
+    }
+
+    #[test]
+    fn record_round_trips_and_keeps_every_field() {
+        let command_id = CommandId::new("cmd-1").unwrap();
+        let event = sample_event();
+        let bytes = encode_record(
+            &event,
+            Placement {
+                position: 42,
+                prev_hash: [9; 32],
+                recorded_at_ms: 1_700_000_000_123,
+                command_id: &command_id,
+                command_event_index: 1,
+                command_event_count: 2,
+                stream_version: 7,
+            },
+        );
+        let back = decode_record(&bytes, [3; 32]).unwrap();
+        assert_eq!(back.hash, [3; 32]);
+        assert_eq!(back.position, 42);
+        assert_eq!(back.prev_hash, [9; 32]);
+        assert_eq!(back.recorded_at_ms, 1_700_000_000_123);
+        assert_eq!(back.command_id, command_id);
+        assert_eq!((back.command_event_index, back.command_event_count), (1, 2));
+        assert_eq!(back.stream_version, 7);
+        assert!(back.same_content(&event));
+    }
+
+    #[test]
+    fn truncated_extended_and_foreign_bytes_are_refused() {
+        let command_id = CommandId::new("cmd-1").unwrap();
+        let bytes = encode_record(
+            &sample_event(),
+            Placement {
+                position: 0,
+                prev_hash: [0; 32],
+                recorded_at_ms: 0,
+                command_id: &command_id,
+                command_event_index: 0,
+                command_event_count: 1,
+                stream_version: 0,
+            },
+        );
+        assert!(decode_record(&bytes[..bytes.len() - 1], [0; 32]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_record(&longer, [0; 32]).is_err());
+        let mut other_layout = bytes.clone();
+        other_layout[0] = 2;
+        assert!(decode_record(&other_layout, [0; 32])
+            .unwrap_err()
+            .0
+            .contains("layout"));
+        assert!(decode_record(&[], [0; 32]).is_err());
+        assert!(decode_stored(&[0; 32]).is_err());
+    }
+
+    #[test]
+    fn header_and_head_round_trip() {
+        let header = Header {
+            format_version: FORMAT_VERSION,
+            hash_algorithm: HashAlgorithm::Sm3,
+            created_at_ms: 5,
+        };
+        assert_eq!(decode_header(&encode_header(&header)).unwrap(), header);
+        let head = HeadMarker {
+            next_position: 3,
+            hash: [1; 32],
+        };
+        assert_eq!(decode_head(&encode_head(&head)).unwrap(), head);
+        assert!(decode_header(b"not a ledger").is_err());
+    }
+
+    #[test]
+    fn dates_map_to_days_since_the_unix_epoch() {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        assert_eq!(days_since_epoch(epoch), 0);
+        let d = NaiveDate::from_ymd_opt(2021, 12, 31).unwrap();
+        assert_eq!(date_from_days(days_since_epoch(d)), Some(d));
+        assert_eq!(date_from_days(i32::MAX), None);
+    }
+
+    #[test]
+    fn record_keys_sort_by_position() {
+        assert!(record_key(1) < record_key(256));
+        assert_eq!(position_of_key(&record_key(300)).unwrap(), 300);
+        assert!(HEADER_KEY < HEAD_KEY && HEAD_KEY < &record_key(0)[..]);
+    }
+}

@@ -1,0 +1,168 @@
+//! A backend wrapper that fails on purpose: the Nth write, the Nth flush, or every
+//! write while "the disk is full". For fault-injection tests and simulations.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::backend::Backend;
+use crate::error::StoreError;
+
+/// Which operations fail. Shared between the test and the backend, so a test can
+/// change the plan while the log is running.
+#[derive(Debug, Default)]
+pub struct FaultPlan {
+    writes: AtomicU64,
+    flushes: AtomicU64,
+    /// 1-based number of the write that fails; 0 = none.
+    fail_write_number: AtomicU64,
+    /// 1-based number of the flush that fails; 0 = none.
+    fail_flush_number: AtomicU64,
+    disk_full: AtomicBool,
+    /// When a write fails, keep what it wrote anyway (a write that reached the
+    /// disk but whose acknowledgement was lost).
+    write_lands_anyway: AtomicBool,
+}
+
+impl FaultPlan {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Fails the `n`th write from now (1 = the next one).
+    pub fn fail_write_in(&self, n: u64) {
+        let done = self.writes.load(Ordering::SeqCst);
+        self.fail_write_number.store(done + n, Ordering::SeqCst);
+    }
+
+    /// Fails the `n`th flush from now (1 = the next one).
+    pub fn fail_flush_in(&self, n: u64) {
+        let done = self.flushes.load(Ordering::SeqCst);
+        self.fail_flush_number.store(done + n, Ordering::SeqCst);
+    }
+
+    /// While set, every write and flush fails with ENOSPC.
+    pub fn set_disk_full(&self, full: bool) {
+        self.disk_full.store(full, Ordering::SeqCst);
+    }
+
+    /// Whether a failing write still stores its data (lost acknowledgement).
+    pub fn set_write_lands_anyway(&self, lands: bool) {
+        self.write_lands_anyway.store(lands, Ordering::SeqCst);
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::SeqCst)
+    }
+
+    fn injected(op: &'static str, kind: std::io::ErrorKind, what: &str) -> StoreError {
+        StoreError::Io {
+            op,
+            source: std::io::Error::new(kind, format!("injected fault: {what}")),
+        }
+    }
+
+    fn disk_full_error(op: &'static str) -> StoreError {
+        StoreError::Io {
+            op,
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        }
+    }
+}
+
+/// Wraps a backend and fails the operations its [`FaultPlan`] names.
+#[derive(Debug, Clone)]
+pub struct FaultyBackend<B> {
+    inner: B,
+    plan: Arc<FaultPlan>,
+}
+
+impl<B: Backend> FaultyBackend<B> {
+    pub fn new(inner: B, plan: Arc<FaultPlan>) -> Self {
+        FaultyBackend { inner, plan }
+    }
+
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Backend> Backend for FaultyBackend<B> {
+    fn read_header(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.read_header()
+    }
+
+    fn write_header(&self, header: &[u8]) -> Result<(), StoreError> {
+        if self.plan.disk_full.load(Ordering::SeqCst) {
+            return Err(FaultPlan::disk_full_error("writing the header"));
+        }
+        self.inner.write_header(header)
+    }
+
+    fn read_head(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.read_head()
+    }
+
+    fn write(
+        &self,
+        first_position: u64,
+        records: &[Vec<u8>],
+        head: &[u8],
+    ) -> Result<(), StoreError> {
+        let number = self.plan.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.plan.disk_full.load(Ordering::SeqCst) {
+            return Err(FaultPlan::disk_full_error("writing a batch of records"));
+        }
+        if number == self.plan.fail_write_number.load(Ordering::SeqCst) {
+            if self.plan.write_lands_anyway.load(Ordering::SeqCst) {
+                self.inner.write(first_position, records, head)?;
+            }
+            return Err(FaultPlan::injected(
+                "writing a batch of records",
+                std::io::ErrorKind::Other,
+                "write failed",
+            ));
+        }
+        self.inner.write(first_position, records, head)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        let number = self.plan.flushes.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.plan.disk_full.load(Ordering::SeqCst) {
+            return Err(FaultPlan::disk_full_error("flushing"));
+        }
+        if number == self.plan.fail_flush_number.load(Ordering::SeqCst) {
+            return Err(FaultPlan::injected(
+                "flushing",
+                std::io::ErrorKind::Other,
+                "flush failed",
+            ));
+        }
+        self.inner.flush()
+    }
+
+    fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.read(position)
+    }
+
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.inner.scan(from, to, visit)
+    }
+
+    fn last_position(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.last_position()
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.inner.size_on_disk()
+    }
+}

@@ -1,0 +1,1054 @@
+//! The log itself: validation, idempotency, the hash chain, durable group appends,
+//! reads bounded by what is durable, verification and subscriptions. Generic over
+//! the [`Backend`] that stores the bytes.
+
+use std::collections::HashMap;
+use std::hash::{Hash as _, Hasher as _};
+use std::ops::ControlFlow;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::backend::Backend;
+use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION};
+use crate::error::{AppendError, StoreError};
+use crate::hash::{HashAlgorithm, GENESIS_HASH};
+use crate::limits::{BATCH_EVENTS_MAX, EVENT_BYTES_MAX, READ_PAGE_EVENTS_MAX};
+use crate::types::{
+    AppendBatch, Appended, CommandId, ExpectedVersion, Head, RawRecord, RecordedEvent, StreamName,
+};
+
+/// Where the time recorded on events comes from. Injected so tests are deterministic.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch, UTC.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A clock that returns a value the test sets.
+#[derive(Debug, Default)]
+pub struct FixedClock(std::sync::atomic::AtomicI64);
+
+impl FixedClock {
+    pub fn new(ms: i64) -> Self {
+        FixedClock(std::sync::atomic::AtomicI64::new(ms))
+    }
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Where a command's events sit in the log.
+#[derive(Debug, Clone, Copy)]
+struct CommandSpan {
+    first_position: u64,
+    count: u32,
+}
+
+/// In-memory indexes, rebuilt from the log on open (docs/decisions/0003): only the
+/// records and one head marker per batch are written to disk.
+#[derive(Debug, Default)]
+struct Index {
+    /// Positions of each stream's events, by stream version.
+    streams: HashMap<StreamName, Vec<u64>>,
+    /// Command spans keyed by a 128-bit hash of the command id. A hit is confirmed
+    /// by reading the stored records back, so a collision cannot merge two commands.
+    commands: HashMap<u128, CommandSpan>,
+}
+
+impl Index {
+    fn stream_version(&self, stream: &StreamName) -> Option<u64> {
+        self.streams
+            .get(stream)
+            .map(|positions| u64::try_from(positions.len()).expect("len fits u64") - 1)
+    }
+
+    fn add(&mut self, event: &EventPlacement) {
+        let positions = self.streams.entry(event.stream.clone()).or_default();
+        assert_eq!(
+            u64::try_from(positions.len()).expect("len fits u64"),
+            event.stream_version,
+            "stream versions are contiguous"
+        );
+        positions.push(event.position);
+        if event.command_event_index == 0 {
+            self.commands.insert(
+                event.command_key,
+                CommandSpan {
+                    first_position: event.position,
+                    count: event.command_event_count,
+                },
+            );
+        }
+    }
+}
+
+/// Where an event sits: what the in-memory indexes keep of it.
+struct EventPlacement {
+    position: u64,
+    stream: StreamName,
+    stream_version: u64,
+    command_key: u128,
+    command_event_index: u32,
+    command_event_count: u32,
+}
+
+impl EventPlacement {
+    fn of(event: &RecordedEvent) -> Self {
+        EventPlacement {
+            position: event.position,
+            stream: event.stream.clone(),
+            stream_version: event.stream_version,
+            command_key: command_key(&event.command_id),
+            command_event_index: event.command_event_index,
+            command_event_count: event.command_event_count,
+        }
+    }
+}
+
+fn command_key(id: &CommandId) -> u128 {
+    // Two SipHash passes with fixed, different keys. The map lives only in memory, so
+    // the hash need not be stable across Rust versions.
+    let mut low = std::hash::DefaultHasher::new();
+    0u8.hash(&mut low);
+    id.as_str().hash(&mut low);
+    let mut high = std::hash::DefaultHasher::new();
+    1u8.hash(&mut high);
+    id.as_str().hash(&mut high);
+    (u128::from(high.finish()) << 64) | u128::from(low.finish())
+}
+
+#[derive(Debug)]
+struct WriterState {
+    head: Head,
+    /// Set after a failed write or flush: from then on the log refuses writes.
+    poisoned: Option<String>,
+}
+
+struct Inner<B> {
+    backend: B,
+    algorithm: HashAlgorithm,
+    clock: Arc<dyn Clock>,
+    index: RwLock<Index>,
+    writer: Mutex<WriterState>,
+    /// The durable head that readers may see, with a condition variable for subscribers.
+    committed: Mutex<Head>,
+    committed_changed: Condvar,
+}
+
+/// An append-only event log over a [`Backend`]. Cheap to clone; clones share the log.
+pub struct Log<B: Backend> {
+    inner: Arc<Inner<B>>,
+}
+
+impl<B: Backend> Clone for Log<B> {
+    fn clone(&self) -> Self {
+        Log {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<B: Backend> std::fmt::Debug for Log<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("algorithm", &self.inner.algorithm)
+            .field("head", &self.head())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first record that failed verification, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub position: u64,
+    pub problem: String,
+}
+
+/// The result of recomputing the chain from position 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub algorithm: HashAlgorithm,
+    /// Records checked before the first break (all of them when intact).
+    pub events_checked: u64,
+    pub head: Head,
+    pub first_break: Option<ChainBreak>,
+}
+
+impl VerifyReport {
+    pub fn is_intact(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+/// Called with each record's position and stored value; an `Err` names the problem.
+type RecordVisitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
+
+/// One planned outcome inside a group, before the group is durable.
+enum Planned {
+    /// New events, durable only if the group's write and flush succeed.
+    New(Appended),
+    /// A retry of a command already durable: the original positions.
+    DuplicateOfDurable(Appended),
+    /// A retry of a command earlier in this same group.
+    DuplicateInGroup(Appended),
+    Rejected(AppendError),
+}
+
+/// The records and index changes a group will make, built batch by batch.
+struct GroupPlan {
+    first_position: u64,
+    next_position: u64,
+    hash: [u8; 32],
+    records: Vec<Vec<u8>>,
+    /// Stream versions as they will be after the planned batches.
+    stream_versions: HashMap<StreamName, u64>,
+    /// Commands planned in this group: span and the index of the batch that holds them.
+    commands: HashMap<u128, (CommandSpan, usize)>,
+    added: Vec<EventPlacement>,
+}
+
+impl<B: Backend> Log<B> {
+    /// Creates a new, empty ledger in `backend`, with `algorithm` for its hash chain.
+    pub fn create(
+        backend: B,
+        algorithm: HashAlgorithm,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        if backend.read_header()?.is_some() {
+            return Err(StoreError::AlreadyExists {
+                path: "this backend".into(),
+            });
+        }
+        let header = Header {
+            format_version: FORMAT_VERSION,
+            hash_algorithm: algorithm,
+            created_at_ms: clock.now_ms(),
+        };
+        backend.write_header(&codec::encode_header(&header))?;
+        Self::open(backend, Some(algorithm), clock)
+    }
+
+    /// Opens an existing ledger. Checks the header, the head marker and the chain's
+    /// tail, and rebuilds the in-memory indexes from the records. `algorithm`, when
+    /// given, must match the one the ledger was created with.
+    pub fn open(
+        backend: B,
+        algorithm: Option<HashAlgorithm>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        let header_bytes = backend
+            .read_header()?
+            .ok_or_else(|| StoreError::NotALedger {
+                path: "this backend".into(),
+            })?;
+        let header = codec::decode_header(&header_bytes).map_err(|e| StoreError::Corruption {
+            position: None,
+            what: format!("header: {e}"),
+        })?;
+        if header.format_version > FORMAT_VERSION {
+            return Err(StoreError::NewerFormat {
+                found: header.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if header.format_version != FORMAT_VERSION {
+            return Err(StoreError::Corruption {
+                position: None,
+                what: format!("unknown format version {}", header.format_version),
+            });
+        }
+        if let Some(requested) = algorithm {
+            if requested != header.hash_algorithm {
+                return Err(StoreError::HashAlgorithmMismatch {
+                    found: header.hash_algorithm,
+                    requested,
+                });
+            }
+        }
+        let head = Self::check_head(&backend, header.hash_algorithm)?;
+        let index = Self::rebuild_index(&backend, head)?;
+        Ok(Log {
+            inner: Arc::new(Inner {
+                backend,
+                algorithm: header.hash_algorithm,
+                clock,
+                index: RwLock::new(index),
+                writer: Mutex::new(WriterState {
+                    head,
+                    poisoned: None,
+                }),
+                committed: Mutex::new(head),
+                committed_changed: Condvar::new(),
+            }),
+        })
+    }
+
+    /// Reads the head marker and checks it against the last stored record.
+    fn check_head(backend: &B, algorithm: HashAlgorithm) -> Result<Head, StoreError> {
+        let marker = match backend.read_head()? {
+            Some(bytes) => codec::decode_head(&bytes).map_err(|e| StoreError::Corruption {
+                position: None,
+                what: format!("head marker: {e}"),
+            })?,
+            None => HeadMarker {
+                next_position: 0,
+                hash: GENESIS_HASH,
+            },
+        };
+        let last = backend.last_position()?;
+        let expected_last = marker.next_position.checked_sub(1);
+        if last != expected_last {
+            return Err(StoreError::Corruption {
+                position: last.or(expected_last),
+                what: format!(
+                    "the head marker says the log holds {} events, but the last stored record is at {}",
+                    marker.next_position,
+                    last.map_or_else(|| "no position (the log is empty)".into(), |p| p.to_string())
+                ),
+            });
+        }
+        if let Some(position) = expected_last {
+            let value = backend
+                .read(position)?
+                .ok_or_else(|| StoreError::Corruption {
+                    position: Some(position),
+                    what: "the last record is missing".into(),
+                })?;
+            let corrupt = |what: String| StoreError::Corruption {
+                position: Some(position),
+                what,
+            };
+            let (record, stored_hash) = codec::split_stored(&value).map_err(|e| corrupt(e.0))?;
+            let event = codec::decode_record(record, stored_hash).map_err(|e| corrupt(e.0))?;
+            let computed = algorithm.chain(&event.prev_hash, record);
+            if computed != stored_hash || computed != marker.hash {
+                return Err(corrupt(
+                    "the last record's hash does not match the head marker: the tail was altered"
+                        .into(),
+                ));
+            }
+        }
+        Ok(Head {
+            next_position: marker.next_position,
+            hash: marker.hash,
+        })
+    }
+
+    /// Decodes every record to rebuild the stream and command indexes, checking
+    /// positions, hash links and command completeness on the way (without rehashing).
+    fn rebuild_index(backend: &B, head: Head) -> Result<Index, StoreError> {
+        let mut index = Index::default();
+        let mut checker = SequenceChecker::new();
+        let mut failure: Option<StoreError> = None;
+        backend.scan(
+            0,
+            head.next_position,
+            &mut |position, value| match codec::decode_stored(value)
+                .map_err(|e| e.0)
+                .and_then(|event| checker.check(position, &event, value).map(|()| event))
+            {
+                Ok(event) => {
+                    index.add(&EventPlacement::of(&event));
+                    ControlFlow::Continue(())
+                }
+                Err(what) => {
+                    failure = Some(StoreError::Corruption {
+                        position: Some(position),
+                        what,
+                    });
+                    ControlFlow::Break(())
+                }
+            },
+        )?;
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        checker
+            .finish(head.next_position)
+            .map_err(|(position, what)| StoreError::Corruption {
+                position: Some(position),
+                what,
+            })?;
+        Ok(index)
+    }
+
+    pub fn algorithm(&self) -> HashAlgorithm {
+        self.inner.algorithm
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.inner.backend
+    }
+
+    /// The durable end of the log.
+    pub fn head(&self) -> Head {
+        *self
+            .inner
+            .committed
+            .lock()
+            .expect("committed lock poisoned")
+    }
+
+    /// The version of the stream's last event, or `None` if the stream does not exist.
+    pub fn stream_version(&self, stream: &StreamName) -> Option<u64> {
+        self.read_index().stream_version(stream)
+    }
+
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.inner.index.read().expect("index lock poisoned")
+    }
+
+    /// Appends one command's events durably.
+    pub fn append(&self, batch: AppendBatch) -> Result<Appended, AppendError> {
+        self.append_group(std::slice::from_ref(&batch))
+            .pop()
+            .expect("one result per batch")
+    }
+
+    /// Appends several commands in one durable commit (one write, one flush) and
+    /// returns one result per batch, in order. Each batch is accepted or rejected on
+    /// its own; a rejected batch does not disturb the others. If the write or flush
+    /// fails, every batch that would have added events fails and the log refuses
+    /// further writes until reopened.
+    pub fn append_group(&self, batches: &[AppendBatch]) -> Vec<Result<Appended, AppendError>> {
+        let mut writer = self.inner.writer.lock().expect("writer lock poisoned");
+        if let Some(cause) = &writer.poisoned {
+            return batches
+                .iter()
+                .map(|_| {
+                    Err(AppendError::Store(StoreError::Poisoned {
+                        cause: cause.clone(),
+                    }))
+                })
+                .collect();
+        }
+        let recorded_at_ms = self.inner.clock.now_ms();
+        let mut plan = GroupPlan {
+            first_position: writer.head.next_position,
+            next_position: writer.head.next_position,
+            hash: writer.head.hash,
+            records: Vec::new(),
+            stream_versions: HashMap::new(),
+            commands: HashMap::new(),
+            added: Vec::new(),
+        };
+        let planned: Vec<Planned> = {
+            let index = self.read_index();
+            batches
+                .iter()
+                .enumerate()
+                .map(|(i, batch)| {
+                    self.plan_batch(&index, &mut plan, batches, i, batch, recorded_at_ms)
+                })
+                .collect()
+        };
+        if plan.records.is_empty() {
+            return planned
+                .into_iter()
+                .map(Self::finish_without_write)
+                .collect();
+        }
+
+        let marker = HeadMarker {
+            next_position: plan.next_position,
+            hash: plan.hash,
+        };
+        let durable = self
+            .inner
+            .backend
+            .write(
+                plan.first_position,
+                &plan.records,
+                &codec::encode_head(&marker),
+            )
+            .and_then(|()| self.inner.backend.flush());
+        if let Err(error) = durable {
+            let cause = error.to_string();
+            writer.poisoned = Some(cause.clone());
+            let mut error = Some(error);
+            return planned
+                .into_iter()
+                .map(|p| match p {
+                    Planned::DuplicateOfDurable(a) => Ok(a),
+                    Planned::Rejected(e) => Err(e),
+                    // The first caller gets the original error, the rest a copy of its text.
+                    Planned::New(_) | Planned::DuplicateInGroup(_) => {
+                        Err(AppendError::Store(error.take().unwrap_or_else(|| {
+                            StoreError::Poisoned {
+                                cause: cause.clone(),
+                            }
+                        })))
+                    }
+                })
+                .collect();
+        }
+
+        {
+            let mut index = self.inner.index.write().expect("index lock poisoned");
+            for placement in &plan.added {
+                index.add(placement);
+            }
+        }
+        let head = Head {
+            next_position: plan.next_position,
+            hash: plan.hash,
+        };
+        writer.head = head;
+        *self
+            .inner
+            .committed
+            .lock()
+            .expect("committed lock poisoned") = head;
+        self.inner.committed_changed.notify_all();
+        planned
+            .into_iter()
+            .map(|p| match p {
+                Planned::New(a) | Planned::DuplicateOfDurable(a) | Planned::DuplicateInGroup(a) => {
+                    Ok(a)
+                }
+                Planned::Rejected(e) => Err(e),
+            })
+            .collect()
+    }
+
+    fn finish_without_write(planned: Planned) -> Result<Appended, AppendError> {
+        match planned {
+            Planned::DuplicateOfDurable(a) => Ok(a),
+            Planned::Rejected(e) => Err(e),
+            Planned::New(_) | Planned::DuplicateInGroup(_) => {
+                unreachable!("a plan without records has no new events")
+            }
+        }
+    }
+
+    /// Decides one batch against the durable index and what the group has planned so
+    /// far, and adds its records to the plan only if the whole batch is accepted.
+    fn plan_batch(
+        &self,
+        index: &Index,
+        plan: &mut GroupPlan,
+        batches: &[AppendBatch],
+        batch_index: usize,
+        batch: &AppendBatch,
+        recorded_at_ms: i64,
+    ) -> Planned {
+        let command_id = &batch.command_id;
+        if batch.events.is_empty() {
+            return Planned::Rejected(AppendError::EmptyBatch {
+                command_id: command_id.clone(),
+            });
+        }
+        if batch.events.len() > BATCH_EVENTS_MAX {
+            return Planned::Rejected(AppendError::BatchTooLarge {
+                command_id: command_id.clone(),
+                events: batch.events.len(),
+                max: BATCH_EVENTS_MAX,
+            });
+        }
+        let count = u32::try_from(batch.events.len()).expect("bounded by BATCH_EVENTS_MAX");
+        let key = command_key(command_id);
+
+        if let Some(&(span, earlier)) = plan.commands.get(&key) {
+            let original = &batches[earlier];
+            let appended = Appended {
+                first_position: span.first_position,
+                count: span.count,
+                duplicate: true,
+            };
+            return if original.command_id == *command_id
+                && original.events.len() == batch.events.len()
+                && original
+                    .events
+                    .iter()
+                    .zip(&batch.events)
+                    .all(|(a, b)| same_new_content(a, b))
+            {
+                Planned::DuplicateInGroup(appended)
+            } else {
+                Planned::Rejected(AppendError::CommandIdConflict {
+                    command_id: command_id.clone(),
+                    first_position: span.first_position,
+                })
+            };
+        }
+        if let Some(&span) = index.commands.get(&key) {
+            return match self.matches_durable(span, batch) {
+                Ok(true) => Planned::DuplicateOfDurable(Appended {
+                    first_position: span.first_position,
+                    count: span.count,
+                    duplicate: true,
+                }),
+                Ok(false) => Planned::Rejected(AppendError::CommandIdConflict {
+                    command_id: command_id.clone(),
+                    first_position: span.first_position,
+                }),
+                Err(e) => Planned::Rejected(AppendError::Store(e)),
+            };
+        }
+
+        // Check expected versions against the durable index overlaid with the plan and
+        // this batch's own earlier events.
+        let mut local_versions: HashMap<&StreamName, Option<u64>> = HashMap::new();
+        let mut stream_versions = Vec::with_capacity(batch.events.len());
+        for event in &batch.events {
+            let current = *local_versions.entry(&event.stream).or_insert_with(|| {
+                plan.stream_versions
+                    .get(&event.stream)
+                    .copied()
+                    .or_else(|| index.stream_version(&event.stream))
+            });
+            let ok = match event.expected {
+                ExpectedVersion::Any => true,
+                ExpectedVersion::NoStream => current.is_none(),
+                ExpectedVersion::Exact(v) => current == Some(v),
+            };
+            if !ok {
+                return Planned::Rejected(AppendError::WrongExpectedVersion {
+                    stream: event.stream.clone(),
+                    expected: event.expected,
+                    actual: current,
+                });
+            }
+            let version = current.map_or(0, |v| v + 1);
+            local_versions.insert(&event.stream, Some(version));
+            stream_versions.push(version);
+        }
+
+        let mut prev_hash = plan.hash;
+        let mut records = Vec::with_capacity(batch.events.len());
+        for (i, (event, &stream_version)) in batch.events.iter().zip(&stream_versions).enumerate() {
+            let position = plan.next_position + i as u64;
+            let mut bytes = codec::encode_record(
+                event,
+                Placement {
+                    position,
+                    prev_hash,
+                    recorded_at_ms,
+                    command_id,
+                    command_event_index: u32::try_from(i).expect("bounded by BATCH_EVENTS_MAX"),
+                    command_event_count: count,
+                    stream_version,
+                },
+            );
+            if bytes.len() + codec::HASH_BYTES > EVENT_BYTES_MAX {
+                return Planned::Rejected(AppendError::EventTooLarge {
+                    command_id: command_id.clone(),
+                    index: i,
+                    bytes: bytes.len() + codec::HASH_BYTES,
+                    max: EVENT_BYTES_MAX,
+                });
+            }
+            let hash = self.inner.algorithm.chain(&prev_hash, &bytes);
+            bytes.extend_from_slice(&hash);
+            records.push(bytes);
+            prev_hash = hash;
+        }
+
+        let span = CommandSpan {
+            first_position: plan.next_position,
+            count,
+        };
+        for (i, (event, &stream_version)) in batch.events.iter().zip(&stream_versions).enumerate() {
+            plan.stream_versions
+                .insert(event.stream.clone(), stream_version);
+            plan.added.push(EventPlacement {
+                position: plan.next_position + i as u64,
+                stream: event.stream.clone(),
+                stream_version,
+                command_key: key,
+                command_event_index: u32::try_from(i).expect("bounded by BATCH_EVENTS_MAX"),
+                command_event_count: count,
+            });
+        }
+        plan.commands.insert(key, (span, batch_index));
+        plan.records.append(&mut records);
+        plan.next_position += u64::from(count);
+        plan.hash = prev_hash;
+        Planned::New(Appended {
+            first_position: span.first_position,
+            count,
+            duplicate: false,
+        })
+    }
+
+    /// Whether `batch` carries the same events as the durable command at `span`.
+    fn matches_durable(&self, span: CommandSpan, batch: &AppendBatch) -> Result<bool, StoreError> {
+        let stored = self.read_all(span.first_position, span.count as usize)?;
+        if stored.first().map(|e| &e.command_id) != Some(&batch.command_id) {
+            // Either a 128-bit hash collision or a broken index: both are corruption.
+            return Err(StoreError::Corruption {
+                position: Some(span.first_position),
+                what: format!(
+                    "the command index points command {} at a record of another command",
+                    batch.command_id
+                ),
+            });
+        }
+        Ok(stored.len() == batch.events.len()
+            && stored
+                .iter()
+                .zip(&batch.events)
+                .all(|(s, n)| s.same_content(n)))
+    }
+
+    /// Reads up to `max` events (at most [`READ_PAGE_EVENTS_MAX`]) from `from`,
+    /// only among durable events.
+    pub fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut out = Vec::new();
+        self.visit(from, max, &mut |position, value| {
+            let event = codec::decode_stored(value).map_err(|e| e.0)?;
+            if event.position != position {
+                return Err(format!("record claims position {}", event.position));
+            }
+            out.push(event);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Reads up to `max` records' exact bytes and stored hashes from `from`.
+    pub fn read_raw(&self, from: u64, max: usize) -> Result<Vec<RawRecord>, StoreError> {
+        let mut out = Vec::new();
+        self.visit(from, max, &mut |position, value| {
+            let (record, hash) = codec::split_stored(value).map_err(|e| e.0)?;
+            out.push(RawRecord {
+                position,
+                record: record.to_vec(),
+                hash,
+            });
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Visits durable records from `from` in order, checking that none is missing.
+    fn visit(&self, from: u64, max: usize, each: &mut RecordVisitor<'_>) -> Result<(), StoreError> {
+        let head = self.head().next_position;
+        let wanted = u64::try_from(max.min(READ_PAGE_EVENTS_MAX)).expect("page fits u64");
+        let to = head.min(from.saturating_add(wanted));
+        if from >= to {
+            return Ok(());
+        }
+        let mut expected = from;
+        let mut failure = None;
+        self.inner.backend.scan(from, to, &mut |position, value| {
+            let result = if position != expected {
+                Err((expected, "record is missing".to_string()))
+            } else {
+                each(position, value).map_err(|what| (position, what))
+            };
+            match result {
+                Ok(()) => {
+                    expected += 1;
+                    ControlFlow::Continue(())
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
+        if failure.is_none() && expected != to {
+            failure = Some((expected, "record is missing".to_string()));
+        }
+        match failure {
+            Some((position, what)) => Err(StoreError::Corruption {
+                position: Some(position),
+                what,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads up to `max` events of one stream, from stream version `from_version`.
+    pub fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let positions: Vec<u64> = {
+            let index = self.read_index();
+            let Some(all) = index.streams.get(stream) else {
+                return Ok(Vec::new());
+            };
+            let start = usize::try_from(from_version)
+                .unwrap_or(usize::MAX)
+                .min(all.len());
+            let end = start
+                .saturating_add(max.min(READ_PAGE_EVENTS_MAX))
+                .min(all.len());
+            all[start..end].to_vec()
+        };
+        positions
+            .into_iter()
+            .map(|position| {
+                let corrupt = |what: String| StoreError::Corruption {
+                    position: Some(position),
+                    what,
+                };
+                let value = self
+                    .inner
+                    .backend
+                    .read(position)?
+                    .ok_or_else(|| corrupt("record is missing".into()))?;
+                codec::decode_stored(&value).map_err(|e| corrupt(e.0))
+            })
+            .collect()
+    }
+
+    /// Recomputes the hash chain from position 0 over every durable record and names
+    /// the first record that is missing, undecodable, out of place or altered.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let head = self.head();
+        let algorithm = self.inner.algorithm;
+        let mut prev = GENESIS_HASH;
+        let mut checker = SequenceChecker::new();
+        let mut checked = 0u64;
+        let mut first_break = None;
+        let mut expected = 0u64;
+        self.inner
+            .backend
+            .scan(0, head.next_position, &mut |position, value| {
+                let result = (|| {
+                    if position != expected {
+                        return Err((expected, "record is missing".to_string()));
+                    }
+                    let fail = |what: String| (position, what);
+                    let (record, stored_hash) =
+                        codec::split_stored(value).map_err(|e| fail(e.0))?;
+                    let event = codec::decode_record(record, stored_hash).map_err(|e| fail(e.0))?;
+                    if event.position != position {
+                        return Err(fail(format!("record claims position {}", event.position)));
+                    }
+                    if event.prev_hash != prev {
+                        return Err(fail(
+                            "its prev_hash is not the hash of the record before it".to_string(),
+                        ));
+                    }
+                    let computed = algorithm.chain(&prev, record);
+                    if computed != stored_hash {
+                        return Err(fail(
+                            "its bytes do not hash to the stored hash: the record was altered"
+                                .to_string(),
+                        ));
+                    }
+                    checker.check(position, &event, value).map_err(fail)?;
+                    prev = computed;
+                    Ok(())
+                })();
+                match result {
+                    Ok(()) => {
+                        checked += 1;
+                        expected += 1;
+                        ControlFlow::Continue(())
+                    }
+                    Err((position, problem)) => {
+                        first_break = Some(ChainBreak { position, problem });
+                        ControlFlow::Break(())
+                    }
+                }
+            })?;
+        if first_break.is_none() && expected != head.next_position {
+            first_break = Some(ChainBreak {
+                position: expected,
+                problem: "record is missing".into(),
+            });
+        }
+        if first_break.is_none() {
+            if let Err((position, problem)) = checker.finish(head.next_position) {
+                first_break = Some(ChainBreak { position, problem });
+            }
+        }
+        if first_break.is_none() && prev != head.hash {
+            first_break = Some(ChainBreak {
+                position: head.next_position.saturating_sub(1),
+                problem: "the chain does not end at the head marker's hash".into(),
+            });
+        }
+        Ok(VerifyReport {
+            algorithm,
+            events_checked: checked,
+            head,
+            first_break,
+        })
+    }
+
+    /// A subscription that delivers every durable event from `from`, then new ones
+    /// as they become durable. Catch-up and live delivery are the same read, so there
+    /// is no switch-over at which an event could be skipped or repeated.
+    pub fn subscribe(&self, from: u64) -> Subscription<B> {
+        Subscription {
+            log: self.clone(),
+            next: from,
+        }
+    }
+
+    /// Waits until the durable head passes `position` or `timeout` elapses.
+    fn wait_beyond(&self, position: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut committed = self
+            .inner
+            .committed
+            .lock()
+            .expect("committed lock poisoned");
+        while committed.next_position <= position {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            committed = self
+                .inner
+                .committed_changed
+                .wait_timeout(committed, deadline - now)
+                .expect("committed lock poisoned")
+                .0;
+        }
+        true
+    }
+
+    /// Whether the log refuses writes after a failed write or flush, and why.
+    pub fn poisoned(&self) -> Option<String> {
+        self.inner
+            .writer
+            .lock()
+            .expect("writer lock poisoned")
+            .poisoned
+            .clone()
+    }
+}
+
+fn same_new_content(a: &crate::NewEvent, b: &crate::NewEvent) -> bool {
+    a.stream == b.stream
+        && a.event_type == b.event_type
+        && a.schema_version == b.schema_version
+        && a.actor == b.actor
+        && a.effective_date == b.effective_date
+        && a.memo == b.memo
+        && a.payload == b.payload
+}
+
+/// Checks, record by record, what must hold between neighbours without hashing:
+/// each record links to the stored hash of the one before, and every command's
+/// events are all present and in order (no partial batch).
+struct SequenceChecker {
+    prev_stored_hash: [u8; 32],
+    /// The command in progress: id, next index expected, count, first position.
+    open: Option<(CommandId, u32, u32, u64)>,
+}
+
+impl SequenceChecker {
+    fn new() -> Self {
+        SequenceChecker {
+            prev_stored_hash: GENESIS_HASH,
+            open: None,
+        }
+    }
+
+    fn check(&mut self, position: u64, event: &RecordedEvent, _value: &[u8]) -> Result<(), String> {
+        if event.position != position {
+            return Err(format!("record claims position {}", event.position));
+        }
+        if event.prev_hash != self.prev_stored_hash {
+            return Err("its prev_hash is not the stored hash of the record before it".into());
+        }
+        match &mut self.open {
+            Some((id, next, count, _)) => {
+                if event.command_id != *id
+                    || event.command_event_index != *next
+                    || event.command_event_count != *count
+                {
+                    return Err(format!(
+                        "command {id} is incomplete: expected its event {next} of {count} here"
+                    ));
+                }
+                *next += 1;
+            }
+            None => {
+                if event.command_event_index != 0 {
+                    return Err(format!(
+                        "event {} of command {} has no start",
+                        event.command_event_index, event.command_id
+                    ));
+                }
+                self.open = Some((
+                    event.command_id.clone(),
+                    1,
+                    event.command_event_count,
+                    position,
+                ));
+            }
+        }
+        if let Some((_, next, count, _)) = &self.open {
+            if next == count {
+                self.open = None;
+            }
+        }
+        self.prev_stored_hash = event.hash;
+        Ok(())
+    }
+
+    fn finish(&self, end: u64) -> Result<(), (u64, String)> {
+        match &self.open {
+            Some((id, next, count, first)) => Err((
+                *first,
+                format!("command {id} ends after {next} of its {count} events at position {end}: a partial batch"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Delivers durable events in order, from a position on. See [`Log::subscribe`].
+pub struct Subscription<B: Backend> {
+    log: Log<B>,
+    next: u64,
+}
+
+impl<B: Backend> std::fmt::Debug for Subscription<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+impl<B: Backend> Subscription<B> {
+    /// The position of the next event this subscription will deliver.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Up to `max` next events; waits up to `timeout` when none is durable yet and
+    /// then returns an empty page.
+    pub fn next_page(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if !self.log.wait_beyond(self.next, timeout) {
+            return Ok(Vec::new());
+        }
+        let page = self.log.read_all(self.next, max)?;
+        self.next += page.len() as u64;
+        Ok(page)
+    }
+}

@@ -1,0 +1,323 @@
+//! The values that go into and come out of the log: names, versions, new and recorded events.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+
+use crate::limits::{
+    ACTOR_BYTES_MAX, COMMAND_ID_BYTES_MAX, EVENT_TYPE_BYTES_MAX, MEMO_BYTES_MAX,
+    STREAM_NAME_BYTES_MAX,
+};
+
+/// Which kind of name failed validation; part of [`NameError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Stream,
+    CommandId,
+    EventType,
+    Actor,
+    Memo,
+}
+
+impl fmt::Display for NameKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NameKind::Stream => "stream name",
+            NameKind::CommandId => "command id",
+            NameKind::EventType => "event type",
+            NameKind::Actor => "actor",
+            NameKind::Memo => "memo",
+        })
+    }
+}
+
+/// A name or text field that does not have the shape the log accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {kind} {value:?}: {reason}")]
+pub struct NameError {
+    pub kind: NameKind,
+    /// The offending value, cut to 80 characters so an error never echoes a huge input.
+    pub value: String,
+    pub reason: String,
+}
+
+impl NameError {
+    fn new(kind: NameKind, value: &str, reason: impl Into<String>) -> Self {
+        NameError {
+            kind,
+            value: value.chars().take(80).collect(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Identifiers (streams, command ids) are ASCII letters, digits and `-_.:`,
+/// start with a letter or digit, and have a bounded length. No `/`, no `..`,
+/// no spaces: an id can be put in a URL path or a file name without escaping.
+fn check_identifier(kind: NameKind, value: &str, max: usize) -> Result<(), NameError> {
+    if value.is_empty() {
+        return Err(NameError::new(kind, value, "it is empty"));
+    }
+    if value.len() > max {
+        return Err(NameError::new(
+            kind,
+            value,
+            format!("it is {} bytes long; the maximum is {max}", value.len()),
+        ));
+    }
+    if !value.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(NameError::new(
+            kind,
+            value,
+            "it must start with an ASCII letter or digit",
+        ));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        return Err(NameError::new(
+            kind,
+            value,
+            format!("character {bad:?} is not allowed; use ASCII letters, digits and - _ . :"),
+        ));
+    }
+    if value.contains("..") {
+        return Err(NameError::new(kind, value, "it must not contain \"..\""));
+    }
+    Ok(())
+}
+
+/// Free text (actor, memo) may be any Unicode without control characters.
+fn check_text(kind: NameKind, value: &str, max: usize, allow_empty: bool) -> Result<(), NameError> {
+    if !allow_empty && value.trim().is_empty() {
+        return Err(NameError::new(kind, value, "it is empty"));
+    }
+    if value.len() > max {
+        return Err(NameError::new(
+            kind,
+            value,
+            format!("it is {} bytes long; the maximum is {max}", value.len()),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(NameError::new(
+            kind,
+            value,
+            "it contains a control character",
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Result<Self, NameError> {
+                let value = value.into();
+                let check: fn(&str) -> Result<(), NameError> = $check;
+                check(&value)?;
+                Ok($name(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = NameError;
+            fn from_str(value: &str) -> Result<Self, NameError> {
+                $name::new(value)
+            }
+        }
+    };
+}
+
+validated_string!(
+    /// The name of a stream, e.g. `fund-SM-2021-BURSARY` or `loan-L000123`.
+    StreamName,
+    |v| check_identifier(NameKind::Stream, v, STREAM_NAME_BYTES_MAX)
+);
+validated_string!(
+    /// The idempotency key of a command: the same id again returns the original result.
+    CommandId,
+    |v| check_identifier(NameKind::CommandId, v, COMMAND_ID_BYTES_MAX)
+);
+validated_string!(
+    /// The stable name of an event's type, e.g. `LoanDisbursed`.
+    EventType,
+    |v| check_identifier(NameKind::EventType, v, EVENT_TYPE_BYTES_MAX)
+);
+validated_string!(
+    /// Who caused an event: a user id or a system component.
+    Actor,
+    |v| check_text(NameKind::Actor, v, ACTOR_BYTES_MAX, false)
+);
+validated_string!(
+    /// Why an event happened: a memo or a reference to a voucher. May be empty.
+    Memo,
+    |v| check_text(NameKind::Memo, v, MEMO_BYTES_MAX, true)
+);
+
+/// What the writer of an event expects the stream's current version to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// No check.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream's last event must have exactly this version.
+    Exact(u64),
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any version"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::Exact(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+/// One event to append. The log adds position, stream version, command id,
+/// the time recorded and the predecessor's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub stream: StreamName,
+    pub expected: ExpectedVersion,
+    pub event_type: EventType,
+    pub schema_version: u16,
+    pub payload: Vec<u8>,
+    pub actor: Actor,
+    /// The business date on which the money moved.
+    pub effective_date: NaiveDate,
+    pub memo: Memo,
+}
+
+/// The events of one command: appended all or nothing, under one idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendBatch {
+    pub command_id: CommandId,
+    pub events: Vec<NewEvent>,
+}
+
+/// The outcome of an accepted append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Global position of the batch's first event.
+    pub first_position: u64,
+    /// Number of events in the batch; their positions are contiguous.
+    pub count: u32,
+    /// True when this append was a retry of a command already in the log:
+    /// the positions are the original ones and nothing was appended.
+    pub duplicate: bool,
+}
+
+impl Appended {
+    pub fn positions(&self) -> std::ops::Range<u64> {
+        self.first_position..self.first_position + u64::from(self.count)
+    }
+}
+
+/// An event as stored in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    pub position: u64,
+    /// The chain hash of the previous record (32 zero bytes for position 0).
+    pub prev_hash: [u8; 32],
+    /// This record's chain hash, `H(prev_hash ‖ record bytes)`, as stored.
+    pub hash: [u8; 32],
+    /// System time when the writer committed it, milliseconds since the Unix epoch (UTC).
+    pub recorded_at_ms: i64,
+    pub command_id: CommandId,
+    /// Index of this event within its command, and the command's event count.
+    pub command_event_index: u32,
+    pub command_event_count: u32,
+    pub stream: StreamName,
+    pub stream_version: u64,
+    pub event_type: EventType,
+    pub schema_version: u16,
+    pub actor: Actor,
+    pub effective_date: NaiveDate,
+    pub memo: Memo,
+    pub payload: Vec<u8>,
+}
+
+impl RecordedEvent {
+    /// True when this stored event carries the same content as `new`
+    /// (everything the caller chose; not what the log added).
+    pub(crate) fn same_content(&self, new: &NewEvent) -> bool {
+        self.stream == new.stream
+            && self.event_type == new.event_type
+            && self.schema_version == new.schema_version
+            && self.actor == new.actor
+            && self.effective_date == new.effective_date
+            && self.memo == new.memo
+            && self.payload == new.payload
+    }
+}
+
+/// The end of the log: how many events it holds and the hash of the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// The position the next event will get; equal to the number of events.
+    pub next_position: u64,
+    /// Hash of the last event (32 zero bytes for an empty log).
+    pub hash: [u8; 32],
+}
+
+/// An event's exact record bytes (what the chain hashes) and its stored hash,
+/// for exporters and auditors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    pub position: u64,
+    pub record: Vec<u8>,
+    pub hash: [u8; 32],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_accept_the_documented_alphabet() {
+        assert!(StreamName::new("fund-SM-2021_BURSARY.v1:a").is_ok());
+        assert!(CommandId::new("0c9a6f1e-7b4d-4c5e-9f00-1234567890ab").is_ok());
+    }
+
+    #[test]
+    fn identifiers_reject_empty_long_traversal_and_odd_characters() {
+        for bad in ["", "-lead", "a/b", "a..b", "a b", "x\u{0}", "资金"] {
+            let err = StreamName::new(bad).unwrap_err();
+            assert_eq!(err.kind, NameKind::Stream, "{bad:?}");
+        }
+        let long = "a".repeat(STREAM_NAME_BYTES_MAX + 1);
+        let err = StreamName::new(long).unwrap_err();
+        assert!(err.reason.contains("maximum"), "{err}");
+        assert!(err.value.len() <= 80);
+    }
+
+    #[test]
+    fn text_fields_accept_unicode_and_reject_control_characters() {
+        assert!(Memo::new("第十七批 幸福工程").is_ok());
+        assert!(Memo::new("").is_ok());
+        assert!(Actor::new("").is_err());
+        assert!(Actor::new("clerk\n").is_err());
+        assert_eq!(
+            Memo::new("a".repeat(MEMO_BYTES_MAX + 1)).unwrap_err().kind,
+            NameKind::Memo
+        );
+    }
+}

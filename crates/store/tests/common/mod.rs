@@ -1,0 +1,49 @@
+//! Builders shared by the store's integration tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use ledger_store::{
+    Actor, AppendBatch, Backend, CommandId, EventType, ExpectedVersion, FixedClock, HashAlgorithm,
+    Log, Memo, NewEvent, StreamName,
+};
+
+pub fn stream(name: &str) -> StreamName {
+    StreamName::new(name).unwrap()
+}
+
+pub fn event(stream_name: &str, expected: ExpectedVersion, payload: &[u8]) -> NewEvent {
+    NewEvent {
+        stream: stream(stream_name),
+        expected,
+        event_type: EventType::new("PaymentRecorded").unwrap(),
+        schema_version: 1,
+        payload: payload.to_vec(),
+        actor: Actor::new("clerk-1").unwrap(),
+        effective_date: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap(),
+        memo: Memo::new("test").unwrap(),
+    }
+}
+
+pub fn batch(command_id: &str, events: Vec<NewEvent>) -> AppendBatch {
+    AppendBatch {
+        command_id: CommandId::new(command_id).unwrap(),
+        events,
+    }
+}
+
+pub fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::new(1_600_000_000_000))
+}
+
+pub fn create<B: Backend>(backend: B) -> Log<B> {
+    Log::create(backend, HashAlgorithm::Sha256, clock()).unwrap()
+}
+
+/// An event payload of about `size` bytes, distinct per `n`.
+pub fn payload(n: u64, size: usize) -> Vec<u8> {
+    let mut p = n.to_le_bytes().to_vec();
+    p.resize(size.max(8), 0xAB);
+    p
+}
