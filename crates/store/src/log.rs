@@ -284,7 +284,7 @@ impl<B: Backend> Log<B> {
             }
         }
         let head = Self::check_head(&backend, header.hash_algorithm)?;
-        let index = Self::rebuild_index(&backend, head)?;
+        let index = Self::rebuild_index(&backend, header.hash_algorithm, head)?;
         Ok(Log {
             inner: Arc::new(Inner {
                 backend,
@@ -354,31 +354,34 @@ impl<B: Backend> Log<B> {
 
     /// Decodes every record to rebuild the stream and command indexes, checking
     /// positions, hash links and command completeness on the way (without rehashing).
-    fn rebuild_index(backend: &B, head: Head) -> Result<Index, StoreError> {
+    fn rebuild_index(
+        backend: &B,
+        algorithm: HashAlgorithm,
+        head: Head,
+    ) -> Result<Index, StoreError> {
         let mut index = Index::default();
         let mut checker = SequenceChecker::new();
         let mut failure: Option<StoreError> = None;
-        backend.scan(
-            0,
-            head.next_position,
-            &mut |position, value| match codec::decode_stored(value)
-                .map_err(|e| e.0)
-                .and_then(|event| checker.check(position, &event, value).map(|()| event))
-            {
+        backend.scan(0, head.next_position, &mut |position, value| {
+            let checked = codec::decode_stored(value)
+                .map_err(|e| (position, e.0))
+                .and_then(|event| checker.check(position, &event).map(|()| event));
+            match checked {
                 Ok(event) => {
                     index.add(&EventPlacement::of(&event));
                     ControlFlow::Continue(())
                 }
-                Err(what) => {
+                Err((position, what)) => {
                     failure = Some(StoreError::Corruption {
                         position: Some(position),
                         what,
                     });
                     ControlFlow::Break(())
                 }
-            },
-        )?;
-        if let Some(err) = failure {
+            }
+        })?;
+        if let Some(mut err) = failure {
+            Self::blame_altered_predecessor(backend, algorithm, &mut err);
             return Err(err);
         }
         checker
@@ -388,6 +391,35 @@ impl<B: Backend> Log<B> {
                 what,
             })?;
         Ok(index)
+    }
+
+    /// A broken link between records p-1 and p is ambiguous without hashing: either
+    /// p's prev_hash or p-1's stored hash was changed. Rehash p-1 to tell which.
+    fn blame_altered_predecessor(backend: &B, algorithm: HashAlgorithm, err: &mut StoreError) {
+        let StoreError::Corruption {
+            position: Some(position),
+            what,
+        } = err
+        else {
+            return;
+        };
+        if *position == 0 || !what.starts_with("its prev_hash") {
+            return;
+        }
+        let previous = *position - 1;
+        let Ok(Some(value)) = backend.read(previous) else {
+            return;
+        };
+        let Ok((record, stored_hash)) = codec::split_stored(&value) else {
+            return;
+        };
+        let Ok(event) = codec::decode_record(record, stored_hash) else {
+            return;
+        };
+        if algorithm.chain(&event.prev_hash, record) != stored_hash {
+            *position = previous;
+            *what = "its bytes do not hash to the stored hash: the record was altered".into();
+        }
     }
 
     pub fn algorithm(&self) -> HashAlgorithm {
@@ -822,28 +854,17 @@ impl<B: Backend> Log<B> {
         let algorithm = self.inner.algorithm;
         let mut prev = GENESIS_HASH;
         let mut checker = SequenceChecker::new();
-        let mut checked = 0u64;
         let mut first_break = None;
-        let mut expected = 0u64;
         self.inner
             .backend
             .scan(0, head.next_position, &mut |position, value| {
                 let result = (|| {
-                    if position != expected {
-                        return Err((expected, "record is missing".to_string()));
-                    }
                     let fail = |what: String| (position, what);
                     let (record, stored_hash) =
                         codec::split_stored(value).map_err(|e| fail(e.0))?;
                     let event = codec::decode_record(record, stored_hash).map_err(|e| fail(e.0))?;
-                    if event.position != position {
-                        return Err(fail(format!("record claims position {}", event.position)));
-                    }
-                    if event.prev_hash != prev {
-                        return Err(fail(
-                            "its prev_hash is not the hash of the record before it".to_string(),
-                        ));
-                    }
+                    // Position, link to the previous stored hash, command completeness.
+                    checker.check(position, &event)?;
                     let computed = algorithm.chain(&prev, record);
                     if computed != stored_hash {
                         return Err(fail(
@@ -851,28 +872,17 @@ impl<B: Backend> Log<B> {
                                 .to_string(),
                         ));
                     }
-                    checker.check(position, &event, value).map_err(fail)?;
                     prev = computed;
                     Ok(())
                 })();
                 match result {
-                    Ok(()) => {
-                        checked += 1;
-                        expected += 1;
-                        ControlFlow::Continue(())
-                    }
+                    Ok(()) => ControlFlow::Continue(()),
                     Err((position, problem)) => {
                         first_break = Some(ChainBreak { position, problem });
                         ControlFlow::Break(())
                     }
                 }
             })?;
-        if first_break.is_none() && expected != head.next_position {
-            first_break = Some(ChainBreak {
-                position: expected,
-                problem: "record is missing".into(),
-            });
-        }
         if first_break.is_none() {
             if let Err((position, problem)) = checker.finish(head.next_position) {
                 first_break = Some(ChainBreak { position, problem });
@@ -886,7 +896,7 @@ impl<B: Backend> Log<B> {
         }
         Ok(VerifyReport {
             algorithm,
-            events_checked: checked,
+            events_checked: checker.next_position,
             head,
             first_break,
         })
@@ -950,6 +960,7 @@ fn same_new_content(a: &crate::NewEvent, b: &crate::NewEvent) -> bool {
 /// each record links to the stored hash of the one before, and every command's
 /// events are all present and in order (no partial batch).
 struct SequenceChecker {
+    next_position: u64,
     prev_stored_hash: [u8; 32],
     /// The command in progress: id, next index expected, count, first position.
     open: Option<(CommandId, u32, u32, u64)>,
@@ -958,17 +969,23 @@ struct SequenceChecker {
 impl SequenceChecker {
     fn new() -> Self {
         SequenceChecker {
+            next_position: 0,
             prev_stored_hash: GENESIS_HASH,
             open: None,
         }
     }
 
-    fn check(&mut self, position: u64, event: &RecordedEvent, _value: &[u8]) -> Result<(), String> {
+    /// Checks the record stored at `position`; an error names the position at fault.
+    fn check(&mut self, position: u64, event: &RecordedEvent) -> Result<(), (u64, String)> {
+        if position != self.next_position {
+            return Err((self.next_position, "record is missing".into()));
+        }
+        let fail = |what: String| Err((position, what));
         if event.position != position {
-            return Err(format!("record claims position {}", event.position));
+            return fail(format!("record claims position {}", event.position));
         }
         if event.prev_hash != self.prev_stored_hash {
-            return Err("its prev_hash is not the stored hash of the record before it".into());
+            return fail("its prev_hash is not the stored hash of the record before it".into());
         }
         match &mut self.open {
             Some((id, next, count, _)) => {
@@ -976,7 +993,7 @@ impl SequenceChecker {
                     || event.command_event_index != *next
                     || event.command_event_count != *count
                 {
-                    return Err(format!(
+                    return fail(format!(
                         "command {id} is incomplete: expected its event {next} of {count} here"
                     ));
                 }
@@ -984,7 +1001,7 @@ impl SequenceChecker {
             }
             None => {
                 if event.command_event_index != 0 {
-                    return Err(format!(
+                    return fail(format!(
                         "event {} of command {} has no start",
                         event.command_event_index, event.command_id
                     ));
@@ -1003,10 +1020,14 @@ impl SequenceChecker {
             }
         }
         self.prev_stored_hash = event.hash;
+        self.next_position += 1;
         Ok(())
     }
 
     fn finish(&self, end: u64) -> Result<(), (u64, String)> {
+        if self.next_position != end {
+            return Err((self.next_position, "record is missing".into()));
+        }
         match &self.open {
             Some((id, next, count, first)) => Err((
                 *first,

@@ -1,0 +1,181 @@
+//! Proves that the hash chain exposes alteration. Each test writes a ledger, copies
+//! its data directory, changes stored bytes in the copy through sled itself (as an
+//! insider with access to the database could), and checks that `verify` — or, for
+//! damage that open can see without hashing, `open` — names the altered position.
+
+mod common;
+
+use common::*;
+use ledger_store::codec::{record_key, HEAD_KEY};
+use ledger_store::{ExpectedVersion, Log, SledBackend, StoreError, LOG_TREE};
+
+fn ledger_with(events: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let log = create(SledBackend::open(dir.path()).unwrap());
+    for i in 0..events {
+        log.append(batch(
+            &format!("c{i}"),
+            vec![event("fund-a", ExpectedVersion::Any, &payload(i, 200))],
+        ))
+        .unwrap();
+    }
+    dir
+}
+
+fn copy_dir(from: &std::path::Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for entry in walk(from) {
+        let target = to.path().join(entry.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &target).unwrap();
+    }
+    to
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Changes the stored value at `key` in a copy of the ledger.
+fn alter(dir: &std::path::Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
+    let db = sled::open(dir).unwrap();
+    let tree = db.open_tree(LOG_TREE).unwrap();
+    let mut value = tree.get(key).unwrap().unwrap().to_vec();
+    change(&mut value);
+    tree.insert(key, value).unwrap();
+    db.flush().unwrap();
+}
+
+/// The position named by open (damage visible without hashing) or else by verify.
+fn first_break(dir: &std::path::Path) -> (u64, String) {
+    let log = match Log::open(SledBackend::open(dir).unwrap(), None, clock()) {
+        Ok(log) => log,
+        Err(StoreError::Corruption {
+            position: Some(p),
+            what,
+        }) => return (p, what),
+        Err(e) => panic!("{e}"),
+    };
+    let report = log.verify().unwrap();
+    let b = report.first_break.expect("verify must find the alteration");
+    (b.position, b.problem)
+}
+
+#[test]
+fn a_changed_payload_byte_is_named_by_position() {
+    let original = ledger_with(100);
+    drop(Log::open(SledBackend::open(original.path()).unwrap(), None, clock()).unwrap());
+    let copy = copy_dir(original.path());
+    // Flip one byte in the middle of record 37's payload.
+    alter(copy.path(), &record_key(37), |v| {
+        let i = v.len() - 32 - 50;
+        v[i] ^= 0x01;
+    });
+    let (position, problem) = first_break(copy.path());
+    assert_eq!(position, 37);
+    assert!(problem.contains("altered"), "{problem}");
+    // The original is untouched and verifies.
+    let log = Log::open(SledBackend::open(original.path()).unwrap(), None, clock()).unwrap();
+    assert!(log.verify().unwrap().is_intact());
+}
+
+#[test]
+fn a_changed_prev_hash_or_stored_hash_is_named_by_position() {
+    let original = ledger_with(20);
+    let copy = copy_dir(original.path());
+    // Byte 9 of the record is the first byte of its prev_hash (after layout and position).
+    alter(copy.path(), &record_key(5), |v| v[9] ^= 0xFF);
+    assert_eq!(first_break(copy.path()).0, 5);
+
+    let copy = copy_dir(original.path());
+    alter(copy.path(), &record_key(11), |v| {
+        let last = v.len() - 1;
+        v[last] ^= 0x80;
+    });
+    assert_eq!(first_break(copy.path()).0, 11);
+}
+
+#[test]
+fn an_undecodable_or_missing_record_stops_open_with_its_position() {
+    let original = ledger_with(20);
+    let copy = copy_dir(original.path());
+    alter(copy.path(), &record_key(7), |v| v.truncate(40));
+    let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corruption {
+                position: Some(7),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.code(), "corruption");
+
+    let copy = copy_dir(original.path());
+    {
+        let db = sled::open(copy.path()).unwrap();
+        db.open_tree(LOG_TREE)
+            .unwrap()
+            .remove(record_key(12))
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corruption {
+                position: Some(12),
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_changed_last_record_or_head_marker_stops_open() {
+    let original = ledger_with(20);
+    let copy = copy_dir(original.path());
+    alter(copy.path(), &record_key(19), |v| v[60] ^= 0x01);
+    let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corruption {
+                position: Some(19),
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let copy = copy_dir(original.path());
+    alter(copy.path(), HEAD_KEY, |v| v[0] = 25);
+    let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("head marker says the log holds 25 events"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_newer_format_version_is_refused_with_a_clear_error() {
+    let original = ledger_with(1);
+    let copy = copy_dir(original.path());
+    alter(copy.path(), ledger_store::codec::HEADER_KEY, |v| v[8] = 2);
+    let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
+    assert_eq!(err.to_string(), "the ledger was written in format version 2; this program reads up to version 1: upgrade welfare-ledger");
+}
