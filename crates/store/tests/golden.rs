@@ -20,7 +20,8 @@ fn dir() -> PathBuf {
 
 /// The values behind each golden record: (command id, index, count, stream, version,
 /// event type, schema, actor, date, memo, payload).
-fn golden_events() -> Vec<(
+/// (command id, index, count, stream, version, event type, schema, actor, date, memo, payload)
+type GoldenEvent = (
     &'static str,
     u32,
     u32,
@@ -32,7 +33,9 @@ fn golden_events() -> Vec<(
     NaiveDate,
     &'static str,
     Vec<u8>,
-)> {
+);
+
+fn golden_events() -> Vec<GoldenEvent> {
     let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
     vec![
         (
