@@ -4,6 +4,9 @@
 //! run against the memory backend, the sled backend and the fault-injecting wrapper
 //! with no faults planned.
 
+// Test data are small counts and indexes: truncating casts cannot happen here.
+#![allow(clippy::cast_possible_truncation)]
+
 mod common;
 
 use std::time::Duration;

@@ -6,6 +6,9 @@
 //! are dense and that the hash chain verifies. 50 kills in the default run
 //! (`CRASH_TEST_KILLS` sets another number).
 
+// Test data are small counts and indexes: truncating casts cannot happen here.
+#![allow(clippy::cast_possible_truncation)]
+
 mod common;
 
 use std::collections::HashMap;

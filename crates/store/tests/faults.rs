@@ -4,6 +4,9 @@
 //! failed batch, and after reopening a retry with the same command id appends exactly
 //! once. Also: one bad batch in a group commit does not disturb the others.
 
+// Test data are small counts and indexes: truncating casts cannot happen here.
+#![allow(clippy::cast_possible_truncation)]
+
 mod common;
 
 use std::sync::Arc;

@@ -5,6 +5,9 @@
 //! values must also give the same bytes. `WELFARE_BLESS_GOLDEN=1` writes the files
 //! (only ever for a new format version's folder; never rewrite v1).
 
+// Test data are small counts and indexes: truncating casts cannot happen here.
+#![allow(clippy::cast_possible_truncation)]
+
 use std::path::PathBuf;
 
 use chrono::NaiveDate;

@@ -5,6 +5,9 @@
 //! match the model. A second test runs concurrent writers through the group
 //! committer and checks the result against the model replayed in log order.
 
+// Test data are small counts and indexes: truncating casts cannot happen here.
+#![allow(clippy::cast_possible_truncation)]
+
 mod common;
 
 use std::collections::HashMap;

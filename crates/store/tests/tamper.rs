@@ -3,6 +3,9 @@
 //! insider with access to the database could), and checks that `verify` — or, for
 //! damage that open can see without hashing, `open` — names the altered position.
 
+// Test data are small counts and indexes: truncating casts cannot happen here.
+#![allow(clippy::cast_possible_truncation)]
+
 mod common;
 
 use common::*;
