@@ -291,6 +291,189 @@ fn decode_exact<T: Decode<()>>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
+/// Most bytes of records the sled backend packs into one sled value (a chunk).
+/// sled splits a leaf above 16 entries and writes a page above 128 KiB as a separate
+/// blob file; 4 KiB chunks keep a full leaf at 64 KiB, far from that threshold.
+pub const CHUNK_BYTES_TARGET: usize = 4 * 1024;
+
+/// Packs stored values (record ‖ hash) into chunks of about [`CHUNK_BYTES_TARGET`]
+/// bytes: each entry is a u32 little-endian length followed by the value. Returns
+/// (index of the first record in the chunk, chunk bytes) pairs.
+pub fn encode_chunks(values: &[Vec<u8>]) -> Vec<(usize, Vec<u8>)> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut current: Vec<u8> = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        if !current.is_empty() && current.len() + 4 + value.len() > CHUNK_BYTES_TARGET {
+            chunks.push((start, std::mem::take(&mut current)));
+            start = i;
+        }
+        let len = u32::try_from(value.len()).expect("a stored value is bounded by EVENT_BYTES_MAX");
+        current.extend_from_slice(&len.to_le_bytes());
+        current.extend_from_slice(value);
+    }
+    if !current.is_empty() {
+        chunks.push((start, current));
+    }
+    chunks
+}
+
+/// The stored values in a chunk, in order. Stops with an error at a malformed entry.
+pub fn chunk_entries(chunk: &[u8]) -> impl Iterator<Item = Result<&[u8], CodecError>> + '_ {
+    let mut rest = chunk;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let entry = (|| {
+            let (len, tail) = rest
+                .split_first_chunk::<4>()
+                .ok_or_else(|| CodecError("chunk entry has a truncated length".into()))?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).expect("u32 fits usize");
+            if len > tail.len() {
+                return Err(CodecError(format!(
+                    "chunk entry of {len} bytes runs past the chunk's end"
+                )));
+            }
+            let (value, after) = tail.split_at(len);
+            Ok((value, after))
+        })();
+        Some(match entry {
+            Ok((value, after)) => {
+                rest = after;
+                Ok(value)
+            }
+            Err(e) => {
+                rest = &[];
+                Err(e)
+            }
+        })
+    })
+}
+
+/// The first bytes of every journal frame: "WLJ1".
+pub const JOURNAL_FRAME_MAGIC: [u8; 4] = *b"WLJ1";
+/// Frame header: magic, payload length (u32 LE), CRC-32 of the payload (u32 LE).
+pub const JOURNAL_FRAME_HEADER_BYTES: usize = 12;
+
+/// Encodes one journal frame: a durable copy of one write (records and head marker)
+/// that recovery replays into sled if sled lost it.
+pub fn encode_journal_frame(first_position: u64, head: &[u8], values: &[Vec<u8>]) -> Vec<u8> {
+    let mut payload =
+        Vec::with_capacity(16 + head.len() + values.iter().map(|v| v.len() + 4).sum::<usize>());
+    payload.extend_from_slice(&first_position.to_le_bytes());
+    let head_len = u32::try_from(head.len()).expect("head marker is small");
+    payload.extend_from_slice(&head_len.to_le_bytes());
+    payload.extend_from_slice(head);
+    let count = u32::try_from(values.len()).expect("bounded by GROUP_COMMIT_EVENTS_MAX");
+    payload.extend_from_slice(&count.to_le_bytes());
+    for value in values {
+        let len = u32::try_from(value.len()).expect("bounded by EVENT_BYTES_MAX");
+        payload.extend_from_slice(&len.to_le_bytes());
+        payload.extend_from_slice(value);
+    }
+    let mut frame = Vec::with_capacity(JOURNAL_FRAME_HEADER_BYTES + payload.len());
+    frame.extend_from_slice(&JOURNAL_FRAME_MAGIC);
+    let len = u32::try_from(payload.len()).expect("a frame is bounded by the group size");
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+/// A decoded journal frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalFrame {
+    pub first_position: u64,
+    pub head: Vec<u8>,
+    pub values: Vec<Vec<u8>>,
+}
+
+/// What reading a frame at some offset of the journal found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FrameRead {
+    /// A complete, intact frame and its length in bytes.
+    Frame(JournalFrame, usize),
+    /// Nothing more: the journal ends here.
+    End,
+    /// Bytes that are not a whole intact frame; `declared_end` is where the frame
+    /// would end if its header is to be believed (None if the header is cut short).
+    Damaged {
+        what: String,
+        declared_end: Option<usize>,
+    },
+}
+
+/// Reads the frame at the start of `bytes`.
+pub fn read_journal_frame(bytes: &[u8]) -> FrameRead {
+    if bytes.is_empty() {
+        return FrameRead::End;
+    }
+    if bytes.len() < JOURNAL_FRAME_HEADER_BYTES {
+        return FrameRead::Damaged {
+            what: "the frame header is cut short".into(),
+            declared_end: None,
+        };
+    }
+    let len = usize::try_from(u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]))
+        .expect("u32 fits usize");
+    let declared_end = JOURNAL_FRAME_HEADER_BYTES.checked_add(len);
+    if bytes[..4] != JOURNAL_FRAME_MAGIC {
+        return FrameRead::Damaged {
+            what: "the frame does not start with the journal magic".into(),
+            declared_end: None,
+        };
+    }
+    let Some(payload) = declared_end.and_then(|end| bytes.get(JOURNAL_FRAME_HEADER_BYTES..end))
+    else {
+        return FrameRead::Damaged {
+            what: format!("the frame declares {len} bytes but the journal ends first"),
+            declared_end,
+        };
+    };
+    let crc = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if crc32fast::hash(payload) != crc {
+        return FrameRead::Damaged {
+            what: "the frame's checksum does not match its bytes".into(),
+            declared_end,
+        };
+    }
+    match decode_frame_payload(payload) {
+        Ok(frame) => FrameRead::Frame(frame, JOURNAL_FRAME_HEADER_BYTES + len),
+        Err(e) => FrameRead::Damaged {
+            what: e.0,
+            declared_end,
+        },
+    }
+}
+
+fn decode_frame_payload(payload: &[u8]) -> Result<JournalFrame, CodecError> {
+    let short = || CodecError("the frame payload is cut short".into());
+    let (first, rest) = payload.split_first_chunk::<8>().ok_or_else(short)?;
+    let (head_len, rest) = rest.split_first_chunk::<4>().ok_or_else(short)?;
+    let head_len = usize::try_from(u32::from_le_bytes(*head_len)).expect("u32 fits usize");
+    if head_len > rest.len() {
+        return Err(short());
+    }
+    let (head, rest) = rest.split_at(head_len);
+    let (count, rest) = rest.split_first_chunk::<4>().ok_or_else(short)?;
+    let count = u32::from_le_bytes(*count);
+    let values = chunk_entries(rest)
+        .map(|v| v.map(<[u8]>::to_vec))
+        .collect::<Result<Vec<_>, _>>()?;
+    if values.len() != count as usize {
+        return Err(CodecError(format!(
+            "the frame declares {count} records but holds {}",
+            values.len()
+        )));
+    }
+    Ok(JournalFrame {
+        first_position: u64::from_le_bytes(*first),
+        head: head.to_vec(),
+        values,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +571,56 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2021, 12, 31).unwrap();
         assert_eq!(date_from_days(days_since_epoch(d)), Some(d));
         assert_eq!(date_from_days(i32::MAX), None);
+    }
+
+    #[test]
+    fn chunks_pack_values_in_order_and_unpack_them() {
+        let values: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+        let chunks = encode_chunks(&values);
+        assert!(chunks.len() > 1);
+        let mut back = Vec::new();
+        for (start, chunk) in &chunks {
+            assert_eq!(*start, back.len());
+            assert!(chunk.len() <= CHUNK_BYTES_TARGET);
+            back.extend(chunk_entries(chunk).map(|v| v.unwrap().to_vec()));
+        }
+        assert_eq!(back, values);
+        // One value larger than the target gets a chunk of its own.
+        let big = vec![vec![1u8; CHUNK_BYTES_TARGET * 2], vec![2u8; 10]];
+        assert_eq!(encode_chunks(&big).len(), 2);
+        let mut bad = chunks[0].1.clone();
+        bad.truncate(bad.len() - 1);
+        assert!(chunk_entries(&bad).any(|v| v.is_err()));
+    }
+
+    #[test]
+    fn journal_frames_round_trip_and_damage_is_reported() {
+        let values = vec![vec![1u8, 2, 3], vec![4u8; 300]];
+        let frame = encode_journal_frame(17, b"head", &values);
+        let mut journal = frame.clone();
+        journal.extend_from_slice(&encode_journal_frame(19, b"next", &[vec![9]]));
+        let FrameRead::Frame(first, used) = read_journal_frame(&journal) else {
+            panic!("first frame must read")
+        };
+        assert_eq!(used, frame.len());
+        assert_eq!(
+            (first.first_position, first.head.as_slice(), first.values),
+            (17, &b"head"[..], values)
+        );
+        assert!(
+            matches!(read_journal_frame(&journal[used..]), FrameRead::Frame(f, _) if f.first_position == 19)
+        );
+        assert_eq!(read_journal_frame(&[]), FrameRead::End);
+        // A torn frame: its declared end lies beyond the bytes present.
+        assert!(matches!(
+            read_journal_frame(&frame[..frame.len() - 1]),
+            FrameRead::Damaged { .. }
+        ));
+        let mut flipped = frame.clone();
+        flipped[20] ^= 1;
+        assert!(
+            matches!(read_journal_frame(&flipped), FrameRead::Damaged { declared_end: Some(end), .. } if end == frame.len())
+        );
     }
 
     #[test]

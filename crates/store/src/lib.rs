@@ -24,7 +24,7 @@ pub use group::{GroupCommitter, GroupStats};
 pub use hash::{HashAlgorithm, GENESIS_HASH};
 pub use log::{ChainBreak, Clock, FixedClock, Log, Subscription, SystemClock, VerifyReport};
 pub use memory::MemoryBackend;
-pub use sled_backend::{SledBackend, LOG_TREE};
+pub use sled_backend::{SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE, LOG_TREE, SLED_DIR};
 pub use types::{
     Actor, AppendBatch, Appended, CommandId, EventType, ExpectedVersion, Head, Memo, NameError,
     NameKind, NewEvent, RawRecord, RecordedEvent, StreamName,

@@ -1,81 +1,262 @@
-//! The embedded default backend: one sled database in a data directory.
+//! The embedded default backend: a sled database plus a redo journal, in one data
+//! directory.
 //!
-//! sled 0.34's `flush()` ends in `sync_file_range(2)` on Linux, which neither
-//! flushes the device's write cache nor the file's metadata, and it never syncs the
-//! blob files it writes for very large pages. `flush` here adds `fdatasync(2)` of the
-//! database file and an fsync of every new blob file (docs/decisions/0002).
+//! Durability comes from the journal, not from sled's `flush()`: sled 0.34 ends a
+//! flush in `sync_file_range(2)`, which neither flushes the device's write cache nor
+//! the file's metadata, and it never syncs the blob files it writes for large pages.
+//! So each write is appended to `journal` as one checksummed frame and made durable
+//! with a single `fdatasync(2)`; sled gets the same records without waiting for its
+//! flush. At a checkpoint (journal over [`JOURNAL_BYTES_MAX`], and on open) sled is
+//! flushed and its files are `fdatasync`ed, and the journal starts empty again. On
+//! open, frames that sled lost are replayed. See docs/decisions/0002 and 0003.
+//!
+//! Records are packed into chunks of about 4 KiB per sled value, keyed by the chunk's
+//! first position: sled costs microseconds per insert, so one insert per chunk
+//! instead of one per event is most of the write path's speed.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::backend::Backend;
-use crate::codec::{position_of_key, record_key, HEADER_KEY, HEAD_KEY, RECORD_KEY_PREFIX};
+use crate::codec::{
+    self, position_of_key, record_key, FrameRead, HEADER_KEY, HEAD_KEY, RECORD_KEY_PREFIX,
+};
 use crate::error::StoreError;
 
 /// The name of the sled tree that holds the log.
 pub const LOG_TREE: &str = "log";
+/// The journal is checkpointed into sled and emptied when it grows past this size.
+pub const JOURNAL_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Subdirectory of the data directory that holds the sled database.
+pub const SLED_DIR: &str = "sled";
+/// File in the data directory that holds the redo journal.
+pub const JOURNAL_FILE: &str = "journal";
+/// The next journal while a checkpoint writes it, before it is renamed over the old one.
+const JOURNAL_NEXT_FILE: &str = "journal.next";
 
-/// The log in a sled database.
+#[derive(Debug)]
+struct Journal {
+    file: File,
+    /// Bytes in the journal file (all durable after the last successful flush).
+    len: u64,
+    /// Frames written since the last flush, appended to the file by the next flush.
+    pending: Vec<u8>,
+}
+
+/// The log in a sled database with a redo journal.
 #[derive(Debug)]
 pub struct SledBackend {
     path: PathBuf,
     db: sled::Db,
     tree: sled::Tree,
-    /// sled's single data file, kept open for `fdatasync`.
+    /// sled's single data file, kept open for `fdatasync` at checkpoints.
     data_file: File,
+    journal: Mutex<Journal>,
     synced_blobs: Mutex<HashSet<OsString>>,
 }
 
 impl SledBackend {
-    /// Opens (creating if needed) the sled database in `dir`.
+    /// Opens (creating if needed) the data directory `dir`, replaying any journal
+    /// frames that sled lost in a crash.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&path).map_err(StoreError::io("creating the data directory"))?;
+        let sled_path = path.join(SLED_DIR);
         let db = sled::Config::new()
-            .path(&path)
+            .path(&sled_path)
             .open()
             .map_err(StoreError::backend("opening the sled database"))?;
-        Self::from_db(path, db)
-    }
-
-    /// Uses an already open sled database (so that other components can keep their
-    /// trees in the same database and share its flushes).
-    pub fn from_db(path: PathBuf, db: sled::Db) -> Result<Self, StoreError> {
         let tree = db
             .open_tree(LOG_TREE)
             .map_err(StoreError::backend("opening the log tree"))?;
-        let data_file = File::open(path.join("db"))
+        let data_file = File::open(sled_path.join("db"))
             .map_err(StoreError::io("opening sled's data file for fdatasync"))?;
-        // Make the directory entries of sled's files durable once, so that the files
-        // themselves cannot vanish in a power loss.
+        let journal_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path.join(JOURNAL_FILE))
+            .map_err(StoreError::io("opening the journal"))?;
+        // Make the directory entries of the journal and of sled's files durable once,
+        // so that the files themselves cannot vanish in a power loss.
         sync_dir(&path)?;
+        sync_dir(&sled_path)?;
         let backend = SledBackend {
             path,
             db,
             tree,
             data_file,
+            journal: Mutex::new(Journal {
+                file: journal_file,
+                len: 0,
+                pending: Vec::new(),
+            }),
             synced_blobs: Mutex::new(HashSet::new()),
         };
-        // Blobs that exist at open were made durable by whoever wrote them... or not:
-        // sync them now rather than trust a previous process.
-        backend.sync_new_blobs()?;
+        backend.recover()?;
         Ok(backend)
     }
 
+    /// The sled database, so that other components can keep their trees beside the log.
     pub fn db(&self) -> &sled::Db {
         &self.db
     }
 
+    /// The data directory.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    fn lock_journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().expect("journal lock poisoned")
+    }
+
+    /// Replays the journal into sled, then checkpoints.
+    ///
+    /// The journal starts with a checkpoint frame (no records, the head marker of a
+    /// state that sled had made durable) and continues with one frame per write since.
+    /// sled may have kept any subset of the writes after the checkpoint, so every
+    /// frame is applied again (rewriting a chunk with the same bytes is harmless), the
+    /// head marker is set to the last frame's, and chunks beyond it, left by writes
+    /// that never reached the journal and so were never acknowledged, are removed.
+    fn recover(&self) -> Result<(), StoreError> {
+        let mut journal = self.lock_journal();
+        let mut bytes = Vec::new();
+        journal
+            .file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| journal.file.read_to_end(&mut bytes))
+            .map_err(StoreError::io("reading the journal"))?;
+        let mut offset = 0;
+        // The head marker as of the frames read so far: None before the first frame.
+        let mut head: Option<Vec<u8>> = None;
+        loop {
+            match codec::read_journal_frame(&bytes[offset..]) {
+                FrameRead::End => break,
+                FrameRead::Frame(frame, used) => {
+                    if !frame.values.is_empty() {
+                        let expected = match &head {
+                            Some(h) => next_position_of(h)?,
+                            None => frame.first_position,
+                        };
+                        if frame.first_position != expected {
+                            return Err(StoreError::Corruption {
+                                position: Some(expected),
+                                what: format!(
+                                    "the journal frame at byte {offset} holds positions from {} but the log before it ends at {expected}",
+                                    frame.first_position
+                                ),
+                            });
+                        }
+                        self.insert_chunks(frame.first_position, &frame.values)?;
+                    }
+                    head = Some(frame.head);
+                    offset += used;
+                }
+                FrameRead::Damaged { what, declared_end } => {
+                    // A frame cut short at the very end is a write that a crash
+                    // interrupted before its fdatasync returned: never acknowledged,
+                    // so it is dropped. Damage with intact bytes after it is not a
+                    // torn write, and is never skipped.
+                    let torn = declared_end.is_none_or(|end| offset + end >= bytes.len());
+                    if !torn {
+                        return Err(StoreError::Corruption {
+                            position: None,
+                            what: format!("journal frame at byte {offset}: {what}"),
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(head) = head {
+            self.set_head(&head)?;
+            self.remove_chunks_from(next_position_of(&head)?)?;
+        }
+        self.checkpoint(&mut journal)
+    }
+
+    /// Sets or (for empty bytes, the state before the first append) removes the head marker.
+    fn set_head(&self, head: &[u8]) -> Result<(), StoreError> {
+        if head.is_empty() {
+            self.tree.remove(HEAD_KEY).map(|_| ())
+        } else {
+            self.tree.insert(HEAD_KEY, head).map(|_| ())
+        }
+        .map_err(StoreError::backend("writing the head marker"))
+    }
+
+    /// Removes every chunk that starts at or after `position`.
+    fn remove_chunks_from(&self, position: u64) -> Result<(), StoreError> {
+        let upper = [RECORD_KEY_PREFIX + 1];
+        let stale: Vec<sled::IVec> = self
+            .tree
+            .range(&record_key(position)[..]..&upper[..])
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::backend("finding unacknowledged chunks"))?;
+        for key in stale {
+            self.tree
+                .remove(key)
+                .map_err(StoreError::backend("removing an unacknowledged chunk"))?;
+        }
+        Ok(())
+    }
+
+    /// Writes records to sled, packed in chunks. Not atomic and not durable by
+    /// itself: the journal is what makes a write durable and all-or-nothing, and
+    /// sled's `apply_batch` would cost two synchronous log writes per call.
+    fn insert_chunks(&self, first_position: u64, values: &[Vec<u8>]) -> Result<(), StoreError> {
+        for (start, chunk) in codec::encode_chunks(values) {
+            self.tree
+                .insert(&record_key(first_position + start as u64)[..], chunk)
+                .map_err(StoreError::backend("writing a chunk of records"))?;
+        }
+        Ok(())
+    }
+
+    /// Makes sled's state durable on its own, then replaces the journal with one
+    /// that holds only a checkpoint frame (the head marker of that state). The new
+    /// journal is written beside the old one and renamed over it, so a crash leaves
+    /// one or the other, never neither.
+    fn checkpoint(&self, journal: &mut Journal) -> Result<(), StoreError> {
+        self.db
+            .flush()
+            .map_err(StoreError::backend("flushing the database"))?;
+        self.data_file
+            .sync_data()
+            .map_err(StoreError::io("fdatasync of sled's data file"))?;
+        self.sync_new_blobs()?;
+        let head = self.read_head()?.unwrap_or_default();
+        let frame = codec::encode_journal_frame(next_position_of(&head)?, &head, &[]);
+        let fresh = self.path.join(JOURNAL_NEXT_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&fresh)
+            .map_err(StoreError::io("creating the next journal"))?;
+        file.write_all(&frame)
+            .and_then(|()| file.sync_all())
+            .map_err(StoreError::io("writing the next journal"))?;
+        std::fs::rename(&fresh, self.path.join(JOURNAL_FILE))
+            .map_err(StoreError::io("replacing the journal"))?;
+        sync_dir(&self.path)?;
+        journal.file = file;
+        journal.len = frame.len() as u64;
+        journal.pending.clear();
+        Ok(())
+    }
+
     fn sync_new_blobs(&self) -> Result<(), StoreError> {
-        let dir = self.path.join("blobs");
+        let dir = self.path.join(SLED_DIR).join("blobs");
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -100,6 +281,58 @@ impl SledBackend {
         }
         Ok(())
     }
+
+    /// The chunk that holds `position`: its first position and bytes.
+    fn chunk_holding(&self, position: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        let found = self
+            .tree
+            .range(&[RECORD_KEY_PREFIX][..]..=&record_key(position)[..])
+            .next_back()
+            .transpose()
+            .map_err(StoreError::backend("finding a record's chunk"))?;
+        found
+            .map(|(key, chunk)| Ok((key_position(&key)?, chunk)))
+            .transpose()
+    }
+}
+
+/// The next position a head marker records; empty bytes (no marker yet) mean 0.
+fn next_position_of(head: &[u8]) -> Result<u64, StoreError> {
+    if head.is_empty() {
+        return Ok(0);
+    }
+    codec::decode_head(head)
+        .map(|h| h.next_position)
+        .map_err(|e| StoreError::Corruption {
+            position: None,
+            what: format!("head marker: {e}"),
+        })
+}
+
+impl Drop for SledBackend {
+    /// A clean close checkpoints, so that the next open has no journal to replay.
+    /// A failure here loses nothing: the journal still holds every durable write.
+    fn drop(&mut self) {
+        if let Ok(mut journal) = self.journal.lock() {
+            if journal.pending.is_empty() {
+                let _ = self.checkpoint(&mut journal);
+            }
+        }
+    }
+}
+
+fn key_position(key: &[u8]) -> Result<u64, StoreError> {
+    position_of_key(key).map_err(|e| StoreError::Corruption {
+        position: None,
+        what: e.0,
+    })
+}
+
+fn chunk_error(first: u64, e: &codec::CodecError) -> StoreError {
+    StoreError::Corruption {
+        position: Some(first),
+        what: format!("the chunk starting at position {first}: {e}"),
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -121,7 +354,7 @@ impl Backend for SledBackend {
         self.tree
             .insert(HEADER_KEY, header)
             .map_err(StoreError::backend("writing the header"))?;
-        self.flush()
+        self.checkpoint(&mut self.lock_journal())
     }
 
     fn read_head(&self) -> Result<Option<Vec<u8>>, StoreError> {
@@ -138,32 +371,45 @@ impl Backend for SledBackend {
         records: &[Vec<u8>],
         head: &[u8],
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (position, record) in (first_position..).zip(records) {
-            batch.insert(&record_key(position)[..], record.as_slice());
-        }
-        batch.insert(HEAD_KEY, head);
-        self.tree
-            .apply_batch(batch)
-            .map_err(StoreError::backend("writing a batch of records"))
+        let frame = codec::encode_journal_frame(first_position, head, records);
+        self.insert_chunks(first_position, records)?;
+        self.set_head(head)?;
+        self.lock_journal().pending.extend_from_slice(&frame);
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db
-            .flush()
-            .map_err(StoreError::backend("flushing the database"))?;
-        self.data_file
-            .sync_data()
-            .map_err(StoreError::io("fdatasync of sled's data file"))?;
-        self.sync_new_blobs()
+        let mut journal = self.lock_journal();
+        if !journal.pending.is_empty() {
+            let pending = std::mem::take(&mut journal.pending);
+            let at = journal.len;
+            // Write at the durable end: a failed earlier flush may have left a torn
+            // frame beyond it, which this write replaces.
+            journal
+                .file
+                .seek(SeekFrom::Start(at))
+                .and_then(|_| journal.file.write_all(&pending))
+                .and_then(|()| journal.file.sync_data())
+                .map_err(StoreError::io("writing and syncing the journal"))?;
+            journal.len = at + pending.len() as u64;
+        }
+        if journal.len > JOURNAL_BYTES_MAX {
+            self.checkpoint(&mut journal)?;
+        }
+        Ok(())
     }
 
     fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .tree
-            .get(record_key(position))
-            .map_err(StoreError::backend("reading a record"))?
-            .map(|v| v.to_vec()))
+        let Some((first, chunk)) = self.chunk_holding(position)? else {
+            return Ok(None);
+        };
+        let skip = usize::try_from(position - first).unwrap_or(usize::MAX);
+        let found = codec::chunk_entries(&chunk).nth(skip);
+        match found {
+            None => Ok(None),
+            Some(Ok(value)) => Ok(Some(value.to_vec())),
+            Some(Err(e)) => Err(chunk_error(first, &e)),
+        }
     }
 
     fn scan(
@@ -175,14 +421,18 @@ impl Backend for SledBackend {
         if from >= to {
             return Ok(());
         }
-        for item in self.tree.range(record_key(from)..record_key(to)) {
-            let (key, value) = item.map_err(StoreError::backend("scanning records"))?;
-            let position = position_of_key(&key).map_err(|e| StoreError::Corruption {
-                position: None,
-                what: e.0,
-            })?;
-            if visit(position, &value).is_break() {
-                break;
+        let start = self.chunk_holding(from)?.map_or(from, |(first, _)| first);
+        for item in self.tree.range(record_key(start)..record_key(to)) {
+            let (key, chunk) = item.map_err(StoreError::backend("scanning records"))?;
+            let first = key_position(&key)?;
+            for (position, value) in (first..).zip(codec::chunk_entries(&chunk)) {
+                let value = value.map_err(|e| chunk_error(first, &e))?;
+                if position < from {
+                    continue;
+                }
+                if position >= to || visit(position, value).is_break() {
+                    return Ok(());
+                }
             }
         }
         Ok(())
@@ -196,18 +446,23 @@ impl Backend for SledBackend {
             .next_back()
             .transpose()
             .map_err(StoreError::backend("finding the last record"))?;
-        last.map(|(key, _)| {
-            position_of_key(&key).map_err(|e| StoreError::Corruption {
-                position: None,
-                what: e.0,
-            })
-        })
-        .transpose()
+        let Some((key, chunk)) = last else {
+            return Ok(None);
+        };
+        let first = key_position(&key)?;
+        let mut count = 0u64;
+        for value in codec::chunk_entries(&chunk) {
+            value.map_err(|e| chunk_error(first, &e))?;
+            count += 1;
+        }
+        Ok(count.checked_sub(1).map(|last| first + last))
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.db
+        let sled = self
+            .db
             .size_on_disk()
-            .map_err(StoreError::backend("measuring the database size"))
+            .map_err(StoreError::backend("measuring the database size"))?;
+        Ok(sled + self.lock_journal().len)
     }
 }

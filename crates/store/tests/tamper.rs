@@ -9,8 +9,8 @@
 mod common;
 
 use common::*;
-use ledger_store::codec::{record_key, HEAD_KEY};
-use ledger_store::{ExpectedVersion, Log, SledBackend, StoreError, LOG_TREE};
+use ledger_store::codec::{chunk_entries, record_key, HEAD_KEY};
+use ledger_store::{ExpectedVersion, Log, SledBackend, StoreError, LOG_TREE, SLED_DIR};
 
 fn ledger_with(events: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -48,13 +48,38 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// Changes the stored value at `key` in a copy of the ledger.
+/// Changes the sled value at `key` (header or head marker) in a copy of the ledger.
 fn alter(dir: &std::path::Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
-    let db = sled::open(dir).unwrap();
+    let db = sled::open(dir.join(SLED_DIR)).unwrap();
     let tree = db.open_tree(LOG_TREE).unwrap();
     let mut value = tree.get(key).unwrap().unwrap().to_vec();
     change(&mut value);
     tree.insert(key, value).unwrap();
+    db.flush().unwrap();
+}
+
+/// Changes the stored value (record ‖ hash) of the record at `position`, inside the
+/// chunk that holds it; `None` from `change` removes the record from its chunk.
+fn alter_record(dir: &std::path::Path, position: u64, change: impl FnOnce(&mut Vec<u8>) -> bool) {
+    let db = sled::open(dir.join(SLED_DIR)).unwrap();
+    let tree = db.open_tree(LOG_TREE).unwrap();
+    let (key, chunk) = tree
+        .range(&b"R"[..]..=&record_key(position)[..])
+        .next_back()
+        .unwrap()
+        .unwrap();
+    let first = u64::from_be_bytes(key[1..].try_into().unwrap());
+    let mut values: Vec<Vec<u8>> = chunk_entries(&chunk).map(|v| v.unwrap().to_vec()).collect();
+    let index = usize::try_from(position - first).unwrap();
+    if !change(&mut values[index]) {
+        values.remove(index);
+    }
+    let mut rebuilt = Vec::new();
+    for v in &values {
+        rebuilt.extend_from_slice(&u32::try_from(v.len()).unwrap().to_le_bytes());
+        rebuilt.extend_from_slice(v);
+    }
+    tree.insert(key, rebuilt).unwrap();
     db.flush().unwrap();
 }
 
@@ -79,9 +104,10 @@ fn a_changed_payload_byte_is_named_by_position() {
     drop(Log::open(SledBackend::open(original.path()).unwrap(), None, clock()).unwrap());
     let copy = copy_dir(original.path());
     // Flip one byte in the middle of record 37's payload.
-    alter(copy.path(), &record_key(37), |v| {
+    alter_record(copy.path(), 37, |v| {
         let i = v.len() - 32 - 50;
         v[i] ^= 0x01;
+        true
     });
     let (position, problem) = first_break(copy.path());
     assert_eq!(position, 37);
@@ -96,13 +122,17 @@ fn a_changed_prev_hash_or_stored_hash_is_named_by_position() {
     let original = ledger_with(20);
     let copy = copy_dir(original.path());
     // Byte 9 of the record is the first byte of its prev_hash (after layout and position).
-    alter(copy.path(), &record_key(5), |v| v[9] ^= 0xFF);
+    alter_record(copy.path(), 5, |v| {
+        v[9] ^= 0xFF;
+        true
+    });
     assert_eq!(first_break(copy.path()).0, 5);
 
     let copy = copy_dir(original.path());
-    alter(copy.path(), &record_key(11), |v| {
+    alter_record(copy.path(), 11, |v| {
         let last = v.len() - 1;
         v[last] ^= 0x80;
+        true
     });
     assert_eq!(first_break(copy.path()).0, 11);
 }
@@ -111,7 +141,10 @@ fn a_changed_prev_hash_or_stored_hash_is_named_by_position() {
 fn an_undecodable_or_missing_record_stops_open_with_its_position() {
     let original = ledger_with(20);
     let copy = copy_dir(original.path());
-    alter(copy.path(), &record_key(7), |v| v.truncate(40));
+    alter_record(copy.path(), 7, |v| {
+        v.truncate(40);
+        true
+    });
     let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
     assert!(
         matches!(
@@ -126,14 +159,7 @@ fn an_undecodable_or_missing_record_stops_open_with_its_position() {
     assert_eq!(err.code(), "corruption");
 
     let copy = copy_dir(original.path());
-    {
-        let db = sled::open(copy.path()).unwrap();
-        db.open_tree(LOG_TREE)
-            .unwrap()
-            .remove(record_key(12))
-            .unwrap();
-        db.flush().unwrap();
-    }
+    alter_record(copy.path(), 12, |_| false);
     let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
     assert!(
         matches!(
@@ -151,7 +177,10 @@ fn an_undecodable_or_missing_record_stops_open_with_its_position() {
 fn a_changed_last_record_or_head_marker_stops_open() {
     let original = ledger_with(20);
     let copy = copy_dir(original.path());
-    alter(copy.path(), &record_key(19), |v| v[60] ^= 0x01);
+    alter_record(copy.path(), 19, |v| {
+        v[60] ^= 0x01;
+        true
+    });
     let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
     assert!(
         matches!(

@@ -1,0 +1,432 @@
+//! `ledger-bench`: measures the event log on the machine at hand and prints each
+//! figure beside raw baselines measured in the same run (a plain file's
+//! `fdatasync` rate, raw sled insert+flush), so that figures from different
+//! machines can be compared by their ratio to the baseline.
+//!
+//! Run with `cargo run --release -p ledger-bench -- store`. Not part of the test
+//! command: benchmarks need a quiet machine and minutes, not a CI slot.
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use clap::Parser;
+use ledger_store::limits::READ_PAGE_EVENTS_MAX;
+use ledger_store::{
+    Actor, AppendBatch, Backend as _, CommandId, EventType, ExpectedVersion, GroupCommitter,
+    HashAlgorithm, Log, Memo, NewEvent, SledBackend, StreamName, SystemClock,
+};
+
+#[derive(Parser, Debug)]
+#[command(about = "Welfare Ledger benchmarks")]
+struct Args {
+    /// Which suite to run.
+    #[arg(value_parser = ["store"], default_value = "store")]
+    suite: String,
+    /// Directory for benchmark data (must be on the disk you want to measure, not tmpfs).
+    #[arg(long, default_value = "target/bench-data")]
+    dir: PathBuf,
+    /// Seconds for each timed measurement.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Events in the ledger used for the reopen/read and verify measurements.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Concurrent clients for the group-commit measurement.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Run only these sections, comma-separated: baseline-sled, single, concurrent,
+    /// bulk, large (the fdatasync baseline always runs: other figures are given as
+    /// ratios to it).
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// Target size of one encoded event, in bytes, as the issue specifies.
+const EVENT_BYTES_TARGET: usize = 200;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    print_machine();
+    let duration = Duration::from_secs(args.seconds);
+    let report = store_suite(&args, duration)?;
+    println!();
+    println!("{report}");
+    Ok(())
+}
+
+fn print_machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("machine: {cpu}, {cores} cores");
+}
+
+fn fresh_dir(base: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let dir = base.join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn sample_event(i: u64) -> NewEvent {
+    NewEvent {
+        stream: StreamName::new(format!("fund-{:03}", i % 500)).expect("valid stream"),
+        expected: ExpectedVersion::Any,
+        event_type: EventType::new("PaymentRecorded").expect("valid type"),
+        schema_version: 1,
+        // The envelope takes about 130 bytes; the payload brings the record to ~200.
+        payload: vec![0x5A; 70],
+        actor: Actor::new("clerk-0042").expect("valid actor"),
+        effective_date: NaiveDate::from_ymd_opt(2021, 6, 30).expect("valid date"),
+        memo: Memo::new("benchmark").expect("valid memo"),
+    }
+}
+
+fn single(id: u64) -> AppendBatch {
+    AppendBatch {
+        command_id: CommandId::new(format!("cmd-{id}")).expect("valid id"),
+        events: vec![sample_event(id)],
+    }
+}
+
+/// Latency percentiles from samples in microseconds.
+struct Latencies(Vec<u64>);
+
+impl Latencies {
+    fn percentile(&mut self, p: f64) -> u64 {
+        if self.0.is_empty() {
+            return 0;
+        }
+        self.0.sort_unstable();
+        // Nearest-rank percentile; the float only indexes the sorted samples.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
+        self.0[rank.clamp(1, self.0.len()) - 1]
+    }
+}
+
+struct Row {
+    name: String,
+    rate: f64,
+    unit: &'static str,
+    detail: String,
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn per_second(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<String> {
+    let selected = |section: &str| {
+        args.only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|s| s.trim() == section))
+    };
+    let mut rows = Vec::new();
+    let record_bytes = {
+        let dir = fresh_dir(&args.dir, "probe")?;
+        let log = Log::create(
+            SledBackend::open(&dir)?,
+            HashAlgorithm::Sha256,
+            Arc::new(SystemClock),
+        )?;
+        log.append(single(0))?;
+        log.read_raw(0, 1)?[0].record.len() + 32
+    };
+    println!("stored value per event: {record_bytes} bytes (record + 32-byte hash); target ~{EVENT_BYTES_TARGET}");
+
+    // Baseline 1: a plain file, 200-byte write + fdatasync per record.
+    let fsync_rate = {
+        let dir = fresh_dir(&args.dir, "raw-file")?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("raw.log"))?;
+        let buf = vec![0x5Au8; EVENT_BYTES_TARGET];
+        let mut lat = Vec::new();
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed() < duration {
+            let t = Instant::now();
+            file.write_all(&buf)?;
+            file.sync_data()?;
+            lat.push(micros(t.elapsed()));
+            n += 1;
+        }
+        let rate = per_second(n, start.elapsed());
+        let mut lat = Latencies(lat);
+        rows.push(Row {
+            name: "baseline: plain file write+fdatasync per record".into(),
+            rate,
+            unit: "records/s",
+            detail: format!(
+                "p50 {} µs, p99 {} µs",
+                lat.percentile(50.0),
+                lat.percentile(99.0)
+            ),
+        });
+        rate
+    };
+    println!("raw fdatasync: {fsync_rate:.0}/s");
+
+    // Baseline 2: raw sled, one insert + flush per record, and 1,000 inserts per flush.
+    if selected("baseline-sled") {
+        let dir = fresh_dir(&args.dir, "raw-sled")?;
+        let db = sled::open(&dir)?;
+        let value = vec![0x5Au8; EVENT_BYTES_TARGET];
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < duration {
+            db.insert(n.to_be_bytes(), value.as_slice())?;
+            db.flush()?;
+            n += 1;
+        }
+        rows.push(Row {
+            name: "baseline: raw sled insert+flush per record (not power-safe)".into(),
+            rate: per_second(n, start.elapsed()),
+            unit: "records/s",
+            detail: String::new(),
+        });
+        let start = Instant::now();
+        let mut total = 0u64;
+        while start.elapsed() < duration {
+            let mut batch = sled::Batch::default();
+            for _ in 0..1000 {
+                batch.insert(&(n + total).to_be_bytes()[..], value.as_slice());
+                total += 1;
+            }
+            db.apply_batch(batch)?;
+            db.flush()?;
+        }
+        rows.push(Row {
+            name: "baseline: raw sled 1,000 inserts per flush (not power-safe)".into(),
+            rate: per_second(total, start.elapsed()),
+            unit: "records/s",
+            detail: String::new(),
+        });
+    }
+
+    // Durable append, one client, one event per append.
+    if selected("single") {
+        let dir = fresh_dir(&args.dir, "single")?;
+        let committer = GroupCommitter::start(Log::create(
+            SledBackend::open(&dir)?,
+            HashAlgorithm::Sha256,
+            Arc::new(SystemClock),
+        )?);
+        let mut lat = Vec::new();
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed() < duration {
+            let t = Instant::now();
+            committer.append(single(n))?;
+            lat.push(micros(t.elapsed()));
+            n += 1;
+        }
+        let rate = per_second(n, start.elapsed());
+        let mut lat = Latencies(lat);
+        rows.push(Row {
+            name: "durable append, 1 client, 1 event each".into(),
+            rate,
+            unit: "events/s",
+            detail: format!(
+                "p50 {} µs, p99 {} µs; {:.2}x raw fdatasync (target ≥ 0.8x)",
+                lat.percentile(50.0),
+                lat.percentile(99.0),
+                rate / fsync_rate
+            ),
+        });
+    }
+
+    // Durable append, many concurrent clients (async tasks), one event each.
+    if selected("concurrent") {
+        let dir = fresh_dir(&args.dir, "concurrent")?;
+        let committer = Arc::new(GroupCommitter::start(Log::create(
+            SledBackend::open(&dir)?,
+            HashAlgorithm::Sha256,
+            Arc::new(SystemClock),
+        )?));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let next_id = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let handles: Vec<_> = (0..args.clients)
+            .map(|_| {
+                let committer = Arc::clone(&committer);
+                let stop = Arc::clone(&stop);
+                let next_id = Arc::clone(&next_id);
+                runtime.spawn(async move {
+                    let mut lat = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = next_id.fetch_add(1, Ordering::Relaxed);
+                        let t = Instant::now();
+                        committer.append_async(single(id)).await.expect("append");
+                        lat.push(micros(t.elapsed()));
+                    }
+                    lat
+                })
+            })
+            .collect();
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(runtime.block_on(h)?);
+        }
+        let elapsed = start.elapsed();
+        let n = all.len() as u64;
+        let commits = committer.stats().commits.load(Ordering::Relaxed);
+        let mut lat = Latencies(all);
+        #[allow(clippy::cast_precision_loss)]
+        let per_commit = n as f64 / commits.max(1) as f64;
+        rows.push(Row {
+            name: format!("durable append, {} concurrent clients, 1 event each", args.clients),
+            rate: per_second(n, elapsed),
+            unit: "events/s",
+            detail: format!("p50 {} µs, p99 {} µs, p99.9 {} µs; {per_commit:.1} appends per group commit (target ≥ 100,000/s)", lat.percentile(50.0), lat.percentile(99.0), lat.percentile(99.9)),
+        });
+    }
+
+    // Bulk append, 1,000 events per append (one command each).
+    if selected("bulk") {
+        let dir = fresh_dir(&args.dir, "bulk")?;
+        let log = Log::create(
+            SledBackend::open(&dir)?,
+            HashAlgorithm::Sha256,
+            Arc::new(SystemClock),
+        )?;
+        let start = Instant::now();
+        let mut n = 0u64;
+        let mut batches = 0u64;
+        while start.elapsed() < duration {
+            let events = (0..1000).map(|k| sample_event(n + k)).collect();
+            log.append(AppendBatch {
+                command_id: CommandId::new(format!("bulk-{batches}"))?,
+                events,
+            })?;
+            n += 1000;
+            batches += 1;
+        }
+        rows.push(Row {
+            name: "durable bulk append, 1,000 events per append".into(),
+            rate: per_second(n, start.elapsed()),
+            unit: "events/s",
+            detail: "target ≥ 150,000/s".into(),
+        });
+    }
+
+    // A large ledger for reopen/read, verify and size.
+    if selected("large") {
+        let dir = fresh_dir(&args.dir, "large")?;
+        {
+            let log = Log::create(
+                SledBackend::open(&dir)?,
+                HashAlgorithm::Sha256,
+                Arc::new(SystemClock),
+            )?;
+            let mut n = 0;
+            while n < args.events {
+                let size = (args.events - n).min(5_000);
+                let events = (0..size).map(|k| sample_event(n + k)).collect();
+                log.append(AppendBatch {
+                    command_id: CommandId::new(format!("load-{n}"))?,
+                    events,
+                })?;
+                n += size;
+            }
+        }
+        let start = Instant::now();
+        let log = Log::open(SledBackend::open(&dir)?, None, Arc::new(SystemClock))?;
+        let opened = start.elapsed();
+        let mut read = 0u64;
+        let mut bytes = 0usize;
+        let read_start = Instant::now();
+        while read < args.events {
+            let page = log.read_all(read, READ_PAGE_EVENTS_MAX)?;
+            bytes += page.iter().map(|e| e.payload.len()).sum::<usize>();
+            read += page.len() as u64;
+        }
+        let read_elapsed = read_start.elapsed();
+        rows.push(Row {
+            name: format!("reopen (index rebuild) of {} events", args.events),
+            rate: per_second(args.events, opened),
+            unit: "events/s",
+            detail: format!("{opened:.2?} to open"),
+        });
+        rows.push(Row {
+            name: "read everything with decode".into(),
+            rate: per_second(read, read_elapsed),
+            unit: "events/s",
+            detail: format!("target ≥ 1,000,000/s; {bytes} payload bytes"),
+        });
+        let start = Instant::now();
+        let report = log.verify()?;
+        anyhow::ensure!(report.is_intact(), "verify failed: {report:?}");
+        rows.push(Row {
+            name: "verify the chain (SHA-256)".into(),
+            rate: per_second(report.events_checked, start.elapsed()),
+            unit: "events/s",
+            detail: "target ≥ 1,000,000/s".into(),
+        });
+        let size = log.backend().size_on_disk()?;
+        let on_disk = dir_size(&dir)?;
+        #[allow(clippy::cast_precision_loss)]
+        let per_event = on_disk as f64 / args.events as f64;
+        rows.push(Row {
+            name: "bytes on disk per event, including indexes".into(),
+            rate: per_event,
+            unit: "bytes",
+            detail: format!("{on_disk} bytes in the data directory (sled reports {size})"),
+        });
+    }
+
+    let mut out = String::from("| measurement | figure | notes |\n|---|---|---|\n");
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {:.0} {} | {} |\n",
+            row.name, row.rate, row.unit, row.detail
+        ));
+    }
+    Ok(out)
+}
+
+fn dir_size(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
