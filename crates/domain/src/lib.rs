@@ -1,1 +1,39 @@
-//! Welfare Ledger's pure domain core: no IO, no clock, no randomness.
+//! Welfare Ledger's pure domain core: money, organisations, funds, programmes, commands, events, `decide` and `evolve`.
+//!
+//! No IO, no clock, no randomness: time and ids are arguments. The engine calls
+//! [`decide`] with the current [`State`], a [`Command`] and a [`CommandContext`]; it
+//! records the returned events and feeds each back through [`evolve`] inside a
+//! [`Recorded`] envelope. Every money event carries balanced double-entry postings
+//! ([`Event::postings`]). docs/DOMAIN.md describes the programmes, accounts, controls
+//! and rates.
+
+pub mod catalogue;
+pub mod command;
+pub mod decide;
+pub mod event;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod rates;
+pub mod rejection;
+pub mod state;
+
+pub use catalogue::{
+    BeneficiaryCategory, BeneficiaryKind, ClaimPayer, CondolenceForm, FundingTier, GrantModality,
+    InsuranceModel, Period, PolicyLine, Programme, TierShare, TierSplit, TierSplitError, UnitLevel,
+    VisitOutcome,
+};
+pub use command::{
+    BursaryInstalment, ClaimPayment, Command, CommandContext, CondolencePayment, GrantPayment,
+    HousingInstalment, LoanDisbursement, Payment, PremiumPayment,
+};
+pub use decide::decide;
+pub use event::{
+    upcast, Event, Purpose, Recorded, Reversible, UpcastError, CURRENT_SCHEMA_VERSION,
+};
+pub use ids::{AwardId, BeneficiaryId, CampaignId, FundId, IdError, LoanId, UnitCode, UserId};
+pub use ledger::{Account, Posting, Side};
+pub use money::{Amount, AmountError, Money, AMOUNT_MAX_YUAN};
+pub use rates::Percent;
+pub use rejection::Rejection;
+pub use state::{evolve, FundBalance, State};

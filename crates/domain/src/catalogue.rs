@@ -1,0 +1,431 @@
+//! The domain's vocabulary: programmes, funding tiers and tier splits, unit levels, periods, and the small enums events carry.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Amount, Money};
+
+/// The six programmes whose money the ledger records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Programme {
+    /// 幸福工程: loans and grants to family-planning mothers, in batches.
+    HappinessProject,
+    /// 滚动资金: loans repaid into the same fund and lent again.
+    RevolvingFund,
+    /// 安居工程: housing grants split across tiers, paid in instalments.
+    Housing,
+    /// 金秋助学: bursaries per student, academic year and tier.
+    Bursary,
+    /// 计生保险: premiums and claims.
+    Insurance,
+    /// 慰问金: festival condolence payments.
+    Condolence,
+}
+
+impl Programme {
+    /// A short English label used in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Programme::HappinessProject => "Happiness Project",
+            Programme::RevolvingFund => "revolving",
+            Programme::Housing => "housing",
+            Programme::Bursary => "bursary",
+            Programme::Insurance => "insurance",
+            Programme::Condolence => "condolence",
+        }
+    }
+
+    /// Whether the programme lends money (and so has loans, repayments and rounds).
+    pub fn lends(self) -> bool {
+        matches!(self, Programme::HappinessProject | Programme::RevolvingFund)
+    }
+}
+
+impl fmt::Display for Programme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Where a fund's money comes from. Each tier is a separate sub-ledger of the fund so
+/// that no tier can be overspent and each tier's arrival rate can be reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum FundingTier {
+    /// 省级.
+    Province,
+    /// 市级.
+    City,
+    /// 县/区级.
+    County,
+    /// 乡镇/街道.
+    Township,
+    /// 村/社区.
+    Village,
+    /// The household's own contribution (个人缴费), used by insurance premiums.
+    HouseholdContribution,
+    /// Money from an insurer.
+    Insurer,
+    /// 社会捐赠.
+    Donation,
+    /// Interest: bank interest appropriated to the fund and interest paid on loans.
+    Interest,
+}
+
+impl FundingTier {
+    /// Every tier, in the fixed order used for arrays and reports.
+    pub const ALL: [FundingTier; 9] = [
+        FundingTier::Province,
+        FundingTier::City,
+        FundingTier::County,
+        FundingTier::Township,
+        FundingTier::Village,
+        FundingTier::HouseholdContribution,
+        FundingTier::Insurer,
+        FundingTier::Donation,
+        FundingTier::Interest,
+    ];
+
+    /// Position in `ALL`.
+    pub fn index(self) -> usize {
+        match self {
+            FundingTier::Province => 0,
+            FundingTier::City => 1,
+            FundingTier::County => 2,
+            FundingTier::Township => 3,
+            FundingTier::Village => 4,
+            FundingTier::HouseholdContribution => 5,
+            FundingTier::Insurer => 6,
+            FundingTier::Donation => 7,
+            FundingTier::Interest => 8,
+        }
+    }
+
+    /// A lowercase label used in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            FundingTier::Province => "province",
+            FundingTier::City => "city",
+            FundingTier::County => "county",
+            FundingTier::Township => "township",
+            FundingTier::Village => "village",
+            FundingTier::HouseholdContribution => "household contribution",
+            FundingTier::Insurer => "insurer",
+            FundingTier::Donation => "donation",
+            FundingTier::Interest => "interest",
+        }
+    }
+}
+
+impl fmt::Display for FundingTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One tier's part of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierShare {
+    /// The tier charged.
+    pub tier: FundingTier,
+    /// Its share.
+    pub amount: Amount,
+}
+
+/// Why a list of shares is not a valid split.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TierSplitError {
+    /// No shares at all.
+    #[error("no tier shares were given; name at least one tier and its share")]
+    Empty,
+    /// The same tier twice.
+    #[error("the {0} tier appears more than once in the shares")]
+    DuplicateTier(FundingTier),
+    /// A share of ¥0.00 would record a tier as paying without money moving.
+    #[error("the {0} tier's share is ¥0.00; leave the tier out instead")]
+    ZeroShare(FundingTier),
+}
+
+impl TierSplitError {
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TierSplitError::Empty => "shares_empty",
+            TierSplitError::DuplicateTier(_) => "shares_duplicate_tier",
+            TierSplitError::ZeroShare(_) => "shares_zero",
+        }
+    }
+}
+
+/// A payment's division across funding tiers: non-empty, each tier at most once, each
+/// share above zero, kept sorted by tier so that equal splits compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<TierShare>", into = "Vec<TierShare>")]
+pub struct TierSplit(Vec<TierShare>);
+
+impl TierSplit {
+    /// Validates and sorts the shares.
+    pub fn new(mut shares: Vec<TierShare>) -> Result<TierSplit, TierSplitError> {
+        if shares.is_empty() {
+            return Err(TierSplitError::Empty);
+        }
+        shares.sort_by_key(|s| s.tier);
+        for pair in shares.windows(2) {
+            if pair[0].tier == pair[1].tier {
+                return Err(TierSplitError::DuplicateTier(pair[0].tier));
+            }
+        }
+        if let Some(zero) = shares.iter().find(|s| s.amount.is_zero()) {
+            return Err(TierSplitError::ZeroShare(zero.tier));
+        }
+        Ok(TierSplit(shares))
+    }
+
+    /// A split with one tier paying everything.
+    pub fn single(tier: FundingTier, amount: Amount) -> Result<TierSplit, TierSplitError> {
+        TierSplit::new(vec![TierShare { tier, amount }])
+    }
+
+    /// Convenience for fixtures: `[(tier, amount), ...]`.
+    pub fn of(pairs: &[(FundingTier, Amount)]) -> Result<TierSplit, TierSplitError> {
+        TierSplit::new(
+            pairs
+                .iter()
+                .map(|&(tier, amount)| TierShare { tier, amount })
+                .collect(),
+        )
+    }
+
+    /// The shares, sorted by tier.
+    pub fn shares(&self) -> &[TierShare] {
+        &self.0
+    }
+
+    /// The sum of the shares (may exceed one `Amount`'s maximum, hence `Money`).
+    pub fn total(&self) -> Money {
+        self.0.iter().map(|s| s.amount.to_money()).sum()
+    }
+
+    /// The share of one tier, if it pays.
+    pub fn share_of(&self, tier: FundingTier) -> Option<Amount> {
+        self.0.iter().find(|s| s.tier == tier).map(|s| s.amount)
+    }
+
+    /// The split without one tier (`None` if nothing is left).
+    pub fn without(&self, tier: FundingTier) -> Option<TierSplit> {
+        let rest: Vec<TierShare> = self.0.iter().copied().filter(|s| s.tier != tier).collect();
+        (!rest.is_empty()).then_some(TierSplit(rest))
+    }
+}
+
+impl TryFrom<Vec<TierShare>> for TierSplit {
+    type Error = TierSplitError;
+    fn try_from(value: Vec<TierShare>) -> Result<TierSplit, TierSplitError> {
+        TierSplit::new(value)
+    }
+}
+
+impl From<TierSplit> for Vec<TierShare> {
+    fn from(value: TierSplit) -> Vec<TierShare> {
+        value.0
+    }
+}
+
+/// The level of an organisational unit, from province down to village.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum UnitLevel {
+    /// 省.
+    Province,
+    /// 市.
+    City,
+    /// 县/区.
+    County,
+    /// 乡镇/街道.
+    Township,
+    /// 村/社区.
+    Village,
+}
+
+impl UnitLevel {
+    /// The level a parent must have; `None` for a province (it has no parent).
+    pub fn parent_level(self) -> Option<UnitLevel> {
+        match self {
+            UnitLevel::Province => None,
+            UnitLevel::City => Some(UnitLevel::Province),
+            UnitLevel::County => Some(UnitLevel::City),
+            UnitLevel::Township => Some(UnitLevel::County),
+            UnitLevel::Village => Some(UnitLevel::Township),
+        }
+    }
+
+    /// A lowercase label used in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            UnitLevel::Province => "province",
+            UnitLevel::City => "city",
+            UnitLevel::County => "county/district",
+            UnitLevel::Township => "township/street",
+            UnitLevel::Village => "village/community",
+        }
+    }
+}
+
+impl fmt::Display for UnitLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// An accounting period that can be closed: a calendar month or a calendar year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Period {
+    /// A calendar year.
+    Year { year: i32 },
+    /// A calendar month (1 to 12).
+    Month { year: i32, month: u32 },
+}
+
+impl Period {
+    /// Whether the date falls inside the period.
+    pub fn contains(self, date: NaiveDate) -> bool {
+        match self {
+            Period::Year { year } => date.year() == year,
+            Period::Month { year, month } => date.year() == year && date.month() == month,
+        }
+    }
+
+    /// Whether the month is 1 to 12 and the year within the ledger's range.
+    pub fn is_valid(self) -> bool {
+        match self {
+            Period::Year { year } => (YEAR_MIN..=YEAR_MAX).contains(&year),
+            Period::Month { year, month } => {
+                (YEAR_MIN..=YEAR_MAX).contains(&year) && (1..=12).contains(&month)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Year { year } => write!(f, "{year}"),
+            Period::Month { year, month } => write!(f, "{year}-{month:02}"),
+        }
+    }
+}
+
+/// The earliest year a period, academic year or fiscal year may name.
+pub const YEAR_MIN: i32 = 1980;
+/// The latest year a period, academic year or fiscal year may name.
+pub const YEAR_MAX: i32 = 2200;
+
+/// The three Happiness Project grant modalities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum GrantModality {
+    /// 扶弱济困.
+    Relief,
+    /// 扶智赋能 (e.g. training classes).
+    Skills,
+    /// 扶助健康.
+    Health,
+}
+
+/// Insurance policy lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PolicyLine {
+    /// 计生家庭意外伤害保险.
+    HouseholdAccident,
+    /// 住院护理补贴保险.
+    HospitalNursing,
+    /// 重大疾病保险.
+    CriticalIllness,
+}
+
+impl PolicyLine {
+    /// A lowercase label used in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            PolicyLine::HouseholdAccident => "household accident",
+            PolicyLine::HospitalNursing => "hospital nursing subsidy",
+            PolicyLine::CriticalIllness => "critical illness",
+        }
+    }
+}
+
+/// Who carries the insurance risk of a fund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum InsuranceModel {
+    /// The association buys cover: premiums leave the fund for the insurer, and the
+    /// insurer pays claims (recorded, but not charged to the fund).
+    InsurerUnderwritten,
+    /// The scheme pays claims from its own fund.
+    SelfInsured,
+}
+
+impl InsuranceModel {
+    /// A lowercase label used in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            InsuranceModel::InsurerUnderwritten => "insurer-underwritten",
+            InsuranceModel::SelfInsured => "self-insured",
+        }
+    }
+}
+
+/// Whether a beneficiary is a household or one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum BeneficiaryKind {
+    /// A household (户).
+    Household,
+    /// One person: a mother, a student, an insured member.
+    Person,
+}
+
+/// Non-identifying categories a beneficiary can belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum BeneficiaryCategory {
+    /// 贫困户.
+    PoorHousehold,
+    /// 计生特殊家庭.
+    SpecialFamily,
+    /// 独生子女户.
+    OnlyChild,
+    /// 二女户.
+    TwoDaughters,
+    /// 流动人口.
+    Migrant,
+    /// A student (金秋助学).
+    Student,
+    /// 计生母亲 (Happiness Project).
+    Mother,
+}
+
+/// How a condolence payment was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CondolenceForm {
+    /// Cash.
+    Cash,
+    /// Goods of the stated equal value, e.g. "rice and cooking oil".
+    Goods { description: String },
+}
+
+/// The outcome of a housing follow-up visit (跟踪服务).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum VisitOutcome {
+    /// Works under way.
+    InProgress,
+    /// Works finished and the family moved in.
+    Completed,
+    /// The family needs further help.
+    NeedsHelp,
+}
+
+/// Who paid an insurance claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaimPayer {
+    /// The insurer paid the family; the fund is not charged.
+    Insurer,
+    /// The fund paid, charged to these tiers (self-insured schemes).
+    Fund { shares: TierSplit },
+}

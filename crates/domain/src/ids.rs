@@ -1,0 +1,167 @@
+//! Identifiers: validated, cheap-to-clone names for units, funds, beneficiaries, users, loans, awards and campaigns.
+//!
+//! Each id wraps an `Arc<str>` so that the state can hand the same allocation to every
+//! record that mentions it (a fund id is repeated in millions of reversal records).
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The longest id accepted, in bytes (ids are ASCII).
+pub const ID_CHARS_MAX: usize = 64;
+
+/// Why a text cannot be used as an id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not a valid {kind}: {reason}")]
+pub struct IdError {
+    kind: &'static str,
+    input: String,
+    reason: &'static str,
+}
+
+impl IdError {
+    /// The kind of id that was being built ("fund id", ...).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        "invalid_id"
+    }
+}
+
+fn check_common(kind: &'static str, input: &str) -> Result<(), IdError> {
+    let error = |reason| IdError {
+        kind,
+        input: input.chars().take(ID_CHARS_MAX + 8).collect(),
+        reason,
+    };
+    if input.is_empty() {
+        return Err(error("it is empty"));
+    }
+    if input.len() > ID_CHARS_MAX {
+        return Err(error("it is longer than 64 characters"));
+    }
+    if !input
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(error(
+            "use only ASCII letters, digits, '-', '_' and '.' (for example SM-2021-BURSARY)",
+        ));
+    }
+    if !input.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(error("it must start with a letter or a digit"));
+    }
+    Ok(())
+}
+
+/// Rejects ids that look like personal information: a long run of digits is what an
+/// 18-digit resident ID (possibly ending in X), an 11-digit mobile number or a 16–19
+/// digit bank card looks like, and none of these may enter an immutable log.
+fn check_not_personal(kind: &'static str, input: &str) -> Result<(), IdError> {
+    let body = input.strip_suffix(['X', 'x']).unwrap_or(input);
+    if input.len() >= 11 && body.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IdError {
+            kind,
+            input: "<withheld>".to_owned(),
+            reason: "it looks like an ID-card, phone or bank-card number; use an opaque id instead",
+        });
+    }
+    Ok(())
+}
+
+macro_rules! define_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $personal:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Validates and builds the id.
+            pub fn new(value: impl AsRef<str>) -> Result<$name, IdError> {
+                let value = value.as_ref();
+                check_common($kind, value)?;
+                if $personal {
+                    check_not_personal($kind, value)?;
+                }
+                Ok($name(Arc::from(value)))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), &*self.0)
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<$name, IdError> {
+                $name::new(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
+                // Validate on the way in: a stored or received id is held to the same rules.
+                let text = String::deserialize(deserializer)?;
+                $name::new(text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+define_id!(
+    /// The code of an organisational unit (a 计生协 at some level), e.g. `FJ-SM`.
+    UnitCode, "unit code", false
+);
+define_id!(
+    /// A fund, e.g. `SM-2021-BURSARY`.
+    FundId, "fund id", false
+);
+define_id!(
+    /// An opaque beneficiary id: never a name, ID number, phone or bank account.
+    BeneficiaryId, "beneficiary id", true
+);
+define_id!(
+    /// A member of staff acting on the ledger (maker, checker, clerk).
+    UserId, "user id", true
+);
+define_id!(
+    /// A loan (Happiness Project micro-loan or revolving-fund loan).
+    LoanId, "loan id", false
+);
+define_id!(
+    /// A housing grant or bursary award.
+    AwardId, "award id", false
+);
+define_id!(
+    /// A condolence campaign, e.g. `SM-2021-SPRING`.
+    CampaignId, "campaign id", false
+);
