@@ -40,6 +40,9 @@ struct Args {
     /// Concurrent clients for the group-commit measurement.
     #[arg(long, default_value_t = 64)]
     clients: usize,
+    /// Async runtime worker threads for the concurrent clients.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
     /// Run only these sections, comma-separated: baseline-sled, single, concurrent,
     /// bulk, large (the fdatasync baseline always runs: other figures are given as
     /// ratios to it).
@@ -263,6 +266,39 @@ fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<String> {
         });
     }
 
+    // The same through the log directly, without the writer thread: shows what the
+    // hand-off to the group committer costs a lone client.
+    if selected("single") {
+        let dir = fresh_dir(&args.dir, "single-direct")?;
+        let log = Log::create(
+            SledBackend::open(&dir)?,
+            HashAlgorithm::Sha256,
+            Arc::new(SystemClock),
+        )?;
+        let mut lat = Vec::new();
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed() < duration {
+            let t = Instant::now();
+            log.append(single(n))?;
+            lat.push(micros(t.elapsed()));
+            n += 1;
+        }
+        let rate = per_second(n, start.elapsed());
+        let mut lat = Latencies(lat);
+        rows.push(Row {
+            name: "durable append without the writer thread, 1 client, 1 event each".into(),
+            rate,
+            unit: "events/s",
+            detail: format!(
+                "p50 {} µs, p99 {} µs; {:.2}x raw fdatasync",
+                lat.percentile(50.0),
+                lat.percentile(99.0),
+                rate / fsync_rate
+            ),
+        });
+    }
+
     // Durable append, many concurrent clients (async tasks), one event each.
     if selected("concurrent") {
         let dir = fresh_dir(&args.dir, "concurrent")?;
@@ -272,6 +308,7 @@ fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<String> {
             Arc::new(SystemClock),
         )?));
         let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.workers)
             .enable_all()
             .build()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -303,6 +340,13 @@ fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<String> {
         let elapsed = start.elapsed();
         let n = all.len() as u64;
         let commits = committer.stats().commits.load(Ordering::Relaxed);
+        let stats = committer.stats();
+        eprintln!(
+            "per group: prepare {} µs, commit {} µs, answer {} µs",
+            stats.prepare_nanos.load(Ordering::Relaxed) / commits.max(1) / 1000,
+            stats.commit_nanos.load(Ordering::Relaxed) / commits.max(1) / 1000,
+            stats.answer_nanos.load(Ordering::Relaxed) / commits.max(1) / 1000
+        );
         let mut lat = Latencies(all);
         #[allow(clippy::cast_precision_loss)]
         let per_commit = n as f64 / commits.max(1) as f64;

@@ -22,9 +22,13 @@ pub use error::{AppendError, StoreError};
 pub use faulty::{FaultPlan, FaultyBackend};
 pub use group::{GroupCommitter, GroupStats};
 pub use hash::{HashAlgorithm, GENESIS_HASH};
-pub use log::{ChainBreak, Clock, FixedClock, Log, Subscription, SystemClock, VerifyReport};
+pub use log::{
+    ChainBreak, Clock, FixedClock, Log, PreparedGroup, Subscription, SystemClock, VerifyReport,
+};
 pub use memory::MemoryBackend;
-pub use sled_backend::{SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE, LOG_TREE, SLED_DIR};
+pub use sled_backend::{
+    SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE, JOURNAL_GROWTH_BYTES, LOG_TREE, SLED_DIR,
+};
 pub use types::{
     Actor, AppendBatch, Appended, CommandId, EventType, ExpectedVersion, Head, Memo, NameError,
     NameKind, NewEvent, RawRecord, RecordedEvent, StreamName,

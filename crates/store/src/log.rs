@@ -2,7 +2,7 @@
 //! reads bounded by what is durable, verification and subscriptions. Generic over
 //! the [`Backend`] that stores the bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash as _, Hasher as _};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -135,9 +135,12 @@ fn command_key(id: &CommandId) -> u128 {
     (u128::from(high.finish()) << 64) | u128::from(low.finish())
 }
 
-#[derive(Debug)]
 struct WriterState {
+    /// The head after every prepared group, durable or not.
     head: Head,
+    next_sequence: u64,
+    /// Groups prepared but not yet committed, oldest first.
+    in_flight: VecDeque<Arc<Overlay>>,
     /// Set after a failed write or flush: from then on the log refuses writes.
     poisoned: Option<String>,
 }
@@ -148,6 +151,8 @@ struct Inner<B> {
     clock: Arc<dyn Clock>,
     index: RwLock<Index>,
     writer: Mutex<WriterState>,
+    /// Signalled when a group is committed, for the group whose turn is next.
+    writer_turn: Condvar,
     /// The durable head that readers may see, with a condition variable for subscribers.
     committed: Mutex<Head>,
     committed_changed: Condvar,
@@ -207,22 +212,48 @@ enum Planned {
     New(Appended),
     /// A retry of a command already durable: the original positions.
     DuplicateOfDurable(Appended),
-    /// A retry of a command earlier in this same group.
-    DuplicateInGroup(Appended),
+    /// A retry of a command in this group or in an earlier group that is not durable
+    /// yet: it stands or falls with that group.
+    DuplicatePending(Appended),
     Rejected(AppendError),
 }
 
-/// The records and index changes a group will make, built batch by batch.
-struct GroupPlan {
-    first_position: u64,
-    next_position: u64,
-    hash: [u8; 32],
-    records: Vec<Vec<u8>>,
-    /// Stream versions as they will be after the planned batches.
+/// What a prepared group will change once durable: later groups plan against it
+/// (stream versions, commands) until it is published to the index.
+struct Overlay {
+    sequence: u64,
+    batches: Arc<[AppendBatch]>,
+    /// Stream versions as they will be after this group.
     stream_versions: HashMap<StreamName, u64>,
-    /// Commands planned in this group: span and the index of the batch that holds them.
+    /// Commands this group appends: span and the index of the batch that holds them.
     commands: HashMap<u128, (CommandSpan, usize)>,
-    added: Vec<EventPlacement>,
+    placements: Vec<EventPlacement>,
+    /// The head after this group.
+    head: Head,
+    first_position: u64,
+    records: Vec<Vec<u8>>,
+}
+
+/// A group of appends whose records have been written but not yet made durable.
+/// Pass it to [`Log::commit_prepared`]; groups must be committed in the order they
+/// were prepared, and every prepared group must be committed.
+#[must_use = "a prepared group must be committed, or later groups wait forever"]
+pub struct PreparedGroup {
+    sequence: u64,
+    planned: Vec<Planned>,
+    has_records: bool,
+    /// The write failed: the group fails, and the log is poisoned.
+    write_error: Option<StoreError>,
+}
+
+impl std::fmt::Debug for PreparedGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedGroup")
+            .field("sequence", &self.sequence)
+            .field("batches", &self.planned.len())
+            .field("has_records", &self.has_records)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<B: Backend> Log<B> {
@@ -293,8 +324,11 @@ impl<B: Backend> Log<B> {
                 index: RwLock::new(index),
                 writer: Mutex::new(WriterState {
                     head,
+                    next_sequence: 0,
+                    in_flight: VecDeque::new(),
                     poisoned: None,
                 }),
+                writer_turn: Condvar::new(),
                 committed: Mutex::new(head),
                 committed_changed: Condvar::new(),
             }),
@@ -450,7 +484,7 @@ impl<B: Backend> Log<B> {
 
     /// Appends one command's events durably.
     pub fn append(&self, batch: AppendBatch) -> Result<Appended, AppendError> {
-        self.append_group(std::slice::from_ref(&batch))
+        self.append_group(vec![batch])
             .pop()
             .expect("one result per batch")
     }
@@ -460,124 +494,197 @@ impl<B: Backend> Log<B> {
     /// its own; a rejected batch does not disturb the others. If the write or flush
     /// fails, every batch that would have added events fails and the log refuses
     /// further writes until reopened.
-    pub fn append_group(&self, batches: &[AppendBatch]) -> Vec<Result<Appended, AppendError>> {
+    pub fn append_group(&self, batches: Vec<AppendBatch>) -> Vec<Result<Appended, AppendError>> {
+        let prepared = self.prepare_group(batches);
+        self.commit_prepared(prepared)
+    }
+
+    /// First half of [`Log::append_group`]: decides every batch against the durable
+    /// index and the groups prepared before it, and writes the accepted records
+    /// without making them durable. Readers do not see them yet. A pipeline (see
+    /// [`crate::GroupCommitter`]) prepares the next group while the previous one is
+    /// being flushed.
+    pub fn prepare_group(&self, batches: Vec<AppendBatch>) -> PreparedGroup {
+        let batches: Arc<[AppendBatch]> = batches.into();
         let mut writer = self.inner.writer.lock().expect("writer lock poisoned");
-        if let Some(cause) = &writer.poisoned {
-            return batches
+        let sequence = writer.next_sequence;
+        writer.next_sequence += 1;
+        let mut overlay = Overlay {
+            sequence,
+            batches: Arc::clone(&batches),
+            stream_versions: HashMap::new(),
+            commands: HashMap::new(),
+            placements: Vec::new(),
+            head: writer.head,
+            first_position: writer.head.next_position,
+            records: Vec::new(),
+        };
+        let planned: Vec<Planned> = match &writer.poisoned {
+            Some(cause) => batches
                 .iter()
                 .map(|_| {
-                    Err(AppendError::Store(StoreError::Poisoned {
+                    Planned::Rejected(AppendError::Store(StoreError::Poisoned {
                         cause: cause.clone(),
                     }))
                 })
-                .collect();
-        }
-        let recorded_at_ms = self.inner.clock.now_ms();
-        let mut plan = GroupPlan {
-            first_position: writer.head.next_position,
-            next_position: writer.head.next_position,
-            hash: writer.head.hash,
-            records: Vec::new(),
-            stream_versions: HashMap::new(),
-            commands: HashMap::new(),
-            added: Vec::new(),
+                .collect(),
+            None => {
+                let recorded_at_ms = self.inner.clock.now_ms();
+                let index = self.read_index();
+                batches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, batch)| {
+                        self.plan_batch(
+                            &index,
+                            &writer.in_flight,
+                            &mut overlay,
+                            i,
+                            batch,
+                            recorded_at_ms,
+                        )
+                    })
+                    .collect()
+            }
         };
-        let planned: Vec<Planned> = {
-            let index = self.read_index();
-            batches
-                .iter()
-                .enumerate()
-                .map(|(i, batch)| {
-                    self.plan_batch(&index, &mut plan, batches, i, batch, recorded_at_ms)
-                })
-                .collect()
-        };
-        if plan.records.is_empty() {
-            return planned
-                .into_iter()
-                .map(Self::finish_without_write)
-                .collect();
-        }
-
-        let marker = HeadMarker {
-            next_position: plan.next_position,
-            hash: plan.hash,
-        };
-        let durable = self
-            .inner
-            .backend
-            .write(
-                plan.first_position,
-                &plan.records,
+        let has_records = !overlay.records.is_empty();
+        let mut write_error = None;
+        if has_records {
+            let marker = HeadMarker {
+                next_position: overlay.head.next_position,
+                hash: overlay.head.hash,
+            };
+            let records = std::mem::take(&mut overlay.records);
+            match self.inner.backend.write(
+                overlay.first_position,
+                &records,
                 &codec::encode_head(&marker),
-            )
-            .and_then(|()| self.inner.backend.flush());
-        if let Err(error) = durable {
-            let cause = error.to_string();
-            writer.poisoned = Some(cause.clone());
-            let mut error = Some(error);
-            return planned
+            ) {
+                Ok(()) => writer.head = overlay.head,
+                Err(e) => {
+                    writer.poisoned = Some(e.to_string());
+                    write_error = Some(e);
+                }
+            }
+        }
+        writer.in_flight.push_back(Arc::new(overlay));
+        PreparedGroup {
+            sequence,
+            planned,
+            has_records,
+            write_error,
+        }
+    }
+
+    /// Second half of [`Log::append_group`]: makes the prepared group durable with
+    /// one flush, publishes it to readers and returns one result per batch. Waits
+    /// until every group prepared before it has been committed.
+    pub fn commit_prepared(&self, prepared: PreparedGroup) -> Vec<Result<Appended, AppendError>> {
+        let (overlay, poisoned) = {
+            let mut writer = self.inner.writer.lock().expect("writer lock poisoned");
+            while writer.in_flight.front().map(|o| o.sequence) != Some(prepared.sequence) {
+                writer = self
+                    .inner
+                    .writer_turn
+                    .wait(writer)
+                    .expect("writer lock poisoned");
+            }
+            let overlay = Arc::clone(writer.in_flight.front().expect("checked above"));
+            (overlay, writer.poisoned.clone())
+        };
+        // The flush runs without the writer lock, so the next group can be prepared
+        // meanwhile.
+        let outcome: Result<(), StoreError> = match (prepared.write_error, poisoned) {
+            (Some(e), _) => Err(e),
+            (None, Some(cause)) => Err(StoreError::Poisoned { cause }),
+            (None, None) if prepared.has_records => self.inner.backend.flush(),
+            (None, None) => Ok(()),
+        };
+        {
+            let mut writer = self.inner.writer.lock().expect("writer lock poisoned");
+            if outcome.is_ok() && prepared.has_records {
+                let mut index = self.inner.index.write().expect("index lock poisoned");
+                for placement in &overlay.placements {
+                    index.add(placement);
+                }
+                drop(index);
+                *self
+                    .inner
+                    .committed
+                    .lock()
+                    .expect("committed lock poisoned") = overlay.head;
+                self.inner.committed_changed.notify_all();
+            }
+            if let Err(e) = &outcome {
+                if writer.poisoned.is_none() {
+                    writer.poisoned = Some(e.to_string());
+                }
+            }
+            writer.in_flight.pop_front();
+            self.inner.writer_turn.notify_all();
+        }
+        match outcome {
+            Ok(()) => prepared
+                .planned
                 .into_iter()
                 .map(|p| match p {
-                    Planned::DuplicateOfDurable(a) => Ok(a),
+                    Planned::New(a)
+                    | Planned::DuplicateOfDurable(a)
+                    | Planned::DuplicatePending(a) => Ok(a),
                     Planned::Rejected(e) => Err(e),
-                    // The first caller gets the original error, the rest a copy of its text.
-                    Planned::New(_) | Planned::DuplicateInGroup(_) => {
-                        Err(AppendError::Store(error.take().unwrap_or_else(|| {
-                            StoreError::Poisoned {
-                                cause: cause.clone(),
-                            }
-                        })))
-                    }
                 })
-                .collect();
-        }
-
-        {
-            let mut index = self.inner.index.write().expect("index lock poisoned");
-            for placement in &plan.added {
-                index.add(placement);
+                .collect(),
+            Err(error) => {
+                let cause = error.to_string();
+                let mut error = Some(error);
+                prepared
+                    .planned
+                    .into_iter()
+                    .map(|p| match p {
+                        Planned::DuplicateOfDurable(a) => Ok(a),
+                        Planned::Rejected(e) => Err(e),
+                        // The first caller gets the original error, the rest its text.
+                        Planned::New(_) | Planned::DuplicatePending(_) => {
+                            Err(AppendError::Store(error.take().unwrap_or_else(|| {
+                                StoreError::Poisoned {
+                                    cause: cause.clone(),
+                                }
+                            })))
+                        }
+                    })
+                    .collect()
             }
         }
-        let head = Head {
-            next_position: plan.next_position,
-            hash: plan.hash,
-        };
-        writer.head = head;
-        *self
-            .inner
-            .committed
-            .lock()
-            .expect("committed lock poisoned") = head;
-        self.inner.committed_changed.notify_all();
-        planned
-            .into_iter()
-            .map(|p| match p {
-                Planned::New(a) | Planned::DuplicateOfDurable(a) | Planned::DuplicateInGroup(a) => {
-                    Ok(a)
-                }
-                Planned::Rejected(e) => Err(e),
+    }
+
+    /// The current version of a stream as planned: this group, then groups still in
+    /// flight (newest first), then the durable index.
+    fn planned_stream_version(
+        index: &Index,
+        in_flight: &VecDeque<Arc<Overlay>>,
+        overlay: &Overlay,
+        stream: &StreamName,
+    ) -> Option<u64> {
+        overlay
+            .stream_versions
+            .get(stream)
+            .or_else(|| {
+                in_flight
+                    .iter()
+                    .rev()
+                    .find_map(|o| o.stream_versions.get(stream))
             })
-            .collect()
+            .copied()
+            .or_else(|| index.stream_version(stream))
     }
 
-    fn finish_without_write(planned: Planned) -> Result<Appended, AppendError> {
-        match planned {
-            Planned::DuplicateOfDurable(a) => Ok(a),
-            Planned::Rejected(e) => Err(e),
-            Planned::New(_) | Planned::DuplicateInGroup(_) => {
-                unreachable!("a plan without records has no new events")
-            }
-        }
-    }
-
-    /// Decides one batch against the durable index and what the group has planned so
-    /// far, and adds its records to the plan only if the whole batch is accepted.
+    /// Decides one batch against the durable index and the groups planned before it,
+    /// and adds its records to the overlay only if the whole batch is accepted.
     fn plan_batch(
         &self,
         index: &Index,
-        plan: &mut GroupPlan,
-        batches: &[AppendBatch],
+        in_flight: &VecDeque<Arc<Overlay>>,
+        overlay: &mut Overlay,
         batch_index: usize,
         batch: &AppendBatch,
         recorded_at_ms: i64,
@@ -598,22 +705,23 @@ impl<B: Backend> Log<B> {
         let count = u32::try_from(batch.events.len()).expect("bounded by BATCH_EVENTS_MAX");
         let key = command_key(command_id);
 
-        if let Some(&(span, earlier)) = plan.commands.get(&key) {
-            let original = &batches[earlier];
-            let appended = Appended {
-                first_position: span.first_position,
-                count: span.count,
-                duplicate: true,
-            };
-            return if original.command_id == *command_id
+        let pending = std::iter::once(&*overlay)
+            .chain(in_flight.iter().rev().map(|o| &**o))
+            .find_map(|o| o.commands.get(&key).map(|&(span, i)| (span, &o.batches[i])));
+        if let Some((span, original)) = pending {
+            let same = original.command_id == *command_id
                 && original.events.len() == batch.events.len()
                 && original
                     .events
                     .iter()
                     .zip(&batch.events)
-                    .all(|(a, b)| same_new_content(a, b))
-            {
-                Planned::DuplicateInGroup(appended)
+                    .all(|(a, b)| same_new_content(a, b));
+            return if same {
+                Planned::DuplicatePending(Appended {
+                    first_position: span.first_position,
+                    count: span.count,
+                    duplicate: true,
+                })
             } else {
                 Planned::Rejected(AppendError::CommandIdConflict {
                     command_id: command_id.clone(),
@@ -636,16 +744,12 @@ impl<B: Backend> Log<B> {
             };
         }
 
-        // Check expected versions against the durable index overlaid with the plan and
-        // this batch's own earlier events.
+        // Check expected versions against what is planned so far, event by event.
         let mut local_versions: HashMap<&StreamName, Option<u64>> = HashMap::new();
         let mut stream_versions = Vec::with_capacity(batch.events.len());
         for event in &batch.events {
             let current = *local_versions.entry(&event.stream).or_insert_with(|| {
-                plan.stream_versions
-                    .get(&event.stream)
-                    .copied()
-                    .or_else(|| index.stream_version(&event.stream))
+                Self::planned_stream_version(index, in_flight, overlay, &event.stream)
             });
             let ok = match event.expected {
                 ExpectedVersion::Any => true,
@@ -664,10 +768,11 @@ impl<B: Backend> Log<B> {
             stream_versions.push(version);
         }
 
-        let mut prev_hash = plan.hash;
+        let first_position = overlay.head.next_position;
+        let mut prev_hash = overlay.head.hash;
         let mut records = Vec::with_capacity(batch.events.len());
         for (i, (event, &stream_version)) in batch.events.iter().zip(&stream_versions).enumerate() {
-            let position = plan.next_position + i as u64;
+            let position = first_position + i as u64;
             let mut bytes = codec::encode_record(
                 event,
                 Placement {
@@ -695,14 +800,15 @@ impl<B: Backend> Log<B> {
         }
 
         let span = CommandSpan {
-            first_position: plan.next_position,
+            first_position,
             count,
         };
         for (i, (event, &stream_version)) in batch.events.iter().zip(&stream_versions).enumerate() {
-            plan.stream_versions
+            overlay
+                .stream_versions
                 .insert(event.stream.clone(), stream_version);
-            plan.added.push(EventPlacement {
-                position: plan.next_position + i as u64,
+            overlay.placements.push(EventPlacement {
+                position: first_position + i as u64,
                 stream: event.stream.clone(),
                 stream_version,
                 command_key: key,
@@ -710,12 +816,14 @@ impl<B: Backend> Log<B> {
                 command_event_count: count,
             });
         }
-        plan.commands.insert(key, (span, batch_index));
-        plan.records.append(&mut records);
-        plan.next_position += u64::from(count);
-        plan.hash = prev_hash;
+        overlay.commands.insert(key, (span, batch_index));
+        overlay.records.append(&mut records);
+        overlay.head = Head {
+            next_position: first_position + u64::from(count),
+            hash: prev_hash,
+        };
         Planned::New(Appended {
-            first_position: span.first_position,
+            first_position,
             count,
             duplicate: false,
         })

@@ -17,10 +17,11 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{Read as _, Write as _};
 use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::backend::Backend;
 use crate::codec::{
@@ -38,14 +39,44 @@ pub const SLED_DIR: &str = "sled";
 pub const JOURNAL_FILE: &str = "journal";
 /// The next journal while a checkpoint writes it, before it is renamed over the old one.
 const JOURNAL_NEXT_FILE: &str = "journal.next";
+/// The journal grows in zero-filled steps of this size (docs/decisions/0002).
+pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
+
+/// Extends `file` with zeros from `from` to at least `needed`, in whole growth steps,
+/// and syncs the new size. Returns the new allocated size.
+fn preallocate(file: &File, from: u64, needed: u64) -> std::io::Result<u64> {
+    let steps = needed
+        .saturating_sub(from)
+        .div_ceil(JOURNAL_GROWTH_BYTES)
+        .max(1);
+    let to = from + steps * JOURNAL_GROWTH_BYTES;
+    let zeros = vec![0u8; usize::try_from(JOURNAL_GROWTH_BYTES).expect("1 MiB fits usize")];
+    let mut at = from;
+    while at < to {
+        file.write_all_at(&zeros, at)?;
+        at += JOURNAL_GROWTH_BYTES;
+    }
+    file.sync_all()?;
+    Ok(to)
+}
 
 #[derive(Debug)]
 struct Journal {
-    file: File,
-    /// Bytes in the journal file (all durable after the last successful flush).
+    /// Shared so that a flush can write and sync without holding the journal lock,
+    /// while the next group's frame is being added to `pending`.
+    file: Arc<File>,
+    /// Bytes of frames in the journal (all durable after the last successful flush).
     len: u64,
+    /// Bytes of the file that are allocated and zero-filled beyond `len`: writing
+    /// inside them changes no file metadata, so `fdatasync` is one device flush.
+    allocated: u64,
     /// Frames written since the last flush, appended to the file by the next flush.
     pending: Vec<u8>,
+    /// The head marker of the last frame in `pending`.
+    pending_head: Option<Vec<u8>>,
+    /// The head marker of the last durable frame: what a checkpoint records. Not
+    /// sled's head marker, which may already belong to a write not yet durable.
+    durable_head: Vec<u8>,
 }
 
 /// The log in a sled database with a redo journal.
@@ -93,9 +124,12 @@ impl SledBackend {
             tree,
             data_file,
             journal: Mutex::new(Journal {
-                file: journal_file,
+                file: Arc::new(journal_file),
                 len: 0,
+                allocated: 0,
                 pending: Vec::new(),
+                pending_head: None,
+                durable_head: Vec::new(),
             }),
             synced_blobs: Mutex::new(HashSet::new()),
         };
@@ -128,15 +162,18 @@ impl SledBackend {
     fn recover(&self) -> Result<(), StoreError> {
         let mut journal = self.lock_journal();
         let mut bytes = Vec::new();
-        journal
-            .file
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| journal.file.read_to_end(&mut bytes))
+        File::open(self.path.join(JOURNAL_FILE))
+            .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(StoreError::io("reading the journal"))?;
         let mut offset = 0;
         // The head marker as of the frames read so far: None before the first frame.
         let mut head: Option<Vec<u8>> = None;
+        journal.durable_head = self.read_head()?.unwrap_or_default();
         loop {
+            // The journal is preallocated with zeros: the frames end where zeros begin.
+            if bytes[offset..].iter().all(|&b| b == 0) {
+                break;
+            }
             match codec::read_journal_frame(&bytes[offset..]) {
                 FrameRead::End => break,
                 FrameRead::Frame(frame, used) => {
@@ -160,11 +197,13 @@ impl SledBackend {
                     offset += used;
                 }
                 FrameRead::Damaged { what, declared_end } => {
-                    // A frame cut short at the very end is a write that a crash
-                    // interrupted before its fdatasync returned: never acknowledged,
-                    // so it is dropped. Damage with intact bytes after it is not a
-                    // torn write, and is never skipped.
-                    let torn = declared_end.is_none_or(|end| offset + end >= bytes.len());
+                    // A damaged frame with nothing but zeros after it is a write that a
+                    // crash interrupted before its fdatasync returned: never
+                    // acknowledged, so it is dropped. Damage with data after it is not
+                    // a torn write, and is never skipped.
+                    let after =
+                        declared_end.map_or(bytes.len(), |end| (offset + end).min(bytes.len()));
+                    let torn = bytes[after..].iter().all(|&b| b == 0);
                     if !torn {
                         return Err(StoreError::Corruption {
                             position: None,
@@ -178,6 +217,7 @@ impl SledBackend {
         if let Some(head) = head {
             self.set_head(&head)?;
             self.remove_chunks_from(next_position_of(&head)?)?;
+            journal.durable_head = head;
         }
         self.checkpoint(&mut journal)
     }
@@ -233,8 +273,8 @@ impl SledBackend {
             .sync_data()
             .map_err(StoreError::io("fdatasync of sled's data file"))?;
         self.sync_new_blobs()?;
-        let head = self.read_head()?.unwrap_or_default();
-        let frame = codec::encode_journal_frame(next_position_of(&head)?, &head, &[]);
+        let head = &journal.durable_head;
+        let frame = codec::encode_journal_frame(next_position_of(head)?, head, &[]);
         let fresh = self.path.join(JOURNAL_NEXT_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -243,15 +283,19 @@ impl SledBackend {
             .truncate(true)
             .open(&fresh)
             .map_err(StoreError::io("creating the next journal"))?;
-        file.write_all(&frame)
-            .and_then(|()| file.sync_all())
+        let frame_len = frame.len() as u64;
+        let allocated = file
+            .write_all(&frame)
+            .and_then(|()| preallocate(&file, frame_len, frame_len))
             .map_err(StoreError::io("writing the next journal"))?;
         std::fs::rename(&fresh, self.path.join(JOURNAL_FILE))
             .map_err(StoreError::io("replacing the journal"))?;
         sync_dir(&self.path)?;
-        journal.file = file;
-        journal.len = frame.len() as u64;
-        journal.pending.clear();
+        journal.file = Arc::new(file);
+        // Frames still pending belong to writes not yet flushed: they go to the new
+        // journal with the next flush.
+        journal.len = frame_len;
+        journal.allocated = allocated;
         Ok(())
     }
 
@@ -374,24 +418,40 @@ impl Backend for SledBackend {
         let frame = codec::encode_journal_frame(first_position, head, records);
         self.insert_chunks(first_position, records)?;
         self.set_head(head)?;
-        self.lock_journal().pending.extend_from_slice(&frame);
+        let mut journal = self.lock_journal();
+        journal.pending.extend_from_slice(&frame);
+        journal.pending_head = Some(head.to_vec());
         Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        let mut journal = self.lock_journal();
-        if !journal.pending.is_empty() {
-            let pending = std::mem::take(&mut journal.pending);
-            let at = journal.len;
-            // Write at the durable end: a failed earlier flush may have left a torn
+        let (data, at, allocated, file, head) = {
+            let mut journal = self.lock_journal();
+            (
+                std::mem::take(&mut journal.pending),
+                journal.len,
+                journal.allocated,
+                Arc::clone(&journal.file),
+                journal.pending_head.take(),
+            )
+        };
+        let end = at + data.len() as u64;
+        if end > allocated {
+            let allocated = preallocate(&file, allocated, end)
+                .map_err(StoreError::io("growing the journal"))?;
+            self.lock_journal().allocated = allocated;
+        }
+        if !data.is_empty() {
+            // Written at the durable end: a failed earlier flush may have left a torn
             // frame beyond it, which this write replaces.
-            journal
-                .file
-                .seek(SeekFrom::Start(at))
-                .and_then(|_| journal.file.write_all(&pending))
-                .and_then(|()| journal.file.sync_data())
+            file.write_all_at(&data, at)
+                .and_then(|()| file.sync_data())
                 .map_err(StoreError::io("writing and syncing the journal"))?;
-            journal.len = at + pending.len() as u64;
+        }
+        let mut journal = self.lock_journal();
+        journal.len = end;
+        if let Some(head) = head {
+            journal.durable_head = head;
         }
         if journal.len > JOURNAL_BYTES_MAX {
             self.checkpoint(&mut journal)?;

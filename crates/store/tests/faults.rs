@@ -183,7 +183,7 @@ fn a_full_disk_fails_writes_cleanly_keeps_reads_and_recovers_after_reopen() {
 #[test]
 fn one_rejected_batch_in_a_group_does_not_disturb_the_others() {
     let log = create(MemoryBackend::new());
-    let results = log.append_group(&[
+    let results = log.append_group(vec![
         batch("a", vec![event("fund-a", ExpectedVersion::NoStream, b"a")]),
         batch("b", vec![event("fund-a", ExpectedVersion::NoStream, b"b")]),
         batch("empty", vec![]),

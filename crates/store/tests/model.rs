@@ -227,7 +227,10 @@ proptest! {
         let path = dir.path().to_path_buf();
         let mut sled = Subject {
             log: Some(create(SledBackend::open(&path).unwrap())),
-            reopen: Box::new(move || Log::open(SledBackend::open(&path).unwrap(), None, clock()).unwrap()),
+            reopen: Box::new(move || {
+                let backend = SledBackend::open(&path).unwrap_or_else(|e| panic!("reopening the sled backend failed: {e:?}"));
+                Log::open(backend, None, clock()).unwrap_or_else(|e| panic!("reopening the log failed: {e:?}"))
+            }),
         };
         let mut model = Model::default();
         let mut sent: Vec<AppendBatch> = Vec::new();

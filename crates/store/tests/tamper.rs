@@ -194,7 +194,10 @@ fn a_changed_last_record_or_head_marker_stops_open() {
     );
 
     let copy = copy_dir(original.path());
+    // The journal's checkpoint frame also records the head, and open trusts it over
+    // sled's copy; an insider who rewrites the head marker must empty the journal too.
     alter(copy.path(), HEAD_KEY, |v| v[0] = 25);
+    std::fs::write(copy.path().join(ledger_store::JOURNAL_FILE), b"").unwrap();
     let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
     assert!(
         err.to_string()
