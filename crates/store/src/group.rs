@@ -31,6 +31,8 @@ pub struct GroupStats {
     pub appends: AtomicU64,
     /// Appends waiting in the queue right now.
     pub queued: AtomicU64,
+    /// Groups handed to the flusher thread and not yet committed.
+    pub flushing: AtomicU64,
     /// Time spent preparing groups (deciding, encoding, hashing, writing records).
     pub prepare_nanos: AtomicU64,
     /// Time spent making groups durable and publishing them (the flush).
@@ -167,9 +169,18 @@ fn prepare_groups<B: Backend>(
         let started = std::time::Instant::now();
         let group = log.prepare_group(batches);
         add_elapsed(&stats.prepare_nanos, started);
+        // With no group being flushed and nobody else waiting, there is nothing to
+        // overlap with this flush: commit here and spare a lone caller two thread
+        // hand-offs. Under load the flusher is busy and groups go to it.
+        if stats.flushing.load(Ordering::Acquire) == 0 && queue.is_empty() {
+            commit_and_answer(log, group, replies, stats);
+            continue;
+        }
+        stats.flushing.fetch_add(1, Ordering::AcqRel);
         if let Err(std_mpsc::SendError((group, replies))) = prepared.send((group, replies)) {
             // The flusher is gone (it panicked): commit here so no group is left behind.
-            answer(log.commit_prepared(group), replies, stats);
+            stats.flushing.fetch_sub(1, Ordering::AcqRel);
+            commit_and_answer(log, group, replies, stats);
         }
     }
 }
@@ -180,11 +191,21 @@ fn commit_groups<B: Backend>(
     stats: &GroupStats,
 ) {
     while let Ok((group, replies)) = prepared.recv() {
-        let started = std::time::Instant::now();
-        let results = log.commit_prepared(group);
-        add_elapsed(&stats.commit_nanos, started);
-        answer(results, replies, stats);
+        commit_and_answer(log, group, replies, stats);
+        stats.flushing.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+fn commit_and_answer<B: Backend>(
+    log: &Log<B>,
+    group: PreparedGroup,
+    replies: Replies,
+    stats: &GroupStats,
+) {
+    let started = std::time::Instant::now();
+    let results = log.commit_prepared(group);
+    add_elapsed(&stats.commit_nanos, started);
+    answer(results, replies, stats);
 }
 
 fn answer(results: Vec<Result<Appended, AppendError>>, replies: Replies, stats: &GroupStats) {

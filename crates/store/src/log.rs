@@ -958,39 +958,94 @@ impl<B: Backend> Log<B> {
     /// Recomputes the hash chain from position 0 over every durable record and names
     /// the first record that is missing, undecodable, out of place or altered.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
-        let head = self.head();
-        let algorithm = self.inner.algorithm;
+        Self::verify_chain(&self.inner.backend, self.inner.algorithm, self.head())
+    }
+
+    /// Verifies a ledger's storage without opening it as a log, so that damage that
+    /// stops [`Log::open`] is still reported with the first bad position. The hash
+    /// algorithm and head come from the stored header and head marker.
+    pub fn verify_storage(backend: &B) -> Result<VerifyReport, StoreError> {
+        let header_bytes = backend
+            .read_header()?
+            .ok_or_else(|| StoreError::NotALedger {
+                path: "this backend".into(),
+            })?;
+        let header = codec::decode_header(&header_bytes).map_err(|e| StoreError::Corruption {
+            position: None,
+            what: format!("header: {e}"),
+        })?;
+        if header.format_version > FORMAT_VERSION {
+            return Err(StoreError::NewerFormat {
+                found: header.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let head = match backend.read_head()? {
+            Some(bytes) => {
+                let marker = codec::decode_head(&bytes).map_err(|e| StoreError::Corruption {
+                    position: None,
+                    what: format!("head marker: {e}"),
+                })?;
+                Head {
+                    next_position: marker.next_position,
+                    hash: marker.hash,
+                }
+            }
+            None => Head {
+                next_position: 0,
+                hash: GENESIS_HASH,
+            },
+        };
+        let mut report = Self::verify_chain(backend, header.hash_algorithm, head)?;
+        if report.first_break.is_none() {
+            if let Some(last) = backend.last_position()? {
+                if last >= head.next_position {
+                    report.first_break = Some(ChainBreak {
+                        position: head.next_position,
+                        problem: format!(
+                            "records are stored up to position {last}, beyond the head marker's end"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Recomputes the chain over positions `0..head.next_position` of `backend`.
+    fn verify_chain(
+        backend: &B,
+        algorithm: HashAlgorithm,
+        head: Head,
+    ) -> Result<VerifyReport, StoreError> {
         let mut prev = GENESIS_HASH;
         let mut checker = SequenceChecker::new();
         let mut first_break = None;
-        self.inner
-            .backend
-            .scan(0, head.next_position, &mut |position, value| {
-                let result = (|| {
-                    let fail = |what: String| (position, what);
-                    let (record, stored_hash) =
-                        codec::split_stored(value).map_err(|e| fail(e.0))?;
-                    let event = codec::decode_record(record, stored_hash).map_err(|e| fail(e.0))?;
-                    // Position, link to the previous stored hash, command completeness.
-                    checker.check(position, &event)?;
-                    let computed = algorithm.chain(&prev, record);
-                    if computed != stored_hash {
-                        return Err(fail(
-                            "its bytes do not hash to the stored hash: the record was altered"
-                                .to_string(),
-                        ));
-                    }
-                    prev = computed;
-                    Ok(())
-                })();
-                match result {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err((position, problem)) => {
-                        first_break = Some(ChainBreak { position, problem });
-                        ControlFlow::Break(())
-                    }
+        backend.scan(0, head.next_position, &mut |position, value| {
+            let result = (|| {
+                let fail = |what: String| (position, what);
+                let (record, stored_hash) = codec::split_stored(value).map_err(|e| fail(e.0))?;
+                let event = codec::decode_record(record, stored_hash).map_err(|e| fail(e.0))?;
+                // Position, link to the previous stored hash, command completeness.
+                checker.check(position, &event)?;
+                let computed = algorithm.chain(&prev, record);
+                if computed != stored_hash {
+                    return Err(fail(
+                        "its bytes do not hash to the stored hash: the record was altered"
+                            .to_string(),
+                    ));
                 }
-            })?;
+                prev = computed;
+                Ok(())
+            })();
+            match result {
+                Ok(()) => ControlFlow::Continue(()),
+                Err((position, problem)) => {
+                    first_break = Some(ChainBreak { position, problem });
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
         if first_break.is_none() {
             if let Err((position, problem)) = checker.finish(head.next_position) {
                 first_break = Some(ChainBreak { position, problem });
@@ -1069,6 +1124,8 @@ fn same_new_content(a: &crate::NewEvent, b: &crate::NewEvent) -> bool {
 /// events are all present and in order (no partial batch).
 struct SequenceChecker {
     next_position: u64,
+    /// The next version each stream's event must carry.
+    stream_versions: HashMap<StreamName, u64>,
     prev_stored_hash: [u8; 32],
     /// The command in progress: id, next index expected, count, first position.
     open: Option<(CommandId, u32, u32, u64)>,
@@ -1078,6 +1135,7 @@ impl SequenceChecker {
     fn new() -> Self {
         SequenceChecker {
             next_position: 0,
+            stream_versions: HashMap::new(),
             prev_stored_hash: GENESIS_HASH,
             open: None,
         }
@@ -1094,6 +1152,17 @@ impl SequenceChecker {
         }
         if event.prev_hash != self.prev_stored_hash {
             return fail("its prev_hash is not the stored hash of the record before it".into());
+        }
+        let expected_version = self
+            .stream_versions
+            .get(&event.stream)
+            .copied()
+            .unwrap_or(0);
+        if event.stream_version != expected_version {
+            return fail(format!(
+                "it claims version {} of stream {}, which is at version {expected_version} next",
+                event.stream_version, event.stream
+            ));
         }
         match &mut self.open {
             Some((id, next, count, _)) => {
@@ -1129,6 +1198,12 @@ impl SequenceChecker {
         }
         self.prev_stored_hash = event.hash;
         self.next_position += 1;
+        match self.stream_versions.get_mut(&event.stream) {
+            Some(next) => *next += 1,
+            None => {
+                self.stream_versions.insert(event.stream.clone(), 1);
+            }
+        }
         Ok(())
     }
 

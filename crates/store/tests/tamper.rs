@@ -157,6 +157,9 @@ fn an_undecodable_or_missing_record_stops_open_with_its_position() {
         "{err}"
     );
     assert_eq!(err.code(), "corruption");
+    // Verification from storage reports the same position without opening the log.
+    let report = Log::verify_storage(&SledBackend::open(copy.path()).unwrap()).unwrap();
+    assert_eq!(report.first_break.map(|b| b.position), Some(7));
 
     let copy = copy_dir(original.path());
     alter_record(copy.path(), 12, |_| false);
