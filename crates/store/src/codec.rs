@@ -353,7 +353,8 @@ pub fn chunk_entries(chunk: &[u8]) -> impl Iterator<Item = Result<&[u8], CodecEr
 
 /// The first bytes of every journal frame: "WLJ1".
 pub const JOURNAL_FRAME_MAGIC: [u8; 4] = *b"WLJ1";
-/// Frame header: magic, payload length (u32 LE), CRC-32 of the payload (u32 LE).
+/// Frame header: magic, payload length (u32 LE), CRC-32 of the length bytes and the
+/// payload together (u32 LE), so that a damaged length is detected too.
 pub const JOURNAL_FRAME_HEADER_BYTES: usize = 12;
 
 /// Encodes one journal frame: a durable copy of one write (records and head marker)
@@ -376,7 +377,7 @@ pub fn encode_journal_frame(first_position: u64, head: &[u8], values: &[Vec<u8>]
     frame.extend_from_slice(&JOURNAL_FRAME_MAGIC);
     let len = u32::try_from(payload.len()).expect("a frame is bounded by the group size");
     frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    frame.extend_from_slice(&frame_crc(len.to_le_bytes(), &payload).to_le_bytes());
     frame.extend_from_slice(&payload);
     frame
 }
@@ -432,7 +433,7 @@ pub fn read_journal_frame(bytes: &[u8]) -> FrameRead {
         };
     };
     let crc = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if crc32fast::hash(payload) != crc {
+    if frame_crc([bytes[4], bytes[5], bytes[6], bytes[7]], payload) != crc {
         return FrameRead::Damaged {
             what: "the frame's checksum does not match its bytes".into(),
             declared_end,
@@ -445,6 +446,22 @@ pub fn read_journal_frame(bytes: &[u8]) -> FrameRead {
             declared_end,
         },
     }
+}
+
+/// CRC-32 (IEEE) of a frame's length bytes followed by its payload.
+fn frame_crc(len_bytes: [u8; 4], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len_bytes);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// The offset of the first intact frame in `bytes`, if any: used to tell a torn
+/// last frame (nothing intact after it) from damage in the middle.
+pub fn find_intact_journal_frame(bytes: &[u8]) -> Option<usize> {
+    (0..bytes.len().saturating_sub(JOURNAL_FRAME_HEADER_BYTES - 1))
+        .filter(|&i| bytes[i..].starts_with(&JOURNAL_FRAME_MAGIC))
+        .find(|&i| matches!(read_journal_frame(&bytes[i..]), FrameRead::Frame(..)))
 }
 
 fn decode_frame_payload(payload: &[u8]) -> Result<JournalFrame, CodecError> {

@@ -294,18 +294,7 @@ impl<B: Backend> Log<B> {
             position: None,
             what: format!("header: {e}"),
         })?;
-        if header.format_version > FORMAT_VERSION {
-            return Err(StoreError::NewerFormat {
-                found: header.format_version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        if header.format_version != FORMAT_VERSION {
-            return Err(StoreError::Corruption {
-                position: None,
-                what: format!("unknown format version {}", header.format_version),
-            });
-        }
+        Self::check_format_version(header.format_version)?;
         if let Some(requested) = algorithm {
             if requested != header.hash_algorithm {
                 return Err(StoreError::HashAlgorithmMismatch {
@@ -333,6 +322,23 @@ impl<B: Backend> Log<B> {
                 committed_changed: Condvar::new(),
             }),
         })
+    }
+
+    /// Refuses a newer format (upgrade the program) and an unknown older one.
+    fn check_format_version(found: u16) -> Result<(), StoreError> {
+        if found > FORMAT_VERSION {
+            return Err(StoreError::NewerFormat {
+                found,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if found != FORMAT_VERSION {
+            return Err(StoreError::Corruption {
+                position: None,
+                what: format!("unknown format version {found}"),
+            });
+        }
+        Ok(())
     }
 
     /// Reads the head marker and checks it against the last stored record.
@@ -974,12 +980,7 @@ impl<B: Backend> Log<B> {
             position: None,
             what: format!("header: {e}"),
         })?;
-        if header.format_version > FORMAT_VERSION {
-            return Err(StoreError::NewerFormat {
-                found: header.format_version,
-                supported: FORMAT_VERSION,
-            });
-        }
+        Self::check_format_version(header.format_version)?;
         let head = match backend.read_head()? {
             Some(bytes) => {
                 let marker = codec::decode_head(&bytes).map_err(|e| StoreError::Corruption {

@@ -60,6 +60,15 @@ fn preallocate(file: &File, from: u64, needed: u64) -> std::io::Result<u64> {
     Ok(to)
 }
 
+/// Consecutive writes not yet flushed, merged: their first position, the head
+/// marker after the last of them, and their records in order.
+#[derive(Debug)]
+struct PendingFrame {
+    first_position: u64,
+    head: Vec<u8>,
+    records: Vec<Vec<u8>>,
+}
+
 #[derive(Debug)]
 struct Journal {
     /// Shared so that a flush can write and sync without holding the journal lock,
@@ -70,10 +79,10 @@ struct Journal {
     /// Bytes of the file that are allocated and zero-filled beyond `len`: writing
     /// inside them changes no file metadata, so `fdatasync` is one device flush.
     allocated: u64,
-    /// Frames written since the last flush, appended to the file by the next flush.
-    pending: Vec<u8>,
-    /// The head marker of the last frame in `pending`.
-    pending_head: Option<Vec<u8>>,
+    /// Writes since the last flush, as one frame to be: the next flush writes
+    /// exactly one frame, so that a torn flush damages at most the journal's last
+    /// frame (see `recover`).
+    pending: Option<PendingFrame>,
     /// The head marker of the last durable frame: what a checkpoint records. Not
     /// sled's head marker, which may already belong to a write not yet durable.
     durable_head: Vec<u8>,
@@ -127,8 +136,7 @@ impl SledBackend {
                 file: Arc::new(journal_file),
                 len: 0,
                 allocated: 0,
-                pending: Vec::new(),
-                pending_head: None,
+                pending: None,
                 durable_head: Vec::new(),
             }),
             synced_blobs: Mutex::new(HashSet::new()),
@@ -169,6 +177,10 @@ impl SledBackend {
         // The head marker as of the frames read so far: None before the first frame.
         let mut head: Option<Vec<u8>> = None;
         journal.durable_head = self.read_head()?.unwrap_or_default();
+        let corrupt = |offset: usize, what: String| StoreError::Corruption {
+            position: None,
+            what: format!("journal frame at byte {offset}: {what}"),
+        };
         loop {
             // The journal is preallocated with zeros: the frames end where zeros begin.
             if bytes[offset..].iter().all(|&b| b == 0) {
@@ -177,11 +189,22 @@ impl SledBackend {
             match codec::read_journal_frame(&bytes[offset..]) {
                 FrameRead::End => break,
                 FrameRead::Frame(frame, used) => {
-                    if !frame.values.is_empty() {
-                        let expected = match &head {
-                            Some(h) => next_position_of(h)?,
-                            None => frame.first_position,
+                    if frame.values.is_empty() {
+                        if next_position_of(&frame.head)? != frame.first_position {
+                            return Err(corrupt(
+                                offset,
+                                "a checkpoint frame whose position disagrees with its head marker"
+                                    .into(),
+                            ));
+                        }
+                    } else {
+                        let Some(h) = &head else {
+                            return Err(corrupt(
+                                offset,
+                                "the journal does not start with a checkpoint frame".into(),
+                            ));
                         };
+                        let expected = next_position_of(h)?;
                         if frame.first_position != expected {
                             return Err(StoreError::Corruption {
                                 position: Some(expected),
@@ -191,24 +214,30 @@ impl SledBackend {
                                 ),
                             });
                         }
+                        // One frame may hold several writes whose chunks sled has under
+                        // other boundaries: clear the frame's range first so that no two
+                        // chunks overlap.
+                        let end = frame.first_position + frame.values.len() as u64;
+                        self.remove_chunks_in(frame.first_position, end)?;
                         self.insert_chunks(frame.first_position, &frame.values)?;
                     }
                     head = Some(frame.head);
                     offset += used;
                 }
-                FrameRead::Damaged { what, declared_end } => {
-                    // A damaged frame with nothing but zeros after it is a write that a
-                    // crash interrupted before its fdatasync returned: never
-                    // acknowledged, so it is dropped. Damage with data after it is not
-                    // a torn write, and is never skipped.
-                    let after =
-                        declared_end.map_or(bytes.len(), |end| (offset + end).min(bytes.len()));
-                    let torn = bytes[after..].iter().all(|&b| b == 0);
-                    if !torn {
-                        return Err(StoreError::Corruption {
-                            position: None,
-                            what: format!("journal frame at byte {offset}: {what}"),
-                        });
+                FrameRead::Damaged { what, .. } => {
+                    // Each flush writes one frame and returns only once it is durable;
+                    // the next flush starts after that. So only the last frame can be
+                    // torn by a crash, and a torn frame was never acknowledged: it is
+                    // dropped. An intact frame after the damage proves the damaged one
+                    // had been durable: that is corruption, never skipped.
+                    if let Some(later) = codec::find_intact_journal_frame(&bytes[offset + 1..]) {
+                        return Err(corrupt(
+                            offset,
+                            format!(
+                                "{what}, and an intact frame follows at byte {}",
+                                offset + 1 + later
+                            ),
+                        ));
                     }
                     break;
                 }
@@ -234,10 +263,19 @@ impl SledBackend {
 
     /// Removes every chunk that starts at or after `position`.
     fn remove_chunks_from(&self, position: u64) -> Result<(), StoreError> {
-        let upper = [RECORD_KEY_PREFIX + 1];
+        self.remove_chunks_in(position, u64::MAX)
+    }
+
+    /// Removes every chunk that starts in `from..to`.
+    fn remove_chunks_in(&self, from: u64, to: u64) -> Result<(), StoreError> {
+        let upper = if to == u64::MAX {
+            vec![RECORD_KEY_PREFIX + 1]
+        } else {
+            record_key(to).to_vec()
+        };
         let stale: Vec<sled::IVec> = self
             .tree
-            .range(&record_key(position)[..]..&upper[..])
+            .range(&record_key(from)[..]..&upper[..])
             .keys()
             .collect::<Result<_, _>>()
             .map_err(StoreError::backend("finding unacknowledged chunks"))?;
@@ -358,7 +396,7 @@ impl Drop for SledBackend {
     /// A failure here loses nothing: the journal still holds every durable write.
     fn drop(&mut self) {
         if let Ok(mut journal) = self.journal.lock() {
-            if journal.pending.is_empty() {
+            if journal.pending.is_none() {
                 let _ = self.checkpoint(&mut journal);
             }
         }
@@ -415,25 +453,41 @@ impl Backend for SledBackend {
         records: &[Vec<u8>],
         head: &[u8],
     ) -> Result<(), StoreError> {
-        let frame = codec::encode_journal_frame(first_position, head, records);
         self.insert_chunks(first_position, records)?;
         self.set_head(head)?;
         let mut journal = self.lock_journal();
-        journal.pending.extend_from_slice(&frame);
-        journal.pending_head = Some(head.to_vec());
+        match &mut journal.pending {
+            Some(pending) => {
+                pending.head = head.to_vec();
+                pending.records.extend_from_slice(records);
+            }
+            None => {
+                journal.pending = Some(PendingFrame {
+                    first_position,
+                    head: head.to_vec(),
+                    records: records.to_vec(),
+                });
+            }
+        }
         Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        let (data, at, allocated, file, head) = {
+        let (pending, at, allocated, file) = {
             let mut journal = self.lock_journal();
             (
-                std::mem::take(&mut journal.pending),
+                journal.pending.take(),
                 journal.len,
                 journal.allocated,
                 Arc::clone(&journal.file),
-                journal.pending_head.take(),
             )
+        };
+        let (data, head) = match pending {
+            Some(p) => (
+                codec::encode_journal_frame(p.first_position, &p.head, &p.records),
+                Some(p.head),
+            ),
+            None => (Vec::new(), None),
         };
         let end = at + data.len() as u64;
         if end > allocated {

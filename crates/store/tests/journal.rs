@@ -81,17 +81,34 @@ fn records_sled_lost_are_replayed_from_the_journal() {
     assert!(journal_len(dir.path()) >= ledger_store::JOURNAL_GROWTH_BYTES);
 }
 
+/// Byte offsets of the journal's frames and the offset where zeros begin.
+fn frame_offsets(bytes: &[u8]) -> (Vec<usize>, usize) {
+    let mut offsets = Vec::new();
+    let mut offset = 0;
+    while offset + 12 <= bytes.len() && bytes[offset..offset + 4] == *b"WLJ1" {
+        offsets.push(offset);
+        offset +=
+            12 + u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap()) as usize;
+    }
+    (offsets, offset)
+}
+
 #[test]
 fn a_torn_frame_at_the_end_of_the_journal_is_dropped() {
     let dir = ledger_with(5);
-    let len = journal_len(dir.path());
-    let mut bytes = std::fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
-    // Half of a copy of the first frame, as a crash in the middle of a write leaves it.
-    let frame_len = 12 + u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
-    let half: Vec<u8> = bytes[..frame_len / 2].to_vec();
-    bytes.extend_from_slice(&half);
-    std::fs::write(dir.path().join(JOURNAL_FILE), &bytes).unwrap();
-    assert!(journal_len(dir.path()) > len);
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (offsets, end) = frame_offsets(&bytes);
+    assert_eq!(
+        offsets.len(),
+        6,
+        "a checkpoint frame and one frame per append"
+    );
+    // Half of a copy of the last frame where the next frame would go, as a crash in
+    // the middle of a flush leaves it.
+    let last = bytes[offsets[5]..end].to_vec();
+    bytes[end..end + last.len() / 2].copy_from_slice(&last[..last.len() / 2]);
+    std::fs::write(&path, &bytes).unwrap();
     let log = Log::open(SledBackend::open(dir.path()).unwrap(), None, clock()).unwrap();
     assert_eq!(log.head().next_position, 5);
     assert!(log.verify().unwrap().is_intact());
@@ -101,6 +118,32 @@ fn a_torn_frame_at_the_end_of_the_journal_is_dropped() {
     ))
     .unwrap();
     assert_eq!(log.head().next_position, 6);
+}
+
+#[test]
+fn a_damaged_frame_header_in_the_middle_is_reported_not_taken_for_a_torn_tail() {
+    for (what, byte) in [("magic", 0usize), ("length", 5)] {
+        let dir = ledger_with(5);
+        let path = dir.path().join(JOURNAL_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let (offsets, _) = frame_offsets(&bytes);
+        bytes[offsets[2] + byte] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = SledBackend::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corruption { .. }),
+            "{what}: {err}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("journal frame at byte {}", offsets[2])),
+            "{what}: {err}"
+        );
+        assert!(
+            err.to_string().contains("an intact frame follows"),
+            "{what}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -186,4 +229,42 @@ fn chunks_beyond_the_journaled_head_are_unacknowledged_and_removed() {
         .unwrap();
     assert_eq!(next.first_position, 5);
     assert_eq!(log.read_all(5, 1).unwrap()[0].payload, b"n".to_vec());
+}
+
+#[test]
+fn writes_merged_into_one_frame_replay_without_overlapping_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = create(SledBackend::open(dir.path()).unwrap());
+    // Two groups prepared before either is flushed: the first flush writes both as
+    // one journal frame, while sled holds them as separate chunks.
+    let first = log.prepare_group(vec![batch(
+        "g1",
+        (0..3)
+            .map(|i| event("fund-a", ExpectedVersion::Any, &payload(i, 50)))
+            .collect(),
+    )]);
+    let second = log.prepare_group(vec![batch(
+        "g2",
+        (3..5)
+            .map(|i| event("fund-a", ExpectedVersion::Any, &payload(i, 50)))
+            .collect(),
+    )]);
+    assert!(log.commit_prepared(first)[0].is_ok());
+    assert!(log.commit_prepared(second)[0].is_ok());
+    // sled's own copy reaches its files (chunks starting at 0 and at 3), the journal
+    // is not checkpointed: recovery must replace, not overlay, those chunks.
+    log.backend().db().flush().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(dir.path(), copy.path());
+    drop(log);
+    let log = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap();
+    assert_eq!(log.head().next_position, 5);
+    assert!(log.verify().unwrap().is_intact());
+    let payloads: Vec<_> = log
+        .read_all(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(payloads, (0..5).map(|i| payload(i, 50)).collect::<Vec<_>>());
 }
