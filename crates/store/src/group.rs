@@ -67,8 +67,10 @@ impl<B: Backend> GroupCommitter<B> {
     /// Starts the writer and flusher threads.
     pub fn start(log: Log<B>) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH_MAX);
-        // One group waits while one is being flushed: a pipeline two groups deep.
-        let (prepared_sender, prepared_receiver) = std_mpsc::sync_channel(1);
+        // A rendezvous: the writer hands a prepared group over only when the flusher
+        // is free. One group is prepared while one is flushed, and appends arriving
+        // meanwhile queue up into the next, larger group (decision 0004).
+        let (prepared_sender, prepared_receiver) = std_mpsc::sync_channel(0);
         let stats = Arc::new(GroupStats::default());
         let writer = {
             let log = log.clone();

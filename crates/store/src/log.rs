@@ -81,7 +81,12 @@ impl Index {
     }
 
     fn add(&mut self, event: &EventPlacement) {
-        let positions = self.streams.entry(event.stream.clone()).or_default();
+        // Look up before inserting: cloning the stream name only for a new stream
+        // keeps an allocation per event off the publish path.
+        let positions = match self.streams.get_mut(&event.stream) {
+            Some(positions) => positions,
+            None => self.streams.entry(event.stream.clone()).or_default(),
+        };
         assert_eq!(
             u64::try_from(positions.len()).expect("len fits u64"),
             event.stream_version,
