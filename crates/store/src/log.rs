@@ -62,7 +62,7 @@ struct CommandSpan {
     count: u32,
 }
 
-/// In-memory indexes, rebuilt from the log on open (docs/decisions/0003): only the
+/// In-memory indexes, rebuilt from the log on open (docs/decisions/0002): only the
 /// records and one head marker per batch are written to disk.
 #[derive(Debug, Default)]
 struct Index {

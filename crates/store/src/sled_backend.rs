@@ -8,7 +8,7 @@
 //! with a single `fdatasync(2)`; sled gets the same records without waiting for its
 //! flush. At a checkpoint (journal over [`JOURNAL_BYTES_MAX`], and on open) sled is
 //! flushed and its files are `fdatasync`ed, and the journal starts empty again. On
-//! open, frames that sled lost are replayed. See docs/decisions/0002 and 0003.
+//! open, frames that sled lost are replayed. See docs/decisions/0001 and 0002.
 //!
 //! Records are packed into chunks of about 4 KiB per sled value, keyed by the chunk's
 //! first position: sled costs microseconds per insert, so one insert per chunk
@@ -39,7 +39,7 @@ pub const SLED_DIR: &str = "sled";
 pub const JOURNAL_FILE: &str = "journal";
 /// The next journal while a checkpoint writes it, before it is renamed over the old one.
 const JOURNAL_NEXT_FILE: &str = "journal.next";
-/// The journal grows in zero-filled steps of this size (docs/decisions/0002).
+/// The journal grows in zero-filled steps of this size (docs/decisions/0001).
 pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
 
 /// Extends `file` with zeros from `from` to at least `needed`, in whole growth steps,
