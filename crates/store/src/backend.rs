@@ -43,4 +43,9 @@ pub trait Backend: Send + Sync + 'static {
     fn last_position(&self) -> Result<Option<u64>, StoreError>;
     /// Bytes the backend occupies on disk (0 for memory).
     fn size_on_disk(&self) -> Result<u64, StoreError>;
+    /// Durably stores a snapshot of derived state (a projection, the writer's state)
+    /// under `name`, replacing the previous one: all or nothing.
+    fn save_snapshot(&self, name: &str, stored: &[u8]) -> Result<(), StoreError>;
+    /// The snapshot stored under `name`, if any.
+    fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }

@@ -291,6 +291,69 @@ fn decode_exact<T: Decode<()>>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
+/// Encodes a value of a higher layer (an event payload, a state snapshot) with
+/// bincode's serde support and the same fixed-width little-endian configuration as
+/// the envelope. Types must avoid serde features bincode cannot decode (`flatten`,
+/// `untagged`, `skip_serializing_if`, `deserialize_any`).
+pub fn encode_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(
+        value,
+        bincode::config::legacy()
+            .with_little_endian()
+            .with_fixed_int_encoding(),
+    )
+    .map_err(|e| CodecError(format!("cannot encode: {e}")))
+}
+
+/// Decodes a value written by [`encode_value`]; every byte must be used.
+pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(
+        bytes,
+        bincode::config::legacy()
+            .with_little_endian()
+            .with_fixed_int_encoding(),
+    )
+    .map_err(|e| CodecError(format!("cannot decode: {e}")))?;
+    if used != bytes.len() {
+        return Err(CodecError(format!(
+            "{} trailing bytes after the encoded value",
+            bytes.len() - used
+        )));
+    }
+    Ok(value)
+}
+
+/// The first bytes of a state snapshot file: "WLSNAP1" and a NUL.
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"WLSNAP1\0";
+
+/// A state snapshot as stored: magic, position (u64 LE), CRC-32 of the bytes (u32 LE),
+/// then the bytes.
+pub fn encode_snapshot(position: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20 + bytes.len());
+    out.extend_from_slice(&SNAPSHOT_MAGIC);
+    out.extend_from_slice(&position.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Decodes a stored snapshot into its position and bytes, checking magic and CRC.
+pub fn decode_snapshot(stored: &[u8]) -> Result<(u64, &[u8]), CodecError> {
+    if stored.len() < 20 || stored[..8] != SNAPSHOT_MAGIC {
+        return Err(CodecError("not a Welfare Ledger state snapshot".into()));
+    }
+    let mut position = [0u8; 8];
+    position.copy_from_slice(&stored[8..16]);
+    let crc = u32::from_le_bytes([stored[16], stored[17], stored[18], stored[19]]);
+    let bytes = &stored[20..];
+    if crc32fast::hash(bytes) != crc {
+        return Err(CodecError(
+            "the snapshot's checksum does not match its bytes".into(),
+        ));
+    }
+    Ok((u64::from_le_bytes(position), bytes))
+}
+
 /// Most bytes of records the sled backend packs into one sled value (a chunk).
 /// sled splits a leaf above 16 entries and writes a page above 128 KiB as a separate
 /// blob file; 4 KiB chunks keep a full leaf at 64 KiB, far from that threshold.

@@ -165,4 +165,15 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.inner.size_on_disk()
     }
+
+    fn save_snapshot(&self, name: &str, stored: &[u8]) -> Result<(), StoreError> {
+        if self.plan.disk_full.load(Ordering::SeqCst) {
+            return Err(FaultPlan::disk_full_error("writing a snapshot"));
+        }
+        self.inner.save_snapshot(name, stored)
+    }
+
+    fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.load_snapshot(name)
+    }
 }

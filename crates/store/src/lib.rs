@@ -28,6 +28,7 @@ pub use log::{
 pub use memory::MemoryBackend;
 pub use sled_backend::{
     SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE, JOURNAL_GROWTH_BYTES, LOG_TREE, SLED_DIR,
+    SNAPSHOT_DIR,
 };
 pub use types::{
     Actor, AppendBatch, Appended, CommandId, EventType, ExpectedVersion, Head, Memo, NameError,

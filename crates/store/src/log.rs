@@ -1104,6 +1104,43 @@ impl<B: Backend> Log<B> {
         true
     }
 
+    /// Durably stores a snapshot of state derived from the log up to `position`
+    /// (exclusive), replacing the previous snapshot under `name`.
+    pub fn save_snapshot<T: serde::Serialize>(
+        &self,
+        name: &str,
+        position: u64,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        crate::types::check_snapshot_name(name)?;
+        let bytes = codec::encode_value(value).map_err(|e| StoreError::Backend {
+            op: "encoding a snapshot",
+            message: e.0,
+        })?;
+        self.inner
+            .backend
+            .save_snapshot(name, &codec::encode_snapshot(position, &bytes))
+    }
+
+    /// The snapshot stored under `name` and the position it was taken at. A damaged
+    /// snapshot is an error; callers can fall back to replaying the log.
+    pub fn load_snapshot<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<(u64, T)>, StoreError> {
+        crate::types::check_snapshot_name(name)?;
+        let Some(stored) = self.inner.backend.load_snapshot(name)? else {
+            return Ok(None);
+        };
+        let corrupt = |what: String| StoreError::Corruption {
+            position: None,
+            what: format!("snapshot {name}: {what}"),
+        };
+        let (position, bytes) = codec::decode_snapshot(&stored).map_err(|e| corrupt(e.0))?;
+        let value = codec::decode_value(bytes).map_err(|e| corrupt(e.0))?;
+        Ok(Some((position, value)))
+    }
+
     /// Whether the log refuses writes after a failed write or flush, and why.
     pub fn poisoned(&self) -> Option<String> {
         self.inner

@@ -37,6 +37,9 @@ pub const JOURNAL_BYTES_MAX: u64 = 64 * 1024 * 1024;
 pub const SLED_DIR: &str = "sled";
 /// File in the data directory that holds the redo journal.
 pub const JOURNAL_FILE: &str = "journal";
+/// Subdirectory of the data directory that holds state snapshots, one file each.
+pub const SNAPSHOT_DIR: &str = "snapshots";
+
 /// The next journal while a checkpoint writes it, before it is renamed over the old one.
 const JOURNAL_NEXT_FILE: &str = "journal.next";
 /// The journal grows in zero-filled steps of this size (docs/decisions/0001).
@@ -570,6 +573,32 @@ impl Backend for SledBackend {
             count += 1;
         }
         Ok(count.checked_sub(1).map(|last| first + last))
+    }
+
+    /// Snapshots are plain files (they can be hundreds of megabytes, which sled would
+    /// store as unsynced blobs): written beside the old one, synced, renamed over it.
+    fn save_snapshot(&self, name: &str, stored: &[u8]) -> Result<(), StoreError> {
+        crate::types::check_snapshot_name(name)?;
+        let dir = self.path.join(SNAPSHOT_DIR);
+        std::fs::create_dir_all(&dir).map_err(StoreError::io("creating the snapshot directory"))?;
+        let fresh = dir.join(format!("{name}.next"));
+        let mut file = File::create(&fresh).map_err(StoreError::io("creating a snapshot"))?;
+        file.write_all(stored)
+            .and_then(|()| file.sync_all())
+            .map_err(StoreError::io("writing a snapshot"))?;
+        std::fs::rename(&fresh, dir.join(format!("{name}.snap")))
+            .map_err(StoreError::io("replacing a snapshot"))?;
+        sync_dir(&dir)?;
+        sync_dir(&self.path)
+    }
+
+    fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::types::check_snapshot_name(name)?;
+        match std::fs::read(self.path.join(SNAPSHOT_DIR).join(format!("{name}.snap"))) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io("reading a snapshot")(e)),
+        }
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {

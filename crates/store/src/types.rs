@@ -170,6 +170,17 @@ validated_string!(
     |v| check_text(NameKind::Memo, v, MEMO_BYTES_MAX, true)
 );
 
+/// Snapshot names become file names: the identifier alphabet only, so no name can
+/// reach outside the snapshot directory.
+pub(crate) fn check_snapshot_name(name: &str) -> Result<(), crate::StoreError> {
+    check_identifier(NameKind::Stream, name, STREAM_NAME_BYTES_MAX).map_err(|e| {
+        crate::StoreError::Backend {
+            op: "naming a snapshot",
+            message: e.to_string(),
+        }
+    })
+}
+
 /// What the writer of an event expects the stream's current version to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpectedVersion {

@@ -1,0 +1,467 @@
+//! Welfare Ledger's engine: every command goes through one writer, which decides it
+//! against the current state (`ledger_domain::decide`), appends the resulting events
+//! in a durable group commit, and only then answers. A committed read model follows
+//! the writer, so a query never sees a partially applied batch.
+//!
+//! Threads: the writer decides a group of commands and prepares their records; the
+//! flusher makes the group durable, publishes it to the read model and answers the
+//! callers. While one group is flushed the next is decided (see the store's
+//! `Log::prepare_group` / `Log::commit_prepared`).
+
+mod model;
+
+use std::collections::HashMap;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use chrono::NaiveDate;
+use ledger_domain::{decide, Command, CommandContext, Recorded, Rejection, UserId};
+use ledger_store::limits::READ_PAGE_EVENTS_MAX;
+use ledger_store::{AppendBatch, Backend, Clock, Log, PreparedGroup, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+pub use model::Model;
+use model::{digest_of, log_names, new_events, CommandEntry};
+
+/// Most commands waiting in the writer's queue; a full queue makes submitters wait.
+pub const COMMAND_QUEUE_DEPTH_MAX: usize = 4_096;
+/// Most commands the writer decides into one group commit.
+pub const GROUP_COMMANDS_MAX: usize = 4_096;
+/// A snapshot of the committed model is written after this many events.
+pub const SNAPSHOT_INTERVAL_EVENTS: u64 = 1_000_000;
+/// The name of the committed model's snapshot in the store.
+pub const MODEL_SNAPSHOT: &str = "model";
+
+/// A command as a member of staff submits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// The idempotency key: the same id again returns the original result.
+    pub command_id: String,
+    pub command: Command,
+    pub actor: UserId,
+    /// The business date on which the money moved.
+    pub effective_date: NaiveDate,
+    /// Why: a memo or voucher reference (no personal information).
+    pub memo: String,
+}
+
+/// Where an accepted command's events were appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub first_position: u64,
+    /// Events appended (0 for a command that changed nothing, such as expiring
+    /// requests when none has expired).
+    pub count: u32,
+    /// True when this was a retry of a command already accepted.
+    pub duplicate: bool,
+}
+
+/// Why the engine did not accept a command.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A rule of the domain said no; nothing changed.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("invalid {field}: {message}")]
+    InvalidInput { field: String, message: String },
+    #[error("command id {command_id} was already used for a different command (first at position {first_position}); use a new command id")]
+    CommandIdConflict {
+        command_id: String,
+        first_position: u64,
+    },
+    /// The engine stopped accepting writes after a failure; reads still work.
+    #[error("the ledger refuses writes after a failure ({cause}); restart it to recover")]
+    Unavailable { cause: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    fn corrupt(position: u64, what: String) -> Self {
+        EngineError::Store(StoreError::Corruption {
+            position: Some(position),
+            what,
+        })
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Rejected(r) => r.code(),
+            EngineError::InvalidInput { .. } => "invalid_input",
+            EngineError::CommandIdConflict { .. } => "command_id_conflict",
+            EngineError::Unavailable { .. } => "unavailable",
+            EngineError::Store(e) => e.code(),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Accepted, EngineError>>;
+
+struct Job {
+    submission: Submission,
+    reply: Reply,
+}
+
+/// What the writer decided for one job, answered after its group is durable.
+enum Decided {
+    /// New events: the index of the batch in the group and the expected positions.
+    Appended { batch: usize, first_position: u64 },
+    /// Answered without appending (a retry, a rejection, a command with no events).
+    Answer(Result<Accepted, EngineError>),
+}
+
+/// One decided group on its way to the flusher.
+struct Group {
+    prepared: PreparedGroup,
+    decided: Vec<Decided>,
+    replies: Vec<Reply>,
+    /// The domain envelopes of the group's events, for the read model.
+    recorded: Vec<Recorded>,
+    command_entries: Vec<(String, CommandEntry)>,
+}
+
+/// Shared between the threads and the handle.
+struct Shared<B: Backend> {
+    log: Log<B>,
+    clock: Arc<dyn Clock>,
+    read: RwLock<Model>,
+    /// Set when a group failed after the writer had evolved its state with it.
+    poisoned: Mutex<Option<String>>,
+}
+
+/// The ledger engine over a log. Dropping it stops the threads after the queue drains.
+pub struct Engine<B: Backend> {
+    shared: Arc<Shared<B>>,
+    queue: Option<mpsc::Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<B: Backend> std::fmt::Debug for Engine<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("log", &self.shared.log)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> Engine<B> {
+    /// Opens the engine: loads the model's snapshot (if any and usable), folds the
+    /// log's tail into it, and starts the writer and flusher.
+    pub fn open(log: Log<B>, clock: Arc<dyn Clock>) -> Result<Self, EngineError> {
+        let head = log.head().next_position;
+        // A snapshot is only a shortcut: an unreadable one, or one from beyond the
+        // durable head, is ignored and the log is replayed instead.
+        let mut model = match log.load_snapshot::<Model>(MODEL_SNAPSHOT) {
+            Ok(Some((position, model))) if position <= head && model.next_position == position => {
+                model
+            }
+            _ => Model::default(),
+        };
+        fold(&log, &mut model, head)?;
+        let shared = Arc::new(Shared {
+            log,
+            clock,
+            read: RwLock::new(model.clone()),
+            poisoned: Mutex::new(None),
+        });
+        let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
+        let (group_sender, group_receiver) = std_mpsc::sync_channel::<Group>(0);
+        let writer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ledger-writer".into())
+                .spawn(move || write_groups(&shared, model, receiver, &group_sender))
+                .expect("spawning the writer thread")
+        };
+        let flusher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ledger-flusher".into())
+                .spawn(move || flush_groups(&shared, &group_receiver))
+                .expect("spawning the flusher thread")
+        };
+        Ok(Engine {
+            shared,
+            queue: Some(sender),
+            threads: vec![writer, flusher],
+        })
+    }
+
+    /// The log underneath.
+    pub fn log(&self) -> &Log<B> {
+        &self.shared.log
+    }
+
+    /// Submits a command and waits until it is decided and, if accepted, durable.
+    /// Must not be called from inside an async runtime: use [`Engine::submit_async`].
+    pub fn submit(&self, submission: Submission) -> Result<Accepted, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
+        queue
+            .blocking_send(Job { submission, reply })
+            .map_err(|_| StoreError::ShutDown)?;
+        answer.blocking_recv().map_err(|_| StoreError::ShutDown)?
+    }
+
+    /// Submits a command; resolves when it is decided and, if accepted, durable.
+    pub async fn submit_async(&self, submission: Submission) -> Result<Accepted, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
+        queue
+            .send(Job { submission, reply })
+            .await
+            .map_err(|_| StoreError::ShutDown)?;
+        answer.await.map_err(|_| StoreError::ShutDown)?
+    }
+
+    /// Reads the committed model: everything durable, never part of a group.
+    pub fn read<R>(&self, query: impl FnOnce(&Model) -> R) -> R {
+        query(&self.shared.read.read().expect("read model lock poisoned"))
+    }
+
+    /// The model as it was after the first `position` events: a fold of the log.
+    pub fn model_at_position(&self, position: u64) -> Result<Model, EngineError> {
+        let head = self.shared.log.head().next_position;
+        let mut model = Model::default();
+        fold(&self.shared.log, &mut model, position.min(head))?;
+        Ok(model)
+    }
+
+    /// Writes a snapshot of the committed model now (it is also written every
+    /// [`SNAPSHOT_INTERVAL_EVENTS`] events), so that the next open folds only the tail.
+    pub fn save_snapshot(&self) -> Result<u64, EngineError> {
+        let model = self.shared.read.read().expect("read model lock").clone();
+        self.shared
+            .log
+            .save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)?;
+        Ok(model.next_position)
+    }
+
+    /// Stops taking commands, finishes the queued ones and joins the threads.
+    pub fn shutdown(&mut self) {
+        self.queue.take();
+        for thread in self.threads.drain(..) {
+            // A thread that panicked has already failed its callers.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl<B: Backend> Drop for Engine<B> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Folds the log's events from `model.next_position` up to `end` into `model`.
+fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), EngineError> {
+    while model.next_position < end {
+        let wanted = usize::try_from(end - model.next_position).unwrap_or(usize::MAX);
+        let page = log.read_all(model.next_position, wanted.min(READ_PAGE_EVENTS_MAX))?;
+        if page.is_empty() {
+            break;
+        }
+        for record in &page {
+            model.apply(record)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_groups<B: Backend>(
+    shared: &Shared<B>,
+    mut model: Model,
+    mut queue: mpsc::Receiver<Job>,
+    groups: &std_mpsc::SyncSender<Group>,
+) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_COMMANDS_MAX {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Some(cause) = shared.poisoned.lock().expect("poison lock").clone() {
+            for job in jobs {
+                let _ = job.reply.send(Err(EngineError::Unavailable {
+                    cause: cause.clone(),
+                }));
+            }
+            continue;
+        }
+        let group = decide_group(shared, &mut model, jobs);
+        if let Err(std_mpsc::SendError(group)) = groups.send(group) {
+            // The flusher is gone: commit here so that no prepared group is left behind.
+            finish_group(shared, group);
+        }
+    }
+}
+
+/// Decides every job of a group against the writer's model, evolving it as it goes
+/// so that later commands see earlier ones, and prepares the accepted events.
+fn decide_group<B: Backend>(shared: &Shared<B>, model: &mut Model, jobs: Vec<Job>) -> Group {
+    let recorded_at = model::datetime_of_ms(shared.clock.now_ms());
+    let mut batches = Vec::new();
+    let mut decided = Vec::with_capacity(jobs.len());
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut recorded = Vec::new();
+    let mut command_entries = Vec::new();
+    for job in jobs {
+        replies.push(job.reply);
+        let s = job.submission;
+        let outcome = (|| {
+            let (command_id, actor, memo) = log_names(&s.command_id, &s.actor, &s.memo)?;
+            let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
+            if let Some(entry) = model.commands.get(&s.command_id) {
+                return if entry.digest == digest {
+                    Ok(Decided::Answer(Ok(Accepted {
+                        first_position: entry.first_position,
+                        count: entry.count,
+                        duplicate: true,
+                    })))
+                } else {
+                    Err(EngineError::CommandIdConflict {
+                        command_id: s.command_id.clone(),
+                        first_position: entry.first_position,
+                    })
+                };
+            }
+            let context = CommandContext {
+                actor: s.actor.clone(),
+                effective_date: s.effective_date,
+                recorded_at,
+                command_id: s.command_id.clone(),
+            };
+            let events = decide(&model.state, &s.command, &context)?;
+            if events.is_empty() {
+                return Ok(Decided::Answer(Ok(Accepted {
+                    first_position: model.next_position,
+                    count: 0,
+                    duplicate: false,
+                })));
+            }
+            let first_position = model.next_position;
+            let count = u32::try_from(events.len()).expect("a command yields few events");
+            let batch_events = new_events(&events, digest, &actor, s.effective_date, &memo);
+            for (i, event) in events.into_iter().enumerate() {
+                let envelope = Recorded {
+                    position: first_position + i as u64,
+                    command_id: s.command_id.clone(),
+                    actor: s.actor.clone(),
+                    effective_date: s.effective_date,
+                    recorded_at,
+                    event,
+                };
+                ledger_domain::evolve(&mut model.state, &envelope);
+                recorded.push(envelope);
+            }
+            model.next_position += u64::from(count);
+            let entry = CommandEntry {
+                digest,
+                first_position,
+                count,
+            };
+            model.commands.insert(s.command_id.clone(), entry);
+            command_entries.push((s.command_id.clone(), entry));
+            batches.push(AppendBatch {
+                command_id,
+                events: batch_events,
+            });
+            Ok(Decided::Appended {
+                batch: batches.len() - 1,
+                first_position,
+            })
+        })();
+        decided.push(outcome.unwrap_or_else(|e| Decided::Answer(Err(e))));
+    }
+    Group {
+        prepared: shared.log.prepare_group(batches),
+        decided,
+        replies,
+        recorded,
+        command_entries,
+    }
+}
+
+fn flush_groups<B: Backend>(shared: &Shared<B>, groups: &std_mpsc::Receiver<Group>) {
+    let mut last_snapshot = shared.read.read().expect("read model lock").next_position;
+    while let Ok(group) = groups.recv() {
+        finish_group(shared, group);
+        let position = shared.read.read().expect("read model lock").next_position;
+        if position - last_snapshot >= SNAPSHOT_INTERVAL_EVENTS {
+            let model = shared.read.read().expect("read model lock").clone();
+            // A snapshot is a shortcut for the next open; failing to write one loses
+            // nothing, so it is not an error of any command.
+            if shared
+                .log
+                .save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)
+                .is_ok()
+            {
+                last_snapshot = position;
+            }
+        }
+    }
+}
+
+/// Makes a decided group durable, publishes it to the read model and answers.
+fn finish_group<B: Backend>(shared: &Shared<B>, group: Group) {
+    let results = shared.log.commit_prepared(group.prepared);
+    let failure = results.iter().find_map(|r| match r {
+        Err(e) => Some(e.to_string()),
+        Ok(a) if a.duplicate => Some("the log treated a new command as a retry".to_string()),
+        Ok(_) => None,
+    });
+    // Positions must be exactly those the writer predicted when it evolved its state.
+    let misplaced = group.decided.iter().find_map(|d| match d {
+        Decided::Appended {
+            batch,
+            first_position,
+        } => match &results[*batch] {
+            Ok(a) if a.first_position != *first_position => Some(format!(
+                "the log placed a command at {} but the writer expected {first_position}",
+                a.first_position
+            )),
+            _ => None,
+        },
+        Decided::Answer(_) => None,
+    });
+    if let Some(cause) = failure.or(misplaced) {
+        *shared.poisoned.lock().expect("poison lock") = Some(cause.clone());
+        for (decided, reply) in group.decided.into_iter().zip(group.replies) {
+            let answer = match decided {
+                Decided::Answer(Err(e)) => Err(e),
+                _ => Err(EngineError::Unavailable {
+                    cause: cause.clone(),
+                }),
+            };
+            let _ = reply.send(answer);
+        }
+        return;
+    }
+    {
+        let mut read = shared.read.write().expect("read model lock");
+        for envelope in &group.recorded {
+            ledger_domain::evolve(&mut read.state, envelope);
+            read.next_position = envelope.position + 1;
+        }
+        let entries: HashMap<_, _> = group.command_entries.into_iter().collect();
+        read.commands.extend(entries);
+    }
+    for (decided, reply) in group.decided.into_iter().zip(group.replies) {
+        let answer = match decided {
+            Decided::Answer(answer) => answer,
+            Decided::Appended { batch, .. } => match &results[batch] {
+                Ok(a) => Ok(Accepted {
+                    first_position: a.first_position,
+                    count: a.count,
+                    duplicate: false,
+                }),
+                Err(_) => unreachable!("failures are answered above"),
+            },
+        };
+        let _ = reply.send(answer);
+    }
+}

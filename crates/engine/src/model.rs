@@ -1,0 +1,198 @@
+//! The engine's model of the ledger: the domain state plus the command index, built
+//! by folding log events, and the mapping between domain events and log records.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use ledger_domain::{evolve, Event, Recorded, State, UserId, CURRENT_SCHEMA_VERSION};
+use ledger_store::{
+    Actor, CommandId, EventType, ExpectedVersion, HashAlgorithm, Memo, NewEvent, RecordedEvent,
+    StreamName, GENESIS_HASH,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+
+/// What the log stores as an event's payload. The first event of each command also
+/// carries the command's digest, so that the command index (idempotency) can be
+/// rebuilt from the log alone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Payload {
+    pub digest: Option<[u8; 32]>,
+    pub event: Event,
+}
+
+/// Where an accepted command's events are, and what it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CommandEntry {
+    pub digest: [u8; 32],
+    pub first_position: u64,
+    pub count: u32,
+}
+
+/// The domain state and the command index after the events before `next_position`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    pub(crate) state: State,
+    pub(crate) commands: HashMap<String, CommandEntry>,
+    pub(crate) next_position: u64,
+}
+
+impl Model {
+    /// The domain state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// One past the last event folded in.
+    pub fn next_position(&self) -> u64 {
+        self.next_position
+    }
+
+    /// Folds one stored event in. Events must come in position order.
+    pub(crate) fn apply(&mut self, record: &RecordedEvent) -> Result<(), EngineError> {
+        assert_eq!(
+            record.position, self.next_position,
+            "events are folded in position order"
+        );
+        let payload = decode_payload(record)?;
+        let recorded = recorded_of(record, payload.event)?;
+        evolve(&mut self.state, &recorded);
+        if record.command_event_index == 0 {
+            if let Some(digest) = payload.digest {
+                self.commands.insert(
+                    record.command_id.to_string(),
+                    CommandEntry {
+                        digest,
+                        first_position: record.position,
+                        count: record.command_event_count,
+                    },
+                );
+            }
+        }
+        self.next_position = record.position + 1;
+        Ok(())
+    }
+}
+
+/// Decodes an event's payload, refusing schema versions this code cannot read.
+pub(crate) fn decode_payload(record: &RecordedEvent) -> Result<Payload, EngineError> {
+    if record.schema_version != CURRENT_SCHEMA_VERSION {
+        return Err(EngineError::corrupt(
+            record.position,
+            format!(
+                "event {} has schema version {}; this version reads {CURRENT_SCHEMA_VERSION}",
+                record.event_type, record.schema_version
+            ),
+        ));
+    }
+    let payload: Payload = ledger_store::codec::decode_value(&record.payload)
+        .map_err(|e| EngineError::corrupt(record.position, format!("payload: {e}")))?;
+    if payload.event.event_type() != record.event_type.as_str() {
+        return Err(EngineError::corrupt(
+            record.position,
+            format!(
+                "the envelope says {} but the payload holds {}",
+                record.event_type,
+                payload.event.event_type()
+            ),
+        ));
+    }
+    Ok(payload)
+}
+
+/// The domain's envelope for a stored event.
+pub(crate) fn recorded_of(record: &RecordedEvent, event: Event) -> Result<Recorded, EngineError> {
+    let actor = UserId::new(record.actor.as_str())
+        .map_err(|e| EngineError::corrupt(record.position, format!("actor: {e}")))?;
+    Ok(Recorded {
+        position: record.position,
+        command_id: record.command_id.to_string(),
+        actor,
+        effective_date: record.effective_date,
+        recorded_at: datetime_of_ms(record.recorded_at_ms),
+        event,
+    })
+}
+
+/// Milliseconds since the Unix epoch as a UTC date and time (the epoch if out of range).
+pub(crate) fn datetime_of_ms(ms: i64) -> NaiveDateTime {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+/// The stream an event belongs to: its fund's, else its unit's or beneficiary's.
+pub(crate) fn stream_of(event: &Event) -> StreamName {
+    let name = match (event.fund(), event) {
+        (Some(fund), _) => format!("fund-{fund}"),
+        (None, Event::UnitRegistered { unit, .. } | Event::PeriodClosed { unit, .. }) => {
+            format!("unit-{unit}")
+        }
+        (None, Event::BeneficiaryRegistered { beneficiary, .. }) => {
+            format!("beneficiary-{beneficiary}")
+        }
+        (None, _) => "ledger".to_string(),
+    };
+    StreamName::new(name).expect("domain ids are a subset of the stream name alphabet")
+}
+
+/// A command's digest: what a retry under the same command id must match.
+pub(crate) fn digest_of(
+    command: &ledger_domain::Command,
+    actor: &UserId,
+    effective_date: chrono::NaiveDate,
+    memo: &str,
+) -> [u8; 32] {
+    let bytes = ledger_store::codec::encode_value(&(command, actor, effective_date, memo))
+        .expect("commands encode");
+    HashAlgorithm::Sha256.chain(&GENESIS_HASH, &bytes)
+}
+
+/// The log records of one command's events.
+pub(crate) fn new_events(
+    events: &[Event],
+    digest: [u8; 32],
+    actor: &Actor,
+    effective_date: chrono::NaiveDate,
+    memo: &Memo,
+) -> Vec<NewEvent> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let payload = Payload {
+                digest: (i == 0).then_some(digest),
+                event: event.clone(),
+            };
+            NewEvent {
+                stream: stream_of(event),
+                expected: ExpectedVersion::Any,
+                event_type: EventType::new(event.event_type())
+                    .expect("event type names are identifiers"),
+                schema_version: event.schema_version(),
+                payload: ledger_store::codec::encode_value(&payload).expect("events encode"),
+                actor: actor.clone(),
+                effective_date,
+                memo: memo.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Validated log-level names for a submission.
+pub(crate) fn log_names(
+    command_id: &str,
+    actor: &UserId,
+    memo: &str,
+) -> Result<(CommandId, Actor, Memo), EngineError> {
+    let invalid = |e: ledger_store::NameError| EngineError::InvalidInput {
+        field: e.kind.to_string(),
+        message: e.to_string(),
+    };
+    Ok((
+        CommandId::new(command_id).map_err(invalid)?,
+        Actor::new(actor.to_string()).map_err(invalid)?,
+        Memo::new(memo).map_err(invalid)?,
+    ))
+}

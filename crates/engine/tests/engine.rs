@@ -1,0 +1,332 @@
+//! Proves the engine's contract through its public API on the sled backend:
+//! accepted commands are durable events at the positions answered; rejections and
+//! retries append nothing; a command id reused for another command is refused,
+//! also after a restart; a reopened engine (from the log, or from a snapshot plus
+//! the tail) has exactly the state it had; concurrent submitters can never
+//! overdraw a fund because one writer decides in order; and the model as of a
+//! position equals the state the ledger had then.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use ledger_domain::{
+    Amount, BeneficiaryId, BeneficiaryKind, Command, FundId, FundingTier, LoanDisbursement, LoanId,
+    Programme, UnitCode, UnitLevel, UserId,
+};
+use ledger_engine::{Engine, EngineError, Submission};
+use ledger_store::{FixedClock, HashAlgorithm, Log, SledBackend};
+
+fn clock() -> Arc<FixedClock> {
+    // 2021-12-31 12:00 UTC: later than every effective date used here.
+    Arc::new(FixedClock::new(1_640_952_000_000))
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn open(dir: &std::path::Path) -> Engine<SledBackend> {
+    let backend = SledBackend::open(dir).unwrap();
+    let log = match Log::open(backend, None, clock()) {
+        Ok(log) => log,
+        Err(_) => Log::create(
+            SledBackend::open(dir).unwrap(),
+            HashAlgorithm::Sha256,
+            clock(),
+        )
+        .unwrap(),
+    };
+    Engine::open(log, clock()).unwrap()
+}
+
+fn submission(id: &str, actor: &str, command: Command) -> Submission {
+    Submission {
+        command_id: id.to_string(),
+        command,
+        actor: UserId::new(actor).unwrap(),
+        effective_date: day(2021, 6, 30),
+        memo: "三明 2021".to_string(),
+    }
+}
+
+fn yuan(n: i64) -> Amount {
+    Amount::parse(&n.to_string()).unwrap()
+}
+
+fn loan(id: &str, beneficiary: &str, principal: Amount) -> Command {
+    Command::DisburseLoan(LoanDisbursement {
+        loan: LoanId::new(id).unwrap(),
+        fund: FundId::new("SM-2021-REV").unwrap(),
+        beneficiary: BeneficiaryId::new(beneficiary).unwrap(),
+        tier: FundingTier::City,
+        principal,
+        term_months: 24,
+        grace_months: 0,
+        annual_rate_bp: 0,
+        batch: Some("第十七批".into()),
+        migrant: false,
+    })
+}
+
+/// A city with one revolving fund holding `cash` yuan of city money, and `households`.
+fn setup(engine: &Engine<SledBackend>, cash: i64, households: usize) {
+    let admin = "admin-sm";
+    let mut n = 0;
+    let mut run = |command: Command| {
+        n += 1;
+        engine
+            .submit(submission(&format!("setup-{n}"), admin, command))
+            .unwrap();
+    };
+    run(Command::RegisterUnit {
+        unit: UnitCode::new("FJ").unwrap(),
+        name: "福建省".into(),
+        level: UnitLevel::Province,
+        parent: None,
+    });
+    run(Command::RegisterUnit {
+        unit: UnitCode::new("FJ-SM").unwrap(),
+        name: "三明市".into(),
+        level: UnitLevel::City,
+        parent: Some(UnitCode::new("FJ").unwrap()),
+    });
+    run(Command::OpenFund {
+        fund: FundId::new("SM-2021-REV").unwrap(),
+        unit: UnitCode::new("FJ-SM").unwrap(),
+        programme: Programme::RevolvingFund,
+        name: "三明市滚动资金".into(),
+        fiscal_year: Some(2021),
+        approval_threshold: None,
+        insurance_model: None,
+    });
+    run(Command::CommitAppropriation {
+        fund: FundId::new("SM-2021-REV").unwrap(),
+        tier: FundingTier::City,
+        amount: yuan(cash),
+        reference: None,
+    });
+    run(Command::ReceiveAppropriation {
+        fund: FundId::new("SM-2021-REV").unwrap(),
+        tier: FundingTier::City,
+        amount: yuan(cash),
+        reference: None,
+    });
+    for h in 0..households {
+        run(Command::RegisterBeneficiary {
+            beneficiary: BeneficiaryId::new(format!("H{h:04}")).unwrap(),
+            unit: UnitCode::new("FJ-SM").unwrap(),
+            kind: BeneficiaryKind::Household,
+            categories: Default::default(),
+        });
+    }
+}
+
+fn available(engine: &Engine<SledBackend>) -> String {
+    engine.read(|m| {
+        m.state()
+            .fund_balance(&FundId::new("SM-2021-REV").unwrap())
+            .unwrap()
+            .available
+            .to_string()
+    })
+}
+
+#[test]
+fn accepted_commands_are_durable_events_and_rejections_append_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    setup(&engine, 50_000, 3);
+    let head = engine.log().head().next_position;
+    let accepted = engine
+        .submit(submission(
+            "loan-1",
+            "clerk-1",
+            loan("L1", "H0000", yuan(20_000)),
+        ))
+        .unwrap();
+    assert_eq!((accepted.first_position, accepted.duplicate), (head, false));
+    assert!(accepted.count >= 1);
+    assert_eq!(
+        engine.log().head().next_position,
+        head + u64::from(accepted.count)
+    );
+    assert_eq!(available(&engine), "¥30,000.00");
+
+    let err = engine
+        .submit(submission(
+            "loan-2",
+            "clerk-1",
+            loan("L2", "H0001", yuan(40_000)),
+        ))
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Rejected(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("30,000.00") && err.to_string().contains("40,000.00"),
+        "{err}"
+    );
+    assert_eq!(
+        engine.log().head().next_position,
+        head + u64::from(accepted.count),
+        "a rejection appends nothing"
+    );
+
+    let record = &engine.log().read_all(head, 1).unwrap()[0];
+    assert_eq!(record.event_type.as_str(), "LoanDisbursed");
+    assert_eq!(record.stream.as_str(), "fund-SM-2021-REV");
+    assert_eq!(record.actor.as_str(), "clerk-1");
+    assert_eq!(record.memo.as_str(), "三明 2021");
+    assert_eq!(record.command_id.as_str(), "loan-1");
+    assert!(engine.log().verify().unwrap().is_intact());
+}
+
+#[test]
+fn a_retry_returns_the_original_positions_and_a_reused_id_is_refused_also_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first;
+    {
+        let engine = open(dir.path());
+        setup(&engine, 50_000, 2);
+        first = engine
+            .submit(submission(
+                "loan-1",
+                "clerk-1",
+                loan("L1", "H0000", yuan(10_000)),
+            ))
+            .unwrap();
+        let retry = engine
+            .submit(submission(
+                "loan-1",
+                "clerk-1",
+                loan("L1", "H0000", yuan(10_000)),
+            ))
+            .unwrap();
+        assert_eq!(
+            (retry.first_position, retry.count, retry.duplicate),
+            (first.first_position, first.count, true)
+        );
+        assert_eq!(available(&engine), "¥40,000.00", "the retry paid nothing");
+    }
+    let engine = open(dir.path());
+    let retry = engine
+        .submit(submission(
+            "loan-1",
+            "clerk-1",
+            loan("L1", "H0000", yuan(10_000)),
+        ))
+        .unwrap();
+    assert_eq!(
+        (retry.first_position, retry.duplicate),
+        (first.first_position, true)
+    );
+    let err = engine
+        .submit(submission(
+            "loan-1",
+            "clerk-1",
+            loan("L9", "H0001", yuan(5_000)),
+        ))
+        .unwrap_err();
+    assert_eq!(err.code(), "command_id_conflict");
+    assert!(err.to_string().contains("loan-1"), "{err}");
+    assert_eq!(available(&engine), "¥40,000.00");
+}
+
+#[test]
+fn bad_input_is_refused_with_the_field_named_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    setup(&engine, 1_000, 1);
+    let head = engine.log().head();
+    let mut s = submission("bad/../id", "clerk-1", loan("L1", "H0000", yuan(10)));
+    let err = engine.submit(s.clone()).unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("command id"), "{err}");
+    s.command_id = "ok-id".into();
+    s.memo = "line\nbreak".into();
+    let err = engine.submit(s).unwrap_err();
+    assert!(err.to_string().contains("memo"), "{err}");
+    assert_eq!(engine.log().head(), head);
+}
+
+#[test]
+fn a_reopened_engine_has_the_same_state_from_the_log_or_from_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let before;
+    {
+        let engine = open(dir.path());
+        setup(&engine, 100_000, 10);
+        for i in 0..5 {
+            engine
+                .submit(submission(
+                    &format!("loan-{i}"),
+                    "clerk-1",
+                    loan(&format!("L{i}"), &format!("H{i:04}"), yuan(1_000)),
+                ))
+                .unwrap();
+        }
+        before = engine.read(|m| m.state().clone());
+    }
+    let engine = open(dir.path());
+    assert_eq!(
+        engine.read(|m| m.state().clone()),
+        before,
+        "rebuilt from the log"
+    );
+    let at = engine.save_snapshot().unwrap();
+    for i in 5..8 {
+        engine
+            .submit(submission(
+                &format!("loan-{i}"),
+                "clerk-1",
+                loan(&format!("L{i}"), &format!("H{i:04}"), yuan(1_000)),
+            ))
+            .unwrap();
+    }
+    let after = engine.read(|m| m.state().clone());
+    drop(engine);
+    let engine = open(dir.path());
+    assert_eq!(
+        engine.read(|m| m.state().clone()),
+        after,
+        "snapshot at {at} plus the tail"
+    );
+    assert_eq!(engine.model_at_position(at).unwrap().state(), &before);
+}
+
+#[test]
+fn concurrent_submitters_never_overdraw_a_fund() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(open(dir.path()));
+    setup(&engine, 100_000, 64);
+    // 64 clerks each try to lend ¥3,000 twice: only 33 loans fit in ¥100,000.
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|t| {
+                let engine = Arc::clone(&engine);
+                scope.spawn(move || {
+                    (0..2)
+                        .map(|k| {
+                            engine.submit(submission(
+                                &format!("c{t}-{k}"),
+                                &format!("clerk-{t}"),
+                                loan(&format!("L{t}-{k}"), &format!("H{t:04}"), yuan(3_000)),
+                            ))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(accepted, 33);
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, EngineError::Rejected(_)), "{e:?}");
+        }
+    }
+    assert_eq!(available(&engine), "¥1,000.00");
+    assert!(engine.log().verify().unwrap().is_intact());
+}
