@@ -14,6 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+
+mod engine;
+
+// The same allocator as the `welfare-ledger` binary, so that figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use chrono::NaiveDate;
 use clap::Parser;
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
@@ -26,7 +32,7 @@ use ledger_store::{
 #[command(about = "Welfare Ledger benchmarks")]
 struct Args {
     /// Which suite to run.
-    #[arg(value_parser = ["store"], default_value = "store")]
+    #[arg(value_parser = ["store", "engine"], default_value = "store")]
     suite: String,
     /// Directory for benchmark data (must be on the disk you want to measure, not tmpfs).
     #[arg(long, default_value = "target/bench-data")]
@@ -37,6 +43,9 @@ struct Args {
     /// Events in the ledger used for the reopen/read and verify measurements.
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
+    /// Events in the engine's ledger for the query, rebuild and open measurements.
+    #[arg(long, default_value_t = 1_000_000)]
+    engine_events: u64,
     /// Concurrent clients for the group-commit measurement.
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -59,9 +68,12 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.dir.display()))?;
     print_machine();
     let duration = Duration::from_secs(args.seconds);
-    let report = store_suite(&args, duration)?;
+    let rows = match args.suite.as_str() {
+        "engine" => engine::suite(&args, duration)?,
+        _ => store_suite(&args, duration)?,
+    };
     println!();
-    println!("{report}");
+    println!("{}", table(rows));
     Ok(())
 }
 
@@ -144,7 +156,7 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<String> {
+fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>> {
     let selected = |section: &str| {
         args.only
             .as_deref()
@@ -451,6 +463,10 @@ fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<String> {
         });
     }
 
+    Ok(rows)
+}
+
+fn table(rows: Vec<Row>) -> String {
     let mut out = String::from("| measurement | figure | notes |\n|---|---|---|\n");
     for row in rows {
         out.push_str(&format!(
@@ -458,7 +474,7 @@ fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<String> {
             row.name, row.rate, row.unit, row.detail
         ));
     }
-    Ok(out)
+    out
 }
 
 fn dir_size(dir: &Path) -> anyhow::Result<u64> {

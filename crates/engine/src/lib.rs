@@ -11,6 +11,7 @@
 mod model;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -119,7 +120,8 @@ struct Group {
     replies: Vec<Reply>,
     /// The domain envelopes of the group's events, for the read model.
     recorded: Vec<Recorded>,
-    command_entries: Vec<(String, CommandEntry)>,
+    /// The writer's number for this group.
+    sequence: u64,
 }
 
 /// Shared between the threads and the handle.
@@ -129,6 +131,8 @@ struct Shared<B: Backend> {
     read: RwLock<Model>,
     /// Set when a group failed after the writer had evolved its state with it.
     poisoned: Mutex<Option<String>>,
+    /// The sequence number of the last group the flusher finished.
+    finished_sequence: AtomicU64,
 }
 
 /// The ledger engine over a log. Dropping it stops the threads after the queue drains.
@@ -165,6 +169,7 @@ impl<B: Backend> Engine<B> {
             clock,
             read: RwLock::new(model.clone()),
             poisoned: Mutex::new(None),
+            finished_sequence: AtomicU64::new(0),
         });
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
         let (group_sender, group_receiver) = std_mpsc::sync_channel::<Group>(0);
@@ -270,12 +275,25 @@ fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), Eng
     Ok(())
 }
 
+/// The writer's own state: the model with every decided command folded in, and the
+/// commands of groups not yet durable (the store's index has the durable ones).
+struct Writer {
+    model: Model,
+    in_flight: HashMap<String, (u64, CommandEntry)>,
+    sequence: u64,
+}
+
 fn write_groups<B: Backend>(
     shared: &Shared<B>,
-    mut model: Model,
+    model: Model,
     mut queue: mpsc::Receiver<Job>,
     groups: &std_mpsc::SyncSender<Group>,
 ) {
+    let mut writer = Writer {
+        model,
+        in_flight: HashMap::new(),
+        sequence: 0,
+    };
     while let Some(first) = queue.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP_COMMANDS_MAX {
@@ -292,7 +310,12 @@ fn write_groups<B: Backend>(
             }
             continue;
         }
-        let group = decide_group(shared, &mut model, jobs);
+        let finished = shared.finished_sequence.load(Ordering::Acquire);
+        writer
+            .in_flight
+            .retain(|_, (sequence, _)| *sequence > finished);
+        writer.sequence += 1;
+        let group = decide_group(shared, &mut writer, jobs);
         if let Err(std_mpsc::SendError(group)) = groups.send(group) {
             // The flusher is gone: commit here so that no prepared group is left behind.
             finish_group(shared, group);
@@ -302,20 +325,20 @@ fn write_groups<B: Backend>(
 
 /// Decides every job of a group against the writer's model, evolving it as it goes
 /// so that later commands see earlier ones, and prepares the accepted events.
-fn decide_group<B: Backend>(shared: &Shared<B>, model: &mut Model, jobs: Vec<Job>) -> Group {
+fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<Job>) -> Group {
+    let model = &mut writer.model;
     let recorded_at = model::datetime_of_ms(shared.clock.now_ms());
     let mut batches = Vec::new();
     let mut decided = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
     let mut recorded = Vec::new();
-    let mut command_entries = Vec::new();
     for job in jobs {
         replies.push(job.reply);
         let s = job.submission;
         let outcome = (|| {
             let (command_id, actor, memo) = log_names(&s.command_id, &s.actor, &s.memo)?;
             let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
-            if let Some(entry) = model.commands.get(&s.command_id) {
+            if let Some(entry) = earlier_command(shared, &writer.in_flight, &command_id)? {
                 return if entry.digest == digest {
                     Ok(Decided::Answer(Ok(Accepted {
                         first_position: entry.first_position,
@@ -364,8 +387,9 @@ fn decide_group<B: Backend>(shared: &Shared<B>, model: &mut Model, jobs: Vec<Job
                 first_position,
                 count,
             };
-            model.commands.insert(s.command_id.clone(), entry);
-            command_entries.push((s.command_id.clone(), entry));
+            writer
+                .in_flight
+                .insert(s.command_id.clone(), (writer.sequence, entry));
             batches.push(AppendBatch {
                 command_id,
                 events: batch_events,
@@ -382,8 +406,41 @@ fn decide_group<B: Backend>(shared: &Shared<B>, model: &mut Model, jobs: Vec<Job
         decided,
         replies,
         recorded,
-        command_entries,
+        sequence: writer.sequence,
     }
+}
+
+/// The command already accepted under `command_id`, if any: in a group not yet
+/// durable, or in the log (its digest is in its first event's payload).
+fn earlier_command<B: Backend>(
+    shared: &Shared<B>,
+    in_flight: &HashMap<String, (u64, CommandEntry)>,
+    command_id: &ledger_store::CommandId,
+) -> Result<Option<CommandEntry>, EngineError> {
+    if let Some((_, entry)) = in_flight.get(command_id.as_str()) {
+        return Ok(Some(*entry));
+    }
+    let Some((first_position, count)) = shared.log.command_span(command_id) else {
+        return Ok(None);
+    };
+    let record = shared
+        .log
+        .read_all(first_position, 1)?
+        .pop()
+        .ok_or_else(|| {
+            EngineError::corrupt(first_position, "a command's first event is missing".into())
+        })?;
+    let digest = model::decode_payload(&record)?.digest.ok_or_else(|| {
+        EngineError::corrupt(
+            first_position,
+            "a command's first event carries no digest".into(),
+        )
+    })?;
+    Ok(Some(CommandEntry {
+        digest,
+        first_position,
+        count,
+    }))
 }
 
 fn flush_groups<B: Backend>(shared: &Shared<B>, groups: &std_mpsc::Receiver<Group>) {
@@ -447,9 +504,10 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group) {
             ledger_domain::evolve(&mut read.state, envelope);
             read.next_position = envelope.position + 1;
         }
-        let entries: HashMap<_, _> = group.command_entries.into_iter().collect();
-        read.commands.extend(entries);
     }
+    shared
+        .finished_sequence
+        .store(group.sequence, Ordering::Release);
     for (decided, reply) in group.decided.into_iter().zip(group.replies) {
         let answer = match decided {
             Decided::Answer(answer) => answer,

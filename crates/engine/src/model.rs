@@ -1,8 +1,6 @@
 //! The engine's model of the ledger: the domain state plus the command index, built
 //! by folding log events, and the mapping between domain events and log records.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use ledger_domain::{evolve, Event, Recorded, State, UserId, CURRENT_SCHEMA_VERSION};
 use ledger_store::{
@@ -30,11 +28,11 @@ pub(crate) struct CommandEntry {
     pub count: u32,
 }
 
-/// The domain state and the command index after the events before `next_position`.
+/// The domain state after the events before `next_position`. (The command index
+/// lives in the store; a command's digest is in its first event's payload.)
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Model {
     pub(crate) state: State,
-    pub(crate) commands: HashMap<String, CommandEntry>,
     pub(crate) next_position: u64,
 }
 
@@ -58,18 +56,6 @@ impl Model {
         let payload = decode_payload(record)?;
         let recorded = recorded_of(record, payload.event)?;
         evolve(&mut self.state, &recorded);
-        if record.command_event_index == 0 {
-            if let Some(digest) = payload.digest {
-                self.commands.insert(
-                    record.command_id.to_string(),
-                    CommandEntry {
-                        digest,
-                        first_position: record.position,
-                        count: record.command_event_count,
-                    },
-                );
-            }
-        }
         self.next_position = record.position + 1;
         Ok(())
     }

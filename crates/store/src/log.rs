@@ -489,6 +489,14 @@ impl<B: Backend> Log<B> {
         self.read_index().stream_version(stream)
     }
 
+    /// Where a durable command's events are: its first position and event count.
+    pub fn command_span(&self, command_id: &CommandId) -> Option<(u64, u32)> {
+        self.read_index()
+            .commands
+            .get(&command_key(command_id))
+            .map(|span| (span.first_position, span.count))
+    }
+
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.inner.index.read().expect("index lock poisoned")
     }

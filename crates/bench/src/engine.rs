@@ -1,0 +1,265 @@
+//! The engine suite: commands decided and made durable through the one writer with
+//! many concurrent submitters, rebuilding the model from the log, reopening with and
+//! without a snapshot, and fund balance query latency.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use ledger_domain::{
+    Amount, BeneficiaryId, BeneficiaryKind, Command, FundId, FundingTier, GrantModality,
+    GrantPayment, Programme, TierSplit, UnitCode, UnitLevel, UserId,
+};
+use ledger_engine::{Engine, Submission};
+use ledger_store::{HashAlgorithm, Log, SledBackend, SystemClock};
+
+use crate::{fresh_dir, micros, per_second, Args, Latencies, Row};
+
+const FUNDS: usize = 100;
+const BENEFICIARIES: usize = 10_000;
+
+fn submission(id: String, command: Command) -> Submission {
+    Submission {
+        command_id: id,
+        command,
+        actor: UserId::new("clerk-bench").expect("valid user"),
+        effective_date: NaiveDate::from_ymd_opt(2021, 6, 30).expect("valid date"),
+        memo: "benchmark".into(),
+    }
+}
+
+fn fund(i: usize) -> FundId {
+    FundId::new(format!("HP-{i:03}")).expect("valid fund")
+}
+
+fn grant(n: u64) -> Command {
+    let amount = Amount::parse("100.00").expect("valid amount");
+    let index = usize::try_from(n).unwrap_or(0);
+    Command::PayGrant(GrantPayment {
+        fund: fund(index % FUNDS),
+        beneficiary: BeneficiaryId::new(format!("M{:05}", index % BENEFICIARIES))
+            .expect("valid id"),
+        modality: GrantModality::Relief,
+        batch: Some("第十七批".into()),
+        amount,
+        shares: TierSplit::single(FundingTier::City, amount).expect("one share"),
+    })
+}
+
+fn open(dir: &std::path::Path) -> anyhow::Result<Engine<SledBackend>> {
+    let log = Log::open(SledBackend::open(dir)?, None, Arc::new(SystemClock))?;
+    Ok(Engine::open(log, Arc::new(SystemClock))?)
+}
+
+fn setup(engine: &Engine<SledBackend>) -> anyhow::Result<()> {
+    let mut n = 0u64;
+    let mut run = |command: Command| -> anyhow::Result<()> {
+        n += 1;
+        engine.submit(submission(format!("setup-{n}"), command))?;
+        Ok(())
+    };
+    run(Command::RegisterUnit {
+        unit: UnitCode::new("FJ")?,
+        name: "福建省".into(),
+        level: UnitLevel::Province,
+        parent: None,
+    })?;
+    run(Command::RegisterUnit {
+        unit: UnitCode::new("FJ-SM")?,
+        name: "三明市".into(),
+        level: UnitLevel::City,
+        parent: Some(UnitCode::new("FJ")?),
+    })?;
+    let cash = Amount::parse("1000000000.00")?;
+    for i in 0..FUNDS {
+        run(Command::OpenFund {
+            fund: fund(i),
+            unit: UnitCode::new("FJ-SM")?,
+            programme: Programme::HappinessProject,
+            name: format!("幸福工程 {i}"),
+            fiscal_year: Some(2021),
+            approval_threshold: None,
+            insurance_model: None,
+        })?;
+        run(Command::CommitAppropriation {
+            fund: fund(i),
+            tier: FundingTier::City,
+            amount: cash,
+            reference: None,
+        })?;
+        run(Command::ReceiveAppropriation {
+            fund: fund(i),
+            tier: FundingTier::City,
+            amount: cash,
+            reference: None,
+        })?;
+    }
+    for b in 0..BENEFICIARIES {
+        run(Command::RegisterBeneficiary {
+            beneficiary: BeneficiaryId::new(format!("M{b:05}"))?,
+            unit: UnitCode::new("FJ-SM")?,
+            kind: BeneficiaryKind::Person,
+            categories: Default::default(),
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let dir = fresh_dir(&args.dir, "engine")?;
+    Log::create(
+        SledBackend::open(&dir)?,
+        HashAlgorithm::Sha256,
+        Arc::new(SystemClock),
+    )?;
+    let engine = Arc::new(open(&dir)?);
+    setup(&engine)?;
+
+    // Commands through the writer: 64 concurrent submitters paying grants.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.workers)
+        .enable_all()
+        .build()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let next_id = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..args.clients)
+        .map(|_| {
+            let engine = Arc::clone(&engine);
+            let stop = Arc::clone(&stop);
+            let next_id = Arc::clone(&next_id);
+            runtime.spawn(async move {
+                let mut lat = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next_id.fetch_add(1, Ordering::Relaxed);
+                    let t = Instant::now();
+                    engine
+                        .submit_async(submission(format!("grant-{n}"), grant(n)))
+                        .await
+                        .expect("grant accepted");
+                    lat.push(micros(t.elapsed()));
+                }
+                lat
+            })
+        })
+        .collect();
+    std::thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(runtime.block_on(h)?);
+    }
+    let elapsed = start.elapsed();
+    let n = all.len() as u64;
+    let mut lat = Latencies(all);
+    rows.push(Row {
+        name: format!(
+            "engine: commands (decide + append + durable), {} concurrent submitters",
+            args.clients
+        ),
+        rate: per_second(n, elapsed),
+        unit: "commands/s",
+        detail: format!(
+            "p50 {} µs, p99 {} µs, p99.9 {} µs; target ≥ 80,000/s",
+            lat.percentile(50.0),
+            lat.percentile(99.0),
+            lat.percentile(99.9)
+        ),
+    });
+
+    // Fill to the requested size quickly (bulk submitters), then measure reads.
+    let target = args.engine_events;
+    let fill_start = Instant::now();
+    while engine.log().head().next_position < target {
+        let from = next_id.fetch_add(10_000, Ordering::Relaxed);
+        let tasks: Vec<_> = (0..args.clients as u64)
+            .map(|c| {
+                let engine = Arc::clone(&engine);
+                runtime.spawn(async move {
+                    let mut k = c;
+                    while k < 10_000 {
+                        let id = from + k;
+                        engine
+                            .submit_async(submission(format!("grant-{id}"), grant(id)))
+                            .await
+                            .expect("grant accepted");
+                        k += 64;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            runtime.block_on(t)?;
+        }
+    }
+    let events = engine.log().head().next_position;
+    eprintln!("filled to {events} events in {:.1?}", fill_start.elapsed());
+
+    // Fund balance query latency on the committed model.
+    let mut lat = Vec::with_capacity(100_000);
+    for i in 0..100_000usize {
+        let f = fund(i % FUNDS);
+        let t = Instant::now();
+        let balance = engine.read(|m| m.state().fund_balance(&f).map(|b| b.available));
+        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        assert!(balance.is_some());
+    }
+    let mut lat = Latencies(lat);
+    rows.push(Row {
+        name: format!("fund balance query with {events} events in the log"),
+        rate: 0.0,
+        unit: "",
+        detail: format!(
+            "p50 {} ns, p99 {} ns, p99.9 {} ns; target p99 < 1 ms",
+            lat.percentile(50.0),
+            lat.percentile(99.0),
+            lat.percentile(99.9)
+        ),
+    });
+
+    // Rebuild the model from position 0.
+    let start = Instant::now();
+    let rebuilt = engine.model_at_position(events)?;
+    let elapsed = start.elapsed();
+    anyhow::ensure!(
+        rebuilt.state() == &engine.read(|m| m.state().clone()),
+        "rebuild differs from the incremental model"
+    );
+    rows.push(Row {
+        name: format!("rebuild the model from position 0 ({events} events)"),
+        rate: per_second(events, elapsed),
+        unit: "events/s",
+        detail: format!("{elapsed:.2?}; target ≥ 1,000,000/s"),
+    });
+
+    // Reopen without, then with, a snapshot.
+    drop(runtime);
+    let engine = Arc::try_unwrap(engine).map_err(|_| anyhow::anyhow!("engine still shared"))?;
+    drop(engine);
+    let start = Instant::now();
+    let engine = open(&dir)?;
+    let cold = start.elapsed();
+    rows.push(Row {
+        name: format!("open {events} events, no snapshot (log + model ready)"),
+        rate: per_second(events, cold),
+        unit: "events/s",
+        detail: format!("{cold:.2?}"),
+    });
+    let snap_start = Instant::now();
+    engine.save_snapshot()?;
+    let snap = snap_start.elapsed();
+    drop(engine);
+    let start = Instant::now();
+    let engine = open(&dir)?;
+    let warm = start.elapsed();
+    rows.push(Row {
+        name: format!("open {events} events from a snapshot"),
+        rate: per_second(events, warm),
+        unit: "events/s",
+        detail: format!("{warm:.2?} (snapshot written in {snap:.2?}); target < 10 s at 10 million"),
+    });
+    drop(engine);
+    Ok(rows)
+}
