@@ -34,6 +34,21 @@ pub const SNAPSHOT_INTERVAL_EVENTS: u64 = 1_000_000;
 /// The name of the committed model's snapshot in the store.
 pub const MODEL_SNAPSHOT: &str = "model";
 
+/// Settings of an engine; `Default` gives the documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Write a snapshot of the committed model after this many events.
+    pub snapshot_interval_events: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            snapshot_interval_events: SNAPSHOT_INTERVAL_EVENTS,
+        }
+    }
+}
+
 /// A command as a member of staff submits it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
@@ -154,6 +169,15 @@ impl<B: Backend> Engine<B> {
     /// Opens the engine: loads the model's snapshot (if any and usable), folds the
     /// log's tail into it, and starts the writer and flusher.
     pub fn open(log: Log<B>, clock: Arc<dyn Clock>) -> Result<Self, EngineError> {
+        Self::open_with(log, clock, EngineOptions::default())
+    }
+
+    /// [`Engine::open`] with non-default options.
+    pub fn open_with(
+        log: Log<B>,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
         let head = log.head().next_position;
         // A snapshot is only a shortcut: an unreadable one, or one from beyond the
         // durable head, is ignored and the log is replayed instead.
@@ -184,7 +208,7 @@ impl<B: Backend> Engine<B> {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("ledger-flusher".into())
-                .spawn(move || flush_groups(&shared, &group_receiver))
+                .spawn(move || flush_groups(&shared, &group_receiver, options))
                 .expect("spawning the flusher thread")
         };
         Ok(Engine {
@@ -443,12 +467,16 @@ fn earlier_command<B: Backend>(
     }))
 }
 
-fn flush_groups<B: Backend>(shared: &Shared<B>, groups: &std_mpsc::Receiver<Group>) {
+fn flush_groups<B: Backend>(
+    shared: &Shared<B>,
+    groups: &std_mpsc::Receiver<Group>,
+    options: EngineOptions,
+) {
     let mut last_snapshot = shared.read.read().expect("read model lock").next_position;
     while let Ok(group) = groups.recv() {
         finish_group(shared, group);
         let position = shared.read.read().expect("read model lock").next_position;
-        if position - last_snapshot >= SNAPSHOT_INTERVAL_EVENTS {
+        if position - last_snapshot >= options.snapshot_interval_events {
             let model = shared.read.read().expect("read model lock").clone();
             // A snapshot is a shortcut for the next open; failing to write one loses
             // nothing, so it is not an error of any command.
