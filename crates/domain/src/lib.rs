@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod money;
 pub mod rates;
 pub mod rejection;
+pub mod scenario;
 pub mod state;
 
 pub use catalogue::{

@@ -284,6 +284,12 @@ impl<B: Backend> Drop for Engine<B> {
     }
 }
 
+/// The domain's view of a stored event: its envelope and the decoded event.
+pub fn recorded_event(record: &ledger_store::RecordedEvent) -> Result<Recorded, EngineError> {
+    let payload = model::decode_payload(record)?;
+    model::recorded_of(record, payload.event)
+}
+
 /// Folds the log's events from `model.next_position` up to `end` into `model`.
 fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), EngineError> {
     while model.next_position < end {
