@@ -2,7 +2,7 @@
 //! many concurrent submitters, rebuilding the model from the log, reopening with and
 //! without a snapshot, and fund balance query latency.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use ledger_domain::{
 use ledger_engine::{Engine, Submission};
 use ledger_store::{HashAlgorithm, Log, SledBackend, SystemClock};
 
-use crate::{fresh_dir, micros, per_second, Args, Latencies, Row};
+use crate::{fresh_dir, per_second, run_clients, Args, Latencies, Row};
 
 const FUNDS: usize = 100;
 const BENEFICIARIES: usize = 10_000;
@@ -122,36 +122,19 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         .worker_threads(args.workers)
         .enable_all()
         .build()?;
-    let stop = Arc::new(AtomicBool::new(false));
     let next_id = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let handles: Vec<_> = (0..args.clients)
-        .map(|_| {
+    let (all, elapsed) = {
+        let engine = Arc::clone(&engine);
+        run_clients(&runtime, args.clients, duration, &next_id, move |n| {
             let engine = Arc::clone(&engine);
-            let stop = Arc::clone(&stop);
-            let next_id = Arc::clone(&next_id);
-            runtime.spawn(async move {
-                let mut lat = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let n = next_id.fetch_add(1, Ordering::Relaxed);
-                    let t = Instant::now();
-                    engine
-                        .submit_async(submission(format!("grant-{n}"), grant(n)))
-                        .await
-                        .expect("grant accepted");
-                    lat.push(micros(t.elapsed()));
-                }
-                lat
-            })
-        })
-        .collect();
-    std::thread::sleep(duration);
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for h in handles {
-        all.extend(runtime.block_on(h)?);
-    }
-    let elapsed = start.elapsed();
+            async move {
+                engine
+                    .submit_async(submission(format!("grant-{n}"), grant(n)))
+                    .await
+                    .expect("grant accepted");
+            }
+        })?
+    };
     let n = all.len() as u64;
     let mut lat = Latencies(all);
     rows.push(Row {

@@ -323,33 +323,16 @@ fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>> {
             .worker_threads(args.workers)
             .enable_all()
             .build()?;
-        let stop = Arc::new(AtomicBool::new(false));
         let next_id = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let handles: Vec<_> = (0..args.clients)
-            .map(|_| {
+        let (all, elapsed) = {
+            let committer = Arc::clone(&committer);
+            run_clients(&runtime, args.clients, duration, &next_id, move |id| {
                 let committer = Arc::clone(&committer);
-                let stop = Arc::clone(&stop);
-                let next_id = Arc::clone(&next_id);
-                runtime.spawn(async move {
-                    let mut lat = Vec::new();
-                    while !stop.load(Ordering::Relaxed) {
-                        let id = next_id.fetch_add(1, Ordering::Relaxed);
-                        let t = Instant::now();
-                        committer.append_async(single(id)).await.expect("append");
-                        lat.push(micros(t.elapsed()));
-                    }
-                    lat
-                })
-            })
-            .collect();
-        std::thread::sleep(duration);
-        stop.store(true, Ordering::Relaxed);
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(runtime.block_on(h)?);
-        }
-        let elapsed = start.elapsed();
+                async move {
+                    committer.append_async(single(id)).await.expect("append");
+                }
+            })?
+        };
         let n = all.len() as u64;
         let commits = committer.stats().commits.load(Ordering::Relaxed);
         let stats = committer.stats();
@@ -464,6 +447,49 @@ fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>> {
     }
 
     Ok(rows)
+}
+
+/// Runs `clients` async tasks for `duration`; each calls `operation` in a loop with
+/// the next number from `next_id`. Returns every call's latency in microseconds and
+/// the time the run took.
+fn run_clients<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    clients: usize,
+    duration: Duration,
+    next_id: &Arc<AtomicU64>,
+    operation: F,
+) -> anyhow::Result<(Vec<u64>, Duration)>
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let operation = Arc::new(operation);
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|_| {
+            let operation = Arc::clone(&operation);
+            let stop = Arc::clone(&stop);
+            let next_id = Arc::clone(next_id);
+            runtime.spawn(async move {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let id = next_id.fetch_add(1, Ordering::Relaxed);
+                    let t = Instant::now();
+                    operation(id).await;
+                    latencies.push(micros(t.elapsed()));
+                }
+                latencies
+            })
+        })
+        .collect();
+    std::thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(runtime.block_on(handle)?);
+    }
+    Ok((all, start.elapsed()))
 }
 
 fn table(rows: Vec<Row>) -> String {
