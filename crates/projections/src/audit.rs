@@ -1,0 +1,558 @@
+//! The audit trail: every event with who, when recorded, when effective, why, its position and hash, found by beneficiary, fund, actor, command id or effective dates, with reversals linked both ways.
+//!
+//! Stored: one compact entry per event in position order, its memo and command id in a
+//! text arena, the interned actors, funds and beneficiaries, and who each loan and award
+//! is for. Derived, never serialised, and built on the first query (or by
+//! `build_indexes`), then kept up to date by `apply`: one list of positions per actor,
+//! fund, beneficiary and effective date, and an index of command ids. A rebuild or a
+//! restore therefore pays nothing for them; a query slices a list, so a page costs its
+//! own length, not its offset.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use ledger_domain::{AwardId, BeneficiaryId, Event, FundId, LoanId, Payment, UserId};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::intern::{FastMap, Interner};
+use crate::query::{DateRange, Page, PageRequest};
+use crate::text::{TextRef, Texts};
+use crate::time::{Day, Stamp};
+use crate::{advance, type_index, EventRecord, Projection};
+
+/// Marks "no beneficiary" or "no fund" in an entry (interned indices stop below it).
+const NONE: u32 = u32::MAX;
+/// Marks "no position" in an entry's reversal links (positions stop below it).
+const NO_POSITION: u64 = u64::MAX;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Entry {
+    position: u64,
+    command_id: TextRef,
+    memo: TextRef,
+    actor: u32,
+    fund: u32,
+    beneficiary: u32,
+    effective_date: Day,
+    recorded_at: Stamp,
+    hash: [u8; 32],
+    /// Index into `Event::TYPES`.
+    event_type: u8,
+    /// For a reversal: the position of the event it reverses (or `NO_POSITION`).
+    reverses: u64,
+    /// For a reversed event: the position of its reversal (or `NO_POSITION`).
+    reversed_by: u64,
+}
+
+/// What is stored: everything the indexes are derived from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+struct Stored {
+    next_position: u64,
+    /// In position order.
+    entries: Vec<Entry>,
+    texts: Texts,
+    actors: Interner<UserId>,
+    funds: Interner<FundId>,
+    beneficiaries: Interner<BeneficiaryId>,
+    /// Who a loan or an award is for, to attribute later events that name only the loan or award.
+    #[serde(with = "crate::pairs::sorted")]
+    loan_beneficiary: FastMap<LoanId, u32>,
+    #[serde(with = "crate::pairs::sorted")]
+    award_beneficiary: FastMap<AwardId, u32>,
+}
+
+/// Command-id fingerprints are already hashes: the map only spreads them further.
+#[derive(Debug, Default, Clone, Copy)]
+struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        // Fibonacci hashing: the table picks buckets from the high and low bits alike.
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Derived from `Stored`; never serialised.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Indexes {
+    /// Positions per interned actor, fund and beneficiary index.
+    by_actor: Vec<Vec<u64>>,
+    by_fund: Vec<Vec<u64>>,
+    by_beneficiary: Vec<Vec<u64>>,
+    by_date: BTreeMap<NaiveDate, Vec<u64>>,
+    /// Fingerprint of a command id → the position of the command's first event. The
+    /// writer appends a command's events together, so the rest follow it.
+    by_command: HashMap<u64, u64, BuildHasherDefault<FingerprintHasher>>,
+    /// Commands whose fingerprint another command already had (rare: 64-bit hashes).
+    command_collisions: BTreeMap<Box<str>, u64>,
+}
+
+/// Every event, indexed for auditors (projection `audit_trail`).
+#[derive(Debug, Clone, Default)]
+pub struct AuditTrail {
+    stored: Stored,
+    /// Empty until the first query; then maintained by `apply`.
+    indexes: OnceLock<Indexes>,
+}
+
+/// Two trails are equal when they hold the same events; the indexes follow from them.
+impl PartialEq for AuditTrail {
+    fn eq(&self, other: &AuditTrail) -> bool {
+        self.stored == other.stored
+    }
+}
+
+impl Eq for AuditTrail {}
+
+impl Serialize for AuditTrail {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.stored.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditTrail {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AuditTrail, D::Error> {
+        Ok(AuditTrail {
+            stored: Stored::deserialize(deserializer)?,
+            indexes: OnceLock::new(),
+        })
+    }
+}
+
+/// One event as an auditor sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The log position.
+    pub position: u64,
+    /// The event type, e.g. `LoanRepaid`.
+    pub event_type: &'static str,
+    /// The command that produced it.
+    pub command_id: String,
+    /// Who: the member of staff who issued the command.
+    pub actor: UserId,
+    /// When it was recorded.
+    pub recorded_at: NaiveDateTime,
+    /// When it took effect (the business date).
+    pub effective_date: NaiveDate,
+    /// Why: the memo given with the command.
+    pub memo: String,
+    /// The record's hash in the log's chain.
+    pub hash: [u8; 32],
+    /// The fund it concerns, if any.
+    pub fund: Option<FundId>,
+    /// The beneficiary it concerns, if any (a repayment names its loan's borrower; an
+    /// approval, rejection, expiry or reversal names the original's beneficiary).
+    pub beneficiary: Option<BeneficiaryId>,
+    /// For a reversal: the position of the event it reverses.
+    pub reverses: Option<u64>,
+    /// For a reversed event: the position of the reversal.
+    pub reversed_by: Option<u64>,
+}
+
+fn push_at(lists: &mut Vec<Vec<u64>>, index: u32, position: u64) {
+    let i = index as usize;
+    if i == lists.len() {
+        lists.push(Vec::new());
+    }
+    lists[i].push(position);
+}
+
+/// FNV-1a, 64 bits: a fixed and documented hash of a command id.
+fn fingerprint(command_id: &str) -> u64 {
+    command_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn entry_index(entries: &[Entry], position: u64) -> Option<usize> {
+    entries.binary_search_by_key(&position, |e| e.position).ok()
+}
+
+impl Indexes {
+    fn build(stored: &Stored) -> Indexes {
+        let mut indexes = Indexes::default();
+        for (i, e) in stored.entries.iter().enumerate() {
+            indexes.add(stored, &stored.entries[..i], e);
+        }
+        indexes
+    }
+
+    /// Indexes entry `e`, whose predecessors are `before`.
+    fn add(&mut self, stored: &Stored, before: &[Entry], e: &Entry) {
+        push_at(&mut self.by_actor, e.actor, e.position);
+        if e.fund != NONE {
+            push_at(&mut self.by_fund, e.fund, e.position);
+        }
+        if e.beneficiary != NONE {
+            push_at(&mut self.by_beneficiary, e.beneficiary, e.position);
+        }
+        self.by_date
+            .entry(e.effective_date.date())
+            .or_default()
+            .push(e.position);
+        let command_id = stored.texts.get(e.command_id);
+        // A later event of the command just indexed: the first one is already there.
+        if before
+            .last()
+            .is_some_and(|p| stored.texts.get(p.command_id) == command_id)
+        {
+            return;
+        }
+        let key = fingerprint(command_id);
+        match self.by_command.get(&key) {
+            None => {
+                self.by_command.insert(key, e.position);
+            }
+            Some(&first) => {
+                let same = entry_index(before, first)
+                    .is_some_and(|i| stored.texts.get(before[i].command_id) == command_id);
+                if !same {
+                    self.command_collisions
+                        .entry(command_id.into())
+                        .or_insert(e.position);
+                }
+            }
+        }
+    }
+}
+
+impl Projection for AuditTrail {
+    const NAME: &'static str = "audit_trail";
+
+    fn apply(&mut self, record: &EventRecord) {
+        advance(&mut self.stored.next_position, record, Self::NAME);
+        let r = &record.recorded;
+        let position = r.position;
+        let s = &mut self.stored;
+        let actor = s.actors.intern(&r.actor);
+        let fund = r.event.fund().map_or(NONE, |f| s.funds.intern(f));
+        let beneficiary = s.beneficiary_of(&r.event).unwrap_or(NONE);
+        let reverses = match &r.event {
+            Event::EventReversed {
+                position: original, ..
+            } => {
+                if let Some(i) = entry_index(&s.entries, *original) {
+                    s.entries[i].reversed_by = position;
+                }
+                *original
+            }
+            _ => NO_POSITION,
+        };
+        let entry = Entry {
+            position,
+            command_id: s.texts.push(&r.command_id),
+            memo: s.texts.push(&record.memo),
+            actor,
+            fund,
+            beneficiary,
+            effective_date: Day::from(r.effective_date),
+            recorded_at: Stamp::from(r.recorded_at),
+            hash: record.hash,
+            event_type: type_index(&r.event),
+            reverses,
+            reversed_by: NO_POSITION,
+        };
+        if let Some(indexes) = self.indexes.get_mut() {
+            indexes.add(s, &s.entries, &entry);
+        }
+        s.entries.push(entry);
+    }
+
+    fn next_position(&self) -> u64 {
+        self.stored.next_position
+    }
+}
+
+impl Stored {
+    fn beneficiary_at(&self, position: u64) -> Option<u32> {
+        let e = &self.entries[entry_index(&self.entries, position)?];
+        (e.beneficiary != NONE).then_some(e.beneficiary)
+    }
+
+    /// The beneficiary an event concerns, interning new ones and remembering who each
+    /// loan and award is for.
+    fn beneficiary_of(&mut self, event: &Event) -> Option<u32> {
+        let direct = match event {
+            Event::BeneficiaryRegistered { beneficiary, .. } => beneficiary,
+            Event::LoanDisbursed(l) => {
+                let i = self.beneficiaries.intern(&l.beneficiary);
+                self.loan_beneficiary.insert(l.loan.clone(), i);
+                return Some(i);
+            }
+            Event::HousingGrantAwarded {
+                award, beneficiary, ..
+            }
+            | Event::BursaryAwarded {
+                award,
+                student: beneficiary,
+                ..
+            } => {
+                let i = self.beneficiaries.intern(beneficiary);
+                self.award_beneficiary.insert(award.clone(), i);
+                return Some(i);
+            }
+            Event::LoanRepaid { loan, .. }
+            | Event::LoanRescheduled { loan, .. }
+            | Event::LoanWrittenOff { loan, .. } => {
+                return self.loan_beneficiary.get(loan).copied()
+            }
+            Event::GrantPaid(g) => &g.beneficiary,
+            Event::HousingInstalmentPaid { beneficiary, .. }
+            | Event::FollowUpVisitRecorded { beneficiary, .. }
+            | Event::CondolencePaid { beneficiary, .. } => beneficiary,
+            Event::BursaryInstalmentPaid { student, .. } => student,
+            Event::ClaimPaid(c) => &c.beneficiary,
+            Event::PaymentRequested { payment, .. } => match payment {
+                Payment::Loan(l) => &l.beneficiary,
+                Payment::Grant(g) => &g.beneficiary,
+                Payment::HousingInstalment(h) => {
+                    return self.award_beneficiary.get(&h.award).copied()
+                }
+                Payment::BursaryInstalment(b) => {
+                    return self.award_beneficiary.get(&b.award).copied()
+                }
+                Payment::Condolence(c) => &c.beneficiary,
+                Payment::Claim(c) => &c.beneficiary,
+                Payment::Premium(_) => return None,
+            },
+            Event::PaymentApproved { request, .. }
+            | Event::PaymentRejected { request, .. }
+            | Event::PaymentRequestExpired { request, .. } => return self.beneficiary_at(*request),
+            Event::EventReversed { position, .. } => return self.beneficiary_at(*position),
+            Event::UnitRegistered { .. }
+            | Event::FundOpened { .. }
+            | Event::ApprovalThresholdSet { .. }
+            | Event::AppropriationCommitted { .. }
+            | Event::AppropriationReceived { .. }
+            | Event::CampaignOpened { .. }
+            | Event::PremiumCollected { .. }
+            | Event::ClaimsReserveEstimated { .. }
+            | Event::PeriodClosed { .. } => return None,
+        };
+        Some(self.beneficiaries.intern(direct))
+    }
+}
+
+fn link(position: u64) -> Option<u64> {
+    (position != NO_POSITION).then_some(position)
+}
+
+impl AuditTrail {
+    fn indexes(&self) -> &Indexes {
+        self.indexes.get_or_init(|| Indexes::build(&self.stored))
+    }
+
+    /// Builds the query indexes now rather than on the first query (a few hundred
+    /// milliseconds per million events), e.g. right after the engine opens the ledger.
+    pub fn build_indexes(&mut self) {
+        let _ = self.indexes();
+    }
+
+    /// The index in `entries` of a command's first event.
+    fn command_start(&self, command_id: &str) -> Option<usize> {
+        let s = &self.stored;
+        let indexes = self.indexes();
+        if let Some(&first) = indexes.command_collisions.get(command_id) {
+            return entry_index(&s.entries, first);
+        }
+        let first = *indexes.by_command.get(&fingerprint(command_id))?;
+        let i = entry_index(&s.entries, first)?;
+        (s.texts.get(s.entries[i].command_id) == command_id).then_some(i)
+    }
+
+    fn record(&self, e: &Entry) -> AuditRecord {
+        let s = &self.stored;
+        AuditRecord {
+            position: e.position,
+            event_type: Event::TYPES[usize::from(e.event_type)],
+            command_id: s.texts.get(e.command_id).to_owned(),
+            actor: s.actors.get(e.actor).clone(),
+            recorded_at: e.recorded_at.date_time(),
+            effective_date: e.effective_date.date(),
+            memo: s.texts.get(e.memo).to_owned(),
+            hash: e.hash,
+            fund: (e.fund != NONE).then(|| s.funds.get(e.fund).clone()),
+            beneficiary: (e.beneficiary != NONE)
+                .then(|| s.beneficiaries.get(e.beneficiary).clone()),
+            reverses: link(e.reverses),
+            reversed_by: link(e.reversed_by),
+        }
+    }
+
+    fn page_of(&self, positions: &[u64], page: PageRequest) -> Page<AuditRecord> {
+        let items = positions[page.window(positions.len())]
+            .iter()
+            .map(|p| self.entry(*p).expect("indexed positions have entries"))
+            .collect();
+        Page::new(items, positions.len() as u64, page)
+    }
+
+    /// The event at a position.
+    pub fn entry(&self, position: u64) -> Option<AuditRecord> {
+        let entries = &self.stored.entries;
+        Some(self.record(&entries[entry_index(entries, position)?]))
+    }
+
+    /// How many events the trail holds.
+    pub fn len(&self) -> u64 {
+        self.stored.entries.len() as u64
+    }
+
+    /// Whether the trail is empty.
+    pub fn is_empty(&self) -> bool {
+        self.stored.entries.is_empty()
+    }
+
+    /// Every event concerning a beneficiary, in position order.
+    pub fn by_beneficiary(
+        &self,
+        beneficiary: &BeneficiaryId,
+        page: PageRequest,
+    ) -> Page<AuditRecord> {
+        let list = self
+            .stored
+            .beneficiaries
+            .find(beneficiary)
+            .and_then(|i| self.indexes().by_beneficiary.get(i as usize))
+            .map_or(&[][..], Vec::as_slice);
+        self.page_of(list, page)
+    }
+
+    /// Every event of a fund, in position order.
+    pub fn by_fund(&self, fund: &FundId, page: PageRequest) -> Page<AuditRecord> {
+        let list = self
+            .stored
+            .funds
+            .find(fund)
+            .and_then(|i| self.indexes().by_fund.get(i as usize))
+            .map_or(&[][..], Vec::as_slice);
+        self.page_of(list, page)
+    }
+
+    /// Every event recorded by an actor, in position order.
+    pub fn by_actor(&self, actor: &UserId, page: PageRequest) -> Page<AuditRecord> {
+        let list = self
+            .stored
+            .actors
+            .find(actor)
+            .and_then(|i| self.indexes().by_actor.get(i as usize))
+            .map_or(&[][..], Vec::as_slice);
+        self.page_of(list, page)
+    }
+
+    /// Every event of a command, in position order (a command's events are contiguous
+    /// in the log: the writer appends them together).
+    pub fn by_command(&self, command_id: &str, page: PageRequest) -> Page<AuditRecord> {
+        let s = &self.stored;
+        let run: &[Entry] = match self.command_start(command_id) {
+            Some(start) => {
+                let rest = &s.entries[start..];
+                let len = rest
+                    .iter()
+                    .take_while(|e| s.texts.get(e.command_id) == command_id)
+                    .count();
+                &rest[..len]
+            }
+            None => &[],
+        };
+        let items = run[page.window(run.len())]
+            .iter()
+            .map(|e| self.record(e))
+            .collect();
+        Page::new(items, run.len() as u64, page)
+    }
+
+    /// Every event with an effective date in the range, ordered by effective date then
+    /// position. Cost: the days of the range plus the page.
+    pub fn by_effective_dates(&self, range: DateRange, page: PageRequest) -> Page<AuditRecord> {
+        let days = self.indexes().by_date.range(range.from()..=range.to());
+        let total: u64 = days.clone().map(|(_, list)| list.len() as u64).sum();
+        let mut items = Vec::new();
+        let mut skipped = 0u64;
+        for (_, list) in days {
+            let len = list.len() as u64;
+            if skipped + len <= page.offset() {
+                skipped += len;
+                continue;
+            }
+            let start =
+                usize::try_from(page.offset().saturating_sub(skipped)).unwrap_or(usize::MAX);
+            skipped += len;
+            for p in list.iter().skip(start) {
+                if items.len() >= page.limit() as usize {
+                    break;
+                }
+                items.push(self.entry(*p).expect("indexed positions have entries"));
+            }
+            if items.len() >= page.limit() as usize {
+                break;
+            }
+        }
+        Page::new(items, total, page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_fingerprint_is_fnv_1a() {
+        // Reference values of FNV-1a 64.
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fingerprint("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(fingerprint("cmd-1"), fingerprint("cmd-2"));
+    }
+
+    #[test]
+    fn a_command_whose_fingerprint_is_taken_is_still_found() {
+        let mut trail = AuditTrail::default();
+        trail.stored.actors.intern(&UserId::new("clerk").unwrap());
+        let add = |trail: &mut AuditTrail, position: u64, command: &str| {
+            let s = &mut trail.stored;
+            let date = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+            let e = Entry {
+                position,
+                command_id: s.texts.push(command),
+                memo: s.texts.push(""),
+                actor: 0,
+                fund: NONE,
+                beneficiary: NONE,
+                effective_date: Day::from(date),
+                recorded_at: Stamp::from(date.and_hms_opt(0, 0, 0).unwrap()),
+                hash: [0; 32],
+                event_type: 0,
+                reverses: NO_POSITION,
+                reversed_by: NO_POSITION,
+            };
+            if let Some(indexes) = trail.indexes.get_mut() {
+                indexes.add(s, &s.entries, &e);
+            }
+            s.entries.push(e);
+        };
+        trail.build_indexes();
+        add(&mut trail, 0, "first");
+        // Pretend "second" collides with "first".
+        let indexes = trail.indexes.get_mut().unwrap();
+        indexes.by_command.insert(fingerprint("second"), 0);
+        add(&mut trail, 1, "second");
+        add(&mut trail, 2, "second");
+        assert_eq!(trail.command_start("first"), Some(0));
+        assert_eq!(trail.command_start("second"), Some(1));
+        assert_eq!(trail.indexes().command_collisions.len(), 1);
+        assert_eq!(trail.by_command("second", PageRequest::first()).total, 2);
+        assert_eq!(trail.command_start("third"), None);
+    }
+}

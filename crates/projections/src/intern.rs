@@ -1,0 +1,251 @@
+//! Interning tables: each distinct id is stored once and records refer to it by a `u32` index.
+//!
+//! Projections keep millions of records that name a handful of actors and funds; a
+//! 4-byte index instead of an id (a 16-byte pointer, and a separate allocation once the
+//! state is deserialised) keeps them small. Only the list is serialised; the lookup map
+//! is rebuilt on load.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+/// The Fx hash (rustc's): a multiply and a rotate per 8 bytes. SipHash, the standard
+/// map's default, costs several times more on short ids and buys resistance to
+/// crafted collisions, which ids recorded through validated commands do not need.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        // The multiply only carries bits upwards, and the table picks buckets from the
+        // low bits: mix the high bits down (MurmurHash3's finaliser).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 56));
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+/// A hash map with the Fx hash; never serialised as a map (its order is arbitrary).
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A list of distinct values and the index of each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Interner<T: Eq + Hash + Clone> {
+    values: Vec<T>,
+    /// Rebuilt from `values` on load, so a hash map's unordered iteration never reaches
+    /// the serialised form; hashing beats comparing ids along a tree path here.
+    index: FastMap<T, u32>,
+}
+
+impl<T: Eq + Hash + Clone + Serialize> Serialize for Interner<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.values.serialize(serializer)
+    }
+}
+
+impl<'de, T: Eq + Hash + Clone + Deserialize<'de>> Deserialize<'de> for Interner<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Interner<T>, D::Error> {
+        let values = Vec::<T>::deserialize(deserializer)?;
+        let table = Interner::from(values);
+        if table.index.len() != table.values.len() {
+            return Err(serde::de::Error::custom(
+                "an interning table lists a value twice",
+            ));
+        }
+        Ok(table)
+    }
+}
+
+impl<T: Eq + Hash + Clone> Default for Interner<T> {
+    fn default() -> Interner<T> {
+        Interner {
+            values: Vec::new(),
+            index: FastMap::default(),
+        }
+    }
+}
+
+impl<T: Eq + Hash + Clone> Interner<T> {
+    /// The index of `value`, adding it if it is new.
+    pub(crate) fn intern(&mut self, value: &T) -> u32 {
+        if let Some(&i) = self.index.get(value) {
+            return i;
+        }
+        let i = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct ids");
+        self.values.push(value.clone());
+        self.index.insert(value.clone(), i);
+        i
+    }
+
+    /// The index of `value`, if it was interned.
+    pub(crate) fn find<Q>(&self, value: &Q) -> Option<u32>
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.index.get(value).copied()
+    }
+
+    /// The value at an index handed out by `intern`.
+    pub(crate) fn get(&self, i: u32) -> &T {
+        &self.values[i as usize]
+    }
+
+    /// The number of distinct values.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+}
+
+impl<T: Eq + Hash + Clone> From<Vec<T>> for Interner<T> {
+    fn from(values: Vec<T>) -> Interner<T> {
+        let index = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    v.clone(),
+                    u32::try_from(i).expect("fewer than 2^32 distinct ids"),
+                )
+            })
+            .collect();
+        Interner { values, index }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_gives_each_value_one_index_and_survives_serde() {
+        let mut table = Interner::default();
+        assert_eq!(table.intern(&"b".to_owned()), 0);
+        assert_eq!(table.intern(&"a".to_owned()), 1);
+        assert_eq!(table.intern(&"b".to_owned()), 0);
+        assert_eq!(table.find("a"), Some(1));
+        assert_eq!(table.find("c"), None);
+        assert_eq!(table.get(1), "a");
+        let json = serde_json::to_string(&table).unwrap();
+        assert_eq!(json, r#"["b","a"]"#);
+        let back: Interner<String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, table);
+        assert_eq!(back.len(), 2);
+    }
+}
+
+/// Values keyed by an interned id, in the order the ids first appeared: a hash lookup
+/// where a `BTreeMap` would compare ids along a tree path on every event. Serialises
+/// as the two lists, so the form is deterministic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(bound(serialize = "K: Serialize + Eq + Hash + Clone, V: Serialize"))]
+pub(crate) struct Keyed<K: Eq + Hash + Clone, V> {
+    keys: Interner<K>,
+    values: Vec<V>,
+}
+
+impl<'de, K, V> Deserialize<'de> for Keyed<K, V>
+where
+    K: Deserialize<'de> + Eq + Hash + Clone,
+    V: Deserialize<'de>,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Keyed<K, V>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(bound(
+            deserialize = "K: Deserialize<'de> + Eq + Hash + Clone, V: Deserialize<'de>"
+        ))]
+        struct Form<K: Eq + Hash + Clone, V> {
+            keys: Interner<K>,
+            values: Vec<V>,
+        }
+        let form = Form::<K, V>::deserialize(deserializer)?;
+        if form.keys.values.len() != form.values.len() {
+            return Err(serde::de::Error::custom(
+                "a keyed table has as many values as keys",
+            ));
+        }
+        Ok(Keyed {
+            keys: form.keys,
+            values: form.values,
+        })
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Default for Keyed<K, V> {
+    fn default() -> Keyed<K, V> {
+        Keyed {
+            keys: Interner::default(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Keyed<K, V> {
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.keys.find(key).map(|i| &self.values[i as usize])
+    }
+
+    /// The value of `key`, inserting `V::default()` first if the key is new.
+    pub(crate) fn entry(&mut self, key: &K) -> &mut V
+    where
+        V: Default,
+    {
+        let i = self.keys.intern(key) as usize;
+        if i == self.values.len() {
+            self.values.push(V::default());
+        }
+        &mut self.values[i]
+    }
+
+    /// Keys and values in the order the keys first appeared.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (self.keys.get(u32::try_from(i).expect("interned")), v))
+    }
+}

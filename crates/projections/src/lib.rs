@@ -1,0 +1,109 @@
+//! Welfare Ledger's read models: pure folds over the domain's events that answer every query of the ledger.
+//!
+//! Each projection is a [`Projection`]: it starts empty (`Default`), takes every
+//! [`EventRecord`] of the log once, in position order, through [`Projection::apply`],
+//! and answers queries with pure functions over its state. No IO, no clock, no
+//! storage: the engine feeds the events, keeps each projection's checkpoint beside its
+//! serialised state, and rebuilds any of them from position 0.
+//!
+//! | projection | answers |
+//! |---|---|
+//! | [`FundLedger`] | fund balance now, as of an effective date or a log position; bank-statement view |
+//! | [`ProgrammeReports`] | programme totals, beneficiaries helped, rates and growth for a unit's subtree and a period |
+//! | [`InsuranceReports`] | premiums, cover, claims, labelled loss ratios and premium growth |
+//! | [`LoanReports`] | lending figures, repayment rate, overdue principal, PAR30, rounds as of a date |
+//! | [`AuditTrail`] | every event by beneficiary, fund, actor, command id or effective dates, reversals linked both ways |
+//!
+//! "As of an effective date" always means: the events whose effective (business) date
+//! is on or before that date, whenever they were recorded. A correction dated in the
+//! past therefore changes later as-of answers, and a reversal takes effect on its own
+//! effective date. docs/PROJECTIONS.md states every figure's formula.
+
+mod audit;
+mod directory;
+mod figures;
+mod fund_ledger;
+mod insurance;
+mod intern;
+mod loans;
+mod pairs;
+mod programmes;
+mod query;
+mod text;
+mod time;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use audit::{AuditRecord, AuditTrail};
+pub use figures::{FundFigures, TierFigures};
+pub use fund_ledger::{FundLedger, Statement, StatementLine};
+pub use insurance::{
+    InsuranceFigures, InsuranceReport, InsuranceReports, LabelledRate, UnitInsurance,
+    INCURRED_LOSS_RATIO_FORMULA, PREMIUM_GROWTH_FORMULA, SIMPLE_LOSS_RATIO_FORMULA,
+};
+pub use loans::{LoanReport, LoanReports, PAR_DAYS_PAST_DUE};
+pub use programmes::{
+    Helped, ProgrammeReport, ProgrammeReports, ProgrammeRow, TierRow, UnitProgrammes,
+};
+pub use query::{DateRange, Page, PageRequest, QueryError, PAGE_SIZE_MAX};
+
+/// One event as the engine hands it to the projections: the domain's envelope plus what
+/// the log's record adds (the memo, and the chain hash that follows the record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Position, command id, actor, dates and the event.
+    pub recorded: ledger_domain::Recorded,
+    /// Why: the free-text memo or reference the clerk gave with the command.
+    pub memo: String,
+    /// The record's hash in the log's hash chain.
+    pub hash: [u8; 32],
+}
+
+/// A read model: a fold over the log.
+///
+/// Contract with the engine: `Default` is the empty projection (before position 0);
+/// `apply` receives every event of the log exactly once in increasing position order
+/// and panics otherwise (a programmer error, like the domain's `evolve`); the state
+/// round-trips through serde, including bincode's serde mode (no `flatten`, `untagged`,
+/// `skip_serializing_if` or `deserialize_any` anywhere), so the engine can store it
+/// with its checkpoint. Applying the log in one pass and applying it in two parts with
+/// a serialisation in between give equal states.
+pub trait Projection:
+    Default + std::fmt::Debug + PartialEq + Send + Serialize + DeserializeOwned
+{
+    /// A stable name, usable as a storage key.
+    const NAME: &'static str;
+
+    /// Folds one event into the projection.
+    fn apply(&mut self, record: &EventRecord);
+
+    /// One past the position of the last event applied (0 when empty): the checkpoint
+    /// the engine stores with the state.
+    fn next_position(&self) -> u64;
+}
+
+/// Checks the engine's contract on positions and returns the position to record as
+/// applied. Shared by every projection so that the message is the same everywhere.
+fn advance(next_position: &mut u64, record: &EventRecord, name: &str) {
+    let position = record.recorded.position;
+    assert!(
+        position >= *next_position,
+        "projection {name} got position {position} after {}: events must arrive once, in order",
+        *next_position
+    );
+    *next_position = position + 1;
+}
+
+/// The index of an event's type in `Event::TYPES`, stored instead of the name.
+fn type_index(event: &ledger_domain::Event) -> u8 {
+    use ledger_domain::Event;
+    let name = event.event_type();
+    // The names are the same string literals, so a pointer comparison usually settles it.
+    let index = Event::TYPES
+        .iter()
+        .position(|t| std::ptr::eq(*t, name))
+        .or_else(|| Event::TYPES.iter().position(|t| *t == name))
+        .expect("every event type is listed in Event::TYPES");
+    u8::try_from(index).expect("fewer than 256 event types")
+}
