@@ -217,6 +217,26 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         detail: format!("{elapsed:.2?}; target ≥ 1,000,000/s"),
     });
 
+    // Rebuild every projection from position 0 and compare with the incremental ones.
+    let start = Instant::now();
+    let rebuilt = engine.projections_at_position(events)?;
+    let elapsed = start.elapsed();
+    let incremental = engine.projections_after(
+        events,
+        Duration::from_secs(120),
+        ledger_engine::Projections::clone,
+    )?;
+    anyhow::ensure!(
+        rebuilt == incremental,
+        "rebuilt projections differ from the incremental ones"
+    );
+    rows.push(Row {
+        name: format!("rebuild all projections from position 0 ({events} events)"),
+        rate: per_second(events, elapsed),
+        unit: "events/s",
+        detail: format!("{elapsed:.2?}; target ≥ 1,000,000/s"),
+    });
+
     // Reopen without, then with, a snapshot.
     drop(runtime);
     let engine = Arc::try_unwrap(engine).map_err(|_| anyhow::anyhow!("engine still shared"))?;

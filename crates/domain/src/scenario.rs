@@ -112,7 +112,13 @@ impl Builder {
         });
     }
 
-    fn register(&mut self, prefix: &str, count: usize, kind: BeneficiaryKind) -> Vec<String> {
+    fn register(
+        &mut self,
+        prefix: &str,
+        count: usize,
+        kind: BeneficiaryKind,
+        category: BeneficiaryCategory,
+    ) -> Vec<String> {
         (0..count)
             .map(|i| {
                 let id = format!("{prefix}-{i:04}");
@@ -120,7 +126,7 @@ impl Builder {
                     beneficiary: beneficiary(&id),
                     unit: unit(SANMING_COUNTIES[i % 3]),
                     kind,
-                    categories: [BeneficiaryCategory::PoorHousehold].into_iter().collect(),
+                    categories: [category].into_iter().collect(),
                 });
                 id
             })
@@ -177,7 +183,12 @@ pub fn sanming_2021() -> Vec<Step> {
     b.on(day(2021, 1, 4));
     b.open_fund(SANMING_REVOLVING, Programme::RevolvingFund, 2021);
     b.fund_cash(SANMING_REVOLVING, City, yuan("616.8万"));
-    let households = b.register("REV", 337, BeneficiaryKind::Household);
+    let households = b.register(
+        "REV",
+        337,
+        BeneficiaryKind::Household,
+        BeneficiaryCategory::PoorHousehold,
+    );
     b.on(day(2021, 4, 1));
     for (i, household) in households.iter().enumerate() {
         let principal = if i == 336 { "19200" } else { "18300" };
@@ -202,7 +213,12 @@ pub fn sanming_2021() -> Vec<Step> {
     b.fund_cash(SANMING_BURSARY, Province, yuan("426,600.00"));
     b.fund_cash(SANMING_BURSARY, City, yuan("963,000.00"));
     b.fund_cash(SANMING_BURSARY, County, yuan("642,000.00"));
-    let students = b.register("STU", 642, BeneficiaryKind::Person);
+    let students = b.register(
+        "STU",
+        642,
+        BeneficiaryKind::Person,
+        BeneficiaryCategory::Student,
+    );
     b.on(day(2021, 8, 20));
     for (i, student) in students.iter().enumerate() {
         let mut awards = vec![(County, "1000", "CTY"), (City, "1500", "CIT")];
@@ -235,7 +251,12 @@ pub fn sanming_2021() -> Vec<Step> {
     b.fund_cash(SANMING_HOUSING, Province, yuan("320000"));
     b.fund_cash(SANMING_HOUSING, City, yuan("280000"));
     b.fund_cash(SANMING_HOUSING, County, yuan("320000"));
-    let homes = b.register("HOU", 16, BeneficiaryKind::Household);
+    let homes = b.register(
+        "HOU",
+        16,
+        BeneficiaryKind::Household,
+        BeneficiaryCategory::PoorHousehold,
+    );
     for (i, home) in homes.iter().enumerate() {
         let award = AwardId::new(format!("H21-{i:02}")).expect("a valid award id");
         b.on(day(2021, 5, 10));
@@ -290,7 +311,12 @@ pub fn sanming_2021() -> Vec<Step> {
             (HouseholdContribution, yuan("1196000")),
         ]),
     }));
-    let insured = b.register("INS", 600, BeneficiaryKind::Household);
+    let insured = b.register(
+        "INS",
+        600,
+        BeneficiaryKind::Household,
+        BeneficiaryCategory::SpecialFamily,
+    );
     b.on(day(2021, 12, 20));
     for i in 0..1_234usize {
         let amount = if i == 1_233 { "5410.92" } else { "5730" };
@@ -307,7 +333,12 @@ pub fn sanming_2021() -> Vec<Step> {
     b.on(day(2021, 1, 4));
     b.open_fund(SANMING_CONDOLENCE, Programme::Condolence, 2021);
     b.fund_cash(SANMING_CONDOLENCE, City, yuan("22.46万"));
-    let poor = b.register("CON", 394, BeneficiaryKind::Household);
+    let poor = b.register(
+        "CON",
+        394,
+        BeneficiaryKind::Household,
+        BeneficiaryCategory::PoorHousehold,
+    );
     let campaign = CampaignId::new("SM-2021-SPRING").expect("a valid campaign id");
     b.run(Command::OpenCampaign {
         campaign: campaign.clone(),

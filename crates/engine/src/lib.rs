@@ -9,6 +9,7 @@
 //! `Log::prepare_group` / `Log::commit_prepared`).
 
 mod model;
+mod projector;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use model::Model;
 use model::{digest_of, log_names, new_events, CommandEntry};
+pub use projector::Projections;
 
 /// Most commands waiting in the writer's queue; a full queue makes submitters wait.
 pub const COMMAND_QUEUE_DEPTH_MAX: usize = 4_096;
@@ -153,6 +155,7 @@ struct Shared<B: Backend> {
 /// The ledger engine over a log. Dropping it stops the threads after the queue drains.
 pub struct Engine<B: Backend> {
     shared: Arc<Shared<B>>,
+    projections: Arc<projector::Hosted>,
     queue: Option<mpsc::Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -211,10 +214,20 @@ impl<B: Backend> Engine<B> {
                 .spawn(move || flush_groups(&shared, &group_receiver, options))
                 .expect("spawning the flusher thread")
         };
+        let projections = projector::start(&shared.log);
+        let projector_thread = {
+            let log = shared.log.clone();
+            let hosted = Arc::clone(&projections);
+            std::thread::Builder::new()
+                .name("ledger-projector".into())
+                .spawn(move || projector::run(&log, &hosted, options.snapshot_interval_events))
+                .expect("spawning the projector thread")
+        };
         Ok(Engine {
             shared,
+            projections,
             queue: Some(sender),
-            threads: vec![writer, flusher],
+            threads: vec![writer, flusher, projector_thread],
         })
     }
 
@@ -268,9 +281,63 @@ impl<B: Backend> Engine<B> {
         Ok(model.next_position)
     }
 
+    /// Reads the projections as they are now (they follow the log closely; use
+    /// [`Engine::projections_after`] to read your own writes).
+    pub fn projections<R>(&self, query: impl FnOnce(&Projections) -> R) -> R {
+        query(
+            &self
+                .projections
+                .projections
+                .read()
+                .expect("projections lock"),
+        )
+    }
+
+    /// Reads the projections once they include every event before `position` (for
+    /// example `first_position + count` of an accepted command).
+    pub fn projections_after<R>(
+        &self,
+        position: u64,
+        timeout: std::time::Duration,
+        query: impl FnOnce(&Projections) -> R,
+    ) -> Result<R, EngineError> {
+        if !self.projections.wait_for(position, timeout) {
+            let cause = self
+                .projections
+                .failure
+                .lock()
+                .expect("projector lock")
+                .clone()
+                .unwrap_or_else(|| {
+                    format!("the projections did not reach position {position} in {timeout:?}")
+                });
+            return Err(EngineError::Unavailable { cause });
+        }
+        Ok(self.projections(query))
+    }
+
+    /// Every projection rebuilt from position 0 up to `position`: a rebuild, and the
+    /// answer to "as of log position N".
+    pub fn projections_at_position(&self, position: u64) -> Result<Projections, EngineError> {
+        let head = self.shared.log.head().next_position;
+        Projections::fold(&self.shared.log, position.min(head))
+    }
+
+    /// Checkpoints every projection now.
+    pub fn checkpoint_projections(&self) -> Result<(), EngineError> {
+        self.projections
+            .projections
+            .read()
+            .expect("projections lock")
+            .save(&self.shared.log)
+    }
+
     /// Stops taking commands, finishes the queued ones and joins the threads.
     pub fn shutdown(&mut self) {
         self.queue.take();
+        self.projections
+            .stop
+            .store(true, std::sync::atomic::Ordering::Release);
         for thread in self.threads.drain(..) {
             // A thread that panicked has already failed its callers.
             let _ = thread.join();

@@ -1,0 +1,222 @@
+//! Hosts the read models of `ledger-projections`: a projector thread follows the log
+//! through a subscription, folds every durable event into each projection, and
+//! checkpoints each projection (its state with its position, in one snapshot) every
+//! so many events. On open each projection resumes from its own checkpoint.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
+
+use ledger_projections::{
+    AuditTrail, EventRecord, FundLedger, InsuranceReports, LoanReports, ProgrammeReports,
+    Projection,
+};
+use ledger_store::limits::READ_PAGE_EVENTS_MAX;
+use ledger_store::{Backend, Log, RecordedEvent};
+
+use crate::EngineError;
+
+/// How long the projector waits for new events before checking whether to stop.
+const PROJECTOR_POLL_MS: u64 = 100;
+
+/// Every read model, each with its own position.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Projections {
+    pub fund_ledger: FundLedger,
+    pub programmes: ProgrammeReports,
+    pub insurance: InsuranceReports,
+    pub loans: LoanReports,
+    pub audit: AuditTrail,
+}
+
+/// Applies `record` to `projection` unless its checkpoint is already past it.
+fn feed<P: Projection>(projection: &mut P, record: &EventRecord) {
+    if record.recorded.position >= projection.next_position() {
+        projection.apply(record);
+    }
+}
+
+fn load<P: Projection, B: Backend>(log: &Log<B>) -> P {
+    // A checkpoint is a shortcut: an unreadable one, or one from beyond the durable
+    // head, means rebuilding this projection from position 0.
+    match log.load_snapshot::<P>(P::NAME) {
+        Ok(Some((position, projection)))
+            if position <= log.head().next_position && projection.next_position() == position =>
+        {
+            projection
+        }
+        _ => P::default(),
+    }
+}
+
+fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), EngineError> {
+    Ok(log.save_snapshot(P::NAME, projection.next_position(), projection)?)
+}
+
+impl Projections {
+    /// Every projection, each from its checkpoint.
+    pub(crate) fn load<B: Backend>(log: &Log<B>) -> Self {
+        Projections {
+            fund_ledger: load(log),
+            programmes: load(log),
+            insurance: load(log),
+            loans: load(log),
+            audit: load(log),
+        }
+    }
+
+    /// Checkpoints every projection.
+    pub(crate) fn save<B: Backend>(&self, log: &Log<B>) -> Result<(), EngineError> {
+        save(log, &self.fund_ledger)?;
+        save(log, &self.programmes)?;
+        save(log, &self.insurance)?;
+        save(log, &self.loans)?;
+        save(log, &self.audit)
+    }
+
+    /// The first position some projection still needs.
+    pub fn next_position(&self) -> u64 {
+        [
+            self.fund_ledger.next_position(),
+            self.programmes.next_position(),
+            self.insurance.next_position(),
+            self.loans.next_position(),
+            self.audit.next_position(),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(0)
+    }
+
+    pub(crate) fn apply(&mut self, record: &EventRecord) {
+        feed(&mut self.fund_ledger, record);
+        feed(&mut self.programmes, record);
+        feed(&mut self.insurance, record);
+        feed(&mut self.loans, record);
+        feed(&mut self.audit, record);
+    }
+
+    /// Every projection folded from position 0 up to `end`: what a rebuild gives.
+    pub(crate) fn fold<B: Backend>(log: &Log<B>, end: u64) -> Result<Self, EngineError> {
+        let mut projections = Projections::default();
+        let mut next = 0;
+        while next < end {
+            let wanted = usize::try_from(end - next).unwrap_or(usize::MAX);
+            let page = log.read_all(next, wanted.min(READ_PAGE_EVENTS_MAX))?;
+            if page.is_empty() {
+                break;
+            }
+            for record in &page {
+                projections.apply(&event_record(record)?);
+            }
+            next += page.len() as u64;
+        }
+        Ok(projections)
+    }
+}
+
+/// A stored event as the projections take it.
+pub(crate) fn event_record(record: &RecordedEvent) -> Result<EventRecord, EngineError> {
+    Ok(EventRecord {
+        recorded: crate::recorded_event(record)?,
+        memo: record.memo.to_string(),
+        hash: record.hash,
+    })
+}
+
+/// The projections and how far they have got, shared with the engine's readers.
+#[derive(Debug, Default)]
+pub(crate) struct Hosted {
+    pub projections: RwLock<Projections>,
+    /// The position every projection has reached, for readers that wait for it.
+    pub reached: Mutex<u64>,
+    pub advanced: Condvar,
+    pub stop: AtomicBool,
+    /// Why the projector stopped, if it failed (reads then see stale projections).
+    pub failure: Mutex<Option<String>>,
+}
+
+impl Hosted {
+    /// Waits until every projection has applied the events before `position`.
+    pub fn wait_for(&self, position: u64, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut reached = self.reached.lock().expect("projector lock");
+        while *reached < position {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            reached = self
+                .advanced
+                .wait_timeout(reached, deadline - now)
+                .expect("projector lock")
+                .0;
+        }
+        true
+    }
+}
+
+/// The projector thread's loop.
+pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval_events: u64) {
+    let from = hosted
+        .projections
+        .read()
+        .expect("projections lock")
+        .next_position();
+    let mut last_checkpoint = from;
+    let mut subscription = log.subscribe(from);
+    while !hosted.stop.load(Ordering::Acquire) {
+        let page = match subscription.next_page(
+            READ_PAGE_EVENTS_MAX,
+            Duration::from_millis(PROJECTOR_POLL_MS),
+        ) {
+            Ok(page) => page,
+            Err(e) => {
+                *hosted.failure.lock().expect("projector lock") = Some(e.to_string());
+                return;
+            }
+        };
+        if page.is_empty() {
+            continue;
+        }
+        let records: Result<Vec<EventRecord>, EngineError> =
+            page.iter().map(event_record).collect();
+        let records = match records {
+            Ok(records) => records,
+            Err(e) => {
+                *hosted.failure.lock().expect("projector lock") = Some(e.to_string());
+                return;
+            }
+        };
+        let reached = {
+            let mut projections = hosted.projections.write().expect("projections lock");
+            for record in &records {
+                projections.apply(record);
+            }
+            projections.next_position()
+        };
+        *hosted.reached.lock().expect("projector lock") = reached;
+        hosted.advanced.notify_all();
+        if reached - last_checkpoint >= checkpoint_interval_events {
+            let projections = hosted.projections.read().expect("projections lock");
+            // Failing to checkpoint loses nothing: the projections are rebuilt from
+            // the previous checkpoint and the log.
+            if projections.save(log).is_ok() {
+                last_checkpoint = reached;
+            }
+        }
+    }
+}
+
+/// Starts hosting: loads checkpoints and returns the shared state for the thread.
+pub(crate) fn start<B: Backend>(log: &Log<B>) -> Arc<Hosted> {
+    let projections = Projections::load(log);
+    let reached = projections.next_position();
+    Arc::new(Hosted {
+        projections: RwLock::new(projections),
+        reached: Mutex::new(reached),
+        advanced: Condvar::new(),
+        stop: AtomicBool::new(false),
+        failure: Mutex::new(None),
+    })
+}
