@@ -4,8 +4,8 @@
 //! events and prints each acceptance; the parent SIGKILLs it at random moments 20
 //! times. After every reopen, every accepted command is in the log where it was
 //! answered, a retry of it is a duplicate, the reopened model (snapshot plus tail)
-//! equals a rebuild from position 0, the fund never went below zero, and the
-//! chain verifies.
+//! and the projections (checkpoints plus tail) equal a rebuild from position 0, the
+//! fund never went below zero, and the chain verifies.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command as Process, Stdio};
@@ -194,6 +194,19 @@ fn the_committed_model_survives_sigkill_and_equals_a_rebuild() {
         assert!(engine.log().verify().unwrap().is_intact(), "kill {kill}");
         let head = engine.log().head().next_position;
         let rebuilt = engine.model_at_position(head).unwrap();
+        // Projections resume from their checkpoints (every 50 events, so a kill often
+        // falls between the log's commit and a checkpoint) and must equal a rebuild.
+        let resumed = engine
+            .projections_after(
+                head,
+                Duration::from_secs(30),
+                ledger_engine::Projections::clone,
+            )
+            .unwrap();
+        assert!(
+            resumed == engine.projections_at_position(head).unwrap(),
+            "kill {kill}: projections differ from a rebuild"
+        );
         engine.read(|m| {
             assert_eq!(m.next_position(), head, "kill {kill}");
             assert_eq!(
