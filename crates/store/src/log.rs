@@ -290,16 +290,7 @@ impl<B: Backend> Log<B> {
         algorithm: Option<HashAlgorithm>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
-        let header_bytes = backend
-            .read_header()?
-            .ok_or_else(|| StoreError::NotALedger {
-                path: "this backend".into(),
-            })?;
-        let header = codec::decode_header(&header_bytes).map_err(|e| StoreError::Corruption {
-            position: None,
-            what: format!("header: {e}"),
-        })?;
-        Self::check_format_version(header.format_version)?;
+        let header = Self::read_header(&backend)?;
         if let Some(requested) = algorithm {
             if requested != header.hash_algorithm {
                 return Err(StoreError::HashAlgorithmMismatch {
@@ -329,6 +320,40 @@ impl<B: Backend> Log<B> {
         })
     }
 
+    /// The stored header, refusing a missing, damaged, newer or unknown one.
+    fn read_header(backend: &B) -> Result<Header, StoreError> {
+        let bytes = backend
+            .read_header()?
+            .ok_or_else(|| StoreError::NotALedger {
+                path: "this backend".into(),
+            })?;
+        let header = codec::decode_header(&bytes).map_err(|e| StoreError::Corruption {
+            position: None,
+            what: format!("header: {e}"),
+        })?;
+        Self::check_format_version(header.format_version)?;
+        Ok(header)
+    }
+
+    /// The stored head marker, or the empty log's head if none has been written.
+    fn read_head_marker(backend: &B) -> Result<Head, StoreError> {
+        match backend.read_head()? {
+            Some(bytes) => codec::decode_head(&bytes)
+                .map(|marker| Head {
+                    next_position: marker.next_position,
+                    hash: marker.hash,
+                })
+                .map_err(|e| StoreError::Corruption {
+                    position: None,
+                    what: format!("head marker: {e}"),
+                }),
+            None => Ok(Head {
+                next_position: 0,
+                hash: GENESIS_HASH,
+            }),
+        }
+    }
+
     /// Refuses a newer format (upgrade the program) and an unknown older one.
     fn check_format_version(found: u16) -> Result<(), StoreError> {
         if found > FORMAT_VERSION {
@@ -348,16 +373,7 @@ impl<B: Backend> Log<B> {
 
     /// Reads the head marker and checks it against the last stored record.
     fn check_head(backend: &B, algorithm: HashAlgorithm) -> Result<Head, StoreError> {
-        let marker = match backend.read_head()? {
-            Some(bytes) => codec::decode_head(&bytes).map_err(|e| StoreError::Corruption {
-                position: None,
-                what: format!("head marker: {e}"),
-            })?,
-            None => HeadMarker {
-                next_position: 0,
-                hash: GENESIS_HASH,
-            },
-        };
+        let marker = Self::read_head_marker(backend)?;
         let last = backend.last_position()?;
         let expected_last = marker.next_position.checked_sub(1);
         if last != expected_last {
@@ -734,7 +750,7 @@ impl<B: Backend> Log<B> {
                     .events
                     .iter()
                     .zip(&batch.events)
-                    .all(|(a, b)| same_new_content(a, b));
+                    .all(|(a, b)| a.same_content(b));
             return if same {
                 Planned::DuplicatePending(Appended {
                     first_position: span.first_position,
@@ -984,32 +1000,8 @@ impl<B: Backend> Log<B> {
     /// stops [`Log::open`] is still reported with the first bad position. The hash
     /// algorithm and head come from the stored header and head marker.
     pub fn verify_storage(backend: &B) -> Result<VerifyReport, StoreError> {
-        let header_bytes = backend
-            .read_header()?
-            .ok_or_else(|| StoreError::NotALedger {
-                path: "this backend".into(),
-            })?;
-        let header = codec::decode_header(&header_bytes).map_err(|e| StoreError::Corruption {
-            position: None,
-            what: format!("header: {e}"),
-        })?;
-        Self::check_format_version(header.format_version)?;
-        let head = match backend.read_head()? {
-            Some(bytes) => {
-                let marker = codec::decode_head(&bytes).map_err(|e| StoreError::Corruption {
-                    position: None,
-                    what: format!("head marker: {e}"),
-                })?;
-                Head {
-                    next_position: marker.next_position,
-                    hash: marker.hash,
-                }
-            }
-            None => Head {
-                next_position: 0,
-                hash: GENESIS_HASH,
-            },
-        };
+        let header = Self::read_header(backend)?;
+        let head = Self::read_head_marker(backend)?;
         let mut report = Self::verify_chain(backend, header.hash_algorithm, head)?;
         if report.first_break.is_none() {
             if let Some(last) = backend.last_position()? {
@@ -1158,16 +1150,6 @@ impl<B: Backend> Log<B> {
             .poisoned
             .clone()
     }
-}
-
-fn same_new_content(a: &crate::NewEvent, b: &crate::NewEvent) -> bool {
-    a.stream == b.stream
-        && a.event_type == b.event_type
-        && a.schema_version == b.schema_version
-        && a.actor == b.actor
-        && a.effective_date == b.effective_date
-        && a.memo == b.memo
-        && a.payload == b.payload
 }
 
 /// Checks, record by record, what must hold between neighbours without hashing:

@@ -217,6 +217,20 @@ pub struct NewEvent {
     pub memo: Memo,
 }
 
+impl NewEvent {
+    /// True when `other` carries the same content: everything the caller chooses
+    /// except the expected version, which a successful first attempt has consumed.
+    pub(crate) fn same_content(&self, other: &NewEvent) -> bool {
+        self.stream == other.stream
+            && self.event_type == other.event_type
+            && self.schema_version == other.schema_version
+            && self.actor == other.actor
+            && self.effective_date == other.effective_date
+            && self.memo == other.memo
+            && self.payload == other.payload
+    }
+}
+
 /// The events of one command: appended all or nothing, under one idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendBatch {
