@@ -16,6 +16,9 @@ use ledger_store::{Backend, Log, RecordedEvent};
 
 use crate::EngineError;
 
+/// Pages at least this long are decoded and folded on two threads.
+const PARALLEL_PAGE_MIN: usize = 512;
+
 /// How long the projector waits for new events before checking whether to stop.
 const PROJECTOR_POLL_MS: u64 = 100;
 
@@ -88,12 +91,38 @@ impl Projections {
         .unwrap_or(0)
     }
 
-    pub(crate) fn apply(&mut self, record: &EventRecord) {
-        feed(&mut self.fund_ledger, record);
-        feed(&mut self.programmes, record);
-        feed(&mut self.insurance, record);
-        feed(&mut self.loans, record);
-        feed(&mut self.audit, record);
+    /// Applies records in order. The projections are independent, so a large page
+    /// is folded on two threads, the work split about evenly between them.
+    pub(crate) fn apply_all(&mut self, records: &[EventRecord]) {
+        let Projections {
+            fund_ledger,
+            programmes,
+            insurance,
+            loans,
+            audit,
+        } = self;
+        let mut first = |records: &[EventRecord]| {
+            for record in records {
+                feed(fund_ledger, record);
+                feed(programmes, record);
+                feed(insurance, record);
+                feed(audit, record);
+            }
+        };
+        let mut second = |records: &[EventRecord]| {
+            for record in records {
+                feed(loans, record);
+            }
+        };
+        if records.len() < PARALLEL_PAGE_MIN {
+            first(records);
+            second(records);
+            return;
+        }
+        std::thread::scope(|scope| {
+            scope.spawn(move || second(records));
+            first(records);
+        });
     }
 
     /// Every projection folded from position 0 up to `end`: what a rebuild gives.
@@ -106,13 +135,26 @@ impl Projections {
             if page.is_empty() {
                 break;
             }
-            for record in &page {
-                projections.apply(&event_record(record)?);
-            }
+            projections.apply_all(&event_records(&page)?);
             next += page.len() as u64;
         }
         Ok(projections)
     }
+}
+
+/// Stored events as the projections take them; a large page is decoded on two threads.
+pub(crate) fn event_records(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
+    if page.len() < PARALLEL_PAGE_MIN {
+        return page.iter().map(event_record).collect();
+    }
+    let (front, back) = page.split_at(page.len() / 2);
+    std::thread::scope(|scope| {
+        let back = scope.spawn(|| back.iter().map(event_record).collect::<Result<Vec<_>, _>>());
+        let mut records: Vec<EventRecord> =
+            front.iter().map(event_record).collect::<Result<_, _>>()?;
+        records.extend(back.join().expect("decoding thread panicked")?);
+        Ok(records)
+    })
 }
 
 /// A stored event as the projections take it.
@@ -190,9 +232,7 @@ pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval
         };
         let reached = {
             let mut projections = hosted.projections.write().expect("projections lock");
-            for record in &records {
-                projections.apply(record);
-            }
+            projections.apply_all(&records);
             projections.next_position()
         };
         *hosted.reached.lock().expect("projector lock") = reached;
