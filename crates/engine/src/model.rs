@@ -20,6 +20,14 @@ pub(crate) struct Payload {
     pub event: Event,
 }
 
+/// [`Payload`] by reference, for encoding without cloning the event: serde writes a
+/// reference exactly as the value, so the bytes are the same.
+#[derive(Serialize)]
+struct PayloadRef<'a> {
+    digest: Option<[u8; 32]>,
+    event: &'a Event,
+}
+
 /// Where an accepted command's events are, and what it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CommandEntry {
@@ -147,9 +155,9 @@ pub(crate) fn new_events(
         .iter()
         .enumerate()
         .map(|(i, event)| {
-            let payload = Payload {
+            let payload = PayloadRef {
                 digest: (i == 0).then_some(digest),
-                event: event.clone(),
+                event,
             };
             NewEvent {
                 stream: stream_of(event),
@@ -181,4 +189,31 @@ pub(crate) fn log_names(
         Actor::new(actor.to_string()).map_err(invalid)?,
         Memo::new(memo).map_err(invalid)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_by_reference_encodes_exactly_like_the_owned_payload() {
+        let event = Event::UnitRegistered {
+            unit: ledger_domain::UnitCode::new("FJ").unwrap(),
+            name: "福建省".into(),
+            level: ledger_domain::UnitLevel::Province,
+            parent: None,
+        };
+        let owned = Payload {
+            digest: Some([7; 32]),
+            event: event.clone(),
+        };
+        let borrowed = PayloadRef {
+            digest: Some([7; 32]),
+            event: &event,
+        };
+        assert_eq!(
+            ledger_store::codec::encode_value(&owned).unwrap(),
+            ledger_store::codec::encode_value(&borrowed).unwrap()
+        );
+    }
 }
