@@ -358,19 +358,61 @@ pub fn recorded_event(record: &ledger_store::RecordedEvent) -> Result<Recorded, 
 }
 
 /// Folds the log's events from `model.next_position` up to `end` into `model`.
+///
+/// Reading and decoding run on a second thread, a few pages ahead of `evolve`: the
+/// two halves take about the same time, so the fold runs at nearly twice the speed
+/// of doing both in turn.
 fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), EngineError> {
-    while model.next_position < end {
-        let wanted = usize::try_from(end - model.next_position).unwrap_or(usize::MAX);
-        let page = log.read_all(model.next_position, wanted.min(READ_PAGE_EVENTS_MAX))?;
-        if page.is_empty() {
-            break;
+    let (pages, decoded) =
+        std_mpsc::sync_channel::<Result<Vec<Recorded>, EngineError>>(FOLD_PAGES_AHEAD);
+    let start = model.next_position;
+    // `move`: the receiver is dropped when this closure returns (also on an error),
+    // before the scope joins the reader, so a reader blocked on a full channel ends.
+    std::thread::scope(move |scope| {
+        scope.spawn(move || {
+            let mut next = start;
+            while next < end {
+                let wanted = usize::try_from(end - next).unwrap_or(usize::MAX);
+                let page = log
+                    .read_all(next, wanted.min(READ_PAGE_EVENTS_MAX))
+                    .map_err(EngineError::from)
+                    .and_then(|page| {
+                        page.iter()
+                            .map(recorded_event)
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                let stop = match &page {
+                    Ok(page) if page.is_empty() => true,
+                    Ok(page) => {
+                        next += page.len() as u64;
+                        false
+                    }
+                    Err(_) => true,
+                };
+                // The folding side stops reading on an error; a closed channel ends this too.
+                if pages.send(page).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        while model.next_position < end {
+            let Ok(page) = decoded.recv() else {
+                break;
+            };
+            let page = page?;
+            if page.is_empty() {
+                break;
+            }
+            for recorded in &page {
+                model.apply(recorded);
+            }
         }
-        for record in &page {
-            model.apply(record)?;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
+
+/// Pages the decoding thread of a fold may run ahead.
+const FOLD_PAGES_AHEAD: usize = 2;
 
 /// The writer's own state: the model with every decided command folded in, and the
 /// commands of groups not yet durable (the store's index has the durable ones).

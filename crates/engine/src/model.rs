@@ -55,17 +55,14 @@ impl Model {
         self.next_position
     }
 
-    /// Folds one stored event in. Events must come in position order.
-    pub(crate) fn apply(&mut self, record: &RecordedEvent) -> Result<(), EngineError> {
+    /// Folds one decoded event in. Events must come in position order.
+    pub(crate) fn apply(&mut self, recorded: &Recorded) {
         assert_eq!(
-            record.position, self.next_position,
+            recorded.position, self.next_position,
             "events are folded in position order"
         );
-        let payload = decode_payload(record)?;
-        let recorded = recorded_of(record, payload.event)?;
-        evolve(&mut self.state, &recorded);
-        self.next_position = record.position + 1;
-        Ok(())
+        evolve(&mut self.state, recorded);
+        self.next_position = recorded.position + 1;
     }
 }
 
