@@ -202,6 +202,31 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         ),
     });
 
+    // Fund balance as of a past effective date, from the fund ledger projection.
+    let past = NaiveDate::from_ymd_opt(2021, 3, 31).expect("valid date");
+    engine.projections_after(events, Duration::from_secs(600), |_| ())?;
+    let mut lat = Vec::with_capacity(10_000);
+    for i in 0..10_000usize {
+        let f = fund(i % FUNDS);
+        let t = Instant::now();
+        let figures =
+            engine.projections(|p| p.fund_ledger.balance_as_of(&f, past).map(|b| b.available));
+        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        anyhow::ensure!(figures.is_ok(), "as-of query failed");
+    }
+    let mut lat = Latencies(lat);
+    rows.push(Row {
+        name: format!("fund balance as of a past date (projection) with {events} events"),
+        rate: 0.0,
+        unit: "",
+        detail: format!(
+            "p50 {} ns, p99 {} ns, p99.9 {} ns; target p99 < 50 ms",
+            lat.percentile(50.0),
+            lat.percentile(99.0),
+            lat.percentile(99.9)
+        ),
+    });
+
     // Rebuild the model from position 0.
     let start = Instant::now();
     let rebuilt = engine.model_at_position(events)?;
