@@ -85,6 +85,7 @@ fn verify_exits_3_and_names_the_altered_position() {
     append_some(&data, 10);
     {
         // Alter one byte of record 6 inside its sled chunk, as an insider could.
+        // The binary has exited, so sled's lock is free.
         let db = sled::open(data.join(SLED_DIR)).unwrap();
         let tree = db.open_tree(LOG_TREE).unwrap();
         let chunk = tree

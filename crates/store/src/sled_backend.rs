@@ -45,6 +45,34 @@ const JOURNAL_NEXT_FILE: &str = "journal.next";
 /// The journal grows in zero-filled steps of this size (docs/decisions/0001).
 pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
 
+/// How long opening waits for sled's file lock. sled 0.34 releases the lock only
+/// when its background flusher notices that the database was dropped, so a reopen
+/// right after a close in the same process can find it still held for a moment.
+pub const SLED_LOCK_WAIT_MS: u64 = 3_000;
+
+/// Opens the sled database, waiting up to [`SLED_LOCK_WAIT_MS`] for its lock.
+fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(SLED_LOCK_WAIT_MS);
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                return Err(StoreError::Io {
+                    op: "opening the sled database (is another process using this data directory?)",
+                    source: e,
+                })
+            }
+            Err(e) => return Err(StoreError::backend("opening the sled database")(e)),
+        }
+    }
+}
+
 /// Extends `file` with zeros from `from` to at least `needed`, in whole growth steps,
 /// and syncs the new size. Returns the new allocated size.
 fn preallocate(file: &File, from: u64, needed: u64) -> std::io::Result<u64> {
@@ -110,10 +138,7 @@ impl SledBackend {
         let path = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&path).map_err(StoreError::io("creating the data directory"))?;
         let sled_path = path.join(SLED_DIR);
-        let db = sled::Config::new()
-            .path(&sled_path)
-            .open()
-            .map_err(StoreError::backend("opening the sled database"))?;
+        let db = open_sled(&sled_path)?;
         let tree = db
             .open_tree(LOG_TREE)
             .map_err(StoreError::backend("opening the log tree"))?;

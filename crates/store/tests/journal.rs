@@ -56,7 +56,7 @@ fn records_sled_lost_are_replayed_from_the_journal() {
     );
     // Make sled forget everything after creation, as if its buffers never reached the disk.
     {
-        let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
+        let db = raw_sled(&dir.path().join(SLED_DIR));
         let tree = db.open_tree(LOG_TREE).unwrap();
         let keys: Vec<_> = tree
             .range(&[RECORD_KEY_PREFIX][..]..)
@@ -186,7 +186,7 @@ fn a_journal_that_does_not_connect_to_the_log_is_reported() {
     file.write_all(&frames[0]).unwrap();
     file.write_all(&frames[3]).unwrap();
     {
-        let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
+        let db = raw_sled(&dir.path().join(SLED_DIR));
         let tree = db.open_tree(LOG_TREE).unwrap();
         let keys: Vec<_> = tree
             .range(&[RECORD_KEY_PREFIX][..]..)
@@ -212,7 +212,7 @@ fn chunks_beyond_the_journaled_head_are_unacknowledged_and_removed() {
     let dir = ledger_with(5);
     // sled kept a chunk of a write whose journal frame never became durable.
     {
-        let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
+        let db = raw_sled(&dir.path().join(SLED_DIR));
         let tree = db.open_tree(LOG_TREE).unwrap();
         tree.insert(ledger_store::codec::record_key(5), vec![1u8, 0, 0, 0, 42])
             .unwrap();

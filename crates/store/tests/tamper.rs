@@ -50,7 +50,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// Changes the sled value at `key` (header or head marker) in a copy of the ledger.
 fn alter(dir: &std::path::Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
-    let db = sled::open(dir.join(SLED_DIR)).unwrap();
+    let db = raw_sled(&dir.join(SLED_DIR));
     let tree = db.open_tree(LOG_TREE).unwrap();
     let mut value = tree.get(key).unwrap().unwrap().to_vec();
     change(&mut value);
@@ -61,7 +61,7 @@ fn alter(dir: &std::path::Path, key: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
 /// Changes the stored value (record ‖ hash) of the record at `position`, inside the
 /// chunk that holds it; `None` from `change` removes the record from its chunk.
 fn alter_record(dir: &std::path::Path, position: u64, change: impl FnOnce(&mut Vec<u8>) -> bool) {
-    let db = sled::open(dir.join(SLED_DIR)).unwrap();
+    let db = raw_sled(&dir.join(SLED_DIR));
     let tree = db.open_tree(LOG_TREE).unwrap();
     let (key, chunk) = tree
         .range(&b"R"[..]..=&record_key(position)[..])

@@ -47,3 +47,21 @@ pub fn payload(n: u64, size: usize) -> Vec<u8> {
     p.resize(size.max(8), 0xAB);
     p
 }
+
+/// Opens a sled database directly, as an insider's tool would, waiting for the lock
+/// that sled 0.34 releases a moment after the previous handle is dropped.
+pub fn raw_sled(path: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e)
+                if std::time::Instant::now() < deadline
+                    && e.to_string().contains("could not acquire lock") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("opening sled at {}: {e}", path.display()),
+        }
+    }
+}
