@@ -128,16 +128,9 @@ impl Projections {
     /// Every projection folded from position 0 up to `end`: what a rebuild gives.
     pub(crate) fn fold<B: Backend>(log: &Log<B>, end: u64) -> Result<Self, EngineError> {
         let mut projections = Projections::default();
-        let mut next = 0;
-        while next < end {
-            let wanted = usize::try_from(end - next).unwrap_or(usize::MAX);
-            let page = log.read_all(next, wanted.min(READ_PAGE_EVENTS_MAX))?;
-            if page.is_empty() {
-                break;
-            }
-            projections.apply_all(&event_records(&page)?);
-            next += page.len() as u64;
-        }
+        crate::fold_log(log, 0, end, event_records, |page| {
+            projections.apply_all(page);
+        })?;
         Ok(projections)
     }
 }
