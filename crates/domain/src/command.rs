@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Role, TokenDigest};
 use crate::catalogue::{
     BeneficiaryCategory, BeneficiaryKind, ClaimPayer, CondolenceForm, FundingTier, GrantModality,
     InsuranceModel, Period, PolicyLine, Programme, TierSplit, UnitLevel, VisitOutcome,
@@ -293,6 +294,31 @@ pub enum Command {
     ClosePeriod { unit: UnitCode, period: Period },
     /// Reverse a money event (by its log position), once, with a reason.
     ReverseEvent { position: u64, reason: String },
+    /// Register a member of staff with a role, bound to a unit's subtree (`scope`), or
+    /// for auditors and admins to none: the whole ledger. The id is an opaque staff id,
+    /// never a name.
+    RegisterUser {
+        user: UserId,
+        role: Role,
+        scope: Option<UnitCode>,
+    },
+    /// Change a user's role or scope.
+    ChangeUserRole {
+        user: UserId,
+        role: Role,
+        scope: Option<UnitCode>,
+    },
+    /// Disable a user: their tokens stop working; their history stays.
+    DisableUser { user: UserId, reason: String },
+    /// Issue an API token to a user; only its SHA-256 digest is recorded.
+    IssueToken {
+        token: TokenDigest,
+        user: UserId,
+        /// The last day the token is valid; `None` = until revoked.
+        expires_on: Option<NaiveDate>,
+    },
+    /// Revoke a token.
+    RevokeToken { token: TokenDigest, reason: String },
 }
 
 impl Command {
@@ -325,6 +351,11 @@ impl Command {
             Command::ExpireRequests { .. } => "ExpireRequests",
             Command::ClosePeriod { .. } => "ClosePeriod",
             Command::ReverseEvent { .. } => "ReverseEvent",
+            Command::RegisterUser { .. } => "RegisterUser",
+            Command::ChangeUserRole { .. } => "ChangeUserRole",
+            Command::DisableUser { .. } => "DisableUser",
+            Command::IssueToken { .. } => "IssueToken",
+            Command::RevokeToken { .. } => "RevokeToken",
         }
     }
 }

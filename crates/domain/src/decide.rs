@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 
+use crate::access::Role;
 use crate::catalogue::{
     ClaimPayer, FundingTier, InsuranceModel, Programme, TierShare, TierSplit, YEAR_MAX, YEAR_MIN,
 };
 use crate::command::{Command, CommandContext, Payment};
 use crate::event::{Event, Reversible};
-use crate::ids::{BeneficiaryId, FundId, UnitCode};
+use crate::ids::{BeneficiaryId, FundId, UnitCode, UserId};
 use crate::ledger::{Account, Side};
 use crate::money::{Amount, Money};
 use crate::rejection::Rejection;
@@ -524,7 +525,111 @@ pub fn decide(
         Command::ReverseEvent { position, reason } => {
             decide_reversal(state, *position, reason, ctx)
         }
+        Command::RegisterUser { user, role, scope } => {
+            if state.access().user(user).is_some() {
+                return Err(Rejection::UserExists { user: user.clone() });
+            }
+            check_role_scope(state, *role, scope.as_ref())?;
+            Ok(vec![Event::UserRegistered {
+                user: user.clone(),
+                role: *role,
+                scope: scope.clone(),
+            }])
+        }
+        Command::ChangeUserRole { user, role, scope } => {
+            active_user(state, user)?;
+            check_role_scope(state, *role, scope.as_ref())?;
+            if !(*role == Role::Admin && scope.is_none()) {
+                keeps_an_admin(state, user)?;
+            }
+            Ok(vec![Event::UserRoleChanged {
+                user: user.clone(),
+                role: *role,
+                scope: scope.clone(),
+            }])
+        }
+        Command::DisableUser { user, reason } => {
+            active_user(state, user)?;
+            text(reason, "reason", REASON_CHARS_MAX)?;
+            keeps_an_admin(state, user)?;
+            Ok(vec![Event::UserDisabled {
+                user: user.clone(),
+                reason: reason.clone(),
+            }])
+        }
+        Command::IssueToken {
+            token,
+            user,
+            expires_on,
+        } => {
+            active_user(state, user)?;
+            if state.access().token(token).is_some() {
+                return Err(Rejection::TokenExists {
+                    token: token.short(),
+                });
+            }
+            if let Some(expires_on) = expires_on.filter(|d| *d < date) {
+                return Err(Rejection::TokenExpiryInvalid {
+                    expires_on,
+                    issued_on: date,
+                });
+            }
+            Ok(vec![Event::TokenIssued {
+                token: *token,
+                user: user.clone(),
+                expires_on: *expires_on,
+            }])
+        }
+        Command::RevokeToken { token, reason } => {
+            let t = state
+                .access()
+                .token(token)
+                .ok_or_else(|| Rejection::UnknownToken {
+                    token: token.short(),
+                })?;
+            if t.is_revoked() {
+                return Err(Rejection::TokenAlreadyRevoked {
+                    token: token.short(),
+                });
+            }
+            text(reason, "reason", REASON_CHARS_MAX)?;
+            Ok(vec![Event::TokenRevoked {
+                token: *token,
+                user: t.user().clone(),
+                reason: reason.clone(),
+            }])
+        }
     }
+}
+
+fn active_user(state: &State, user: &UserId) -> Result<(), Rejection> {
+    match state.access().user(user) {
+        None => Err(Rejection::UnknownUser { user: user.clone() }),
+        Some(u) if !u.is_active() => Err(Rejection::UserDisabled { user: user.clone() }),
+        Some(_) => Ok(()),
+    }
+}
+
+fn check_role_scope(state: &State, role: Role, scope: Option<&UnitCode>) -> Result<(), Rejection> {
+    match scope {
+        None if role.needs_scope() => Err(Rejection::ScopeRequired { role }),
+        Some(_) if role.reads_everything() => Err(Rejection::ScopeNotApplicable { role }),
+        Some(unit) => known_unit(state, unit).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a change to `user` that would leave the ledger without an active admin of
+/// the whole ledger (nobody could then register users or issue tokens).
+fn keeps_an_admin(state: &State, user: &UserId) -> Result<(), Rejection> {
+    let is_ledger_admin = state
+        .access()
+        .user(user)
+        .is_some_and(|u| u.is_active() && u.role() == Role::Admin && u.scope().is_none());
+    if is_ledger_admin && state.access().ledger_admins() == 1 {
+        return Err(Rejection::LastAdmin { user: user.clone() });
+    }
+    Ok(())
 }
 
 /// A payment checked against every rule except its approval.

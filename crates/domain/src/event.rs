@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::access::{Role, TokenDigest};
 use crate::catalogue::{
     BeneficiaryCategory, BeneficiaryKind, ClaimPayer, CondolenceForm, FundingTier, InsuranceModel,
     Period, PolicyLine, Programme, TierSplit, UnitLevel, VisitOutcome,
@@ -214,6 +215,32 @@ pub enum Event {
         reason: String,
         reversed: Reversible,
     },
+    /// A member of staff was registered.
+    UserRegistered {
+        user: UserId,
+        role: Role,
+        scope: Option<UnitCode>,
+    },
+    /// A user's role or scope changed.
+    UserRoleChanged {
+        user: UserId,
+        role: Role,
+        scope: Option<UnitCode>,
+    },
+    /// A user was disabled.
+    UserDisabled { user: UserId, reason: String },
+    /// An API token was issued (its digest only).
+    TokenIssued {
+        token: TokenDigest,
+        user: UserId,
+        expires_on: Option<NaiveDate>,
+    },
+    /// An API token was revoked.
+    TokenRevoked {
+        token: TokenDigest,
+        user: UserId,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -247,6 +274,11 @@ impl Event {
             Event::PaymentRequestExpired { .. } => "PaymentRequestExpired",
             Event::PeriodClosed { .. } => "PeriodClosed",
             Event::EventReversed { .. } => "EventReversed",
+            Event::UserRegistered { .. } => "UserRegistered",
+            Event::UserRoleChanged { .. } => "UserRoleChanged",
+            Event::UserDisabled { .. } => "UserDisabled",
+            Event::TokenIssued { .. } => "TokenIssued",
+            Event::TokenRevoked { .. } => "TokenRevoked",
         }
     }
 
@@ -256,7 +288,7 @@ impl Event {
     }
 
     /// Every event type name, for documentation, golden files and the store's codec.
-    pub const TYPES: [&'static str; 27] = [
+    pub const TYPES: [&'static str; 32] = [
         "UnitRegistered",
         "FundOpened",
         "ApprovalThresholdSet",
@@ -284,6 +316,11 @@ impl Event {
         "PaymentRequestExpired",
         "PeriodClosed",
         "EventReversed",
+        "UserRegistered",
+        "UserRoleChanged",
+        "UserDisabled",
+        "TokenIssued",
+        "TokenRevoked",
     ];
 
     /// The fund the event belongs to, if any.
@@ -291,7 +328,12 @@ impl Event {
         match self {
             Event::UnitRegistered { .. }
             | Event::BeneficiaryRegistered { .. }
-            | Event::PeriodClosed { .. } => None,
+            | Event::PeriodClosed { .. }
+            | Event::UserRegistered { .. }
+            | Event::UserRoleChanged { .. }
+            | Event::UserDisabled { .. }
+            | Event::TokenIssued { .. }
+            | Event::TokenRevoked { .. } => None,
             Event::FundOpened { fund, .. }
             | Event::ApprovalThresholdSet { fund, .. }
             | Event::AppropriationCommitted { fund, .. }
@@ -455,7 +497,12 @@ impl Event {
             | Event::PaymentRejected { .. }
             | Event::PaymentRequestExpired { .. }
             | Event::PeriodClosed { .. }
-            | Event::EventReversed { .. } => return None,
+            | Event::EventReversed { .. }
+            | Event::UserRegistered { .. }
+            | Event::UserRoleChanged { .. }
+            | Event::UserDisabled { .. }
+            | Event::TokenIssued { .. }
+            | Event::TokenRevoked { .. } => return None,
         };
         Some(record)
     }

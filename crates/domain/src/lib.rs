@@ -7,6 +7,7 @@
 //! ([`Event::postings`]). docs/DOMAIN.md describes the programmes, accounts, controls
 //! and rates.
 
+pub mod access;
 pub mod catalogue;
 pub mod command;
 pub mod decide;
@@ -19,6 +20,7 @@ pub mod rejection;
 pub mod scenario;
 pub mod state;
 
+pub use access::{authorize, Access, Role, Token, TokenDigest, TokenError, User};
 pub use catalogue::{
     BeneficiaryCategory, BeneficiaryKind, ClaimPayer, CondolenceForm, FundingTier, GrantModality,
     InsuranceModel, Period, PolicyLine, Programme, TierShare, TierSplit, TierSplitError, UnitLevel,

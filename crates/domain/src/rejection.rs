@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 
+use crate::access::Role;
 use crate::catalogue::{FundingTier, Period, Programme, TierSplitError, UnitLevel};
 use crate::ids::{AwardId, BeneficiaryId, CampaignId, FundId, LoanId, UnitCode, UserId};
 use crate::money::{Amount, AmountError, Money};
@@ -247,6 +248,54 @@ pub enum Rejection {
     /// Later events depend on the one to reverse.
     #[error("the event at position {position} cannot be reversed: {why}")]
     ReversalBlocked { position: u64, why: String },
+
+    /// The acting user is not registered.
+    #[error("user {user} is not registered in this ledger; an admin must register them first")]
+    UnknownUser { user: UserId },
+    /// The acting or target user is disabled.
+    #[error("user {user} is disabled")]
+    UserDisabled { user: UserId },
+    /// A user with that id exists.
+    #[error("user {user} is already registered; change their role instead")]
+    UserExists { user: UserId },
+    /// The role does not allow the command.
+    #[error("user {user} is a {role}, and a {role} may not {action}")]
+    NotPermitted {
+        user: UserId,
+        role: Role,
+        action: &'static str,
+    },
+    /// The command touches a unit outside the user's subtree.
+    #[error("user {user} works within unit {scope}, and {} lies outside it", match unit { Some(u) => format!("unit {u}"), None => "the whole ledger".to_string() })]
+    OutOfScope {
+        user: UserId,
+        scope: UnitCode,
+        unit: Option<UnitCode>,
+    },
+    /// Clerks, approvers and managers must be bound to a unit.
+    #[error("a {role} must be bound to a unit (scope); only auditors and admins may have the whole ledger")]
+    ScopeRequired { role: Role },
+    /// An auditor bound to a unit makes no sense: auditors read everything.
+    #[error("an auditor reads the whole ledger and takes no scope")]
+    ScopeNotApplicable { role: Role },
+    /// That token digest was issued before.
+    #[error("a token with digest {token} was issued before; issue a fresh random token")]
+    TokenExists { token: String },
+    /// No token with that digest.
+    #[error("no token with digest {token} was issued")]
+    UnknownToken { token: String },
+    /// The token was revoked before.
+    #[error("the token {token} is already revoked")]
+    TokenAlreadyRevoked { token: String },
+    /// The token would expire before it is issued.
+    #[error("the token would expire on {expires_on}, before it is issued on {issued_on}")]
+    TokenExpiryInvalid {
+        expires_on: NaiveDate,
+        issued_on: NaiveDate,
+    },
+    /// The change would leave no active admin of the whole ledger.
+    #[error("user {user} is the last active admin of the whole ledger; register another before disabling or changing them")]
+    LastAdmin { user: UserId },
 }
 
 impl Rejection {
@@ -304,6 +353,18 @@ impl Rejection {
             Rejection::AlreadyReversed { .. } => "already_reversed",
             Rejection::CannotReverseReversal { .. } => "cannot_reverse_reversal",
             Rejection::ReversalBlocked { .. } => "reversal_blocked",
+            Rejection::UnknownUser { .. } => "unknown_user",
+            Rejection::UserDisabled { .. } => "user_disabled",
+            Rejection::UserExists { .. } => "user_exists",
+            Rejection::NotPermitted { .. } => "not_permitted",
+            Rejection::OutOfScope { .. } => "out_of_scope",
+            Rejection::ScopeRequired { .. } => "scope_required",
+            Rejection::ScopeNotApplicable { .. } => "scope_not_applicable",
+            Rejection::TokenExists { .. } => "token_exists",
+            Rejection::UnknownToken { .. } => "unknown_token",
+            Rejection::TokenAlreadyRevoked { .. } => "token_already_revoked",
+            Rejection::TokenExpiryInvalid { .. } => "token_expiry_invalid",
+            Rejection::LastAdmin { .. } => "last_admin",
         }
     }
 }

@@ -9,6 +9,7 @@ use chrono::{Months, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Access, Token, User};
 use crate::catalogue::{
     BeneficiaryCategory, BeneficiaryKind, FundingTier, InsuranceModel, Period, PolicyLine,
     Programme, TierSplit, UnitLevel,
@@ -699,19 +700,19 @@ impl PendingRequest {
 
 /// Serialises a map with non-string keys as a list of pairs, so the state also survives
 /// human-readable formats whose maps need string keys.
-mod pairs {
+pub(crate) mod pairs {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(super) fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+    pub(crate) fn serialize<K: Serialize, V: Serialize, S: Serializer>(
         map: &BTreeMap<K, V>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(map.iter())
     }
 
-    pub(super) fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    pub(crate) fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
     where
         K: Deserialize<'de> + Ord,
         V: Deserialize<'de>,
@@ -743,6 +744,8 @@ pub struct State {
     pub(crate) reversals: BTreeSet<u64>,
     /// One past the last position evolved.
     pub(crate) next_position: u64,
+    /// Staff users and their tokens.
+    pub(crate) access: Access,
 }
 
 /// Whether an effect is being applied or undone by a reversal.
@@ -779,6 +782,11 @@ impl State {
     /// An empty ledger.
     pub fn new() -> State {
         State::default()
+    }
+
+    /// Staff users and API tokens.
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     /// One past the position of the last event evolved (0 for an empty ledger).
@@ -1454,6 +1462,41 @@ pub fn evolve(state: &mut State, recorded: &Recorded) {
             state.money_events.remove(original);
             state.reversed.insert(*original, position);
             state.reversals.insert(position);
+        }
+        Event::UserRegistered { user, role, scope }
+        | Event::UserRoleChanged { user, role, scope } => {
+            state.access.users.insert(
+                user.clone(),
+                User {
+                    role: *role,
+                    scope: scope.clone(),
+                    active: true,
+                },
+            );
+        }
+        Event::UserDisabled { user, .. } => {
+            if let Some(u) = state.access.users.get_mut(user) {
+                u.active = false;
+            }
+        }
+        Event::TokenIssued {
+            token,
+            user,
+            expires_on,
+        } => {
+            state.access.tokens.insert(
+                *token,
+                Token {
+                    user: user.clone(),
+                    expires_on: *expires_on,
+                    revoked: false,
+                },
+            );
+        }
+        Event::TokenRevoked { token, .. } => {
+            if let Some(t) = state.access.tokens.get_mut(token) {
+                t.revoked = true;
+            }
         }
         Event::AppropriationCommitted { .. }
         | Event::AppropriationReceived { .. }

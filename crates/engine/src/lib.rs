@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::NaiveDate;
-use ledger_domain::{decide, Command, CommandContext, Recorded, Rejection, UserId};
+use ledger_domain::{authorize, decide, Command, CommandContext, Recorded, Rejection, UserId};
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{AppendBatch, Backend, Clock, Log, PreparedGroup, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -119,7 +119,18 @@ type Reply = oneshot::Sender<Result<Accepted, EngineError>>;
 
 struct Job {
     submission: Submission,
+    authority: Authority,
     reply: Reply,
+}
+
+/// Whether the writer checks the actor's role and scope before the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Authority {
+    /// A member of staff: `ledger_domain::authorize` must pass (HTTP, CLI).
+    Staff,
+    /// The operator of the ledger itself (bootstrap at `init`, the demo loader, tests):
+    /// the actor is recorded as given and not checked against the users.
+    Operator,
 }
 
 /// What the writer decided for one job, answered after its group is durable.
@@ -236,23 +247,64 @@ impl<B: Backend> Engine<B> {
         &self.shared.log
     }
 
-    /// Submits a command and waits until it is decided and, if accepted, durable.
-    /// Must not be called from inside an async runtime: use [`Engine::submit_async`].
+    /// Submits a command as the ledger's operator (bootstrap, demo data, tests): the
+    /// rules apply but the actor's role is not checked. Waits until the command is
+    /// decided and, if accepted, durable. Must not be called from inside an async
+    /// runtime: use [`Engine::submit_async`].
     pub fn submit(&self, submission: Submission) -> Result<Accepted, EngineError> {
+        self.enqueue_blocking(submission, Authority::Operator)
+    }
+
+    /// Submits a command as the member of staff named by its actor: the writer first
+    /// checks that the actor is an active user whose role and unit scope allow the
+    /// command (`ledger_domain::authorize`), then the rules. Blocking, like `submit`.
+    pub fn submit_checked(&self, submission: Submission) -> Result<Accepted, EngineError> {
+        self.enqueue_blocking(submission, Authority::Staff)
+    }
+
+    /// `submit`, resolving when the command is decided and, if accepted, durable.
+    pub async fn submit_async(&self, submission: Submission) -> Result<Accepted, EngineError> {
+        self.enqueue(submission, Authority::Operator).await
+    }
+
+    /// `submit_checked` for async callers (the HTTP server).
+    pub async fn submit_checked_async(
+        &self,
+        submission: Submission,
+    ) -> Result<Accepted, EngineError> {
+        self.enqueue(submission, Authority::Staff).await
+    }
+
+    fn enqueue_blocking(
+        &self,
+        submission: Submission,
+        authority: Authority,
+    ) -> Result<Accepted, EngineError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
         queue
-            .blocking_send(Job { submission, reply })
+            .blocking_send(Job {
+                submission,
+                authority,
+                reply,
+            })
             .map_err(|_| StoreError::ShutDown)?;
         answer.blocking_recv().map_err(|_| StoreError::ShutDown)?
     }
 
-    /// Submits a command; resolves when it is decided and, if accepted, durable.
-    pub async fn submit_async(&self, submission: Submission) -> Result<Accepted, EngineError> {
+    async fn enqueue(
+        &self,
+        submission: Submission,
+        authority: Authority,
+    ) -> Result<Accepted, EngineError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
         queue
-            .send(Job { submission, reply })
+            .send(Job {
+                submission,
+                authority,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::ShutDown)?;
         answer.await.map_err(|_| StoreError::ShutDown)?
@@ -485,6 +537,7 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
     for job in jobs {
         replies.push(job.reply);
         let s = job.submission;
+        let authority = job.authority;
         let outcome = (|| {
             let (command_id, actor, memo) = log_names(&s.command_id, &s.actor, &s.memo)?;
             let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
@@ -508,6 +561,9 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
                 recorded_at,
                 command_id: s.command_id.clone(),
             };
+            if authority == Authority::Staff {
+                authorize(&model.state, &s.actor, &s.command)?;
+            }
             let events = decide(&model.state, &s.command, &context)?;
             if events.is_empty() {
                 return Ok(Decided::Answer(Ok(Accepted {

@@ -330,3 +330,66 @@ fn concurrent_submitters_never_overdraw_a_fund() {
     assert_eq!(available(&engine), "¥1,000.00");
     assert!(engine.log().verify().unwrap().is_intact());
 }
+
+/// `submit_checked` runs `ledger_domain::authorize` in the writer, before the rules:
+/// an unknown actor, a reader and a clerk of another unit are refused and nothing is
+/// appended; a clerk of the fund's unit is accepted.
+#[test]
+fn checked_submissions_follow_role_and_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    setup(&engine, 100_000, 2);
+    let register = |id: &str, user: &str, role: ledger_domain::Role, scope: Option<&str>| {
+        engine
+            .submit(submission(
+                id,
+                "operator",
+                Command::RegisterUser {
+                    user: UserId::new(user).unwrap(),
+                    role,
+                    scope: scope.map(|s| UnitCode::new(s).unwrap()),
+                },
+            ))
+            .unwrap();
+    };
+    register("u-1", "admin", ledger_domain::Role::Admin, None);
+    engine
+        .submit_checked(submission(
+            "unit-xm",
+            "admin",
+            Command::RegisterUnit {
+                unit: UnitCode::new("FJ-XM").unwrap(),
+                name: "厦门市".into(),
+                level: UnitLevel::City,
+                parent: Some(UnitCode::new("FJ").unwrap()),
+            },
+        ))
+        .expect("an admin registers units");
+    register("u-2", "clerk-sm", ledger_domain::Role::Clerk, Some("FJ-SM"));
+    register("u-3", "clerk-xm", ledger_domain::Role::Clerk, Some("FJ-XM"));
+    register("u-4", "auditor", ledger_domain::Role::Auditor, None);
+    let head = engine.log().head().next_position;
+    for (actor, code) in [
+        ("stranger", "unknown_user"),
+        ("auditor", "not_permitted"),
+        ("clerk-xm", "out_of_scope"),
+    ] {
+        match engine.submit_checked(submission(
+            &format!("loan-{actor}"),
+            actor,
+            loan("L-1", "H0000", yuan(1_000)),
+        )) {
+            Err(EngineError::Rejected(r)) => assert_eq!(r.code(), code, "{actor}: {r}"),
+            other => panic!("{actor}: expected a rejection, got {other:?}"),
+        }
+    }
+    assert_eq!(engine.log().head().next_position, head, "nothing appended");
+    let accepted = engine
+        .submit_checked(submission(
+            "loan-ok",
+            "clerk-sm",
+            loan("L-1", "H0000", yuan(1_000)),
+        ))
+        .expect("the city's clerk records the loan");
+    assert_eq!(accepted.first_position, head);
+}

@@ -339,7 +339,12 @@ impl Stored {
             | Event::CampaignOpened { .. }
             | Event::PremiumCollected { .. }
             | Event::ClaimsReserveEstimated { .. }
-            | Event::PeriodClosed { .. } => return None,
+            | Event::PeriodClosed { .. }
+            | Event::UserRegistered { .. }
+            | Event::UserRoleChanged { .. }
+            | Event::UserDisabled { .. }
+            | Event::TokenIssued { .. }
+            | Event::TokenRevoked { .. } => return None,
         };
         Some(self.beneficiaries.intern(direct))
     }

@@ -286,7 +286,12 @@ pub(crate) fn changes_of(event: &Event) -> Changes {
         | Event::BursaryAwarded { .. }
         | Event::CampaignOpened { .. }
         | Event::ClaimsReserveEstimated { .. }
-        | Event::PeriodClosed { .. } => {}
+        | Event::PeriodClosed { .. }
+        | Event::UserRegistered { .. }
+        | Event::UserRoleChanged { .. }
+        | Event::UserDisabled { .. }
+        | Event::TokenIssued { .. }
+        | Event::TokenRevoked { .. } => {}
     }
     #[cfg(debug_assertions)]
     if let (Some(record), false) = (
