@@ -1,23 +1,17 @@
 //! The `welfare-ledger` binary: a thin shell over the store. It parses arguments,
 //! opens the data directory and prints results; all rules live in the crates.
 
+mod error;
+mod ledger;
+mod serve;
+mod staff;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use ledger_store::{Backend as _, HashAlgorithm, Log, SledBackend, StoreError, SystemClock};
-
-/// Exit codes, documented in README.md.
-mod exit {
-    pub const OK: u8 = 0;
-    /// The input was rejected (bad arguments, a rule said no).
-    pub const REJECTED: u8 = 2;
-    /// `verify` found the hash chain broken.
-    pub const VERIFICATION_FAILED: u8 = 3;
-    /// The ledger could not be read or written (IO, corruption, not a ledger).
-    pub const IO_FAILURE: u8 = 4;
-}
+use error::{exit, Failure};
+use ledger_store::{Backend as _, HashAlgorithm, Log};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,22 +31,42 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// The member of staff acting (a registered user id); their role and unit scope
+    /// are checked for every command that records something.
+    #[arg(long, global = true, env = "WELFARE_LEDGER_USER")]
+    user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create a new, empty ledger in the data directory.
+    /// Create a new ledger in the data directory, with its first admin; prints the
+    /// admin's API token once (it is stored only as a hash).
     Init {
         /// The hash of the ledger's chain, fixed for its lifetime: sha256 or sm3.
         #[arg(long, default_value = "sha256")]
         hash: HashAlgorithm,
+        /// The first admin's user id (an opaque staff id, not a name).
+        #[arg(long, default_value = "admin")]
+        admin: String,
     },
     /// Show the ledger's head: number of events, head hash, hash algorithm, size.
     Status,
     /// Recompute the hash chain from position 0; exit 3 and name the first bad position if broken.
     Verify,
+    /// Serve the HTTP API (docs/API.md) until Ctrl-C or SIGTERM, then drain and flush.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = serve::DEFAULT_LISTEN)]
+        listen: String,
+    },
+    /// Manage staff users (as an admin named by --user).
+    #[command(subcommand)]
+    User(staff::UserCommand),
+    /// Issue and revoke API tokens (as an admin named by --user).
+    #[command(subcommand)]
+    Token(staff::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,56 +74,46 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(match e {
-                StoreError::AlreadyExists { .. } => exit::REJECTED,
-                _ => exit::IO_FAILURE,
-            })
+            if cli.json {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"error": e.code(), "detail": e.to_string()})
+                );
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-/// The data directory's backend, refusing a directory that holds no ledger (rather
-/// than creating an empty database there).
-fn backend(cli: &Cli) -> Result<SledBackend, StoreError> {
-    if !cli.data.join(ledger_store::JOURNAL_FILE).exists() {
-        return Err(StoreError::NotALedger {
-            path: cli.data.display().to_string(),
-        });
-    }
-    SledBackend::open(&cli.data)
-}
-
-fn open(cli: &Cli) -> Result<Log<SledBackend>, StoreError> {
-    Log::open(backend(cli)?, None, Arc::new(SystemClock))
-}
-
-fn run(cli: &Cli) -> Result<u8, StoreError> {
+fn run(cli: &Cli) -> Result<u8, Failure> {
     match &cli.command {
-        Command::Init { hash } => {
-            if cli.data.join(ledger_store::JOURNAL_FILE).exists() {
-                return Err(StoreError::AlreadyExists {
-                    path: cli.data.display().to_string(),
-                });
-            }
-            let log = Log::create(SledBackend::open(&cli.data)?, *hash, Arc::new(SystemClock))?;
+        Command::Init { hash, admin } => {
+            let token = ledger::create(&cli.data, *hash, admin)?;
             if cli.json {
                 let out = serde_json::json!({
                     "data": cli.data.display().to_string(),
-                    "hash_algorithm": log.algorithm().name(),
+                    "hash_algorithm": hash.name(),
+                    "admin": admin,
+                    "admin_token": token,
                 });
                 println!("{out}");
             } else {
                 println!(
-                    "created a ledger in {} with the {} hash chain",
-                    cli.data.display(),
-                    log.algorithm()
+                    "created a ledger in {} with the {hash} hash chain",
+                    cli.data.display()
                 );
+                println!("admin user: {admin}");
+                println!("admin token (shown once, keep it safe): {token}");
             }
             Ok(exit::OK)
         }
+        Command::Serve { listen } => serve::serve(&cli.data, listen),
+        Command::User(command) => staff::user(cli, command),
+        Command::Token(command) => staff::token(cli, command),
         Command::Status => {
-            let log = open(cli)?;
+            let log = ledger::open_log(&cli.data)?;
             let head = log.head();
             let bytes = log.backend().size_on_disk()?;
             if cli.json {
@@ -131,7 +135,7 @@ fn run(cli: &Cli) -> Result<u8, StoreError> {
         Command::Verify => {
             // Verified from storage, not through an opened log: damage that would stop
             // the log from opening is reported by position like any other.
-            let report = Log::verify_storage(&backend(cli)?)?;
+            let report = Log::verify_storage(&ledger::backend(&cli.data)?)?;
             match &report.first_break {
                 None => {
                     if cli.json {

@@ -27,6 +27,17 @@ impl Percent {
     }
 }
 
+/// A decimal string with two places and no sign of percent: `"73.13"` for 73.13%, like
+/// money (never a JSON number, never a float).
+impl serde::Serialize for Percent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bp = self.basis_points();
+        let sign = if bp < 0 { "-" } else { "" };
+        let abs = bp.unsigned_abs();
+        serializer.collect_str(&format_args!("{sign}{}.{:02}", abs / 100, abs % 100))
+    }
+}
+
 impl fmt::Display for Percent {
     /// `73.13%`, `-5.00%`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

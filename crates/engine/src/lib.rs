@@ -14,7 +14,7 @@ mod projector;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::NaiveDate;
@@ -161,6 +161,25 @@ struct Shared<B: Backend> {
     poisoned: Mutex<Option<String>>,
     /// The sequence number of the last group the flusher finished.
     finished_sequence: AtomicU64,
+    /// Told about every committed group (metrics).
+    observer: OnceLock<Arc<dyn GroupObserver>>,
+}
+
+/// What one group commit did, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommitted {
+    /// Commands answered by the group (accepted, rejected and retries).
+    pub commands: usize,
+    /// Events appended.
+    pub events: usize,
+    /// Time spent making the group durable (journal write and `fdatasync`).
+    pub commit: std::time::Duration,
+}
+
+/// Receives a [`GroupCommitted`] after every group is durable, on the flusher thread:
+/// keep it cheap (update counters, never block).
+pub trait GroupObserver: Send + Sync {
+    fn group_committed(&self, group: GroupCommitted);
 }
 
 /// The ledger engine over a log. Dropping it stops the threads after the queue drains.
@@ -208,6 +227,7 @@ impl<B: Backend> Engine<B> {
             read: RwLock::new(model.clone()),
             poisoned: Mutex::new(None),
             finished_sequence: AtomicU64::new(0),
+            observer: OnceLock::new(),
         });
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
         let (group_sender, group_receiver) = std_mpsc::sync_channel::<Group>(0);
@@ -308,6 +328,19 @@ impl<B: Backend> Engine<B> {
             .await
             .map_err(|_| StoreError::ShutDown)?;
         answer.await.map_err(|_| StoreError::ShutDown)?
+    }
+
+    /// Commands waiting in the writer's queue.
+    pub fn queue_depth(&self) -> usize {
+        self.queue
+            .as_ref()
+            .map_or(0, |q| q.max_capacity() - q.capacity())
+    }
+
+    /// Sets the observer told about every committed group (once; later calls are
+    /// ignored and return false).
+    pub fn set_observer(&self, observer: Arc<dyn GroupObserver>) -> bool {
+        self.shared.observer.set(observer).is_ok()
     }
 
     /// Reads the committed model: everything durable, never part of a group.
@@ -675,7 +708,15 @@ fn flush_groups<B: Backend>(
 
 /// Makes a decided group durable, publishes it to the read model and answers.
 fn finish_group<B: Backend>(shared: &Shared<B>, group: Group) {
+    let started = std::time::Instant::now();
     let results = shared.log.commit_prepared(group.prepared);
+    if let Some(observer) = shared.observer.get() {
+        observer.group_committed(GroupCommitted {
+            commands: group.decided.len(),
+            events: group.recorded.len(),
+            commit: started.elapsed(),
+        });
+    }
     let failure = results.iter().find_map(|r| match r {
         Err(e) => Some(e.to_string()),
         Ok(a) if a.duplicate => Some("the log treated a new command as a retry".to_string()),

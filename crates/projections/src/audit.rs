@@ -132,7 +132,7 @@ impl<'de> Deserialize<'de> for AuditTrail {
 }
 
 /// One event as an auditor sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {
     /// The log position.
     pub position: u64,
@@ -148,7 +148,8 @@ pub struct AuditRecord {
     pub effective_date: NaiveDate,
     /// Why: the memo given with the command.
     pub memo: String,
-    /// The record's hash in the log's chain.
+    /// The record's hash in the log's chain (lowercase hex in JSON).
+    #[serde(serialize_with = "crate::hex_hash")]
     pub hash: [u8; 32],
     /// The fund it concerns, if any.
     pub fund: Option<FundId>,

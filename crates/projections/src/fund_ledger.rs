@@ -49,7 +49,7 @@ pub struct FundLedger {
 }
 
 /// One line of a fund statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StatementLine {
     /// The event's log position.
     pub position: u64,
@@ -71,7 +71,7 @@ pub struct StatementLine {
 
 /// A fund statement for a range of effective dates: like a bank statement, ordered by
 /// effective date then position, with the running balance after every line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Statement {
     /// The fund.
     pub fund: FundId,

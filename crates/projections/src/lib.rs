@@ -107,3 +107,16 @@ fn type_index(event: &ledger_domain::Event) -> u8 {
         .expect("every event type is listed in Event::TYPES");
     u8::try_from(index).expect("fewer than 256 event types")
 }
+
+/// Serialises a chain hash as 64 lowercase hex digits.
+pub(crate) fn hex_hash<S: serde::Serializer>(
+    hash: &[u8; 32],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(64);
+    for b in hash {
+        let _ = write!(text, "{b:02x}");
+    }
+    serializer.serialize_str(&text)
+}

@@ -65,7 +65,7 @@ pub struct LoanReports {
 }
 
 /// Lending figures as of a date.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LoanReport {
     /// The date the figures are as of (end of day, by effective date).
     pub as_of: NaiveDate,
@@ -102,6 +102,7 @@ pub struct LoanReport {
     /// PAR30 = outstanding principal at risk ÷ all outstanding principal (`rates::portfolio_at_risk`).
     pub par30: Option<Percent>,
     /// Revolving rounds (轮次) = principal lent ÷ capital received, truncated (`rates::revolving_rounds`).
+    #[serde(with = "rust_decimal::serde::str_option")]
     pub revolving_rounds: Option<Decimal>,
 }
 

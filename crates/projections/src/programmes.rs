@@ -72,7 +72,7 @@ pub struct ProgrammeReports {
 
 /// Distinct beneficiaries helped in a period: those whose payments in the period add
 /// up to more than zero (a payment reversed within the same period does not count).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Helped {
     /// All distinct beneficiaries.
     pub beneficiaries: u64,
@@ -89,7 +89,7 @@ pub struct Helped {
 }
 
 /// One tier's part of a programme row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TierRow {
     /// The funding tier.
     pub tier: FundingTier,
@@ -106,7 +106,7 @@ pub struct TierRow {
 }
 
 /// One programme's figures for a subtree and period.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProgrammeRow {
     /// The programme.
     pub programme: Programme,
@@ -141,7 +141,7 @@ pub struct ProgrammeRow {
 }
 
 /// The rows of one child unit's subtree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UnitProgrammes {
     /// The child unit.
     pub unit: UnitCode,
@@ -152,7 +152,7 @@ pub struct UnitProgrammes {
 /// A programme report: the whole subtree, the root's own funds, and each child's subtree.
 /// Money figures of `own` and `children` add up to `rows`; beneficiary counts need not,
 /// since one beneficiary can be helped by funds of several units.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProgrammeReport {
     /// The root of the subtree.
     pub unit: UnitCode,

@@ -58,7 +58,7 @@ impl QueryError {
 
 /// An inclusive range of effective dates, `from` ≤ `to`, both within the ledger's years
 /// (so that the same range a year earlier always exists).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct DateRange {
     from: NaiveDate,
     to: NaiveDate,
@@ -166,7 +166,7 @@ impl PageRequest {
 }
 
 /// One page of an ordered result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Page<T> {
     /// The items, in the result's order.
     pub items: Vec<T>,

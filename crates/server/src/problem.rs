@@ -1,0 +1,160 @@
+//! Errors as RFC 9457 `application/problem+json`: a stable `code`, a `detail` a person
+//! can act on (naming the numbers), and the status that fits the error class.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ledger_domain::{Rejection, TokenError};
+use ledger_engine::EngineError;
+use ledger_projections::QueryError;
+use serde::Serialize;
+
+/// One error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: String,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: impl Into<String>, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    pub fn not_found(code: &str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, code, detail)
+    }
+
+    pub fn unauthorized(code: &str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = Body {
+            kind: format!("/problems/{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            code: &self.code,
+            detail: &self.detail,
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (self.status, bytes).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"welfare-ledger\""),
+            );
+        }
+        response
+    }
+}
+
+/// The status of a domain rejection: 403 when the actor may not issue the command,
+/// 409 when it collides with something that already exists or already happened, and
+/// 422 for every other rule.
+pub fn rejection_status(rejection: &Rejection) -> StatusCode {
+    match rejection.code() {
+        "unknown_user" | "user_disabled" | "not_permitted" | "out_of_scope" => {
+            StatusCode::FORBIDDEN
+        }
+        "unit_exists"
+        | "fund_exists"
+        | "beneficiary_exists"
+        | "loan_exists"
+        | "award_exists"
+        | "campaign_exists"
+        | "duplicate_bursary"
+        | "already_reversed"
+        | "period_already_closed"
+        | "user_exists"
+        | "token_exists"
+        | "token_already_revoked" => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+impl From<Rejection> for Problem {
+    fn from(rejection: Rejection) -> Self {
+        Problem::new(
+            rejection_status(&rejection),
+            rejection.code(),
+            rejection.to_string(),
+        )
+    }
+}
+
+impl From<QueryError> for Problem {
+    fn from(error: QueryError) -> Self {
+        Problem::new(
+            StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            error.code(),
+            error.to_string(),
+        )
+    }
+}
+
+impl From<TokenError> for Problem {
+    fn from(error: TokenError) -> Self {
+        Problem::unauthorized(error.code(), error.to_string())
+    }
+}
+
+impl From<EngineError> for Problem {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::Rejected(r) => r.into(),
+            EngineError::CommandIdConflict { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error.code(),
+                format!(
+                    "{error}; an Idempotency-Key may be reused only to retry the very same request"
+                ),
+            ),
+            EngineError::InvalidInput { .. } => {
+                Problem::bad_request(error.code(), error.to_string())
+            }
+            EngineError::Unavailable { .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                error.to_string(),
+            ),
+            other => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                other.code(),
+                other.to_string(),
+            ),
+        }
+    }
+}

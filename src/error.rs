@@ -1,0 +1,58 @@
+//! What can go wrong in a command, and the exit code each kind gets (README.md).
+
+use ledger_engine::EngineError;
+use ledger_store::StoreError;
+
+/// Exit codes, documented in README.md and docs/CLI.md.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// The input was rejected (bad arguments, a rule said no, not permitted).
+    pub const REJECTED: u8 = 2;
+    /// `verify` found the hash chain broken.
+    pub const VERIFICATION_FAILED: u8 = 3;
+    /// The ledger could not be read or written (IO, corruption, not a ledger, locked).
+    pub const IO_FAILURE: u8 = 4;
+}
+
+/// A failed command: its message and exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad input: arguments, JSON, a rule's rejection.
+    #[error("{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Rejected(_) => exit::REJECTED,
+            Failure::Store(StoreError::AlreadyExists { .. }) => exit::REJECTED,
+            Failure::Store(_) | Failure::Io(_) => exit::IO_FAILURE,
+            Failure::Engine(EngineError::Store(_) | EngineError::Unavailable { .. }) => {
+                exit::IO_FAILURE
+            }
+            Failure::Engine(_) => exit::REJECTED,
+        }
+    }
+
+    /// The stable code shown with `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Rejected(_) => "rejected",
+            Failure::Store(e) => e.code(),
+            Failure::Engine(e) => e.code(),
+            Failure::Io(_) => "io_error",
+        }
+    }
+}
+
+/// Shorthand for a rejected input.
+pub fn rejected(message: impl Into<String>) -> Failure {
+    Failure::Rejected(message.into())
+}

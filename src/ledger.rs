@@ -1,0 +1,84 @@
+//! Opening the data directory: the log, the engine, and the users bootstrap at `init`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate};
+use ledger_domain::{Command, Role, UserId};
+use ledger_engine::{Engine, Submission};
+use ledger_server::{new_token, token_digest};
+use ledger_store::{Clock, HashAlgorithm, Log, SledBackend, StoreError, SystemClock};
+
+use crate::error::{rejected, Failure};
+
+/// The actor recorded for what the ledger's operator does at the console (`init`).
+pub const OPERATOR: &str = "operator";
+
+/// The data directory's backend, refusing a directory that holds no ledger (rather
+/// than creating an empty database there).
+pub fn backend(data: &Path) -> Result<SledBackend, StoreError> {
+    if !data.join(ledger_store::JOURNAL_FILE).exists() {
+        return Err(StoreError::NotALedger {
+            path: data.display().to_string(),
+        });
+    }
+    SledBackend::open(data)
+}
+
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+pub fn open_log(data: &Path) -> Result<Log<SledBackend>, StoreError> {
+    Log::open(backend(data)?, None, clock())
+}
+
+pub fn open_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
+    Ok(Engine::open(open_log(data)?, clock())?)
+}
+
+/// Today by the system clock (UTC), the default effective date.
+pub fn today() -> NaiveDate {
+    DateTime::from_timestamp_millis(clock().now_ms()).map_or(NaiveDate::MIN, |t| t.date_naive())
+}
+
+/// Creates a ledger with its first admin (the whole ledger, no scope) and returns the
+/// admin's token, which is shown once and never stored.
+pub fn create(data: &Path, hash: HashAlgorithm, admin: &str) -> Result<String, Failure> {
+    if data.join(ledger_store::JOURNAL_FILE).exists() {
+        return Err(StoreError::AlreadyExists {
+            path: data.display().to_string(),
+        }
+        .into());
+    }
+    let admin = UserId::new(admin).map_err(|e| rejected(e.to_string()))?;
+    let log = Log::create(SledBackend::open(data)?, hash, clock())?;
+    let engine = Engine::open(log, clock())?;
+    let token = new_token();
+    let run = |id: &str, command: Command| {
+        engine.submit(Submission {
+            command_id: id.to_string(),
+            command,
+            actor: UserId::new(OPERATOR).expect("valid id"),
+            effective_date: today(),
+            memo: "init".to_string(),
+        })
+    };
+    run(
+        "init-admin",
+        Command::RegisterUser {
+            user: admin.clone(),
+            role: Role::Admin,
+            scope: None,
+        },
+    )?;
+    run(
+        "init-admin-token",
+        Command::IssueToken {
+            token: token_digest(&token),
+            user: admin,
+            expires_on: None,
+        },
+    )?;
+    Ok(token)
+}

@@ -1,0 +1,507 @@
+//! Starts the real `welfare-ledger serve` on loopback over a temporary ledger and
+//! drives the HTTP API as its users would: an admin sets up units, funds, users and
+//! tokens; a county clerk records money and reads it back; retries with the same
+//! Idempotency-Key return the original answer; every error class answers with the
+//! right status and a problem+json body; a clerk of one county can neither record nor
+//! read another county's fund; an auditor's write is refused; SIGTERM drains and the
+//! chain still verifies.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ledger(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_welfare-ledger"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn init(data: &Path) -> String {
+    let out = ledger(data, &["--json", "init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["admin_token"].as_str().unwrap().to_string()
+}
+
+fn serve(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_welfare-ledger"))
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .filter(|a| a.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Server { child, base }
+}
+
+/// One HTTP answer: status, headers we look at, JSON body.
+struct Answer {
+    status: u16,
+    content_type: String,
+    replayed: bool,
+    body: Value,
+}
+
+fn call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> Answer {
+    let agent = ureq::AgentBuilder::new().build();
+    let mut request = agent.request(method, url);
+    if let Some(t) = token {
+        request = request.set("Authorization", &format!("Bearer {t}"));
+    }
+    if let Some(k) = key {
+        request = request.set("Idempotency-Key", k);
+    }
+    let result = match body {
+        Some(b) => request
+            .set("Content-Type", "application/json")
+            .send_string(b),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let content_type = response.header("content-type").unwrap_or("").to_string();
+    let replayed = response.header("idempotent-replayed") == Some("true");
+    let text = response.into_string().unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        content_type,
+        replayed,
+        body,
+    }
+}
+
+struct Api {
+    base: String,
+}
+
+impl Api {
+    fn get(&self, token: &str, path: &str) -> Answer {
+        call(
+            "GET",
+            &format!("{}{path}", self.base),
+            Some(token),
+            None,
+            None,
+        )
+    }
+
+    fn post(&self, token: &str, key: &str, path: &str, body: &Value) -> Answer {
+        call(
+            "POST",
+            &format!("{}{path}", self.base),
+            Some(token),
+            Some(key),
+            Some(&body.to_string()),
+        )
+    }
+
+    fn command(&self, token: &str, key: &str, command: Value) -> Answer {
+        self.post(
+            token,
+            key,
+            "/api/v1/commands",
+            &json!({ "command": command, "effective_date": "2021-06-30", "memo": "凭证 2021-06" }),
+        )
+    }
+
+    fn ok(&self, token: &str, key: &str, command: Value) -> Answer {
+        let a = self.command(token, key, command);
+        assert_eq!(a.status, 201, "{key}: {}", a.body);
+        a
+    }
+
+    fn token_for(&self, admin: &str, user: &str) -> String {
+        let a = self.post(
+            admin,
+            &format!("token-{user}"),
+            &format!("/api/v1/users/{user}/tokens"),
+            &json!({}),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+        a.body["token"].as_str().unwrap().to_string()
+    }
+}
+
+fn problem(a: &Answer, status: u16, code: &str) {
+    assert_eq!(a.status, status, "{}", a.body);
+    assert_eq!(a.content_type, "application/problem+json", "{}", a.body);
+    assert_eq!(a.body["code"], code, "{}", a.body);
+    assert!(!a.body["detail"].as_str().unwrap_or("").is_empty());
+}
+
+fn unit(code: &str, name: &str, level: &str, parent: Option<&str>) -> Value {
+    json!({"RegisterUnit": {"unit": code, "name": name, "level": level, "parent": parent}})
+}
+
+fn grant(fund: &str, who: &str, amount: &str) -> Value {
+    json!({"PayGrant": {"fund": fund, "beneficiary": who, "modality": "Relief", "batch": "第十七批",
+        "amount": amount, "shares": [{"tier": "County", "amount": amount}]}})
+}
+
+/// Two counties, a grant fund in each with ¥100,000.00 received, a beneficiary in
+/// each, and a token for every role.
+struct Setup {
+    api: Api,
+    clerk_sx: String,
+    clerk_xm: String,
+    auditor: String,
+}
+
+fn setup(server: &Server, admin: &str) -> Setup {
+    let api = Api {
+        base: server.base.clone(),
+    };
+    api.ok(admin, "u1", unit("FJ", "福建省", "Province", None));
+    api.ok(admin, "u2", unit("FJ-SM", "三明市", "City", Some("FJ")));
+    api.ok(
+        admin,
+        "u3",
+        unit("FJ-SM-SX", "沙县区", "County", Some("FJ-SM")),
+    );
+    api.ok(admin, "u4", unit("FJ-XM", "厦门市", "City", Some("FJ")));
+    api.ok(
+        admin,
+        "u5",
+        unit("FJ-XM-SM", "思明区", "County", Some("FJ-XM")),
+    );
+    for (fund, county) in [("HP-SX", "FJ-SM-SX"), ("HP-XM", "FJ-XM-SM")] {
+        api.ok(
+            admin,
+            &format!("f-{fund}"),
+            json!({"OpenFund": {"fund": fund, "unit": county,
+            "programme": "HappinessProject", "name": "幸福工程", "fiscal_year": 2021,
+            "approval_threshold": "50000.00", "insurance_model": null}}),
+        );
+    }
+    for (user, role, scope) in [
+        ("clerk-sx", "clerk", Some("FJ-SM-SX")),
+        ("clerk-xm", "clerk", Some("FJ-XM-SM")),
+        ("auditor", "auditor", None),
+    ] {
+        api.ok(
+            admin,
+            &format!("user-{user}"),
+            json!({"RegisterUser": {"user": user, "role": role, "scope": scope}}),
+        );
+    }
+    let clerk_sx = api.token_for(admin, "clerk-sx");
+    let clerk_xm = api.token_for(admin, "clerk-xm");
+    let auditor = api.token_for(admin, "auditor");
+    for (token, fund, who, county) in [
+        (&clerk_sx, "HP-SX", "b-000001", "FJ-SM-SX"),
+        (&clerk_xm, "HP-XM", "b-000002", "FJ-XM-SM"),
+    ] {
+        api.ok(token, &format!("c-{fund}"), json!({"CommitAppropriation": {"fund": fund, "tier": "County", "amount": "100000.00", "reference": "闽财 2021-1"}}));
+        api.ok(token, &format!("r-{fund}"), json!({"ReceiveAppropriation": {"fund": fund, "tier": "County", "amount": "100000.00", "reference": null}}));
+        api.ok(token, &format!("b-{fund}"), json!({"RegisterBeneficiary": {"beneficiary": who, "unit": county, "kind": "Person", "categories": ["PoorHousehold"]}}));
+    }
+    Setup {
+        api,
+        clerk_sx,
+        clerk_xm,
+        auditor,
+    }
+}
+
+#[test]
+fn staff_record_and_read_within_their_roles_and_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    let admin = init(&data);
+    let server = serve(&data);
+    let s = setup(&server, &admin);
+    let api = &s.api;
+
+    // A clerk records a grant and reads the balance back, money as decimal strings.
+    let paid = api.ok(
+        &s.clerk_sx,
+        "grant-1",
+        grant("HP-SX", "b-000001", "1234.56"),
+    );
+    let balance = api.get(&s.clerk_sx, "/api/v1/funds/HP-SX/balance");
+    assert_eq!(balance.status, 200, "{}", balance.body);
+    assert_eq!(balance.body["figures"]["available"], "98765.44");
+    assert_eq!(balance.body["figures"]["disbursed"], "1234.56");
+    assert_eq!(balance.body["budget_execution_rate"], "1.23");
+    let before = api.get(&s.clerk_sx, "/api/v1/funds/HP-SX/balance?as_of=2021-06-29");
+    assert_eq!(
+        before.body["figures"]["available"], "0.00",
+        "{}",
+        before.body
+    );
+    let at = paid.body["first_position"].as_u64().unwrap();
+    let just_before = api.get(
+        &s.clerk_sx,
+        &format!("/api/v1/funds/HP-SX/balance?at_position={}", at - 1),
+    );
+    assert_eq!(
+        just_before.body["figures"]["available"], "100000.00",
+        "{}",
+        just_before.body
+    );
+
+    // A retry with the same key is the original answer; another body is a 422.
+    let retry = api.command(
+        &s.clerk_sx,
+        "grant-1",
+        grant("HP-SX", "b-000001", "1234.56"),
+    );
+    assert_eq!((retry.status, &retry.body), (201, &paid.body));
+    assert!(retry.replayed);
+    let other = api.command(&s.clerk_sx, "grant-1", grant("HP-SX", "b-000001", "99.00"));
+    problem(&other, 422, "command_id_conflict");
+
+    // One county's clerk can neither record nor read the other county's fund.
+    problem(
+        &api.command(&s.clerk_sx, "x-1", grant("HP-XM", "b-000002", "10.00")),
+        403,
+        "out_of_scope",
+    );
+    problem(
+        &api.get(&s.clerk_sx, "/api/v1/funds/HP-XM/balance"),
+        403,
+        "out_of_scope",
+    );
+    problem(
+        &api.get(&s.clerk_sx, "/api/v1/audit?fund=HP-XM"),
+        403,
+        "out_of_scope",
+    );
+    let visible = api.get(&s.clerk_sx, "/api/v1/funds");
+    assert_eq!(
+        visible.body["funds"].as_array().unwrap().len(),
+        1,
+        "{}",
+        visible.body
+    );
+
+    // An auditor reads everything and can never write.
+    problem(
+        &api.command(&s.auditor, "a-1", grant("HP-SX", "b-000001", "10.00")),
+        403,
+        "not_permitted",
+    );
+    let xm = api.get(&s.auditor, "/api/v1/funds/HP-XM/balance");
+    assert_eq!(xm.body["figures"]["received"], "100000.00");
+    let trail = api.get(&s.auditor, "/api/v1/audit?command_id=grant-1");
+    let items = trail.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", trail.body);
+    assert_eq!(items[0]["actor"], "clerk-sx");
+    assert_eq!(items[0]["hash"].as_str().unwrap().len(), 64);
+    let verify = api.get(&s.auditor, "/api/v1/verify");
+    assert_eq!(verify.body["intact"], true, "{}", verify.body);
+    problem(
+        &api.get(&s.clerk_xm, "/api/v1/verify"),
+        403,
+        "not_permitted",
+    );
+
+    // Statement and pending approvals.
+    let statement = api.get(&s.clerk_sx, "/api/v1/funds/HP-SX/statement?year=2021");
+    assert_eq!(statement.status, 200, "{}", statement.body);
+    assert_eq!(statement.body["lines"]["total"], 3, "{}", statement.body);
+    let big = api.ok(
+        &s.clerk_sx,
+        "grant-big",
+        grant("HP-SX", "b-000001", "60000.00"),
+    );
+    let pending = api.get(&s.clerk_sx, "/api/v1/requests");
+    assert_eq!(
+        pending.body["requests"][0]["request"],
+        big.body["first_position"]
+    );
+    assert_eq!(pending.body["requests"][0]["reserved"], "60000.00");
+}
+
+#[test]
+fn every_error_class_is_problem_json_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    let admin = init(&data);
+    let server = serve(&data);
+    let s = setup(&server, &admin);
+    let api = &s.api;
+    let head = |api: &Api| api.get(&s.auditor, "/api/v1/verify").body["head_position"].clone();
+    let events = head(api);
+
+    let base = &server.base;
+    problem(
+        &call("GET", &format!("{base}/api/v1/me"), None, None, None),
+        401,
+        "token_missing",
+    );
+    problem(
+        &call(
+            "GET",
+            &format!("{base}/api/v1/me"),
+            Some("wlt_forged"),
+            None,
+            None,
+        ),
+        401,
+        "token_unknown",
+    );
+    problem(
+        &call(
+            "POST",
+            &format!("{base}/api/v1/commands"),
+            Some(&s.clerk_sx),
+            None,
+            Some("{}"),
+        ),
+        400,
+        "idempotency_key_missing",
+    );
+    let post = |body: &str| {
+        call(
+            "POST",
+            &format!("{base}/api/v1/commands"),
+            Some(&s.clerk_sx),
+            Some("bad"),
+            Some(body),
+        )
+    };
+    problem(&post("{not json"), 400, "invalid_body");
+    problem(
+        &post(&json!({"command": grant("HP-SX", "b-000001", "12.345")}).to_string()),
+        400,
+        "invalid_body",
+    );
+    problem(
+        &post(&json!({"command": grant("HP-SX", "b-000001", "1e3")}).to_string()),
+        400,
+        "invalid_body",
+    );
+    problem(
+        &post(&json!({"command": grant("HP-SX", "b-000001", "1.00"), "extra": 1}).to_string()),
+        400,
+        "invalid_body",
+    );
+    let huge = format!("{{\"memo\": \"{}\"}}", "x".repeat(300 * 1024));
+    problem(&post(&huge), 413, "body_too_large");
+    problem(
+        &api.command(&s.clerk_sx, "over", grant("HP-SX", "b-000001", "100000.01")),
+        422,
+        "insufficient_funds",
+    );
+    problem(
+        &api.command(&admin, "again", unit("FJ", "福建省", "Province", None)),
+        409,
+        "unit_exists",
+    );
+    problem(
+        &api.get(&s.auditor, "/api/v1/funds/NOPE/balance"),
+        404,
+        "unknown_fund",
+    );
+    problem(
+        &api.get(&s.auditor, "/api/v1/nowhere"),
+        404,
+        "no_such_endpoint",
+    );
+    problem(
+        &api.get(&s.auditor, "/api/v1/audit?fund=HP-SX&limit=5000"),
+        400,
+        "page_limit_invalid",
+    );
+    problem(
+        &api.get(&s.auditor, "/api/v1/funds/HP-SX/balance?as_of=yesterday"),
+        400,
+        "invalid_query",
+    );
+    assert_eq!(head(api), events, "no error appended anything");
+
+    let health = call("GET", &format!("{base}/health"), None, None, None);
+    assert_eq!(health.body["status"], "ok");
+    let metrics = call("GET", &format!("{base}/metrics"), None, None, None);
+    let text = metrics.body.as_str().unwrap();
+    for name in [
+        "welfare_ledger_events_appended_total",
+        "welfare_ledger_group_commit_seconds_bucket",
+        "welfare_ledger_group_commit_commands_bucket",
+        "welfare_ledger_command_queue_depth",
+        "welfare_ledger_http_requests_total",
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_drains_and_the_ledger_verifies_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    let admin = init(&data);
+    let mut server = serve(&data);
+    let s = setup(&server, &admin);
+    s.api
+        .ok(&s.clerk_sx, "g-1", grant("HP-SX", "b-000001", "500.00"));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let out = ledger(&data, &["--json", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let server = serve(&data);
+    let api = Api {
+        base: server.base.clone(),
+    };
+    let balance = api.get(&s.clerk_sx, "/api/v1/funds/HP-SX/balance");
+    assert_eq!(
+        balance.body["figures"]["disbursed"], "500.00",
+        "{}",
+        balance.body
+    );
+}
