@@ -1,8 +1,7 @@
 //! Drives the real `welfare-ledger` binary in temporary data directories: `init`
 //! creates a ledger (and refuses to overwrite one), `status` and `verify` report
 //! its head, `verify` exits 3 naming the first altered position, and a missing
-//! ledger exits 4. Events are appended through the store's API, since recording
-//! commands arrive with the engine.
+//! ledger exits 4. Events are appended through the store's API directly.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -58,7 +57,10 @@ fn init_status_and_verify_report_the_ledger() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("sm3 hash chain"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("sm3 hash chain"), "{text}");
+    // The first admin and their token: two events, the token shown once.
+    assert!(text.contains("admin token (shown once"), "{text}");
 
     let again = ledger(&["init"], &data);
     assert_eq!(again.status.code(), Some(2));
@@ -68,13 +70,13 @@ fn init_status_and_verify_report_the_ledger() {
     let out = ledger(&["status", "--json"], &data);
     assert!(out.status.success());
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status["events"], 12);
+    assert_eq!(status["events"], 2 + 12);
     assert_eq!(status["hash_algorithm"], "sm3");
     assert_eq!(status["head_hash"].as_str().unwrap().len(), 64);
 
     let out = ledger(&["verify"], &data);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("intact: 12 events"));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("intact: 14 events"));
 }
 
 #[test]
