@@ -16,7 +16,9 @@ pub const DEMO_YEARS_MAX: i32 = 10;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// A scale of 0% or above the maximum.
-    #[error("scale {0}% is out of range; use 1 to {SCALE_PERCENT_MAX} percent of the default volume")]
+    #[error(
+        "scale {0}% is out of range; use 1 to {SCALE_PERCENT_MAX} percent of the default volume"
+    )]
     Scale(u32),
     /// Years out of order, outside the range, or too many.
     #[error("years {first}–{last} are not usable; give 2 to {DEMO_YEARS_MAX} consecutive years between {DEMO_YEAR_MIN} and {DEMO_YEAR_MAX}")]
@@ -66,6 +68,17 @@ impl Scale {
         u32::try_from(scaled.max(1)).unwrap_or(u32::MAX)
     }
 
+    /// A random count whose mean is `base_hundredths` ÷ 100 scaled: uniform between
+    /// none and twice the mean, so that volumes below one a month still happen now and then.
+    pub(crate) fn draw(self, rng: &mut rand::rngs::StdRng, base_hundredths: u32) -> u32 {
+        use rand::Rng;
+        let mean = u64::from(base_hundredths) * u64::from(self.0) / 100;
+        let hundredths = mean * rng.gen_range(0..=200) / 100;
+        let whole = hundredths / 100;
+        let extra = u64::from(rng.gen_range(0..100) < hundredths % 100);
+        u32::try_from(whole + extra).unwrap_or(u32::MAX)
+    }
+
     /// An amount in fen scaled, rounded to whole yuan, at least ¥1,000.00.
     pub(crate) fn fen(self, base_fen: i64) -> i64 {
         let scaled = i128::from(base_fen) * i128::from(self.0) / 100;
@@ -97,8 +110,7 @@ impl YearSpan {
     /// Two to [`DEMO_YEARS_MAX`] years between [`DEMO_YEAR_MIN`] and [`DEMO_YEAR_MAX`].
     pub fn new(first: i32, last: i32) -> Result<YearSpan, ConfigError> {
         let count = last - first + 1;
-        if first < DEMO_YEAR_MIN || last > DEMO_YEAR_MAX || !(2..=DEMO_YEARS_MAX).contains(&count)
-        {
+        if first < DEMO_YEAR_MIN || last > DEMO_YEAR_MAX || !(2..=DEMO_YEARS_MAX).contains(&count) {
             return Err(ConfigError::Years { first, last });
         }
         Ok(YearSpan { first, last })

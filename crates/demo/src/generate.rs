@@ -197,7 +197,11 @@ impl Gen {
         };
         gen.actor(admin, ActorRole::Admin, &province);
         gen.actor(gen.province_clerk.clone(), ActorRole::Clerk, &province);
-        gen.actor(gen.province_approver.clone(), ActorRole::Approver, &province);
+        gen.actor(
+            gen.province_approver.clone(),
+            ActorRole::Approver,
+            &province,
+        );
         gen
     }
 
@@ -291,7 +295,15 @@ impl Gen {
             Draft::Approve { .. } => 2,
             _ => 1,
         };
-        self.push(date, RANK_OTHER, actor, Some(programme), memo, draft, expected)
+        self.push(
+            date,
+            RANK_OTHER,
+            actor,
+            Some(programme),
+            memo,
+            draft,
+            expected,
+        )
     }
 
     /// Opens a fund (by the admin) and remembers it.
@@ -344,7 +356,12 @@ impl Gen {
         received_on: NaiveDate,
         receive_fen: i64,
     ) {
-        let reference = format!("{} {}年 {}级下达", fund, committed_on.year(), tier_word(tier));
+        let reference = format!(
+            "{} {}年 {}级下达",
+            fund,
+            committed_on.year(),
+            tier_word(tier)
+        );
         self.command(
             committed_on,
             clerk,

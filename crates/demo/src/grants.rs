@@ -194,7 +194,7 @@ fn housing(gen: &mut Gen, city: &CityRef, year: i32) {
     let memo = format!("{}{year}年安居工程", city.name);
     for (i, amount, province, city_share, county, awarded) in plans {
         let village = city.any_village(gen);
-        let clerk_of_county = clerk_of(gen, &village);
+        let clerk_of_county = clerk_of(&village);
         let mut categories = vec![BeneficiaryCategory::PoorHousehold];
         if gen.rng.gen_ratio(1, 4) {
             categories.push(BeneficiaryCategory::SpecialFamily);
@@ -318,7 +318,7 @@ fn housing(gen: &mut Gen, city: &CityRef, year: i32) {
     // Now and then an award is cancelled before anything is paid.
     if gen.rng.gen_ratio(1, 3) || (city.index == 0 && year == gen.span.first()) {
         let village = city.any_village(gen);
-        let clerk_of_county = clerk_of(gen, &village);
+        let clerk_of_county = clerk_of(&village);
         let family = gen.new_beneficiary(
             &village,
             BeneficiaryKind::Household,
@@ -389,7 +389,7 @@ fn bursaries(gen: &mut Gen, city: &CityRef, year: i32) {
     for county in 0..city.counties.len() {
         for _ in 0..gen.scale.of(8) {
             let village = city.village(gen, county);
-            let county_clerk = clerk_of(gen, &village);
+            let county_clerk = clerk_of(&village);
             let mut categories = vec![
                 BeneficiaryCategory::Student,
                 BeneficiaryCategory::PoorHousehold,
@@ -519,7 +519,7 @@ fn bursaries(gen: &mut Gen, city: &CityRef, year: i32) {
     // Now and then a student's award is cancelled before payment.
     if gen.rng.gen_ratio(1, 3) || (city.index == 0 && year == gen.span.first()) {
         let village = city.any_village(gen);
-        let county_clerk = clerk_of(gen, &village);
+        let county_clerk = clerk_of(&village);
         let student = gen.new_beneficiary(
             &village,
             BeneficiaryKind::Person,
@@ -532,8 +532,8 @@ fn bursaries(gen: &mut Gen, city: &CityRef, year: i32) {
         );
         let awarded = gen.date_between(day(year, 8, 10), day(year, 8, 25));
         gen.touch(&student, awarded);
-        let award = AwardId::new(format!("{fund}-CTY-{:04}", plans.len() + 1))
-            .expect("a valid award id");
+        let award =
+            AwardId::new(format!("{fund}-CTY-{:04}", plans.len() + 1)).expect("a valid award id");
         let step = gen.command(
             awarded,
             &clerk,
@@ -593,7 +593,7 @@ fn condolence(gen: &mut Gen, city: &CityRef, year: i32) {
             let count = gen.scale.of(if spring { 5 } else { 3 });
             for _ in 0..count {
                 let village = city.village(gen, county);
-                let county_clerk = clerk_of(gen, &village);
+                let county_clerk = clerk_of(&village);
                 let (kind, category, amounts, from, to) = if spring {
                     let category = if gen.rng.gen_ratio(1, 3) {
                         BeneficiaryCategory::SpecialFamily
@@ -639,7 +639,10 @@ fn condolence(gen: &mut Gen, city: &CityRef, year: i32) {
     let duplicate = gen.rng.gen_ratio(1, 3) || (city.index == 0 && year == gen.span.first());
     let duplicate_amount = visits.first().map_or(0, |v| v.amount - v.county_share);
     let county_total: i64 = visits.iter().map(|v| v.county_share).sum();
-    let city_total: i64 = visits.iter().map(|v| v.amount - v.county_share).sum::<i64>()
+    let city_total: i64 = visits
+        .iter()
+        .map(|v| v.amount - v.county_share)
+        .sum::<i64>()
         + if duplicate { duplicate_amount } else { 0 };
     let received = plus_days(opened, gen.rng.gen_range(1..=3));
     fund_tiers(
@@ -653,8 +656,7 @@ fn condolence(gen: &mut Gen, city: &CityRef, year: i32) {
         ],
     );
     let spring = CampaignId::new(format!("{}-{year}-SPRING", city.code)).expect("a campaign id");
-    let mothers =
-        CampaignId::new(format!("{}-{year}-MOTHERS", city.code)).expect("a campaign id");
+    let mothers = CampaignId::new(format!("{}-{year}-MOTHERS", city.code)).expect("a campaign id");
     gen.command(
         plus_days(received, 1),
         &clerk,

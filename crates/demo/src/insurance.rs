@@ -9,8 +9,7 @@
 use chrono::NaiveDate;
 use ledger_domain::{
     BeneficiaryCategory, BeneficiaryId, BeneficiaryKind, ClaimPayer, ClaimPayment, Command,
-    FundingTier, InsuranceModel, PolicyLine, PremiumPayment, Programme, TierSplit,
-    UnitCode,
+    FundingTier, InsuranceModel, PolicyLine, PremiumPayment, Programme, TierSplit, UnitCode,
 };
 use rand::Rng;
 
@@ -60,7 +59,7 @@ fn claimant(gen: &mut Gen, county: &mut CountyCover) -> BeneficiaryId {
         return county.claimants[i].clone();
     }
     let village = county.villages[gen.rng.gen_range(0..county.villages.len())].clone();
-    let clerk = clerk_of(gen, &village);
+    let clerk = clerk_of(&village);
     let category = match gen.rng.gen_range(0..10) {
         0..=5 => BeneficiaryCategory::OnlyChild,
         6..=7 => BeneficiaryCategory::TwoDaughters,
@@ -269,8 +268,8 @@ fn city_insurance(gen: &mut Gen, c: usize) {
                 (day(year, 6, 30), half_year, 15, 25),
                 (day(year, 12, 31), total, 5, 12),
             ] {
-                let reserve = (base / 100 * gen.rng.gen_range(low..=high) / 100 * 100)
-                    .max(yuan(100));
+                let reserve =
+                    (base / 100 * gen.rng.gen_range(low..=high) / 100 * 100).max(yuan(100));
                 gen.command(
                     on,
                     &clerk,
@@ -365,7 +364,9 @@ fn critical_illness(gen: &mut Gen) {
         let mut claims: Vec<(NaiveDate, i64, bool)> = Vec::new();
         let mut total = 0;
         while total < target {
-            let amount = gen.amount_between(10_000, 50_000, 1_000).min(target - total);
+            let amount = gen
+                .amount_between(10_000, 50_000, 1_000)
+                .min(target - total);
             if amount < yuan(1_000) {
                 break;
             }

@@ -12,8 +12,8 @@ use ledger_domain::{
 use rand::Rng;
 
 use crate::generate::{
-    chinese_number, day, fen, fund_id, plus_days, plus_months, user, yuan, Agenda, Cash, Draft,
-    Gen, Seq,
+    chinese_number, day, fen, fund_id, plus_days, plus_months, tier_word, user, yuan, Agenda, Cash,
+    Draft, Gen, Seq,
 };
 
 /// Happiness Project loans above this need a second signature.
@@ -21,7 +21,7 @@ const HAPPINESS_THRESHOLD_FEN: i64 = yuan(20_000);
 /// Revolving-fund loans above this need a second signature.
 const REVOLVING_THRESHOLD_FEN: i64 = yuan(25_000);
 /// The smallest capital a lending fund starts with, whatever the scale.
-const CAPITAL_MIN_FEN: i64 = yuan(60_000);
+const CAPITAL_MIN_FEN: i64 = yuan(30_000);
 
 pub(crate) fn generate(gen: &mut Gen) {
     for c in 0..gen.cities.len() {
@@ -43,10 +43,13 @@ pub(crate) fn generate(gen: &mut Gen) {
             lending_tiers: vec![FundingTier::Province, FundingTier::Donation],
             threshold_fen: HAPPINESS_THRESHOLD_FEN,
             rate_bp: 0,
-            per_month_max: gen.scale.of(2),
+            loans_per_month_hundredths: 100,
             principal_yuan: (10_000, 30_000),
             terms: &[12, 12, 24],
-            categories: &[BeneficiaryCategory::Mother, BeneficiaryCategory::PoorHousehold],
+            categories: &[
+                BeneficiaryCategory::Mother,
+                BeneficiaryCategory::PoorHousehold,
+            ],
             kind: BeneficiaryKind::Person,
             first_city: c == 0,
             first_of_kind: c == 0,
@@ -72,12 +75,12 @@ pub(crate) fn generate(gen: &mut Gen) {
                 lending_tiers: vec![FundingTier::County, FundingTier::City],
                 threshold_fen: REVOLVING_THRESHOLD_FEN,
                 rate_bp,
-                per_month_max: gen.scale.of(1),
+                loans_per_month_hundredths: 50,
                 principal_yuan: (10_000, 30_000),
                 terms: &[12, 24, 24, 36],
                 categories: &[BeneficiaryCategory::PoorHousehold],
                 kind: BeneficiaryKind::Household,
-                first_city: c == 0,
+                first_city: false,
                 first_of_kind: c == 0 && k == 0,
             };
             LendingSim::new(gen, spec).run(gen);
@@ -97,7 +100,8 @@ struct Spec {
     lending_tiers: Vec<FundingTier>,
     threshold_fen: i64,
     rate_bp: u16,
-    per_month_max: u32,
+    /// Loans wanted a month on average at the default scale, in hundredths.
+    loans_per_month_hundredths: u32,
     principal_yuan: (i64, i64),
     terms: &'static [u16],
     categories: &'static [BeneficiaryCategory],
@@ -186,18 +190,45 @@ struct Requested {
 }
 
 enum Task {
-    Commit { tier: FundingTier, amount: i64 },
-    Receive { tier: FundingTier, amount: i64 },
+    Commit {
+        tier: FundingTier,
+        amount: i64,
+    },
+    Receive {
+        tier: FundingTier,
+        amount: i64,
+    },
     BankInterest,
     Round,
-    Grants { batch: String },
-    Decide { request: Seq, loan: Requested },
-    Repay { loan: usize, k: u16 },
-    Reschedule { loan: usize },
-    WriteOff { loan: usize },
-    ReverseDuplicate { step: Seq, tier: FundingTier, amount: i64 },
-    Release { tier: FundingTier, amount: i64 },
-    Threshold { amount: i64 },
+    Grants {
+        batch: String,
+    },
+    Decide {
+        request: Seq,
+        loan: Requested,
+    },
+    Repay {
+        loan: usize,
+        k: u16,
+    },
+    Reschedule {
+        loan: usize,
+    },
+    WriteOff {
+        loan: usize,
+    },
+    ReverseDuplicate {
+        step: Seq,
+        tier: FundingTier,
+        amount: i64,
+    },
+    Release {
+        tier: FundingTier,
+        amount: i64,
+    },
+    Threshold {
+        amount: i64,
+    },
 }
 
 struct LendingSim {
@@ -267,7 +298,7 @@ impl LendingSim {
     /// (for Happiness funds) the city's money for grants. In the last year part of the
     /// county's top-up is still to arrive.
     fn plan_capital(&mut self, gen: &mut Gen, opened: NaiveDate) {
-        let scale = gen.scale;
+        let scale = self.scale(gen);
         let happiness = self.spec.programme == Programme::HappinessProject;
         for year in gen.span.years() {
             let commit_on = if year == gen.span.first() {
@@ -278,24 +309,44 @@ impl LendingSim {
             let first = year == gen.span.first();
             let parts: Vec<(FundingTier, i64)> = match (happiness, first) {
                 (true, true) => vec![
-                    (FundingTier::Province, gen.amount_between(150_000, 300_000, 10_000)),
-                    (FundingTier::Donation, gen.amount_between(100_000, 250_000, 10_000)),
+                    (
+                        FundingTier::Province,
+                        gen.amount_between(100_000, 200_000, 10_000),
+                    ),
+                    (
+                        FundingTier::Donation,
+                        gen.amount_between(60_000, 150_000, 10_000),
+                    ),
                 ],
                 (true, false) => vec![
-                    (FundingTier::Province, gen.amount_between(50_000, 100_000, 10_000)),
-                    (FundingTier::Donation, gen.amount_between(50_000, 150_000, 10_000)),
+                    (
+                        FundingTier::Province,
+                        gen.amount_between(20_000, 50_000, 10_000),
+                    ),
+                    (
+                        FundingTier::Donation,
+                        gen.amount_between(20_000, 60_000, 10_000),
+                    ),
                 ],
                 (false, true) => vec![
-                    (FundingTier::County, gen.amount_between(120_000, 240_000, 10_000)),
-                    (FundingTier::City, gen.amount_between(60_000, 120_000, 10_000)),
+                    (
+                        FundingTier::County,
+                        gen.amount_between(60_000, 120_000, 10_000),
+                    ),
+                    (
+                        FundingTier::City,
+                        gen.amount_between(30_000, 60_000, 10_000),
+                    ),
                 ],
                 (false, false) => vec![(
                     FundingTier::County,
-                    gen.amount_between(30_000, 80_000, 10_000),
+                    gen.amount_between(20_000, 50_000, 10_000),
                 )],
             };
-            for (tier, base) in parts {
-                let amount = scale.fen(base).max(if first { CAPITAL_MIN_FEN } else { 0 });
+            for (i, (tier, base)) in parts.into_iter().enumerate() {
+                // Whatever the scale, the fund starts with enough to lend.
+                let floor = if first && i == 0 { CAPITAL_MIN_FEN } else { 0 };
+                let amount = scale.fen(base).max(floor);
                 self.agenda.at(commit_on, Task::Commit { tier, amount });
                 let received_on = plus_days(commit_on, gen.rng.gen_range(7..=40));
                 // The last year's county top-up arrives only in part by the end.
@@ -334,6 +385,17 @@ impl LendingSim {
         }
     }
 
+    /// The first fund of each kind runs at the default volume whatever the scale, so
+    /// that its special cases (a write-off, an expired request, an overdue loan at the
+    /// end, a reversed duplicate) happen in every dataset.
+    fn scale(&self, gen: &Gen) -> crate::config::Scale {
+        if self.spec.first_of_kind {
+            gen.scale.max(crate::config::Scale::DEFAULT)
+        } else {
+            gen.scale
+        }
+    }
+
     fn memo(&self, what: &str) -> String {
         format!("{} {what}", self.spec.fund)
     }
@@ -358,7 +420,7 @@ impl LendingSim {
                         fund: self.spec.fund.clone(),
                         tier,
                         amount: fen(amount),
-                        reference: Some(format!("{}年{}级下达", date.year(), tier_label(tier))),
+                        reference: Some(format!("{}年{}级下达", date.year(), tier_word(tier))),
                     },
                 );
             }
@@ -523,10 +585,10 @@ impl LendingSim {
             };
         }
         match gen.rng.gen_range(0..100) {
-            0..=29 => Behaviour::Monthly,
-            30..=69 => Behaviour::Quarterly,
-            70..=83 => Behaviour::Late,
-            84..=93 => Behaviour::EarlyPayoff {
+            0..=31 => Behaviour::Monthly,
+            32..=73 => Behaviour::Quarterly,
+            74..=82 => Behaviour::Late,
+            83..=94 => Behaviour::EarlyPayoff {
                 at: (term / 2).max(1),
             },
             n => Behaviour::Defaulter {
@@ -550,7 +612,7 @@ impl LendingSim {
         if gen.rng.gen_ratio(1, 6) {
             categories.push(BeneficiaryCategory::Migrant);
         }
-        let county_clerk = clerk_of(gen, &village);
+        let county_clerk = clerk_of(&village);
         gen.new_beneficiary(
             &village,
             self.spec.kind,
@@ -566,7 +628,13 @@ impl LendingSim {
     }
 
     fn lending_round(&mut self, gen: &mut Gen, date: NaiveDate) {
-        let wanted = gen.rng.gen_range(0..=self.spec.per_month_max);
+        // The first fund of each kind lends in the last year, so that its special
+        // cases always happen.
+        let scale = self.scale(gen);
+        let mut wanted = scale.draw(&mut gen.rng, self.spec.loans_per_month_hundredths);
+        if self.spec.first_of_kind && !self.forced_default_done && date.year() == gen.span.last() {
+            wanted = wanted.max(1);
+        }
         for _ in 0..wanted {
             let (low, high) = self.spec.principal_yuan;
             let mut principal = gen.amount_between(low, high, 1_000);
@@ -623,6 +691,11 @@ impl LendingSim {
                             amount: principal,
                         },
                     );
+                    continue;
+                }
+                // Requests made in the last December wait for an approver away until January.
+                if date.year() == gen.span.last() && date.month() == 12 && gen.rng.gen_ratio(1, 2) {
+                    gen.pending_left += 1;
                     continue;
                 }
                 let decide_on = plus_days(date, gen.rng.gen_range(1..=6));
@@ -845,7 +918,7 @@ impl LendingSim {
             }
             let village =
                 self.spec.villages[gen.rng.gen_range(0..self.spec.villages.len())].clone();
-            let county_clerk = clerk_of(gen, &village);
+            let county_clerk = clerk_of(&village);
             let mother = gen.new_beneficiary(
                 &village,
                 BeneficiaryKind::Person,
@@ -884,12 +957,8 @@ fn batch_label(gen: &Gen, year: i32, half: usize) -> String {
     format!("{year}年第{}批", chinese_number(15 + offset * 2 + half))
 }
 
-fn tier_label(tier: FundingTier) -> &'static str {
-    crate::generate::tier_word(tier)
-}
-
 /// The clerk of the county a village belongs to (`FJ-SM-SX-01-003` → `clerk-fj-sm-sx`).
-pub(crate) fn clerk_of(_gen: &Gen, village: &UnitCode) -> UserId {
+pub(crate) fn clerk_of(village: &UnitCode) -> UserId {
     let county: Vec<&str> = village.as_str().split('-').take(3).collect();
     user(&format!("clerk-{}", county.join("-").to_ascii_lowercase()))
 }

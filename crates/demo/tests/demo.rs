@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use ledger_demo::{
-    generate, load, ActorRole, DemoAction, DemoConfig, DemoPlan, Scale, YearSpan,
-};
+use ledger_demo::{generate, load, ActorRole, DemoAction, DemoConfig, DemoPlan, Scale, YearSpan};
 use ledger_domain::{Command, Event, PolicyLine, Programme, UnitCode};
 use ledger_engine::{recorded_event, Engine};
 use ledger_projections::DateRange;
@@ -87,7 +85,10 @@ fn a_small_plan_loads_without_a_rejection_and_every_programme_has_figures() {
 
     // Requests left pending, as the plan says, and at least one.
     let pending = engine.read(|m| m.state().pending_requests().count());
-    assert_eq!(pending as u32, plan.pending_requests_left());
+    assert_eq!(
+        u32::try_from(pending).unwrap(),
+        plan.pending_requests_left()
+    );
     assert!(pending >= 1);
 
     let all = events(&engine);
@@ -95,7 +96,10 @@ fn a_small_plan_loads_without_a_rejection_and_every_programme_has_figures() {
     assert!(count(|e| matches!(e, Event::EventReversed { .. })) >= 3);
     assert!(count(|e| matches!(e, Event::PaymentApproved { .. })) >= 1);
     assert!(count(|e| matches!(e, Event::PaymentRejected { .. })) >= 1);
-    assert_eq!(count(|e| matches!(e, Event::PaymentRequestExpired { .. })), 1);
+    assert_eq!(
+        count(|e| matches!(e, Event::PaymentRequestExpired { .. })),
+        1
+    );
     assert!(count(|e| matches!(e, Event::LoanWrittenOff { .. })) >= 1);
     assert!(count(|e| matches!(e, Event::LoanRescheduled { .. })) >= 1);
     assert!(count(|e| matches!(e, Event::PeriodClosed { .. })) >= 2);
@@ -110,7 +114,11 @@ fn a_small_plan_loads_without_a_rejection_and_every_programme_has_figures() {
             let report = p.programmes.report(&province, range).unwrap();
             assert_eq!(report.rows.len(), 6, "all six programmes");
             for row in &report.rows {
-                assert!((!row.disbursed.is_negative() && !row.disbursed.is_zero()), "{} disbursed", row.programme);
+                assert!(
+                    (!row.disbursed.is_negative() && !row.disbursed.is_zero()),
+                    "{} disbursed",
+                    row.programme
+                );
                 assert!(row.helped.beneficiaries > 0, "{} helped", row.programme);
             }
 
@@ -131,7 +139,10 @@ fn a_small_plan_loads_without_a_rejection_and_every_programme_has_figures() {
                     )
                     .unwrap();
                 let ratio = percent_bp(insurance.figures.simple_loss_ratio.value);
-                assert!((5_500..=8_500).contains(&ratio), "{year} loss ratio {ratio} bp");
+                assert!(
+                    (5_500..=8_500).contains(&ratio),
+                    "{year} loss ratio {ratio} bp"
+                );
                 if year > 2021 {
                     let growth = percent_bp(insurance.premium_growth.value);
                     assert!((0..=2_000).contains(&growth), "{year} growth {growth} bp");
@@ -196,8 +207,7 @@ fn check_shape(plan: &DemoPlan) {
         }
         // No personal information: beneficiaries are opaque ids, memos carry no long
         // digit runs (ID-card, phone or bank numbers).
-        if let DemoAction::Command(Command::RegisterBeneficiary { beneficiary, .. }) =
-            &step.action
+        if let DemoAction::Command(Command::RegisterBeneficiary { beneficiary, .. }) = &step.action
         {
             let id = beneficiary.as_str();
             assert!(id.starts_with("b-") && id.len() == 8, "{id}");
