@@ -35,7 +35,7 @@ impl ConfigError {
     }
 }
 
-/// The volume of a demo dataset in percent of the default (100 ≈ 45,000 events).
+/// The volume of a demo dataset in percent of the default (100 ≈ 46,000 events).
 ///
 /// Volumes (loans, students, claims, households…) scale with it; the geography
 /// (9 cities, 36 counties, 108 townships, 432 villages), the funds and the special

@@ -12,7 +12,7 @@
 //! * **Units**: 福建省 (`FJ`), its nine cities (`FJ-FZ` 福州市 … `FJ-ND` 宁德市), four
 //!   real counties or districts each (`FJ-SM-SX` 沙县区), three townships per county
 //!   (`FJ-SM-SX-02`) and four villages per township (`FJ-SM-SX-02-003`), with
-//!   generated, plausible names: 577 units.
+//!   generated, plausible names: 586 units.
 //! * **Years**: 2021 to 2025 by default.
 //! * **Programmes** (fund ids in brackets):
 //!   - 幸福工程 Happiness Project, one fund per city (`FJ-SM-HAPPINESS`): loans of
@@ -44,7 +44,7 @@
 //! * **No personal information**: beneficiaries are opaque ids (`b-000123`) with a unit,
 //!   a kind and categories; memos and reasons name no person.
 //!
-//! At the default scale the plan has about 45,000 events; [`Scale`] multiplies the
+//! At the default scale the plan has about 46,000 events; [`Scale`] multiplies the
 //! volumes (loans, students, households, claims) but not the geography, the funds or
 //! the special cases. docs/DEMO.md says what to look at.
 //!
