@@ -156,3 +156,34 @@ pub struct DemoConfig {
     /// The years covered.
     pub years: YearSpan,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_and_years_out_of_range_are_refused() {
+        assert_eq!(Scale::percent(0), Err(ConfigError::Scale(0)));
+        assert!(Scale::percent(SCALE_PERCENT_MAX + 1).is_err());
+        assert_eq!(Scale::percent(100), Ok(Scale::DEFAULT));
+        assert!(
+            YearSpan::new(2021, 2021).is_err(),
+            "one year has no year-on-year"
+        );
+        assert!(YearSpan::new(2025, 2021).is_err());
+        assert!(YearSpan::new(1999, 2001).is_err());
+        assert!(YearSpan::new(2000, 2010).is_err(), "eleven years");
+        assert_eq!(YearSpan::new(2021, 2025), Ok(YearSpan::DEFAULT));
+        assert_eq!(YearSpan::DEFAULT.end().to_string(), "2025-12-31");
+    }
+
+    #[test]
+    fn scaled_counts_round_half_up_and_never_reach_zero() {
+        let five = Scale::percent(5).unwrap();
+        assert_eq!(five.of(8), 1);
+        assert_eq!(five.of(30), 2);
+        assert_eq!(Scale::percent(250).unwrap().of(4), 10);
+        assert_eq!(five.fen(100_000_00), 5_000_00);
+        assert_eq!(five.fen(1_000_00), 1_000_00, "at least ¥1,000.00");
+    }
+}

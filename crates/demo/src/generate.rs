@@ -725,3 +725,25 @@ impl Cash {
         *slot -= fen;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_numbers_read_as_chinese_numerals() {
+        let read: Vec<String> = [1, 10, 15, 20, 21, 99].map(chinese_number).to_vec();
+        assert_eq!(read, ["一", "十", "十五", "二十", "二十一", "九十九"]);
+    }
+
+    #[test]
+    fn the_agenda_gives_tasks_in_date_order_then_in_order_of_scheduling() {
+        let mut agenda = Agenda::new(day(2025, 12, 31));
+        assert!(agenda.at(day(2021, 3, 1), "b"));
+        assert!(agenda.at(day(2021, 1, 1), "a"));
+        assert!(agenda.at(day(2021, 3, 1), "c"));
+        assert!(!agenda.at(day(2026, 1, 1), "after the end"));
+        let order: Vec<&str> = std::iter::from_fn(|| agenda.pop().map(|(_, t)| t)).collect();
+        assert_eq!(order, ["a", "b", "c"]);
+    }
+}

@@ -962,3 +962,43 @@ pub(crate) fn clerk_of(village: &UnitCode) -> UserId {
     let county: Vec<&str> = village.as_str().split('-').take(3).collect();
     user(&format!("clerk-{}", county.join("-").to_ascii_lowercase()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loan(principal_fen: i64, term: u16, grace: u16, rate_bp: u16) -> LoanSim {
+        LoanSim {
+            id: LoanId::new("L-1").unwrap(),
+            beneficiary: BeneficiaryId::new("b-000001").unwrap(),
+            tier: FundingTier::County,
+            outstanding: principal_fen,
+            start: day(2021, 1, 31),
+            basis: principal_fen,
+            term,
+            grace,
+            rate_bp,
+            paid: 0,
+            behaviour: Behaviour::Monthly,
+        }
+    }
+
+    /// The shadow schedule must match docs/DOMAIN.md: equal instalments of ⌊principal ÷ n⌋
+    /// fen with the remainder on the last, due grace + k months after the disbursement
+    /// (month ends clamp), interest = balance × rate ÷ 10,000 ÷ 12 half away from zero.
+    #[test]
+    fn the_shadow_schedule_is_the_domains() {
+        let l = loan(1_000_000, 3, 0, 150);
+        assert_eq!(l.cumulative_due(1), 333_333);
+        assert_eq!(l.cumulative_due(2), 666_666);
+        assert_eq!(l.cumulative_due(3), 1_000_000);
+        assert_eq!(l.due(1), day(2021, 2, 28));
+        assert_eq!(l.due(3), day(2021, 4, 30));
+        // ¥10,000.00 × 1.5% ÷ 12 = ¥12.50; ¥6,666.67 × 1.5% ÷ 12 = ¥8.3333… → ¥8.33.
+        assert_eq!(l.interest(1, 1), 1_250);
+        assert_eq!(l.interest(2, 2), 833);
+        let graced = loan(1_000_000, 12, 3, 0);
+        assert_eq!(graced.due(1), day(2021, 5, 31));
+        assert_eq!(graced.interest(1, 12), 0);
+    }
+}
