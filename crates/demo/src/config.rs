@@ -183,7 +183,8 @@ mod tests {
         assert_eq!(five.of(8), 1);
         assert_eq!(five.of(30), 2);
         assert_eq!(Scale::percent(250).unwrap().of(4), 10);
-        assert_eq!(five.fen(100_000_00), 5_000_00);
-        assert_eq!(five.fen(1_000_00), 1_000_00, "at least ¥1,000.00");
+        // In fen: 5% of ¥100,000.00 is ¥5,000.00; 5% of ¥1,000.00 is raised to ¥1,000.00.
+        assert_eq!(five.fen(10_000_000), 500_000);
+        assert_eq!(five.fen(100_000), 100_000, "at least ¥1,000.00");
     }
 }
