@@ -224,6 +224,6 @@ mod tests {
             resolve_range(5..11, 10),
             Err(ExchangeError::Range { to: 11, .. })
         ));
-        assert!(resolve_range(6..5, 10).is_err());
+        assert!(resolve_range((Bound::Included(6), Bound::Excluded(5)), 10).is_err());
     }
 }

@@ -124,7 +124,7 @@ fn the_script_verifies_the_export_of_a_sha256_ledger_and_names_each_tampered_pos
     // The premium of ¥9,668,400.00 is the second to last event: change its amount inside
     // the record bytes (i64 fen, little-endian, docs/FORMAT.md §10) to ¥9,668,499.00.
     let target = head - 2;
-    let line = (target + 1) as usize;
+    let line = usize::try_from(target + 1).unwrap();
     let mut fields: serde_json::Value = serde_json::from_str(&original[line]).unwrap();
     let base64 = base64::engine::general_purpose::STANDARD;
     let mut record = base64.decode(fields["record"].as_str().unwrap()).unwrap();
