@@ -987,13 +987,16 @@ pub struct ImportSummary {
 ///    `ledger_domain::decide` and `evolve` on a copy of the engine's current state, so
 ///    that a later row sees the effect of earlier ones (an overdraft in row N is
 ///    reported as row N).
-/// 3. If any row is bad, writes the rejects file (every bad row as it was in the file,
-///    plus `原行号 source_line` and `原因 reason` columns) to `rejects`; without
-///    [`ImportOptions::skip_bad_rows`] it then returns
-///    [`ExchangeError::RowsRejected`] and applies nothing. `rejects` is not written
-///    to when every row is good.
-/// 4. Submits the rows in file order, [`IMPORT_WINDOW_ROWS`] at a time, and reports
-///    `(rows answered, rows to submit)` to `progress`.
+/// 3. If any row is bad and [`ImportOptions::skip_bad_rows`] is off, writes the
+///    rejects file and returns [`ExchangeError::RowsRejected`]: nothing is applied.
+/// 4. Submits the other rows in file order, [`IMPORT_WINDOW_ROWS`] at a time, and
+///    reports `(rows answered, rows to submit)` to `progress`; then writes the rejects
+///    file if any row was not applied.
+///
+/// The rejects file, written once to `rejects` and only when some row is bad, is CSV
+/// with a byte order mark: the file's header and every bad row as it was, plus the
+/// columns `原行号 source_line` and `原因 reason`. The import ignores those two columns,
+/// so a clerk can fix the rows in it and import it as it is.
 ///
 /// Blocks the calling thread; do not call it from inside an async runtime. The dry
 /// run sees the state when it starts: if another user changes it meanwhile, a row
@@ -1012,11 +1015,9 @@ pub fn import_payments<B: Backend>(
     let mut errors = parsed.errors.clone();
     let (submit, pending_approval) = dry_run(engine, &parsed, options, &mut errors);
     errors.sort_by_key(|e| e.line);
-    if !errors.is_empty() {
+    if !errors.is_empty() && !options.skip_bad_rows {
         write_rejects(&parsed, &errors, rejects)?;
-        if !options.skip_bad_rows {
-            return Err(ExchangeError::RowsRejected { errors });
-        }
+        return Err(ExchangeError::RowsRejected { errors });
     }
     let mut summary = ImportSummary {
         rows: parsed.row_count,
@@ -1058,11 +1059,17 @@ pub fn import_payments<B: Backend>(
                     reason: e.to_string(),
                 }),
                 Err(cause) => {
+                    let mut known = summary.rejected;
+                    known.extend(late_rejects);
+                    known.sort_by_key(|e| e.line);
+                    if !known.is_empty() {
+                        write_rejects(&parsed, &known, rejects)?;
+                    }
                     return Err(ExchangeError::Interrupted {
                         applied: summary.applied,
                         line: row.line,
                         cause,
-                    })
+                    });
                 }
             }
             done += 1;
@@ -1075,6 +1082,8 @@ pub fn import_payments<B: Backend>(
         summary
             .pending_approval
             .retain(|line| !summary.rejected.iter().any(|e| e.line == *line));
+    }
+    if !summary.rejected.is_empty() {
         write_rejects(&parsed, &summary.rejected, rejects)?;
     }
     Ok(summary)

@@ -421,3 +421,26 @@ fn a_payment_above_the_approval_threshold_is_applied_as_a_request() {
         .unwrap();
     assert_eq!(last[0].event_type.as_str(), "PaymentRequested");
 }
+
+#[test]
+fn docs_exchange_md_shows_the_example_file_and_names_every_column() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/EXCHANGE.md");
+    let manual = std::fs::read_to_string(path).unwrap();
+    let example = String::from_utf8(example()).unwrap();
+    assert!(
+        manual.contains(&example),
+        "docs/EXCHANGE.md must show docs/examples/payments.csv exactly"
+    );
+    for column in ledger_exchange::CSV_EXPORT_COLUMNS {
+        assert!(
+            manual.contains(&format!("`{column}`")),
+            "{column} is not described"
+        );
+    }
+    for (zh, en) in ledger_exchange::IMPORT_COLUMNS {
+        assert!(
+            manual.contains(&format!("{zh} {en}")),
+            "{zh} {en} is not described"
+        );
+    }
+}
