@@ -963,6 +963,25 @@ pub struct ImportOptions {
     pub now: NaiveDateTime,
 }
 
+impl ImportOptions {
+    /// Options that dry-run at the system's current time (UTC).
+    pub fn now(actor: UserId, skip_bad_rows: bool) -> ImportOptions {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let now = i64::try_from(since_epoch.as_millis())
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .unwrap_or_default()
+            .naive_utc();
+        ImportOptions {
+            actor,
+            skip_bad_rows,
+            now,
+        }
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportSummary {
@@ -1181,7 +1200,11 @@ fn write_rejects(
             Some(record) => record.iter().map(str::to_string).collect(),
             None => Vec::new(),
         };
-        fields.resize(keep.len(), String::new());
+        // A short row is padded so that line and reason stay in their columns; a long
+        // one keeps every field, so that nothing the clerk typed is lost.
+        if fields.len() < keep.len() {
+            fields.resize(keep.len(), String::new());
+        }
         fields.push(error.line.to_string());
         fields.push(error.reason.clone());
         writer.write_record(&fields)?;

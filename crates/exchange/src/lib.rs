@@ -17,6 +17,32 @@
 //! [`EXPORT_PAGE_EVENTS`] events, so memory does not grow with the log. Every
 //! operation takes a progress callback `(done, total)`; pass `&mut |_, _| {}` for none.
 //!
+//! How a command line would call them (errors and output files are its business):
+//!
+//! ```no_run
+//! # fn run(engine: &ledger_engine::Engine<ledger_store::SledBackend>) -> Result<(), ledger_exchange::ExchangeError> {
+//! use ledger_exchange::{export_csv, export_jsonl, import_payments, CsvExportOptions, ImportOptions};
+//!
+//! let mut show = |done: u64, total: u64| eprint!("\r{done}/{total}");
+//! let mut out = std::fs::File::create("ledger.jsonl")?;
+//! export_jsonl(engine.log(), .., &mut out, &mut show)?;
+//! let mut out = std::fs::File::create("events.csv")?;
+//! export_csv(engine.log(), 1_000..2_000, CsvExportOptions::default(), &mut out, &mut show)?;
+//!
+//! let file = std::fs::read("payments.csv")?;
+//! let clerk = ledger_domain::UserId::new("clerk-0042").expect("a valid user id");
+//! let options = ImportOptions::now(clerk, false);
+//! let mut rejects = Vec::new();
+//! let result = import_payments(engine, &file, &options, &mut rejects, &mut show);
+//! if !rejects.is_empty() {
+//!     std::fs::write("payments.rejects.csv", &rejects)?;
+//! }
+//! let summary = result?;
+//! println!("{} applied, {} already there", summary.applied, summary.duplicates);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! No personal information enters the log through an import: a file with a column
 //! that looks like names, ID numbers, phone numbers, bank accounts or addresses is
 //! refused as a whole, and a row whose free text holds a long run of digits is refused.
