@@ -1250,3 +1250,47 @@ fn block_on_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
         .map(|output| output.expect("every future finished"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_is_named_at_its_own_index() {
+        for (index, col) in ALL_COLS.into_iter().enumerate() {
+            assert_eq!(col as usize, index);
+            let (zh, en) = col.names();
+            for header in [zh.to_string(), en.to_string(), format!("{zh} {en}")] {
+                assert_eq!(column_of(&header), Some(col), "{header}");
+            }
+        }
+        assert_eq!(column_of(" 金额  AMOUNT "), Some(Col::Amount));
+        assert_eq!(column_of("Tax Exclusive"), Some(Col::TaxExclusive));
+        assert_eq!(column_of("金额 interest"), None);
+    }
+
+    #[test]
+    fn shares_parse_in_english_and_chinese_and_refuse_bad_parts() {
+        let split = shares("province:600.00; city:400").unwrap();
+        assert_eq!(split.total().plain(), "1000.00");
+        assert_eq!(shares("省=600；市=400").unwrap(), split);
+        for (bad, expected) in [
+            ("province 600", "is not tier:amount"),
+            ("planet:1.00", "unknown tier"),
+            ("city:1.001", "more than two decimal places"),
+            ("city:1.00;city:2.00", "more than once"),
+            ("", "no tier shares"),
+        ] {
+            let error = shares(bad).unwrap_err();
+            assert!(error.contains(expected), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn long_digit_runs_are_refused_as_personal_information() {
+        assert!(no_personal_digits("第十七批 2021-07", Col::Memo).is_ok());
+        assert!(no_personal_digits("voucher 1234567890", Col::Memo).is_ok());
+        assert!(no_personal_digits("tel 13912345678", Col::Memo).is_err());
+        assert!(no_personal_digits("35020319800101123X", Col::Batch).is_err());
+    }
+}
