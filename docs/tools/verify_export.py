@@ -10,9 +10,11 @@ docs/FORMAT.md.
 Checks, line by line: the header line; that positions follow each other from the
 header's from_position; that each record decodes (§3) and carries the line's position
 and prev_hash; that prev_hash is the previous line's hash (32 zero bytes before
-position 0); that hash = H(prev_hash ‖ record) (§4); that the decoded event's
-envelope matches the record; then that the file holds exactly the header's range and,
-when the range ends at the head, that the last hash is the head hash.
+position 0); that hash = H(prev_hash ‖ record) (§4); that the readable `memo` and
+`event` say exactly what the record says, envelope and payload (the payload decoded
+here as §10 says, with the Event enum of crates/domain/src/event.rs transcribed below);
+then that the file holds exactly the header's range and, when the range ends at the
+head, that the last hash is the head hash.
 
 Exit status: 0 when the export is intact; 1 with "broken: first bad position P (line
 L): why" on standard error; 2 for bad usage or an unreadable file.
@@ -31,6 +33,227 @@ import ledger_record  # noqa: E402  (beside this file)
 EXPORT_FORMAT = "welfare-ledger-export"
 EXPORT_VERSION = 1
 HASH_HEX_CHARS = 64
+
+
+# ---------------------------------------------------------------- event payloads (§10)
+#
+# The engine's payload is bincode (§1 conventions) of (digest: Option<[u8; 32]>, event:
+# Event). Event is the enum of crates/domain/src/event.rs, transcribed below: an enum
+# is a u32 variant index (its position in the list) followed by the variant's fields in
+# order; ids and text are `string`; money is an i64 count of fen; dates are `string`s
+# `YYYY-MM-DD`; Option is a u8 0/1 then the value; sets and lists are a u64 count then
+# the items. The decoding is the JSON the export writes (serde's externally tagged form,
+# money as "1234.56"), so the two can be compared value for value.
+
+STR, AMOUNT, DATE, BOOL = "string", "amount", "date", "bool"
+U8, U16, U32, U64, I32 = "u8", "u16", "u32", "u64", "i32"
+
+
+def opt(kind):
+    return ("option", kind)
+
+
+def seq(kind):
+    return ("seq", kind)
+
+
+def struct(*fields):
+    return ("struct", fields)
+
+
+def enum(*variants):
+    """Variants are names (unit), or (name, struct(...)) / (name, ("newtype", kind))."""
+    return ("enum", [(v, None) if isinstance(v, str) else v for v in variants])
+
+
+def newtype(kind):
+    return ("newtype", kind)
+
+
+UNIT_LEVEL = enum("Province", "City", "County", "Township", "Village")
+PROGRAMME = enum("HappinessProject", "RevolvingFund", "Housing", "Bursary", "Insurance",
+                 "Condolence")
+TIER = enum("Province", "City", "County", "Township", "Village", "HouseholdContribution",
+            "Insurer", "Donation", "Interest")
+BENEFICIARY_KIND = enum("Household", "Person")
+CATEGORY = enum("PoorHousehold", "SpecialFamily", "OnlyChild", "TwoDaughters", "Migrant",
+                "Student", "Mother")
+MODALITY = enum("Relief", "Skills", "Health")
+LINE = enum("HouseholdAccident", "HospitalNursing", "CriticalIllness")
+MODEL = enum("InsurerUnderwritten", "SelfInsured")
+VISIT = enum("InProgress", "Completed", "NeedsHelp")
+SPLIT = seq(struct(("tier", TIER), ("amount", AMOUNT)))
+PERIOD = enum(("Year", struct(("year", I32))), ("Month", struct(("year", I32), ("month", U32))))
+FORM = enum("Cash", ("Goods", struct(("description", STR))))
+PAYER = enum("Insurer", ("Fund", struct(("shares", SPLIT))))
+LOAN = struct(("loan", STR), ("fund", STR), ("beneficiary", STR), ("tier", TIER),
+              ("principal", AMOUNT), ("term_months", U16), ("grace_months", U16),
+              ("annual_rate_bp", U16), ("batch", opt(STR)), ("migrant", BOOL))
+GRANT = struct(("fund", STR), ("beneficiary", STR), ("modality", MODALITY),
+               ("batch", opt(STR)), ("amount", AMOUNT), ("shares", SPLIT))
+CLAIM = struct(("fund", STR), ("line", LINE), ("beneficiary", STR), ("amount", AMOUNT),
+               ("payer", PAYER))
+PAYMENT = enum(
+    ("Loan", newtype(LOAN)),
+    ("Grant", newtype(GRANT)),
+    ("HousingInstalment", newtype(struct(("award", STR), ("amount", AMOUNT), ("shares", SPLIT)))),
+    ("BursaryInstalment", newtype(struct(("award", STR), ("amount", AMOUNT)))),
+    ("Condolence", newtype(struct(("campaign", STR), ("beneficiary", STR),
+                                  ("category", CATEGORY), ("form", FORM), ("amount", AMOUNT),
+                                  ("shares", SPLIT)))),
+    ("Claim", newtype(CLAIM)),
+    ("Premium", newtype(struct(("fund", STR), ("line", LINE), ("coverage_start", DATE),
+                               ("coverage_end", DATE), ("households", U32), ("persons", U32),
+                               ("tax_inclusive", AMOUNT), ("tax_exclusive", AMOUNT),
+                               ("shares", SPLIT)))),
+)
+PURPOSE = enum("Grant", ("HousingInstalment", struct(("award", STR))),
+               ("BursaryInstalment", struct(("award", STR))), "Condolence",
+               ("Claim", struct(("line", LINE))))
+FUND_TIER_AMOUNT = struct(("fund", STR), ("tier", TIER), ("amount", AMOUNT))
+REVERSIBLE = enum(
+    ("Commitment", FUND_TIER_AMOUNT),
+    ("Receipt", FUND_TIER_AMOUNT),
+    ("Loan", struct(("fund", STR), ("loan", STR), ("tier", TIER), ("principal", AMOUNT))),
+    ("Repayment", struct(("fund", STR), ("loan", STR), ("tier", TIER), ("principal", AMOUNT),
+                         ("interest", AMOUNT))),
+    ("WriteOff", struct(("fund", STR), ("loan", STR), ("tier", TIER), ("amount", AMOUNT))),
+    ("Payment", struct(("fund", STR), ("purpose", PURPOSE), ("shares", SPLIT))),
+    ("Premium", struct(("fund", STR), ("line", LINE), ("model", MODEL), ("shares", SPLIT),
+                       ("tax_exclusive", AMOUNT), ("households", U32), ("persons", U32))),
+    ("InsurerClaim", struct(("fund", STR), ("line", LINE), ("amount", AMOUNT))),
+    ("HousingAward", struct(("fund", STR), ("award", STR))),
+    ("BursaryAward", struct(("fund", STR), ("award", STR))),
+)
+APPROPRIATION = struct(("fund", STR), ("tier", TIER), ("amount", AMOUNT),
+                       ("reference", opt(STR)))
+EVENT = enum(
+    ("UnitRegistered", struct(("unit", STR), ("name", STR), ("level", UNIT_LEVEL),
+                              ("parent", opt(STR)))),
+    ("FundOpened", struct(("fund", STR), ("unit", STR), ("programme", PROGRAMME), ("name", STR),
+                          ("fiscal_year", opt(I32)), ("approval_threshold", opt(AMOUNT)),
+                          ("insurance_model", opt(MODEL)))),
+    ("ApprovalThresholdSet", struct(("fund", STR), ("threshold", opt(AMOUNT)))),
+    ("BeneficiaryRegistered", struct(("beneficiary", STR), ("unit", STR),
+                                     ("kind", BENEFICIARY_KIND), ("categories", seq(CATEGORY)))),
+    ("AppropriationCommitted", APPROPRIATION),
+    ("AppropriationReceived", APPROPRIATION),
+    ("LoanDisbursed", newtype(LOAN)),
+    ("LoanRepaid", struct(("loan", STR), ("fund", STR), ("tier", TIER), ("principal", AMOUNT),
+                          ("interest", AMOUNT))),
+    ("LoanRescheduled", struct(("loan", STR), ("fund", STR), ("outstanding", AMOUNT),
+                               ("term_months", U16), ("grace_months", U16),
+                               ("annual_rate_bp", U16))),
+    ("LoanWrittenOff", struct(("loan", STR), ("fund", STR), ("tier", TIER), ("amount", AMOUNT),
+                              ("reason", STR))),
+    ("GrantPaid", newtype(GRANT)),
+    ("HousingGrantAwarded", struct(("award", STR), ("fund", STR), ("beneficiary", STR),
+                                   ("amount", AMOUNT), ("shares", SPLIT))),
+    ("HousingInstalmentPaid", struct(("award", STR), ("fund", STR), ("beneficiary", STR),
+                                     ("amount", AMOUNT), ("shares", SPLIT))),
+    ("FollowUpVisitRecorded", struct(("award", STR), ("fund", STR), ("beneficiary", STR),
+                                     ("outcome", VISIT))),
+    ("BursaryAwarded", struct(("award", STR), ("fund", STR), ("student", STR),
+                              ("academic_year", I32), ("tier", TIER), ("amount", AMOUNT),
+                              ("years", U8), ("supplement_reason", opt(STR)))),
+    ("BursaryInstalmentPaid", struct(("award", STR), ("fund", STR), ("student", STR),
+                                     ("academic_year", I32), ("tier", TIER),
+                                     ("amount", AMOUNT))),
+    ("CampaignOpened", struct(("campaign", STR), ("fund", STR), ("name", STR))),
+    ("CondolencePaid", struct(("campaign", STR), ("fund", STR), ("beneficiary", STR),
+                              ("category", CATEGORY), ("form", FORM), ("amount", AMOUNT),
+                              ("shares", SPLIT))),
+    ("PremiumCollected", struct(("fund", STR), ("line", LINE), ("model", MODEL),
+                                ("coverage_start", DATE), ("coverage_end", DATE),
+                                ("households", U32), ("persons", U32),
+                                ("tax_inclusive", AMOUNT), ("tax_exclusive", AMOUNT),
+                                ("shares", SPLIT))),
+    ("ClaimPaid", newtype(CLAIM)),
+    ("ClaimsReserveEstimated", struct(("fund", STR), ("line", LINE), ("amount", AMOUNT))),
+    ("PaymentRequested", struct(("fund", STR), ("reserved", SPLIT), ("expires_on", DATE),
+                                ("payment", PAYMENT))),
+    ("PaymentApproved", struct(("request", U64), ("fund", STR), ("reserved", SPLIT))),
+    ("PaymentRejected", struct(("request", U64), ("fund", STR), ("reserved", SPLIT),
+                               ("reason", STR))),
+    ("PaymentRequestExpired", struct(("request", U64), ("fund", STR), ("reserved", SPLIT))),
+    ("PeriodClosed", struct(("unit", STR), ("period", PERIOD))),
+    ("EventReversed", struct(("position", U64), ("reason", STR), ("reversed", REVERSIBLE))),
+)
+
+
+def decode_value(reader, kind):
+    """One value of `kind` from `reader` (a ledger_record.Reader), as the export's JSON."""
+    if kind in (U8, U16, U32, U64, I32):
+        return reader.read(kind)
+    if kind == STR:
+        return reader.read("string")
+    if kind == BOOL:
+        value = reader.read("u8")
+        if value > 1:
+            raise ledger_record.FormatError(f"a bool is {value}")
+        return value == 1
+    if kind == AMOUNT:
+        fen = reader.read("i64")
+        sign = "-" if fen < 0 else ""
+        return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+    if kind == DATE:
+        text = reader.read("string")
+        try:
+            datetime.date.fromisoformat(text)
+        except ValueError:
+            raise ledger_record.FormatError(f"{text!r} is not a date") from None
+        return text
+    tag, inner = kind
+    if tag == "option":
+        present = reader.read("u8")
+        if present > 1:
+            raise ledger_record.FormatError(f"an Option tag is {present}")
+        return decode_value(reader, inner) if present else None
+    if tag == "seq":
+        return [decode_value(reader, inner) for _ in range(reader.read("u64"))]
+    if tag == "struct":
+        return {name: decode_value(reader, field) for name, field in inner}
+    if tag == "newtype":
+        return decode_value(reader, inner)
+    if tag == "enum":
+        index = reader.read("u32")
+        if index >= len(inner):
+            raise ledger_record.FormatError(f"enum variant {index} does not exist")
+        name, body = inner[index]
+        return name if body is None else {name: decode_value(reader, body)}
+    raise ValueError(kind)
+
+
+def decode_payload(payload):
+    """§10: (digest, event); returns the event as the export's JSON."""
+    reader = ledger_record.Reader(payload)
+    if reader.read("u8") == 1:
+        reader.take(32)
+    event = decode_value(reader, EVENT)
+    reader.finish()
+    return event
+
+
+def first_difference(ours, theirs, path="event.event"):
+    """The path of the first value that differs, or None."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key in list(ours) + [k for k in theirs if k not in ours]:
+            if key not in ours or key not in theirs:
+                return f"{path}.{key}"
+            found = first_difference(ours[key], theirs[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(ours, list) and isinstance(theirs, list):
+        if len(ours) != len(theirs):
+            return path
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            found = first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    same = ours == theirs and type(ours) is type(theirs)
+    return None if same else path
 
 
 class Broken(Exception):
@@ -72,7 +295,7 @@ def read_header(text):
 
 
 def check_envelope(event, record, position, line):
-    """The readable `event` must say what the record says (its body is not compared)."""
+    """The readable `event` must say what the record says, envelope and payload."""
     expected = {
         "position": record["position"],
         "command_id": record["command_id"],
@@ -86,10 +309,20 @@ def check_envelope(event, record, position, line):
         if event.get(name) != value:
             raise Broken(position, line, f"event.{name} is {event.get(name)!r} but the record "
                                          f"says {value!r}")
-    body = event.get("event")
-    if not isinstance(body, dict) or list(body) != [record["event_type"]]:
-        raise Broken(position, line, f"event.event is not a {record['event_type']} event, "
-                                     f"which the record says it is")
+    if record["schema_version"] != 1:
+        raise Broken(position, line, f"schema version {record['schema_version']} of "
+                                     f"{record['event_type']} is not 1, the one this script reads")
+    try:
+        decoded = decode_payload(record["payload"])
+    except ledger_record.FormatError as e:
+        raise Broken(position, line, f"the record's payload does not decode (§10): {e}") from None
+    name = decoded if isinstance(decoded, str) else next(iter(decoded))
+    if name != record["event_type"]:
+        raise Broken(position, line, f"the payload holds {name} but the record says "
+                                     f"{record['event_type']}")
+    differs = first_difference(decoded, event.get("event"))
+    if differs:
+        raise Broken(position, line, f"{differs} is not what the record's payload says")
 
 
 def verify(lines):

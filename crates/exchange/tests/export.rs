@@ -3,9 +3,11 @@
 //! docs/tools/ledger_record.py) accepts the export of a SHA-256 ledger and of an SM3
 //! ledger on sled, whole and as a range, and names the first bad position when an
 //! amount inside a record, a hash or a prev_hash is changed, a line is deleted or two
-//! lines are swapped. Also checks the export's own fields against the log, its
-//! progress reports, and that the CSV export keeps amounts exactly. The script runs
-//! with `python3` from PATH; without it the tests fail, they never skip.
+//! lines are swapped; it decodes the payload of every event type (docs/FORMAT.md §10)
+//! and catches an amount edited only in the readable `event`. Also checks the export's
+//! own fields against the log, its progress reports, and that the CSV export keeps
+//! amounts exactly. The script runs with `python3` from PATH; without it the tests
+//! fail, they never skip.
 
 mod common;
 
@@ -352,4 +354,72 @@ fn the_csv_export_keeps_amounts_exactly_with_bilingual_headers_and_a_bom() {
     assert!(String::from_utf8(plain)
         .unwrap()
         .starts_with("位置 position,"));
+}
+
+#[test]
+fn the_script_decodes_every_event_type_and_catches_an_edited_amount_in_the_readable_event() {
+    let engine = memory_engine(HashAlgorithm::Sha256);
+    ledger_with_events(&engine);
+    every_event_type(&engine);
+    let (bytes, _) = export_all(&engine);
+    let original = lines(&bytes);
+    let types: std::collections::BTreeSet<String> = original[1..]
+        .iter()
+        .map(|line| {
+            let fields: serde_json::Value = serde_json::from_str(line).unwrap();
+            let body = fields["event"]["event"].as_object().unwrap();
+            body.keys().next().unwrap().clone()
+        })
+        .collect();
+    let all: std::collections::BTreeSet<String> = ledger_domain::Event::TYPES
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(types, all, "the ledger must hold every event type");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.jsonl");
+    std::fs::write(&path, &bytes).unwrap();
+    let head = engine.log().head().next_position;
+    assert_intact(&path, head);
+
+    // The CSV export has a row for each of them too, with the reversal's subject.
+    let mut csv_bytes = Vec::new();
+    export_csv(
+        engine.log(),
+        ..,
+        CsvExportOptions { bom: false },
+        &mut csv_bytes,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(&csv_bytes[..])
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len() as u64, head);
+    let reversal = rows.iter().find(|r| &r[5] == "EventReversed").unwrap();
+    assert!(reversal[8].starts_with("position:"), "{reversal:?}");
+    assert_eq!(&reversal[10], "1234.56");
+
+    // The ¥7,070,500.92 claim, shown as ¥70,500.92 in the readable part only: the chain
+    // still holds, but the verifier decodes the payload and names the field.
+    let line = original
+        .iter()
+        .position(|l| l.contains("\"ClaimPaid\""))
+        .unwrap();
+    let mut fields: serde_json::Value = serde_json::from_str(&original[line]).unwrap();
+    let position = fields["position"].as_u64().unwrap();
+    fields["event"]["event"]["ClaimPaid"]["amount"] = "70500.92".into();
+    let mut tampered = original.clone();
+    tampered[line] = fields.to_string();
+    assert_broken_at(
+        dir.path(),
+        &tampered,
+        position,
+        "an amount edited in the readable event",
+    );
+    let path = dir.path().join("tampered.jsonl");
+    let err = stderr(&script(&path));
+    assert!(err.contains("event.event.ClaimPaid.amount"), "{err}");
 }

@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use ledger_domain::{
-    Amount, AwardId, BeneficiaryId, BeneficiaryKind, CampaignId, ClaimPayer, ClaimPayment, Command,
-    FundId, FundingTier, InsuranceModel, LoanDisbursement, LoanId, PolicyLine, PremiumPayment,
-    Programme, TierSplit, UnitCode, UnitLevel, UserId,
+    Amount, AwardId, BeneficiaryCategory, BeneficiaryId, BeneficiaryKind, BursaryInstalment,
+    CampaignId, ClaimPayer, ClaimPayment, Command, CondolenceForm, CondolencePayment, FundId,
+    FundingTier, GrantModality, GrantPayment, HousingInstalment, InsuranceModel, LoanDisbursement,
+    LoanId, Period, PolicyLine, PremiumPayment, Programme, TierSplit, UnitCode, UnitLevel, UserId,
+    VisitOutcome,
 };
-use ledger_engine::{Engine, Submission};
+use ledger_engine::{Accepted, Engine, Submission};
 use ledger_store::{Backend, FixedClock, HashAlgorithm, Log, MemoryBackend};
 
 /// 2021-12-31 12:00 UTC: after every business date used here.
@@ -55,16 +57,21 @@ pub fn memory_engine(algorithm: HashAlgorithm) -> Engine<MemoryBackend> {
 }
 
 /// Submits `command` as the administrator on 2021-06-30.
-pub fn run<B: Backend>(engine: &Engine<B>, id: &str, command: Command) {
+pub fn run<B: Backend>(engine: &Engine<B>, id: &str, command: Command) -> Accepted {
+    run_as(engine, id, "admin-sm", command)
+}
+
+/// Submits `command` as `actor` on 2021-06-30.
+pub fn run_as<B: Backend>(engine: &Engine<B>, id: &str, actor: &str, command: Command) -> Accepted {
     engine
         .submit(Submission {
             command_id: id.to_string(),
             command,
-            actor: user("admin-sm"),
+            actor: user(actor),
             effective_date: day(2021, 6, 30),
             memo: "三明 2021".to_string(),
         })
-        .unwrap_or_else(|e| panic!("setup command {id}: {e}"));
+        .unwrap_or_else(|e| panic!("setup command {id}: {e}"))
 }
 
 fn fund(id: &str) -> FundId {
@@ -225,5 +232,168 @@ pub fn exact_amounts<B: Backend>(engine: &Engine<B>) {
             amount: yuan("7070500.92"),
             payer: ClaimPayer::Insurer,
         }),
+    );
+}
+
+/// After [`setup`] and [`exact_amounts`]: at least one event of every type the domain
+/// has, for the verifier's payload decoder.
+pub fn every_event_type<B: Backend>(engine: &Engine<B>) {
+    let loan = || LoanId::new("L0001").unwrap();
+    let go = |id: &str, command: Command| run(engine, id, command);
+    go(
+        "every-1",
+        Command::RegisterBeneficiary {
+            beneficiary: household(6),
+            unit: UnitCode::new("FJ-SM").unwrap(),
+            kind: BeneficiaryKind::Person,
+            categories: [
+                BeneficiaryCategory::Student,
+                BeneficiaryCategory::PoorHousehold,
+            ]
+            .into_iter()
+            .collect(),
+        },
+    );
+    go(
+        "every-2",
+        Command::RepayLoan {
+            loan: loan(),
+            principal: yuan("1000.00"),
+            interest: yuan("0.50"),
+        },
+    );
+    go(
+        "every-3",
+        Command::RescheduleLoan {
+            loan: loan(),
+            term_months: 36,
+            grace_months: 1,
+            annual_rate_bp: 150,
+        },
+    );
+    go(
+        "every-4",
+        Command::WriteOffLoan {
+            loan: loan(),
+            reason: "户主病故".into(),
+        },
+    );
+    let grant = go(
+        "every-5",
+        Command::PayGrant(GrantPayment {
+            fund: fund(HAPPINESS),
+            beneficiary: household(5),
+            modality: GrantModality::Health,
+            batch: None,
+            amount: yuan("1234.56"),
+            shares: TierSplit::of(&[
+                (FundingTier::Province, yuan("234.56")),
+                (FundingTier::City, yuan("1000.00")),
+            ])
+            .unwrap(),
+        }),
+    );
+    go(
+        "every-6",
+        Command::PayHousingInstalment(HousingInstalment {
+            award: AwardId::new("SM-H-0001").unwrap(),
+            amount: yuan("5000.00"),
+            shares: TierSplit::single(FundingTier::City, yuan("5000.00")).unwrap(),
+        }),
+    );
+    go(
+        "every-7",
+        Command::RecordFollowUpVisit {
+            award: AwardId::new("SM-H-0001").unwrap(),
+            outcome: VisitOutcome::InProgress,
+        },
+    );
+    go(
+        "every-8",
+        Command::PayBursaryInstalment(BursaryInstalment {
+            award: AwardId::new("SM-B-0001").unwrap(),
+            amount: yuan("2500.00"),
+        }),
+    );
+    go(
+        "every-9",
+        Command::PayCondolence(CondolencePayment {
+            campaign: CampaignId::new("SM-2021-SPRING").unwrap(),
+            beneficiary: household(3),
+            category: BeneficiaryCategory::SpecialFamily,
+            form: CondolenceForm::Goods {
+                description: "大米和食用油".into(),
+            },
+            amount: yuan("300.00"),
+            shares: TierSplit::single(FundingTier::Province, yuan("300.00")).unwrap(),
+        }),
+    );
+    go(
+        "every-10",
+        Command::EstimateClaimsReserve {
+            fund: fund(INSURANCE),
+            line: PolicyLine::HospitalNursing,
+            amount: yuan("88000.00"),
+        },
+    );
+    go(
+        "every-11",
+        Command::SetApprovalThreshold {
+            fund: fund(CONDOLENCE),
+            threshold: Some(yuan("1000.00")),
+        },
+    );
+    let condolence = |n: usize| {
+        Command::PayCondolence(CondolencePayment {
+            campaign: CampaignId::new("SM-2021-SPRING").unwrap(),
+            beneficiary: household(n),
+            category: BeneficiaryCategory::PoorHousehold,
+            form: CondolenceForm::Cash,
+            amount: yuan("2000.00"),
+            shares: TierSplit::single(FundingTier::City, yuan("2000.00")).unwrap(),
+        })
+    };
+    let approved = go("every-12", condolence(1));
+    run_as(
+        engine,
+        "every-13",
+        "checker-01",
+        Command::ApprovePayment {
+            request: approved.first_position,
+        },
+    );
+    let rejected = go("every-14", condolence(2));
+    run_as(
+        engine,
+        "every-15",
+        "checker-01",
+        Command::RejectPayment {
+            request: rejected.first_position,
+            reason: "重复申请".into(),
+        },
+    );
+    go("every-16", condolence(4));
+    go(
+        "every-17",
+        Command::ExpireRequests {
+            as_of: day(2021, 12, 1),
+        },
+    );
+    go(
+        "every-18",
+        Command::ReverseEvent {
+            position: grant.first_position,
+            reason: "受益人信息有误".into(),
+        },
+    );
+    go(
+        "every-19",
+        Command::ClosePeriod {
+            unit: UnitCode::new("FJ-SM").unwrap(),
+            period: Period::Month {
+                year: 2021,
+                month: 1,
+            },
+        },
     );
 }
