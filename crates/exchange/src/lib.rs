@@ -180,7 +180,19 @@ fn for_each_event<B: ledger_store::Backend>(
     let algorithm = log.algorithm();
     let total = to - from;
     progress(0, total);
-    let mut prev_hash: Option<[u8; 32]> = (from == 0).then_some(ledger_store::GENESIS_HASH);
+    // The hash before the range: the first record must link to it.
+    let mut prev_hash = match from.checked_sub(1) {
+        None => ledger_store::GENESIS_HASH,
+        Some(before) => match log.read_raw(before, 1)?.pop() {
+            Some(raw) => raw.hash,
+            None => {
+                return Err(ExchangeError::Chain {
+                    position: before,
+                    what: "record is missing".into(),
+                })
+            }
+        },
+    };
     let mut next = from;
     while next < to {
         let wanted = usize::try_from(to - next).unwrap_or(usize::MAX);
@@ -202,7 +214,7 @@ fn for_each_event<B: ledger_store::Backend>(
                     stored.position
                 )));
             }
-            if prev_hash.is_some_and(|prev| prev != stored.prev_hash) {
+            if stored.prev_hash != prev_hash {
                 return Err(broken(
                     "its prev_hash is not the stored hash of the record before it".into(),
                 ));
@@ -213,7 +225,7 @@ fn for_each_event<B: ledger_store::Backend>(
                 ));
             }
             let recorded = ledger_engine::recorded_event(&stored)?;
-            prev_hash = Some(raw.hash);
+            prev_hash = raw.hash;
             each(&ExportedEvent {
                 raw,
                 stored,
@@ -223,17 +235,7 @@ fn for_each_event<B: ledger_store::Backend>(
         }
         progress(next - from, total);
     }
-    match prev_hash {
-        Some(hash) => Ok(hash),
-        // An empty range that does not start at 0: the hash before it.
-        None => match log.read_raw(from - 1, 1)?.pop() {
-            Some(raw) => Ok(raw.hash),
-            None => Err(ExchangeError::Chain {
-                position: from - 1,
-                what: "record is missing".into(),
-            }),
-        },
-    }
+    Ok(prev_hash)
 }
 
 #[cfg(test)]

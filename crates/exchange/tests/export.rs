@@ -423,3 +423,32 @@ fn the_script_decodes_every_event_type_and_catches_an_edited_amount_in_the_reada
     let err = stderr(&script(&path));
     assert!(err.contains("event.event.ClaimPaid.amount"), "{err}");
 }
+
+#[test]
+fn an_export_refuses_a_stored_record_that_was_altered_and_names_its_position() {
+    let engine = memory_engine(HashAlgorithm::Sha256);
+    setup(&engine);
+    let raw = engine.log().read_raw(5, 1).unwrap().pop().unwrap();
+    let mut stored = raw.record.clone();
+    let last = stored.len() - 1;
+    stored[last] ^= 0x01; // the payload's last byte
+    stored.extend_from_slice(&raw.hash);
+    engine.log().backend().overwrite_record(5, stored);
+    for result in [
+        export_jsonl(engine.log(), .., &mut Vec::new(), &mut |_, _| {}),
+        export_csv(
+            engine.log(),
+            3..8,
+            CsvExportOptions::default(),
+            &mut Vec::new(),
+            &mut |_, _| {},
+        ),
+    ] {
+        let error = result.unwrap_err();
+        assert_eq!(error.code(), "corruption");
+        assert!(error.to_string().contains("position 5"), "{error}");
+    }
+    // A range after it still links: its first record is checked against position 5's
+    // stored hash, which was left as it was.
+    export_jsonl(engine.log(), 6.., &mut Vec::new(), &mut |_, _| {}).unwrap();
+}
