@@ -1,6 +1,7 @@
 //! The `welfare-ledger` binary: a thin shell over the store. It parses arguments,
 //! opens the data directory and prints results; all rules live in the crates.
 
+mod demo;
 mod error;
 mod ledger;
 mod serve;
@@ -61,6 +62,20 @@ enum Command {
         #[arg(long, default_value = serve::DEFAULT_LISTEN)]
         listen: String,
     },
+    /// Create (or reuse) a ledger holding a generated province dataset — all six
+    /// programmes over 2021–2025, tens of thousands of events — and serve it, printing
+    /// the address and an auditor's and a clerk's token.
+    Demo {
+        /// The address to listen on.
+        #[arg(long, default_value = serve::DEFAULT_LISTEN)]
+        listen: String,
+        /// The dataset's seed: the same seed gives the same ledger.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The dataset's volume in percent of the default (about 46,000 events).
+        #[arg(long, default_value_t = 100)]
+        scale: u32,
+    },
     /// Manage staff users (as an admin named by --user).
     #[command(subcommand)]
     User(staff::UserCommand),
@@ -110,6 +125,11 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         Command::Serve { listen } => serve::serve(&cli.data, listen),
+        Command::Demo {
+            listen,
+            seed,
+            scale,
+        } => demo::demo(&cli.data, listen, *seed, *scale),
         Command::User(command) => staff::user(cli, command),
         Command::Token(command) => staff::token(cli, command),
         Command::Status => {

@@ -34,7 +34,7 @@ pub fn serve(data: &Path, listen: &str) -> Result<u8, Failure> {
     Ok(exit::OK)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
