@@ -16,10 +16,11 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use ledger_domain::{
-    decide, evolve, Amount, AwardId, BeneficiaryCategory, BeneficiaryId, BursaryInstalment,
-    CampaignId, ClaimPayer, ClaimPayment, Command, CommandContext, CondolenceForm,
-    CondolencePayment, Event, FundId, FundingTier, GrantModality, GrantPayment, HousingInstalment,
-    LoanDisbursement, LoanId, PolicyLine, PremiumPayment, Recorded, TierShare, TierSplit, UserId,
+    authorize, decide, evolve, Amount, AwardId, BeneficiaryCategory, BeneficiaryId,
+    BursaryInstalment, CampaignId, ClaimPayer, ClaimPayment, Command, CommandContext,
+    CondolenceForm, CondolencePayment, Event, FundId, FundingTier, GrantModality, GrantPayment,
+    HousingInstalment, LoanDisbursement, LoanId, PolicyLine, PremiumPayment, Recorded, TierShare,
+    TierSplit, UserId,
 };
 use ledger_engine::{Accepted, Engine, EngineError, Submission};
 use ledger_store::{Backend, CommandId};
@@ -1053,7 +1054,7 @@ pub fn import_payments<B: Backend>(
             window
                 .iter()
                 .map(|row| {
-                    engine.submit_async(Submission {
+                    engine.submit_checked_async(Submission {
                         command_id: row.command_id.clone(),
                         command: row.command.clone(),
                         actor: row.actor.clone(),
@@ -1133,7 +1134,20 @@ fn dry_run<B: Backend>(
             recorded_at: options.now,
             command_id: row.command_id.clone(),
         };
-        match decide(&state, &row.command, &context) {
+        let decided = if row.actor == options.actor {
+            authorize(&state, &row.actor, &row.command)
+                .and_then(|()| decide(&state, &row.command, &context))
+        } else {
+            errors.push(RowError {
+                line: row.line,
+                reason: format!(
+                    "the row names {} as 经办人 actor, but the file is imported by {}; a member of staff records only as themselves",
+                    row.actor, options.actor
+                ),
+            });
+            continue;
+        };
+        match decided {
             Ok(events) => {
                 if events
                     .iter()

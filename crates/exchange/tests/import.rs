@@ -444,3 +444,51 @@ fn docs_exchange_md_shows_the_example_file_and_names_every_column() {
         );
     }
 }
+
+/// The importer's role and scope are checked like any other command's: an unknown
+/// user's file applies nothing and every row says why; a row naming another member of
+/// staff as its actor is refused.
+#[test]
+fn an_importer_without_the_right_role_applies_nothing() {
+    let engine = ledger();
+    let head = engine.log().head().next_position;
+    let mut rejects = Vec::new();
+    let result = import_payments(
+        &engine,
+        &example(),
+        &ImportOptions {
+            actor: user("stranger"),
+            skip_bad_rows: false,
+            now: now(),
+        },
+        &mut rejects,
+        &mut |_, _| {},
+    );
+    match result {
+        Err(ExchangeError::RowsRejected { errors }) => {
+            assert!(!errors.is_empty());
+            assert!(
+                errors.iter().all(|e| e.reason.contains("not registered")),
+                "{errors:?}"
+            );
+        }
+        other => panic!("expected every row refused, got {other:?}"),
+    }
+    assert_eq!(engine.log().head().next_position, head);
+
+    let text = format!(
+        "{HEADER},经办人 actor\nloan,2021-07-01,SM-2021-REV,H0004,L0009,100.00,city,12,,clerk-0043"
+    );
+    let (result, _) = import(&engine, text.as_bytes(), false);
+    match result {
+        Err(ExchangeError::RowsRejected { errors }) => {
+            assert_eq!(errors[0].line, 2);
+            assert!(
+                errors[0].reason.contains("records only as themselves"),
+                "{errors:?}"
+            );
+        }
+        other => panic!("expected the row refused, got {other:?}"),
+    }
+    assert_eq!(engine.log().head().next_position, head);
+}

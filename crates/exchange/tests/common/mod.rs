@@ -95,6 +95,12 @@ pub fn setup<B: Backend>(engine: &Engine<B>) {
         level: UnitLevel::Province,
         parent: None,
     });
+    // The clerk who imports payment files, for the whole province.
+    go(Command::RegisterUser {
+        user: user("clerk-0042"),
+        role: ledger_domain::Role::Clerk,
+        scope: Some(UnitCode::new("FJ").unwrap()),
+    });
     go(Command::RegisterUnit {
         unit: UnitCode::new("FJ-SM").unwrap(),
         name: "三明市".into(),
