@@ -230,6 +230,7 @@ pub fn decide(
             if principal.is_zero() && interest.is_zero() {
                 return Err(Rejection::AmountZero { what: "repayment" });
             }
+            not_before_loan(l, loan, date, "repayment")?;
             if l.status() != LoanStatus::Active {
                 return Err(Rejection::LoanNotActive {
                     loan: loan.clone(),
@@ -270,6 +271,7 @@ pub fn decide(
                 });
             }
             loan_terms(*term_months, *grace_months, *annual_rate_bp)?;
+            not_before_loan(l, loan, date, "reschedule")?;
             ensure_fund_open(state, l.fund(), date)?;
             Ok(vec![Event::LoanRescheduled {
                 loan: loan.clone(),
@@ -292,6 +294,7 @@ pub fn decide(
                     action: "write-off",
                 });
             }
+            not_before_loan(l, loan, date, "write-off")?;
             ensure_fund_open(state, l.fund(), date)?;
             Ok(vec![Event::LoanWrittenOff {
                 loan: loan.clone(),
@@ -501,6 +504,11 @@ pub fn decide(
                     });
                 }
             }
+            // A command that records nothing would leave no trace of its id, so a
+            // retry could later do something else: refuse it instead.
+            if events.is_empty() {
+                return Err(Rejection::NothingExpired { as_of: *as_of });
+            }
             Ok(events)
         }
         Command::ClosePeriod { unit, period } => {
@@ -600,6 +608,24 @@ pub fn decide(
             }])
         }
     }
+}
+
+/// Refuses a repayment, reschedule or write-off dated before the loan was disbursed.
+fn not_before_loan(
+    l: &crate::state::Loan,
+    loan: &crate::ids::LoanId,
+    date: NaiveDate,
+    action: &'static str,
+) -> Result<(), Rejection> {
+    if date < l.disbursed_on() {
+        return Err(Rejection::BeforeDisbursement {
+            loan: loan.clone(),
+            disbursed_on: l.disbursed_on(),
+            date,
+            action,
+        });
+    }
+    Ok(())
 }
 
 fn active_user(state: &State, user: &UserId) -> Result<(), Rejection> {

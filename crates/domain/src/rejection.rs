@@ -208,6 +208,9 @@ pub enum Rejection {
     /// The maker tried to approve their own request.
     #[error("user {user} requested payment {request} and cannot also approve it; another member of staff must approve")]
     SelfApproval { request: u64, user: UserId },
+    /// `ExpireRequests` found nothing to expire.
+    #[error("no pending payment request had expired before {as_of}; nothing was recorded")]
+    NothingExpired { as_of: NaiveDate },
     /// The approval window has ended.
     #[error("payment request {request} expired on {expired_on}; submit the payment again")]
     RequestExpired { request: u64, expired_on: NaiveDate },
@@ -248,6 +251,15 @@ pub enum Rejection {
     /// Later events depend on the one to reverse.
     #[error("the event at position {position} cannot be reversed: {why}")]
     ReversalBlocked { position: u64, why: String },
+
+    /// A repayment, reschedule or write-off dated before the loan was disbursed.
+    #[error("loan {loan} was disbursed on {disbursed_on}; a {action} dated {date} cannot come before it")]
+    BeforeDisbursement {
+        loan: LoanId,
+        disbursed_on: NaiveDate,
+        date: NaiveDate,
+        action: &'static str,
+    },
 
     /// The acting user is not registered.
     #[error("user {user} is not registered in this ledger; an admin must register them first")]
@@ -353,6 +365,8 @@ impl Rejection {
             Rejection::AlreadyReversed { .. } => "already_reversed",
             Rejection::CannotReverseReversal { .. } => "cannot_reverse_reversal",
             Rejection::ReversalBlocked { .. } => "reversal_blocked",
+            Rejection::NothingExpired { .. } => "nothing_expired",
+            Rejection::BeforeDisbursement { .. } => "before_disbursement",
             Rejection::UnknownUser { .. } => "unknown_user",
             Rejection::UserDisabled { .. } => "user_disabled",
             Rejection::UserExists { .. } => "user_exists",

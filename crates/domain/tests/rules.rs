@@ -527,6 +527,40 @@ fn a_repayment_above_the_outstanding_principal_is_refused() {
 }
 
 #[test]
+fn nothing_can_happen_to_a_loan_before_it_is_disbursed() {
+    let mut l = lending_ledger(None);
+    l.ok(Command::DisburseLoan(loan(
+        "L-1",
+        "SM-REV",
+        "HH-1",
+        yuan(5_000),
+        10,
+    )));
+    let before = l.today.unwrap().pred_opt().unwrap();
+    for command in [
+        Command::RepayLoan {
+            loan: loan_id("L-1"),
+            principal: yuan(100),
+            interest: yuan(0),
+        },
+        Command::RescheduleLoan {
+            loan: loan_id("L-1"),
+            term_months: 12,
+            grace_months: 0,
+            annual_rate_bp: 0,
+        },
+        Command::WriteOffLoan {
+            loan: loan_id("L-1"),
+            reason: "uncollectable".into(),
+        },
+    ] {
+        let r = l.rejects_as("clerk-1", before, command);
+        assert_eq!(r.code(), "before_disbursement", "{r}");
+        assert!(r.to_string().contains("was disbursed on"), "{r}");
+    }
+}
+
+#[test]
 fn loans_validate_terms_ids_and_beneficiaries() {
     let mut l = lending_ledger(None);
     let mut bad = loan("L-1", "SM-REV", "HH-1", yuan(1_000), 0);
@@ -1182,11 +1216,10 @@ fn rejection_and_expiry_release_the_reservation() {
         day(2021, 3, 31)
     );
     l.today = Some(day(2021, 3, 31));
-    assert!(l
-        .ok(Command::ExpireRequests {
-            as_of: day(2021, 3, 31)
-        })
-        .is_empty());
+    let nothing = l.rejects(Command::ExpireRequests {
+        as_of: day(2021, 3, 31),
+    });
+    assert_eq!(nothing.code(), "nothing_expired");
     let r = l.rejects_as(
         "checker-1",
         day(2021, 4, 1),
@@ -1642,6 +1675,8 @@ fn every_rejection_code_is_documented() {
         "already_reversed",
         "cannot_reverse_reversal",
         "reversal_blocked",
+        "nothing_expired",
+        "before_disbursement",
         "unknown_user",
         "user_disabled",
         "user_exists",
