@@ -423,8 +423,16 @@ impl<B: Backend> Engine<B> {
         self.projections
             .stop
             .store(true, std::sync::atomic::Ordering::Release);
-        for thread in self.threads.drain(..) {
+        // The writer and flusher end when the queue closes; the projector may be
+        // waiting for new events: wake it once they have finished.
+        let mut threads: Vec<_> = self.threads.drain(..).collect();
+        let projector = threads.pop();
+        for thread in threads {
             // A thread that panicked has already failed its callers.
+            let _ = thread.join();
+        }
+        self.shared.log.wake_subscribers();
+        if let Some(thread) = projector {
             let _ = thread.join();
         }
     }

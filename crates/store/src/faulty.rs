@@ -22,6 +22,9 @@ pub struct FaultPlan {
     /// When a write fails, keep what it wrote anyway (a write that reached the
     /// disk but whose acknowledgement was lost).
     write_lands_anyway: AtomicBool,
+    /// When a flush fails, make the data durable anyway (the device flushed, then the
+    /// acknowledgement was lost).
+    flush_lands_anyway: AtomicBool,
 }
 
 impl FaultPlan {
@@ -49,6 +52,11 @@ impl FaultPlan {
     /// Whether a failing write still stores its data (lost acknowledgement).
     pub fn set_write_lands_anyway(&self, lands: bool) {
         self.write_lands_anyway.store(lands, Ordering::SeqCst);
+    }
+
+    /// Whether a failing flush still makes the data durable (lost acknowledgement).
+    pub fn set_flush_lands_anyway(&self, lands: bool) {
+        self.flush_lands_anyway.store(lands, Ordering::SeqCst);
     }
 
     pub fn writes(&self) -> u64 {
@@ -136,6 +144,9 @@ impl<B: Backend> Backend for FaultyBackend<B> {
             return Err(FaultPlan::disk_full_error("flushing"));
         }
         if number == self.plan.fail_flush_number.load(Ordering::SeqCst) {
+            if self.plan.flush_lands_anyway.load(Ordering::SeqCst) {
+                self.inner.flush()?;
+            }
             return Err(FaultPlan::injected(
                 "flushing",
                 std::io::ErrorKind::Other,

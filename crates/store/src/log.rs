@@ -161,6 +161,8 @@ struct Inner<B> {
     /// The durable head that readers may see, with a condition variable for subscribers.
     committed: Mutex<Head>,
     committed_changed: Condvar,
+    /// Set by [`Log::wake_subscribers`]: waiting subscriptions return at once.
+    waking: std::sync::atomic::AtomicBool,
 }
 
 /// An append-only event log over a [`Backend`]. Cheap to clone; clones share the log.
@@ -316,6 +318,7 @@ impl<B: Backend> Log<B> {
                 writer_turn: Condvar::new(),
                 committed: Mutex::new(head),
                 committed_changed: Condvar::new(),
+                waking: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -1081,6 +1084,21 @@ impl<B: Backend> Log<B> {
         }
     }
 
+    /// Makes every subscription waiting for new events return now (with what it has,
+    /// possibly nothing), and every later wait return at once: for a process shutting
+    /// down, so that its followers notice without waiting out their poll.
+    pub fn wake_subscribers(&self) {
+        let _committed = self
+            .inner
+            .committed
+            .lock()
+            .expect("committed lock poisoned");
+        self.inner
+            .waking
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.committed_changed.notify_all();
+    }
+
     /// Waits until the durable head passes `position` or `timeout` elapses.
     fn wait_beyond(&self, position: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
@@ -1091,7 +1109,7 @@ impl<B: Backend> Log<B> {
             .expect("committed lock poisoned");
         while committed.next_position <= position {
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || self.inner.waking.load(std::sync::atomic::Ordering::SeqCst) {
                 return false;
             }
             committed = self

@@ -1,4 +1,6 @@
-//! An in-memory backend for tests and simulations: "durable" means "in this map".
+//! An in-memory backend for tests and simulations: "durable" means "in this map, and
+//! flushed". Writes since the last flush are remembered, so that [`MemoryBackend::crash`]
+//! can take them back the way a power cut takes back what never reached the disk.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -13,6 +15,10 @@ struct State {
     head: Option<Vec<u8>>,
     records: BTreeMap<u64, Vec<u8>>,
     snapshots: BTreeMap<String, Vec<u8>>,
+    /// For each record written since the last flush: what it held before (undo log).
+    unflushed_records: BTreeMap<u64, Option<Vec<u8>>>,
+    /// The head before the first write since the last flush.
+    unflushed_head: Option<Option<Vec<u8>>>,
 }
 
 /// A backend that keeps everything in memory. Clones share the same data, so a
@@ -30,6 +36,23 @@ impl MemoryBackend {
 
     fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().expect("memory backend lock poisoned")
+    }
+
+    /// A simulated power cut: every record and head written since the last successful
+    /// flush is taken back. Headers and snapshots are written atomically and durably,
+    /// as the sled backend does, and survive.
+    pub fn crash(&self) {
+        let mut state = self.state.write().expect("memory backend lock poisoned");
+        let undo = std::mem::take(&mut state.unflushed_records);
+        for (position, before) in undo {
+            match before {
+                Some(bytes) => state.records.insert(position, bytes),
+                None => state.records.remove(&position),
+            };
+        }
+        if let Some(head) = state.unflushed_head.take() {
+            state.head = head;
+        }
     }
 
     /// Replaces the stored bytes at `position` (for tamper tests).
@@ -67,13 +90,18 @@ impl Backend for MemoryBackend {
     ) -> Result<(), StoreError> {
         let mut state = self.state.write().expect("memory backend lock poisoned");
         for (position, record) in (first_position..).zip(records) {
-            state.records.insert(position, record.clone());
+            let before = state.records.insert(position, record.clone());
+            state.unflushed_records.entry(position).or_insert(before);
         }
-        state.head = Some(head.to_vec());
+        let before = state.head.replace(head.to_vec());
+        state.unflushed_head.get_or_insert(before);
         Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        let mut state = self.state.write().expect("memory backend lock poisoned");
+        state.unflushed_records.clear();
+        state.unflushed_head = None;
         Ok(())
     }
 

@@ -304,3 +304,51 @@ fn a_failed_flush_on_sled_recovers_on_reopen() {
     assert_eq!(log.head().next_position, 2);
     assert!(log.verify().unwrap().is_intact());
 }
+
+/// The in-memory backend's simulated power cut takes back exactly what was not
+/// flushed: a write whose flush failed is gone after `crash`, unless the flush reached
+/// the disk anyway, in which case the retry finds it.
+#[test]
+fn a_crash_takes_back_only_what_was_not_flushed() {
+    let memory = MemoryBackend::new();
+    let plan = FaultPlan::new();
+    let log = create(FaultyBackend::new(memory.clone(), Arc::clone(&plan)));
+    log.append(batch(
+        "c1",
+        vec![event("fund-a", ExpectedVersion::Any, b"1")],
+    ))
+    .unwrap();
+    plan.fail_flush_in(1);
+    assert!(log
+        .append(batch(
+            "c2",
+            vec![event("fund-a", ExpectedVersion::Any, b"2")]
+        ))
+        .is_err());
+    drop(log);
+    memory.crash();
+    let log = open_faulty(&memory, &plan);
+    assert_eq!(log.head().next_position, 1, "the unflushed write is gone");
+    assert!(log.verify().unwrap().is_intact());
+
+    plan.set_flush_lands_anyway(true);
+    plan.fail_flush_in(1);
+    assert!(log
+        .append(batch(
+            "c2",
+            vec![event("fund-a", ExpectedVersion::Any, b"2")]
+        ))
+        .is_err());
+    drop(log);
+    memory.crash();
+    let log = open_faulty(&memory, &plan);
+    assert_eq!(log.head().next_position, 2, "the flush reached the disk");
+    let retry = log
+        .append(batch(
+            "c2",
+            vec![event("fund-a", ExpectedVersion::Any, b"2")],
+        ))
+        .unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.first_position, 1);
+}
