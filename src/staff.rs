@@ -50,7 +50,9 @@ pub enum UserCommand {
 pub enum TokenCommand {
     /// Issue a token to a user and print it once.
     Issue {
-        /// The user the token signs in as.
+        /// The user the token signs in as. (Its own id: the global `--user` is the
+        /// admin issuing it, and clap would otherwise fill both from one value.)
+        #[arg(id = "token_user", value_name = "USER")]
         user: String,
         /// The last day it works (YYYY-MM-DD); none = until revoked.
         #[arg(long)]
