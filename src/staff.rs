@@ -7,6 +7,7 @@ use ledger_domain::{Command, Role, TokenDigest, UnitCode, UserId};
 use ledger_engine::Submission;
 use ledger_server::{new_token, token_digest};
 
+use crate::args::{free_text, Recording};
 use crate::error::{exit, rejected, Failure};
 use crate::{ledger, Cli};
 
@@ -68,6 +69,14 @@ pub enum TokenCommand {
     },
 }
 
+/// The `--user` acting, as a user id.
+pub fn acting_user(cli: &Cli) -> Result<UserId, Failure> {
+    let actor = cli.user.as_deref().ok_or_else(|| {
+        rejected("name the acting member of staff with --user (or WELFARE_LEDGER_USER)")
+    })?;
+    id(actor, |s| UserId::new(s))
+}
+
 fn id<T>(
     text: &str,
     parse: impl Fn(&str) -> Result<T, ledger_domain::IdError>,
@@ -89,19 +98,49 @@ pub fn command_id(given: &Option<String>, kind: &str) -> String {
     })
 }
 
-/// Submits `command` as the `--user`, checked, and prints where it landed.
+/// Submits `command` as the `--user`, checked, dated today and without a memo, and
+/// prints where it landed.
 pub fn record(cli: &Cli, command_id: String, command: Command) -> Result<u8, Failure> {
-    let actor = cli.user.as_deref().ok_or_else(|| {
-        rejected("name the acting member of staff with --user (or WELFARE_LEDGER_USER)")
-    })?;
-    let actor = id(actor, |s| UserId::new(s))?;
+    record_with(cli, command_id, ledger::today(), String::new(), command)
+}
+
+/// Submits `command` as the `--user` with the recording flags every recording
+/// subcommand shares: the command id (generated when absent, prefixed with `kind`),
+/// the effective date (default today) and the memo (checked for personal digits).
+pub fn record_as(
+    cli: &Cli,
+    recording: &Recording,
+    kind: &str,
+    command: Command,
+) -> Result<u8, Failure> {
+    let memo = free_text("memo", &recording.memo)?;
+    let effective_date = recording.effective_date.unwrap_or_else(ledger::today);
+    record_with(
+        cli,
+        command_id(&recording.command_id, kind),
+        effective_date,
+        memo,
+        command,
+    )
+}
+
+/// Submits `command` as the `--user`, checked (role and scope, then the rules), and
+/// prints where it landed.
+pub fn record_with(
+    cli: &Cli,
+    command_id: String,
+    effective_date: NaiveDate,
+    memo: String,
+    command: Command,
+) -> Result<u8, Failure> {
+    let actor = acting_user(cli)?;
     let engine = ledger::open_engine(&cli.data)?;
     let accepted = engine.submit_checked(Submission {
         command_id: command_id.clone(),
         command,
         actor,
-        effective_date: ledger::today(),
-        memo: String::new(),
+        effective_date,
+        memo,
     })?;
     if cli.json {
         println!(
