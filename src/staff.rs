@@ -142,6 +142,23 @@ pub fn record_with(
         effective_date,
         memo,
     })?;
+    // A payment above its fund's threshold is recorded as a request that waits for a
+    // second person: say so, with the request's number.
+    let event_types: Vec<String> = if accepted.count == 0 {
+        Vec::new()
+    } else {
+        engine
+            .log()
+            .read_all(
+                accepted.first_position,
+                usize::try_from(accepted.count).unwrap_or(usize::MAX),
+            )?
+            .iter()
+            .map(|e| e.event_type.to_string())
+            .collect()
+    };
+    let request = (event_types.first().map(String::as_str) == Some("PaymentRequested"))
+        .then_some(accepted.first_position);
     if cli.json {
         println!(
             "{}",
@@ -150,6 +167,8 @@ pub fn record_with(
                 "first_position": accepted.first_position,
                 "count": accepted.count,
                 "duplicate": accepted.duplicate,
+                "event_types": event_types,
+                "payment_request": request,
             })
         );
     } else {
@@ -159,9 +178,16 @@ pub fn record_with(
             ""
         };
         println!(
-            "recorded {} event(s) at position {} with command id {command_id}{again}",
-            accepted.count, accepted.first_position
+            "recorded {} event(s) at position {} with command id {command_id}{again}: {}",
+            accepted.count,
+            accepted.first_position,
+            event_types.join(", ")
         );
+        if let Some(request) = request {
+            println!(
+                "the payment is above the fund's approval threshold: request {request} waits for an approver (`welfare-ledger request approve {request}`)"
+            );
+        }
     }
     Ok(exit::OK)
 }

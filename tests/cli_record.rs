@@ -289,6 +289,8 @@ fn a_payment_above_the_threshold_waits_for_an_approver() {
     let l = setup();
     let requested = json(&ok(disburse(&l, "clerk-sm", "L0005", "35000.00")));
     let request = requested["first_position"].as_u64().unwrap().to_string();
+    assert_eq!(requested["payment_request"], requested["first_position"]);
+    assert_eq!(requested["event_types"][0], "PaymentRequested");
     let pending = json(&ok(l.run(&["--json", "request", "list"])));
     assert_eq!(pending["requests"][0]["request"].to_string(), request);
     assert_eq!(pending["requests"][0]["reserved"], "35000.00");
