@@ -5,7 +5,8 @@
 //! duplicate and changes nothing; an overdraft exits 2 with the rule's message; a clerk
 //! of another city is refused; a memo with an ID-card-like number is refused; a
 //! payment above the threshold waits in `request list` until an approver approves it;
-//! the reports and the audit trail answer; `rebuild` equals the incremental projections.
+//! the reports and the audit trail answer; `rebuild` equals the incremental projections,
+//! and exits 3 when a checkpoint (taken from another ledger) disagrees with the log.
 
 mod common;
 
@@ -313,4 +314,46 @@ fn a_payment_above_the_threshold_waits_for_an_approver() {
     assert_eq!(pending["requests"].as_array().unwrap().len(), 0);
     let balance = json(&ok(l.run(&["--json", "fund", "balance", "SM-2021-REV"])));
     assert_eq!(balance["figures"]["lent"], "35000.00");
+}
+
+/// `rebuild` can fail: ledger A gets the fund-ledger checkpoint of ledger B (same
+/// number of events, another loan amount), so its incremental projection disagrees
+/// with a rebuild of its own log.
+#[test]
+fn rebuild_exits_3_when_a_checkpoint_disagrees_with_the_log() {
+    use std::sync::Arc;
+
+    use ledger_projections::{FundLedger, Projection as _};
+    use ledger_store::{Log, SledBackend, SystemClock};
+
+    let a = setup();
+    let b = setup();
+    ok(disburse(&a, "clerk-sm", "L0001", "10000.00"));
+    ok(disburse(&b, "clerk-sm", "L0001", "20000.00"));
+    let open = |data: &std::path::Path| {
+        Log::open(
+            SledBackend::open(data).unwrap(),
+            None,
+            Arc::new(SystemClock),
+        )
+        .unwrap()
+    };
+    let (head, other) = {
+        let engine = ledger_engine::Engine::open(open(&b.data), Arc::new(SystemClock)).unwrap();
+        let head = engine.log().head().next_position;
+        (
+            head,
+            engine.projections_at_position(head).unwrap().fund_ledger,
+        )
+    };
+    {
+        let log = open(&a.data);
+        assert_eq!(log.head().next_position, head);
+        log.save_snapshot(FundLedger::NAME, head, &other).unwrap();
+    }
+    let out = a.run(&["--json", "rebuild"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["equal"], false);
+    assert_eq!(report["differing"], serde_json::json!(["fund_ledger"]));
 }
