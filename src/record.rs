@@ -395,7 +395,8 @@ pub enum RequestWrite {
         #[command(flatten)]
         recording: Recording,
     },
-    /// Release every pending request whose approval window ended before --as-of (admin).
+    /// Release every pending request whose approval window ended before --as-of (an
+    /// admin of the whole ledger).
     Expire {
         #[arg(long)]
         as_of: NaiveDate,

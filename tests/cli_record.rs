@@ -1,5 +1,5 @@
 //! Drives the real `welfare-ledger` binary as its users would, in a temporary data
-//! directory: the admin registers units, users and a fund; a county clerk records
+//! directory: the admin registers units, users and a fund; a city clerk records
 //! appropriations, a beneficiary and a loan and reads the balance back in JSON (now,
 //! as of a date, at a position, and in 万元); a retry with the same --command-id is a
 //! duplicate and changes nothing; an overdraft exits 2 with the rule's message; a clerk
