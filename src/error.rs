@@ -1,6 +1,8 @@
 //! What can go wrong in a command, and the exit code each kind gets (README.md).
 
 use ledger_engine::EngineError;
+use ledger_exchange::ExchangeError;
+use ledger_projections::QueryError;
 use ledger_store::StoreError;
 
 /// Exit codes, documented in README.md and docs/CLI.md.
@@ -8,7 +10,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// The input was rejected (bad arguments, a rule said no, not permitted).
     pub const REJECTED: u8 = 2;
-    /// `verify` found the hash chain broken.
+    /// `verify` found the hash chain broken, an export met a broken record, or
+    /// `rebuild` found the projections differing from a rebuild.
     pub const VERIFICATION_FAILED: u8 = 3;
     /// The ledger could not be read or written (IO, corruption, not a ledger, locked).
     pub const IO_FAILURE: u8 = 4;
@@ -26,6 +29,18 @@ pub enum Failure {
     Engine(#[from] EngineError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A query's arguments: an unknown fund or unit, a bad range or page.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    /// An IO failure on a file the command names (export output, import input, backup).
+    #[error("{what} {path}: {source}")]
+    File {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl Failure {
@@ -38,6 +53,23 @@ impl Failure {
                 exit::IO_FAILURE
             }
             Failure::Engine(_) => exit::REJECTED,
+            Failure::Query(_) => exit::REJECTED,
+            Failure::File { .. } => exit::IO_FAILURE,
+            Failure::Exchange(e) => match e {
+                ExchangeError::Chain { .. } => exit::VERIFICATION_FAILED,
+                ExchangeError::Io(_)
+                | ExchangeError::Csv(_)
+                | ExchangeError::Store(_)
+                | ExchangeError::Interrupted { .. } => exit::IO_FAILURE,
+                ExchangeError::Engine(EngineError::Store(_) | EngineError::Unavailable { .. }) => {
+                    exit::IO_FAILURE
+                }
+                ExchangeError::Range { .. }
+                | ExchangeError::Engine(_)
+                | ExchangeError::File(_)
+                | ExchangeError::PersonalInformation { .. }
+                | ExchangeError::RowsRejected { .. } => exit::REJECTED,
+            },
         }
     }
 
@@ -47,7 +79,9 @@ impl Failure {
             Failure::Rejected(_) => "rejected",
             Failure::Store(e) => e.code(),
             Failure::Engine(e) => e.code(),
-            Failure::Io(_) => "io_error",
+            Failure::Io(_) | Failure::File { .. } => "io_error",
+            Failure::Query(e) => e.code(),
+            Failure::Exchange(e) => e.code(),
         }
     }
 }
@@ -55,4 +89,13 @@ impl Failure {
 /// Shorthand for a rejected input.
 pub fn rejected(message: impl Into<String>) -> Failure {
     Failure::Rejected(message.into())
+}
+
+/// An IO error on a named file.
+pub fn file_error(
+    what: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> Failure {
+    let path = path.display().to_string();
+    move |source| Failure::File { what, path, source }
 }

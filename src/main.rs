@@ -1,11 +1,17 @@
 //! The `welfare-ledger` binary: a thin shell over the store. It parses arguments,
 //! opens the data directory and prints results; all rules live in the crates.
 
+mod args;
 mod demo;
 mod error;
+mod exchange;
 mod ledger;
+mod maintain;
+mod read;
+mod record;
 mod serve;
 mod staff;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +42,10 @@ struct Cli {
     /// are checked for every command that records something.
     #[arg(long, global = true, env = "WELFARE_LEDGER_USER")]
     user: Option<String>,
+    /// Show money in tables in 万元 (exact: amount ÷ 10,000, never rounded) instead of
+    /// 元. JSON always carries yuan as decimal strings.
+    #[arg(long, global = true)]
+    wan: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,12 +86,97 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         scale: u32,
     },
+    /// Organisational units: register (admin), list.
+    #[command(subcommand)]
+    Unit(record::UnitCommand),
+    /// Funds: open, set the approval threshold (admin); balance, statement, list.
+    #[command(subcommand)]
+    Fund(FundCommand),
+    /// Beneficiaries, by opaque id (clerk).
+    #[command(subcommand)]
+    Beneficiary(record::BeneficiaryCommand),
+    /// Appropriations committed (下达) and received (到位) (clerk).
+    #[command(subcommand)]
+    Appropriation(record::AppropriationCommand),
+    /// Loans: disburse, repay, reschedule (clerk), write off (approver).
+    #[command(subcommand)]
+    Loan(record::LoanCommand),
+    /// Happiness Project grants (clerk).
+    #[command(subcommand)]
+    Grant(record::GrantCommand),
+    /// Housing grants: award, instalments, follow-up visits (clerk).
+    #[command(subcommand)]
+    Housing(record::HousingCommand),
+    /// Golden Autumn bursaries: award, instalments (clerk).
+    #[command(subcommand)]
+    Bursary(record::BursaryCommand),
+    /// Family-planning insurance: premiums, claims, the claims reserve (clerk).
+    #[command(subcommand)]
+    Insurance(record::InsuranceCommand),
+    /// Condolence campaigns and payments (clerk).
+    #[command(subcommand)]
+    Condolence(record::CondolenceCommand),
+    /// Payment requests awaiting a second person: list, approve, reject, expire.
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// Reversals of money events (clerk).
+    #[command(subcommand)]
+    Event(record::EventCommand),
+    /// Accounting periods: close (admin).
+    #[command(subcommand)]
+    Period(record::PeriodCommand),
+    /// Programme, insurance and loan reports.
+    #[command(subcommand)]
+    Report(read::ReportCommand),
+    /// The audit trail: by fund, beneficiary, actor, command or dates; one event.
+    #[command(subcommand)]
+    Audit(read::AuditCommand),
+    /// Export the log: JSONL for auditors, CSV for spreadsheets.
+    Export(exchange::ExportArgs),
+    /// Import a CSV file of payments as --user (all or nothing unless --skip-bad-rows).
+    Import(exchange::ImportArgs),
+    /// Recompute every projection from position 0 and compare with the incremental ones.
+    Rebuild,
+    /// Copy the ledger into a new directory and verify the copy.
+    Backup {
+        /// A new or empty directory for the copy.
+        dir: PathBuf,
+    },
     /// Manage staff users (as an admin named by --user).
     #[command(subcommand)]
     User(staff::UserCommand),
     /// Issue and revoke API tokens (as an admin named by --user).
     #[command(subcommand)]
     Token(staff::TokenCommand),
+}
+
+/// `fund ...`: recording and reading.
+#[derive(Subcommand, Debug)]
+enum FundCommand {
+    #[command(flatten)]
+    Write(record::FundWrite),
+    #[command(flatten)]
+    Read(read::FundRead),
+}
+
+/// `request ...`: recording and reading.
+#[derive(Subcommand, Debug)]
+enum RequestCommand {
+    #[command(flatten)]
+    Read(read::RequestRead),
+    #[command(flatten)]
+    Write(record::RequestWrite),
+}
+
+impl Cli {
+    /// The unit tables show money in.
+    fn money_unit(&self) -> args::MoneyUnit {
+        if self.wan {
+            args::MoneyUnit::Wan
+        } else {
+            args::MoneyUnit::Yuan
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -130,6 +225,27 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             seed,
             scale,
         } => demo::demo(&cli.data, listen, *seed, *scale),
+        Command::Unit(c) => record::unit(cli, c),
+        Command::Fund(FundCommand::Write(c)) => record::fund(cli, c),
+        Command::Fund(FundCommand::Read(c)) => read::fund(cli, c),
+        Command::Beneficiary(c) => record::beneficiary(cli, c),
+        Command::Appropriation(c) => record::appropriation(cli, c),
+        Command::Loan(c) => record::loan(cli, c),
+        Command::Grant(c) => record::grant(cli, c),
+        Command::Housing(c) => record::housing(cli, c),
+        Command::Bursary(c) => record::bursary(cli, c),
+        Command::Insurance(c) => record::insurance(cli, c),
+        Command::Condolence(c) => record::condolence(cli, c),
+        Command::Request(RequestCommand::Read(c)) => read::requests(cli, c),
+        Command::Request(RequestCommand::Write(c)) => record::request(cli, c),
+        Command::Event(c) => record::event(cli, c),
+        Command::Period(c) => record::period(cli, c),
+        Command::Report(c) => read::report(cli, c),
+        Command::Audit(c) => read::audit(cli, c),
+        Command::Export(args) => exchange::export(cli, args),
+        Command::Import(args) => exchange::import(cli, args),
+        Command::Rebuild => maintain::rebuild(cli),
+        Command::Backup { dir } => maintain::backup(cli, dir),
         Command::User(command) => staff::user(cli, command),
         Command::Token(command) => staff::token(cli, command),
         Command::Status => {

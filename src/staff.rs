@@ -7,6 +7,7 @@ use ledger_domain::{Command, Role, TokenDigest, UnitCode, UserId};
 use ledger_engine::Submission;
 use ledger_server::{new_token, token_digest};
 
+use crate::args::{free_text, Recording};
 use crate::error::{exit, rejected, Failure};
 use crate::{ledger, Cli};
 
@@ -50,7 +51,9 @@ pub enum UserCommand {
 pub enum TokenCommand {
     /// Issue a token to a user and print it once.
     Issue {
-        /// The user the token signs in as.
+        /// The user the token signs in as. (Its own id: the global `--user` is the
+        /// admin issuing it, and clap would otherwise fill both from one value.)
+        #[arg(id = "token_user", value_name = "USER")]
         user: String,
         /// The last day it works (YYYY-MM-DD); none = until revoked.
         #[arg(long)]
@@ -64,6 +67,14 @@ pub enum TokenCommand {
         #[arg(long)]
         command_id: Option<String>,
     },
+}
+
+/// The `--user` acting, as a user id.
+pub fn acting_user(cli: &Cli) -> Result<UserId, Failure> {
+    let actor = cli.user.as_deref().ok_or_else(|| {
+        rejected("name the acting member of staff with --user (or WELFARE_LEDGER_USER)")
+    })?;
+    id(actor, |s| UserId::new(s))
 }
 
 fn id<T>(
@@ -87,20 +98,67 @@ pub fn command_id(given: &Option<String>, kind: &str) -> String {
     })
 }
 
-/// Submits `command` as the `--user`, checked, and prints where it landed.
+/// Submits `command` as the `--user`, checked, dated today and without a memo, and
+/// prints where it landed.
 pub fn record(cli: &Cli, command_id: String, command: Command) -> Result<u8, Failure> {
-    let actor = cli.user.as_deref().ok_or_else(|| {
-        rejected("name the acting member of staff with --user (or WELFARE_LEDGER_USER)")
-    })?;
-    let actor = id(actor, |s| UserId::new(s))?;
+    record_with(cli, command_id, ledger::today(), String::new(), command)
+}
+
+/// Submits `command` as the `--user` with the recording flags every recording
+/// subcommand shares: the command id (generated when absent, prefixed with `kind`),
+/// the effective date (default today) and the memo (checked for personal digits).
+pub fn record_as(
+    cli: &Cli,
+    recording: &Recording,
+    kind: &str,
+    command: Command,
+) -> Result<u8, Failure> {
+    let memo = free_text("memo", &recording.memo)?;
+    let effective_date = recording.effective_date.unwrap_or_else(ledger::today);
+    record_with(
+        cli,
+        command_id(&recording.command_id, kind),
+        effective_date,
+        memo,
+        command,
+    )
+}
+
+/// Submits `command` as the `--user`, checked (role and scope, then the rules), and
+/// prints where it landed.
+pub fn record_with(
+    cli: &Cli,
+    command_id: String,
+    effective_date: NaiveDate,
+    memo: String,
+    command: Command,
+) -> Result<u8, Failure> {
+    let actor = acting_user(cli)?;
     let engine = ledger::open_engine(&cli.data)?;
     let accepted = engine.submit_checked(Submission {
         command_id: command_id.clone(),
         command,
         actor,
-        effective_date: ledger::today(),
-        memo: String::new(),
+        effective_date,
+        memo,
     })?;
+    // A payment above its fund's threshold is recorded as a request that waits for a
+    // second person: say so, with the request's number.
+    let event_types: Vec<String> = if accepted.count == 0 {
+        Vec::new()
+    } else {
+        engine
+            .log()
+            .read_all(
+                accepted.first_position,
+                usize::try_from(accepted.count).unwrap_or(usize::MAX),
+            )?
+            .iter()
+            .map(|e| e.event_type.to_string())
+            .collect()
+    };
+    let request = (event_types.first().map(String::as_str) == Some("PaymentRequested"))
+        .then_some(accepted.first_position);
     if cli.json {
         println!(
             "{}",
@@ -109,6 +167,8 @@ pub fn record(cli: &Cli, command_id: String, command: Command) -> Result<u8, Fai
                 "first_position": accepted.first_position,
                 "count": accepted.count,
                 "duplicate": accepted.duplicate,
+                "event_types": event_types,
+                "payment_request": request,
             })
         );
     } else {
@@ -118,9 +178,16 @@ pub fn record(cli: &Cli, command_id: String, command: Command) -> Result<u8, Fai
             ""
         };
         println!(
-            "recorded {} event(s) at position {} with command id {command_id}{again}",
-            accepted.count, accepted.first_position
+            "recorded {} event(s) at position {} with command id {command_id}{again}: {}",
+            accepted.count,
+            accepted.first_position,
+            event_types.join(", ")
         );
+        if let Some(request) = request {
+            println!(
+                "the payment is above the fund's approval threshold: request {request} waits for an approver (`welfare-ledger request approve {request}`)"
+            );
+        }
     }
     Ok(exit::OK)
 }

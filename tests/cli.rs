@@ -90,15 +90,23 @@ fn verify_exits_3_and_names_the_altered_position() {
         // The binary has exited, so sled's lock is free.
         let db = sled::open(data.join(SLED_DIR)).unwrap();
         let tree = db.open_tree(LOG_TREE).unwrap();
-        let chunk = tree
-            .get(record_key(6))
-            .unwrap()
-            .expect("one record per chunk here");
-        let mut value = chunk_entries(&chunk).next().unwrap().unwrap().to_vec();
-        value[100] ^= 0x20;
-        let mut rebuilt = u32::try_from(value.len()).unwrap().to_le_bytes().to_vec();
-        rebuilt.extend_from_slice(&value);
-        tree.insert(record_key(6), rebuilt).unwrap();
+        // The chunk holding record 6: the last one whose first position is at most 6.
+        let (key, chunk) = tree
+            .range(..=record_key(6).to_vec())
+            .next_back()
+            .expect("a chunk at or before record 6")
+            .unwrap();
+        let first = u64::from_be_bytes(key[1..9].try_into().unwrap());
+        let mut entries: Vec<Vec<u8>> =
+            chunk_entries(&chunk).map(|e| e.unwrap().to_vec()).collect();
+        let index = usize::try_from(6 - first).unwrap();
+        entries[index][100] ^= 0x20;
+        let mut rebuilt = Vec::new();
+        for entry in &entries {
+            rebuilt.extend_from_slice(&u32::try_from(entry.len()).unwrap().to_le_bytes());
+            rebuilt.extend_from_slice(entry);
+        }
+        tree.insert(key, rebuilt).unwrap();
         db.flush().unwrap();
     }
     let out = ledger(&["verify", "--json"], &data);
