@@ -432,11 +432,10 @@ fn as_of_date<B: Backend>(app: &App<B>, when: &AsOf) -> NaiveDate {
     params(("fund" = FundId, Path, description = "A lending fund"), AsOf),
     responses(
         (status = 200, description = "The loan report", body = LoanReport),
-        (status = 400, description = "A malformed parameter, or both as_of and at_position", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed parameter, both as_of and at_position, or a fund that does not lend (not_a_lending_fund)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "The fund lies outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such fund, or at_position beyond the head", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "The fund does not lend", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn fund_loans<B: Backend + 'static>(
