@@ -76,9 +76,9 @@ fn examples(manual: &str) -> Vec<Example> {
                 .by_ref()
                 .take_while(|l| !l.trim().is_empty())
                 .map(|l| {
-                    let (name, value) = l.split_once(':').unwrap_or_else(|| {
-                        panic!("line {}: bad header line {l:?}", answer + 2)
-                    });
+                    let (name, value) = l
+                        .split_once(':')
+                        .unwrap_or_else(|| panic!("line {}: bad header line {l:?}", answer + 2));
                     (name.trim().to_lowercase(), value.trim().to_string())
                 })
                 .collect();
@@ -87,7 +87,10 @@ fn examples(manual: &str) -> Vec<Example> {
             let text = (!json_text.starts_with(['{', '['])).then(|| json_text.to_string());
             let body = json_text.starts_with(['{', '[']).then(|| {
                 serde_json::from_str(json_text).unwrap_or_else(|e| {
-                    panic!("docs/API.md line {}: the answer is not JSON: {e}", answer + 2)
+                    panic!(
+                        "docs/API.md line {}: the answer is not JSON: {e}",
+                        answer + 2
+                    )
                 })
             });
             out.push(Example {
@@ -208,7 +211,11 @@ fn agrees(shown: &Value, real: &Value, at: &str, errors: &mut Vec<String>) {
         }
         (Value::Array(s), Value::Array(r)) => {
             if s.len() > r.len() {
-                errors.push(format!("{at} shows {} items, the answer has {}", s.len(), r.len()));
+                errors.push(format!(
+                    "{at} shows {} items, the answer has {}",
+                    s.len(),
+                    r.len()
+                ));
             }
             for (i, (s, r)) in s.iter().zip(r).enumerate() {
                 agrees(s, r, &format!("{at}[{i}]"), errors);
@@ -242,13 +249,16 @@ fn the_manuals_examples_answer_as_shown() {
                 .trim_end()
                 .strip_suffix(')')
                 .and_then(|r| r.rsplit_once("| jq -r ."))
-                .unwrap_or_else(|| panic!("line {}: write NAME=$(curl … | jq -r .field)", example.line));
+                .unwrap_or_else(|| {
+                    panic!("line {}: write NAME=$(curl … | jq -r .field)", example.line)
+                });
             capture = Some((name.trim().to_string(), field.trim().to_string()));
             command = curl.to_string();
         }
         let words = words(&command, &vars);
         assert_eq!(words[0], "curl", "line {}", example.line);
-        let (mut method, mut url, mut headers, mut data) = ("GET".to_string(), None, Vec::new(), None);
+        let (mut method, mut url, mut headers, mut data) =
+            ("GET".to_string(), None, Vec::new(), None);
         let mut w = words[1..].iter();
         while let Some(word) = w.next() {
             match word.as_str() {
@@ -284,12 +294,17 @@ fn the_manuals_examples_answer_as_shown() {
         }
         let mut errors = Vec::new();
         if answer.status != example.status {
-            errors.push(format!("status {} where the manual shows {}", answer.status, example.status));
+            errors.push(format!(
+                "status {} where the manual shows {}",
+                answer.status, example.status
+            ));
         }
         for (name, value) in &example.headers {
             let real = answer.headers.iter().find(|(n, _)| n == name);
             if real.is_none_or(|(_, v)| v != value) {
-                errors.push(format!("the header {name}: {value} is shown, the answer has {real:?}"));
+                errors.push(format!(
+                    "the header {name}: {value} is shown, the answer has {real:?}"
+                ));
             }
         }
         if let Some(shown) = &example.body {
@@ -316,12 +331,14 @@ fn the_manuals_examples_answer_as_shown() {
             .to_string();
         let (_, template) = route_of(&path);
         let method_lower = method.to_lowercase();
-        if spec["paths"][template][&method_lower]["responses"][answer.status.to_string()].is_null() {
+        if spec["paths"][template][&method_lower]["responses"][answer.status.to_string()].is_null()
+        {
             errors.push(format!(
                 "the description lists no {} answer for {method} {template}",
                 answer.status
             ));
-        } else if let Some(schema) = response_schema(&spec, &method_lower, template, answer.status) {
+        } else if let Some(schema) = response_schema(&spec, &method_lower, template, answer.status)
+        {
             errors.extend(check(&spec, schema, &answer.body));
         }
         if !errors.is_empty() {

@@ -22,7 +22,9 @@ fn spec(base: &str) -> Value {
     assert!(answer.content_type.starts_with("application/json"));
     let spec: Value = serde_json::from_str(&answer.text).expect("the description is JSON");
     assert!(
-        spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
         "{}",
         spec["openapi"]
     );
@@ -78,10 +80,7 @@ fn every_route_is_described_with_its_methods_and_nothing_else() {
         "routes without a description (add #[utoipa::path] and list it in openapi.rs): {undocumented:?}"
     );
     let phantom: Vec<_> = described.difference(&routes).collect();
-    assert!(
-        phantom.is_empty(),
-        "described but not routed: {phantom:?}"
-    );
+    assert!(phantom.is_empty(), "described but not routed: {phantom:?}");
     assert_eq!(
         spec["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
@@ -131,7 +130,12 @@ fn post(base: &str, token: &str, key: &str, path: &str, body: &Value) -> Answer 
     let mut headers = auth(token);
     headers.push(("Idempotency-Key".into(), key.into()));
     headers.push(("Content-Type".into(), "application/json".into()));
-    call("POST", &format!("{base}{path}"), &headers, Some(&body.to_string()))
+    call(
+        "POST",
+        &format!("{base}{path}"),
+        &headers,
+        Some(&body.to_string()),
+    )
 }
 
 fn assert_matches(spec: &Value, method: &str, path: &str, answer: &Answer) {
@@ -178,10 +182,15 @@ fn request_bodies_and_real_answers_match_the_schemas() {
     ];
     let admin_only = 6;
     for (i, command) in commands.iter().enumerate() {
-        let body = json!({"command": command, "effective_date": "2021-06-30", "memo": "凭证 2021-06"});
+        let body =
+            json!({"command": command, "effective_date": "2021-06-30", "memo": "凭证 2021-06"});
         let errors = check(&spec, commands_schema, &body);
         assert!(errors.is_empty(), "{command}: {errors:#?}");
-        let token = if i < admin_only { admin.clone() } else { String::new() };
+        let token = if i < admin_only {
+            admin.clone()
+        } else {
+            String::new()
+        };
         if i < admin_only {
             let a = post(base, &token, &format!("k{i}"), "/api/v1/commands", &body);
             assert_eq!(a.status, 201, "{}", a.text);
@@ -202,7 +211,13 @@ fn request_bodies_and_real_answers_match_the_schemas() {
     }
 
     let token = |user: &str| {
-        let a = post(base, admin, &format!("t-{user}"), &format!("/api/v1/users/{user}/tokens"), &json!({}));
+        let a = post(
+            base,
+            admin,
+            &format!("t-{user}"),
+            &format!("/api/v1/users/{user}/tokens"),
+            &json!({}),
+        );
         assert_eq!(a.status, 201, "{}", a.text);
         assert_matches(&spec, "post", "/api/v1/users/{user}/tokens", &a);
         a.body["token"].as_str().unwrap().to_string()
@@ -210,39 +225,106 @@ fn request_bodies_and_real_answers_match_the_schemas() {
     let clerk = token("clerk-sx");
     let auditor = token("auditor");
     for (i, command) in commands.iter().enumerate().skip(admin_only) {
-        let body = json!({"command": command, "effective_date": "2021-06-30", "memo": "凭证 2021-06"});
-        let who = if matches!(command.as_object().unwrap().keys().next().unwrap().as_str(), "ClosePeriod") { admin } else { &clerk };
+        let body =
+            json!({"command": command, "effective_date": "2021-06-30", "memo": "凭证 2021-06"});
+        let who = if matches!(
+            command.as_object().unwrap().keys().next().unwrap().as_str(),
+            "ClosePeriod"
+        ) {
+            admin
+        } else {
+            &clerk
+        };
         let a = post(base, who, &format!("k{i}"), "/api/v1/commands", &body);
         assert!(matches!(a.status, 201 | 403 | 422), "{}", a.text);
         assert_matches(&spec, "post", "/api/v1/commands", &a);
     }
     let big = json!({"command": {"PayGrant": {"fund": "HP-SX", "beneficiary": "b-000001", "modality": "Health", "batch": null,
         "amount": "60000.00", "shares": [{"tier": "County", "amount": "60000.00"}]}}, "effective_date": "2021-07-01"});
-    assert_eq!(post(base, &clerk, "big", "/api/v1/commands", &big).status, 201);
+    assert_eq!(
+        post(base, &clerk, "big", "/api/v1/commands", &big).status,
+        201
+    );
 
     // Every read, answered for real, against its schema; and some refusals.
     let reads = [
         (&clerk, "/api/v1/me", "/api/v1/me"),
         (&clerk, "/api/v1/funds", "/api/v1/funds"),
-        (&clerk, "/api/v1/funds/HP-SX/balance", "/api/v1/funds/{fund}/balance"),
-        (&clerk, "/api/v1/funds/HP-SX/balance?as_of=2021-06-30", "/api/v1/funds/{fund}/balance"),
-        (&clerk, "/api/v1/funds/HP-SX/balance?at_position=3", "/api/v1/funds/{fund}/balance"),
-        (&clerk, "/api/v1/funds/HP-SX/statement?year=2021&limit=2", "/api/v1/funds/{fund}/statement"),
-        (&clerk, "/api/v1/funds/HP-SX/loans?as_of=2022-06-30", "/api/v1/funds/{fund}/loans"),
-        (&clerk, "/api/v1/units/FJ-SM-SX/programmes?year=2021", "/api/v1/units/{unit}/programmes"),
-        (&auditor, "/api/v1/units/FJ/insurance?line=HouseholdAccident&year=2021", "/api/v1/units/{unit}/insurance"),
-        (&auditor, "/api/v1/units/FJ/loans?as_of=2021-12-31", "/api/v1/units/{unit}/loans"),
+        (
+            &clerk,
+            "/api/v1/funds/HP-SX/balance",
+            "/api/v1/funds/{fund}/balance",
+        ),
+        (
+            &clerk,
+            "/api/v1/funds/HP-SX/balance?as_of=2021-06-30",
+            "/api/v1/funds/{fund}/balance",
+        ),
+        (
+            &clerk,
+            "/api/v1/funds/HP-SX/balance?at_position=3",
+            "/api/v1/funds/{fund}/balance",
+        ),
+        (
+            &clerk,
+            "/api/v1/funds/HP-SX/statement?year=2021&limit=2",
+            "/api/v1/funds/{fund}/statement",
+        ),
+        (
+            &clerk,
+            "/api/v1/funds/HP-SX/loans?as_of=2022-06-30",
+            "/api/v1/funds/{fund}/loans",
+        ),
+        (
+            &clerk,
+            "/api/v1/units/FJ-SM-SX/programmes?year=2021",
+            "/api/v1/units/{unit}/programmes",
+        ),
+        (
+            &auditor,
+            "/api/v1/units/FJ/insurance?line=HouseholdAccident&year=2021",
+            "/api/v1/units/{unit}/insurance",
+        ),
+        (
+            &auditor,
+            "/api/v1/units/FJ/loans?as_of=2021-12-31",
+            "/api/v1/units/{unit}/loans",
+        ),
         (&clerk, "/api/v1/requests", "/api/v1/requests"),
-        (&auditor, "/api/v1/audit?fund=HP-SX&from=2021-06-01&to=2021-06-30", "/api/v1/audit"),
-        (&auditor, "/api/v1/audit?from=2021-01-01&to=2021-12-31&limit=3", "/api/v1/audit"),
+        (
+            &auditor,
+            "/api/v1/audit?fund=HP-SX&from=2021-06-01&to=2021-06-30",
+            "/api/v1/audit",
+        ),
+        (
+            &auditor,
+            "/api/v1/audit?from=2021-01-01&to=2021-12-31&limit=3",
+            "/api/v1/audit",
+        ),
         (&auditor, "/api/v1/events/0", "/api/v1/events/{position}"),
         (&clerk, "/api/v1/events/9", "/api/v1/events/{position}"),
         (&auditor, "/api/v1/verify", "/api/v1/verify"),
         (&clerk, "/api/v1/verify", "/api/v1/verify"),
-        (&clerk, "/api/v1/funds/NOPE/balance", "/api/v1/funds/{fund}/balance"),
-        (&auditor, "/api/v1/funds/NOPE/balance", "/api/v1/funds/{fund}/balance"),
-        (&auditor, "/api/v1/audit?limit=5000&fund=HP-SX", "/api/v1/audit"),
-        (&auditor, "/api/v1/units/FJ/insurance", "/api/v1/units/{unit}/insurance"),
+        (
+            &clerk,
+            "/api/v1/funds/NOPE/balance",
+            "/api/v1/funds/{fund}/balance",
+        ),
+        (
+            &auditor,
+            "/api/v1/funds/NOPE/balance",
+            "/api/v1/funds/{fund}/balance",
+        ),
+        (
+            &auditor,
+            "/api/v1/audit?limit=5000&fund=HP-SX",
+            "/api/v1/audit",
+        ),
+        (
+            &auditor,
+            "/api/v1/units/FJ/insurance",
+            "/api/v1/units/{unit}/insurance",
+        ),
     ];
     for (token, url, path) in reads {
         let a = call("GET", &format!("{base}{url}"), &auth(token), None);
@@ -253,7 +335,12 @@ fn request_bodies_and_real_answers_match_the_schemas() {
 
     // The checker is not blind: a money figure as a number, a missing field or an
     // undocumented one in a real answer fail.
-    let a = call("GET", &format!("{base}/api/v1/funds/HP-SX/balance"), &auth(&clerk), None);
+    let a = call(
+        "GET",
+        &format!("{base}/api/v1/funds/HP-SX/balance"),
+        &auth(&clerk),
+        None,
+    );
     let schema = response_schema(&spec, "get", "/api/v1/funds/{fund}/balance", 200).unwrap();
     assert!(check(&spec, schema, &a.body).is_empty());
     for spoil in [

@@ -334,7 +334,9 @@ fn check_object(
             }
         }
     }
-    let open = schema.get("additionalProperties").is_some_and(|a| a != &Value::Bool(false));
+    let open = schema
+        .get("additionalProperties")
+        .is_some_and(|a| a != &Value::Bool(false));
     if strict && !open && (properties.is_some() || schema.get("allOf").is_some()) {
         let mut known = Vec::new();
         known_properties(spec, schema, &mut known);

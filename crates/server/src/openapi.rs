@@ -102,9 +102,5 @@ pub fn spec_json() -> &'static str {
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This document", content_type = "application/json")))]
 pub(crate) async fn openapi_json<B>() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        spec_json(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], spec_json()).into_response()
 }

@@ -574,7 +574,8 @@ fn narrowed(
     let mut total = 0u64;
     let mut next = Some(0u64);
     while let Some(offset) = next {
-        let chunk = fetch(PageRequest::new(offset, PAGE_SIZE_MAX).expect("the largest page is valid"));
+        let chunk =
+            fetch(PageRequest::new(offset, PAGE_SIZE_MAX).expect("the largest page is valid"));
         for record in chunk.items {
             if !range.contains(record.effective_date) {
                 continue;
@@ -665,7 +666,9 @@ pub(crate) async fn audit<B: Backend + 'static>(
             } else if let Some(actor) = &q.actor {
                 Some(trail.by_actor(actor, request))
             } else {
-                q.command_id.as_ref().map(|id| trail.by_command(id, request))
+                q.command_id
+                    .as_ref()
+                    .map(|id| trail.by_command(id, request))
             }
         };
         match (keys, range) {
