@@ -6,14 +6,17 @@
 //! [`crate::ROUTES`] (the list the router itself is built from) is described, with its
 //! methods, and that real answers match the schemas.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{reads, writes};
+use ledger_store::Backend;
+
+use crate::{reads, writes, App};
 
 /// Who may call a read that checks the caller's scope.
 pub(crate) const READERS: &str = "Any signed-in member of staff. Clerks, approvers, managers and scoped admins see their unit's subtree; auditors and unscoped admins see everything.";
@@ -101,6 +104,6 @@ pub fn spec_json() -> &'static str {
 /// The API's description, OpenAPI 3.1.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This document", content_type = "application/json")))]
-pub(crate) async fn openapi_json<B>() -> Response {
+pub(crate) async fn openapi_json<B: Backend>(State(_): State<Arc<App<B>>>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], spec_json()).into_response()
 }

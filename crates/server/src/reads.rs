@@ -301,10 +301,7 @@ impl Window {
     }
 
     fn page(&self) -> Result<PageRequest, Problem> {
-        Ok(PageRequest::new(
-            self.offset,
-            self.limit.unwrap_or(100).min(PAGE_SIZE_MAX + 1),
-        )?)
+        Ok(PageRequest::new(self.offset, self.limit.unwrap_or(100))?)
     }
 }
 
@@ -628,7 +625,7 @@ pub(crate) async fn audit<B: Backend + 'static>(
             "give at most one of beneficiary, fund, actor or command_id (with or without from/to)",
         ));
     }
-    let page = PageRequest::new(q.offset, q.limit.unwrap_or(100).min(PAGE_SIZE_MAX + 1))?;
+    let page = PageRequest::new(q.offset, q.limit.unwrap_or(100))?;
     match (&q.fund, &q.beneficiary) {
         (Some(fund), _) => check_fund(&app, &caller, fund)?,
         (None, Some(b)) => {

@@ -279,13 +279,11 @@ pub(crate) async fn issue_token<B: Backend>(
                 accepted.first_position
             ),
         )),
+        // A retry draws a new secret, so it differs from the recorded command.
         Err(p) if p.code == "command_id_conflict" => Err(Problem::new(
             StatusCode::CONFLICT,
             "token_already_issued",
-            format!(
-                "this Idempotency-Key already issued a token; its secret was shown once and is not stored ({}). Revoke it if it was lost, and issue another with a new key",
-                p.detail
-            ),
+            "this Idempotency-Key already issued a token; its secret was shown once and is not stored. Revoke it if it was lost (its digest is in the audit trail under this command id), and issue another with a new key",
         )),
         Err(p) => Err(p),
     }
