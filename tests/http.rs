@@ -13,6 +13,36 @@ use std::process::Command;
 use common::*;
 use serde_json::json;
 
+/// Posts a body over the server's limit. The server answers 413 from the
+/// Content-Length alone and closes the connection without reading the body; the
+/// client, still writing, may then see the connection reset before it reads the
+/// answer (a race of the loopback socket, not of the server's logic), so a
+/// transport error is retried a few times.
+fn post_too_large(base: &str, token: &str, body: &str) -> Answer {
+    for _ in 0..10 {
+        let result = ureq::AgentBuilder::new()
+            .build()
+            .post(&format!("{base}/api/v1/commands"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Idempotency-Key", "huge")
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        if let Err(ureq::Error::Status(status, r)) = result {
+            let content_type = r.header("content-type").unwrap_or("").to_string();
+            let text = r.into_string().unwrap();
+            return Answer {
+                status,
+                content_type,
+                replayed: false,
+                headers: Vec::new(),
+                body: serde_json::from_str(&text).unwrap(),
+                text,
+            };
+        }
+    }
+    panic!("the server never answered the oversized body");
+}
+
 /// Two counties, a grant fund in each with ¥100,000.00 received, a beneficiary in
 /// each, and a token for every role.
 struct Setup {
@@ -163,6 +193,38 @@ fn staff_record_and_read_within_their_roles_and_scopes() {
     assert_eq!(items.len(), 1, "{}", trail.body);
     assert_eq!(items[0]["actor"], "clerk-sx");
     assert_eq!(items[0]["hash"].as_str().unwrap().len(), 64);
+    // The trail of a key narrowed to a range of effective dates, paged.
+    let july = api.post(
+        &s.clerk_sx,
+        "grant-july",
+        "/api/v1/commands",
+        &json!({"command": grant("HP-SX", "b-000001", "10.00"), "effective_date": "2021-07-15"}),
+    );
+    assert_eq!(july.status, 201, "{}", july.body);
+    let in_july = api.get(
+        &s.auditor,
+        "/api/v1/audit?fund=HP-SX&from=2021-07-01&to=2021-07-31",
+    );
+    assert_eq!(in_july.body["total"], 1, "{}", in_july.body);
+    assert_eq!(
+        in_july.body["items"][0]["position"],
+        july.body["first_position"]
+    );
+    let all = api.get(&s.auditor, "/api/v1/audit?fund=HP-SX");
+    let june = api.get(
+        &s.auditor,
+        "/api/v1/audit?fund=HP-SX&to=2021-06-30&offset=1&limit=2",
+    );
+    let total = all.body["total"].as_u64().unwrap();
+    assert_eq!(june.body["total"], total - 1, "{}", june.body);
+    assert_eq!(june.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(june.body["items"][0], all.body["items"][1]);
+    assert_eq!(june.body["next_offset"], 3);
+    problem(
+        &api.get(&s.clerk_sx, "/api/v1/audit?fund=HP-SX&actor=clerk-sx"),
+        400,
+        "audit_key_conflict",
+    );
     let verify = api.get(&s.auditor, "/api/v1/verify");
     assert_eq!(verify.body["intact"], true, "{}", verify.body);
     problem(
@@ -174,7 +236,8 @@ fn staff_record_and_read_within_their_roles_and_scopes() {
     // Statement and pending approvals.
     let statement = api.get(&s.clerk_sx, "/api/v1/funds/HP-SX/statement?year=2021");
     assert_eq!(statement.status, 200, "{}", statement.body);
-    assert_eq!(statement.body["lines"]["total"], 3, "{}", statement.body);
+    // Appropriation committed and received, the June grant and the July one.
+    assert_eq!(statement.body["lines"]["total"], 4, "{}", statement.body);
     let big = api.ok(
         &s.clerk_sx,
         "grant-big",
@@ -253,7 +316,11 @@ fn every_error_class_is_problem_json_and_changes_nothing() {
         "invalid_body",
     );
     let huge = format!("{{\"memo\": \"{}\"}}", "x".repeat(300 * 1024));
-    problem(&post(&huge), 413, "body_too_large");
+    problem(
+        &post_too_large(base, &s.clerk_sx, &huge),
+        413,
+        "body_too_large",
+    );
     problem(
         &api.command(&s.clerk_sx, "over", grant("HP-SX", "b-000001", "100000.01")),
         422,
@@ -263,6 +330,13 @@ fn every_error_class_is_problem_json_and_changes_nothing() {
         &api.command(&admin, "again", unit("FJ", "福建省", "Province", None)),
         409,
         "unit_exists",
+    );
+    // A command about another user who does not exist breaks a rule of its content
+    // (like an unknown fund): 422, not the 403 of a caller who may not act.
+    problem(
+        &api.post(&admin, "t-ghost", "/api/v1/users/ghost/tokens", &json!({})),
+        422,
+        "unknown_user",
     );
     problem(
         &api.get(&s.auditor, "/api/v1/funds/NOPE/balance"),

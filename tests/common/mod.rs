@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// A temporary ledger created with `init` (its admin is `admin`).
 pub struct Ledger {
@@ -234,6 +234,10 @@ pub fn sanming() -> Ledger {
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// The first admin's token, when the server was made by [`start`].
+    pub admin: String,
+    pub data: PathBuf,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -274,15 +278,25 @@ pub fn serve(data: &Path) -> Server {
         .filter(|a| a.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
-    Server { child, base }
+    Server {
+        child,
+        base,
+        admin: String::new(),
+        data: data.to_path_buf(),
+        _dir: None,
+    }
 }
 
 /// One HTTP answer: status, headers we look at, JSON body.
+#[derive(Debug)]
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub replayed: bool,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Value,
+    pub text: String,
 }
 
 pub fn call(
@@ -292,18 +306,33 @@ pub fn call(
     key: Option<&str>,
     body: Option<&str>,
 ) -> Answer {
-    let agent = ureq::AgentBuilder::new().build();
-    let mut request = agent.request(method, url);
+    let mut headers = Vec::new();
     if let Some(t) = token {
-        request = request.set("Authorization", &format!("Bearer {t}"));
+        headers.push(("Authorization".to_string(), format!("Bearer {t}")));
     }
     if let Some(k) = key {
-        request = request.set("Idempotency-Key", k);
+        headers.push(("Idempotency-Key".to_string(), k.to_string()));
+    }
+    if body.is_some() {
+        headers.push(("Content-Type".to_string(), "application/json".to_string()));
+    }
+    call_with_headers(method, url, &headers, body)
+}
+
+/// Sends one request; `headers` are (name, value) pairs.
+pub fn call_with_headers(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+) -> Answer {
+    let agent = ureq::AgentBuilder::new().build();
+    let mut request = agent.request(method, url);
+    for (name, value) in headers {
+        request = request.set(name, value);
     }
     let result = match body {
-        Some(b) => request
-            .set("Content-Type", "application/json")
-            .send_string(b),
+        Some(b) => request.send_string(b),
         None => request.call(),
     };
     let response = match result {
@@ -314,14 +343,36 @@ pub fn call(
     let status = response.status();
     let content_type = response.header("content-type").unwrap_or("").to_string();
     let replayed = response.header("idempotent-replayed") == Some("true");
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|name| {
+            let value = response.header(&name).unwrap_or("").to_string();
+            (name.to_lowercase(), value)
+        })
+        .collect();
     let text = response.into_string().unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
     Answer {
         status,
         content_type,
         replayed,
+        headers,
         body,
+        text,
     }
+}
+
+/// `init` a temporary ledger (which records the first admin and prints its token),
+/// then `serve` it on a loopback port chosen by the system.
+pub fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    let admin = init(&data);
+    let mut server = serve(&data);
+    server.admin = admin;
+    server._dir = Some(dir);
+    server
 }
 
 pub struct Api {
@@ -390,4 +441,233 @@ pub fn unit(code: &str, name: &str, level: &str, parent: Option<&str>) -> Value 
 pub fn grant(fund: &str, who: &str, amount: &str) -> Value {
     json!({"PayGrant": {"fund": fund, "beneficiary": who, "modality": "Relief", "batch": "第十七批",
         "amount": amount, "shares": [{"tier": "County", "amount": amount}]}})
+}
+
+// ---- OpenAPI schema checks ---------------------------------------------------------
+//
+// A small JSON Schema checker for the subset of OpenAPI 3.1 that utoipa writes ($ref,
+// oneOf, allOf, type, properties, required, items, prefixItems, enum, pattern, format
+// date, minimum/maximum, minLength/maxLength). It is stricter than JSON Schema in one
+// way: an object may carry no property the schema does not name, so that an
+// undocumented field in an answer fails.
+
+/// The spec's schema of an operation's answer with `status` (JSON bodies only).
+pub fn response_schema<'a>(
+    spec: &'a Value,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> Option<&'a Value> {
+    let content = &spec["paths"][path][method]["responses"][status.to_string()]["content"];
+    content
+        .as_object()?
+        .iter()
+        .find(|(kind, _)| kind.contains("json"))
+        .map(|(_, c)| &c["schema"])
+        .filter(|s| !s.is_null())
+}
+
+/// The spec's schema of an operation's JSON request body.
+pub fn request_schema<'a>(spec: &'a Value, method: &str, path: &str) -> Option<&'a Value> {
+    let s = &spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"];
+    (!s.is_null()).then_some(s)
+}
+
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("unsupported $ref {r}"));
+            let target = &spec["components"]["schemas"][name];
+            assert!(!target.is_null(), "the spec has no schema {name}");
+            resolve(spec, target)
+        }
+        None => schema,
+    }
+}
+
+/// The names of the properties an object schema allows, through allOf and $ref.
+fn known_properties(spec: &Value, schema: &Value, into: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    if let Some(p) = schema.get("properties").and_then(Value::as_object) {
+        into.extend(p.keys().cloned());
+    }
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        known_properties(spec, part, into);
+    }
+}
+
+fn type_matches(kind: &str, value: &Value) -> bool {
+    match kind {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        other => panic!("unknown type {other}"),
+    }
+}
+
+/// Checks `value` against `schema`; returns what does not match, with JSON paths.
+pub fn check(spec: &Value, schema: &Value, value: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    validate(spec, schema, value, "$", true, &mut errors);
+    errors
+}
+
+fn validate(
+    spec: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    strict: bool,
+    errors: &mut Vec<String>,
+) {
+    let schema = resolve(spec, schema);
+    let s = |k: &str| schema.get(k);
+    if let Some(options) = s("oneOf").and_then(Value::as_array) {
+        let matching = options
+            .iter()
+            .filter(|o| check(spec, o, value).is_empty())
+            .count();
+        if matching != 1 {
+            errors.push(format!(
+                "{at}: {matching} of {} oneOf alternatives match {value}",
+                options.len()
+            ));
+        }
+    }
+    if let Some(options) = s("anyOf").and_then(Value::as_array) {
+        if !options.iter().any(|o| check(spec, o, value).is_empty()) {
+            errors.push(format!("{at}: no anyOf alternative matches {value}"));
+        }
+    }
+    if let Some(parts) = s("allOf").and_then(Value::as_array) {
+        for part in parts {
+            validate(spec, part, value, at, false, errors);
+        }
+    }
+    match s("type") {
+        Some(Value::String(kind)) if !type_matches(kind, value) => {
+            errors.push(format!("{at}: {value} is not of type {kind}"));
+            return;
+        }
+        Some(Value::Array(kinds))
+            if !kinds
+                .iter()
+                .any(|k| type_matches(k.as_str().unwrap(), value)) =>
+        {
+            errors.push(format!("{at}: {value} is not of types {kinds:?}"));
+            return;
+        }
+        _ => {}
+    }
+    if let Some(options) = s("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            errors.push(format!("{at}: {value} is not one of {options:?}"));
+        }
+    }
+    if let Some(expected) = s("const") {
+        if expected != value {
+            errors.push(format!("{at}: {value} is not {expected}"));
+        }
+    }
+    match value {
+        Value::String(text) => {
+            if let Some(pattern) = s("pattern").and_then(Value::as_str) {
+                let re = regex_lite::Regex::new(pattern).unwrap();
+                if !re.is_match(text) {
+                    errors.push(format!("{at}: {text:?} does not match {pattern}"));
+                }
+            }
+            if s("format").and_then(Value::as_str) == Some("date")
+                && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_err()
+            {
+                errors.push(format!("{at}: {text:?} is not a date"));
+            }
+            let chars = text.chars().count() as u64;
+            if s("minLength")
+                .and_then(Value::as_u64)
+                .is_some_and(|m| chars < m)
+                || s("maxLength")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|m| chars > m)
+            {
+                errors.push(format!("{at}: {text:?} has a length out of bounds"));
+            }
+        }
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap();
+            if s("minimum").and_then(Value::as_f64).is_some_and(|m| x < m)
+                || s("maximum").and_then(Value::as_f64).is_some_and(|m| x > m)
+            {
+                errors.push(format!("{at}: {x} is out of bounds"));
+            }
+        }
+        Value::Array(items) => {
+            let prefix = s("prefixItems").and_then(Value::as_array);
+            for (i, item) in items.iter().enumerate() {
+                let here = format!("{at}[{i}]");
+                match prefix.and_then(|p| p.get(i)) {
+                    Some(p) => validate(spec, p, item, &here, true, errors),
+                    None => {
+                        if let Some(each) = s("items").filter(|i| i.is_object()) {
+                            validate(spec, each, item, &here, true, errors);
+                        }
+                    }
+                }
+            }
+        }
+        Value::Object(map) => check_object(spec, schema, map, at, strict, errors),
+        _ => {}
+    }
+}
+
+fn check_object(
+    spec: &Value,
+    schema: &Value,
+    map: &Map<String, Value>,
+    at: &str,
+    strict: bool,
+    errors: &mut Vec<String>,
+) {
+    let properties = schema.get("properties").and_then(Value::as_object);
+    for name in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = name.as_str().unwrap();
+        if !map.contains_key(name) {
+            errors.push(format!("{at}: the required property {name} is missing"));
+        }
+    }
+    if let Some(properties) = properties {
+        for (name, value) in map {
+            if let Some(p) = properties.get(name) {
+                validate(spec, p, value, &format!("{at}.{name}"), true, errors);
+            }
+        }
+    }
+    let open = schema
+        .get("additionalProperties")
+        .is_some_and(|a| a != &Value::Bool(false));
+    if strict && !open && (properties.is_some() || schema.get("allOf").is_some()) {
+        let mut known = Vec::new();
+        known_properties(spec, schema, &mut known);
+        for name in map.keys() {
+            if !known.contains(name) {
+                errors.push(format!("{at}: the property {name} is not in the spec"));
+            }
+        }
+    }
 }

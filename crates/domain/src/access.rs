@@ -30,6 +30,7 @@ use crate::state::State;
 /// A member of staff's role. Each role's permissions are in the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     Clerk,
     Approver,

@@ -9,6 +9,7 @@ use crate::money::{Amount, Money};
 
 /// The six programmes whose money the ledger records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Programme {
     /// 幸福工程: loans and grants to family-planning mothers, in batches.
     HappinessProject,
@@ -52,6 +53,7 @@ impl fmt::Display for Programme {
 /// Where a fund's money comes from. Each tier is a separate sub-ledger of the fund so
 /// that no tier can be overspent and each tier's arrival rate can be reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FundingTier {
     /// 省级.
     Province,
@@ -126,6 +128,7 @@ impl fmt::Display for FundingTier {
 
 /// One tier's part of a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TierShare {
     /// The tier charged.
     pub tier: FundingTier,
@@ -162,6 +165,7 @@ impl TierSplitError {
 /// share above zero, kept sorted by tier so that equal splits compare equal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<TierShare>", into = "Vec<TierShare>")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TierSplit(Vec<TierShare>);
 
 impl TierSplit {
@@ -234,6 +238,7 @@ impl From<TierSplit> for Vec<TierShare> {
 
 /// The level of an organisational unit, from province down to village.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum UnitLevel {
     /// 省.
     Province,
@@ -279,6 +284,7 @@ impl fmt::Display for UnitLevel {
 
 /// An accounting period that can be closed: a calendar month or a calendar year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Period {
     /// A calendar year.
     Year { year: i32 },
@@ -322,6 +328,7 @@ pub const YEAR_MAX: i32 = 2200;
 
 /// The three Happiness Project grant modalities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GrantModality {
     /// 扶弱济困.
     Relief,
@@ -333,6 +340,7 @@ pub enum GrantModality {
 
 /// Insurance policy lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PolicyLine {
     /// 计生家庭意外伤害保险.
     HouseholdAccident,
@@ -355,6 +363,7 @@ impl PolicyLine {
 
 /// Who carries the insurance risk of a fund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InsuranceModel {
     /// The association buys cover: premiums leave the fund for the insurer, and the
     /// insurer pays claims (recorded, but not charged to the fund).
@@ -375,6 +384,7 @@ impl InsuranceModel {
 
 /// Whether a beneficiary is a household or one person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BeneficiaryKind {
     /// A household (户).
     Household,
@@ -384,6 +394,7 @@ pub enum BeneficiaryKind {
 
 /// Non-identifying categories a beneficiary can belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BeneficiaryCategory {
     /// 贫困户.
     PoorHousehold,
@@ -403,6 +414,7 @@ pub enum BeneficiaryCategory {
 
 /// How a condolence payment was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CondolenceForm {
     /// Cash.
     Cash,
@@ -412,6 +424,7 @@ pub enum CondolenceForm {
 
 /// The outcome of a housing follow-up visit (跟踪服务).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum VisitOutcome {
     /// Works under way.
     InProgress,
@@ -423,6 +436,7 @@ pub enum VisitOutcome {
 
 /// Who paid an insurance claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClaimPayer {
     /// The insurer paid the family; the fund is not charged.
     Insurer,

@@ -31,6 +31,7 @@ pub struct CommandContext {
 
 /// A loan to a beneficiary from one tier of a lending fund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoanDisbursement {
     /// The new loan's id.
     pub loan: LoanId,
@@ -56,6 +57,7 @@ pub struct LoanDisbursement {
 
 /// A Happiness Project grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantPayment {
     /// A Happiness Project fund.
     pub fund: FundId,
@@ -73,6 +75,7 @@ pub struct GrantPayment {
 
 /// One instalment of an awarded housing grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HousingInstalment {
     /// The housing award.
     pub award: AwardId,
@@ -84,6 +87,7 @@ pub struct HousingInstalment {
 
 /// One instalment of an awarded bursary (charged to the award's tier).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BursaryInstalment {
     /// The bursary award.
     pub award: AwardId,
@@ -93,6 +97,7 @@ pub struct BursaryInstalment {
 
 /// A condolence payment within a campaign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CondolencePayment {
     /// The campaign (its fund is charged).
     pub campaign: CampaignId,
@@ -110,6 +115,7 @@ pub struct CondolencePayment {
 
 /// An insurance claim paid to a beneficiary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimPayment {
     /// An insurance fund.
     pub fund: FundId,
@@ -125,6 +131,7 @@ pub struct ClaimPayment {
 
 /// Premiums for a coverage period, co-funded by tiers and households.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PremiumPayment {
     /// An insurance fund.
     pub fund: FundId,
@@ -150,6 +157,7 @@ pub struct PremiumPayment {
 /// A payment that leaves (or, for premiums, passes through) a fund: the commands that
 /// the maker-checker control may hold for approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Payment {
     /// A loan disbursement.
     Loan(LoanDisbursement),
@@ -170,6 +178,7 @@ pub enum Payment {
 /// Everything the ledger can be asked to do. Imperative names; `decide` turns each
 /// into past-tense events or a `Rejection`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Command {
     /// Add an organisational unit below its parent (one level up).
     RegisterUnit {

@@ -23,6 +23,7 @@ pub const CURRENT_SCHEMA_VERSION: u16 = 1;
 /// new variants are only ever appended at the end, never inserted or reordered, and a
 /// changed payload gets a new schema version and an upcaster (see `upcast`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Event {
     /// An organisational unit was added.
     UnitRegistered {
@@ -511,6 +512,7 @@ impl Event {
 /// What a cash payment out of a fund was for (the part of a `Reversible::Payment`
 /// that tells `evolve` which other counters to undo).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Purpose {
     /// A Happiness Project grant.
     Grant,
@@ -528,6 +530,7 @@ pub enum Purpose {
 /// undo its effect on the state, without the beneficiary, batch or memo details.
 /// The state keeps one per unreversed money event, keyed by log position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Reversible {
     /// `AppropriationCommitted`.
     Commitment {

@@ -15,6 +15,8 @@ pub mod event;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod rates;
 pub mod rejection;
 pub mod scenario;

@@ -133,6 +133,7 @@ impl<'de> Deserialize<'de> for AuditTrail {
 
 /// One event as an auditor sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// The log position.
     pub position: u64,
@@ -143,6 +144,7 @@ pub struct AuditRecord {
     /// Who: the member of staff who issued the command.
     pub actor: UserId,
     /// When it was recorded.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$", example = "2021-06-30T09:15:00"))]
     pub recorded_at: NaiveDateTime,
     /// When it took effect (the business date).
     pub effective_date: NaiveDate,
@@ -150,6 +152,7 @@ pub struct AuditRecord {
     pub memo: String,
     /// The record's hash in the log's chain (lowercase hex in JSON).
     #[serde(serialize_with = "crate::hex_hash")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     pub hash: [u8; 32],
     /// The fund it concerns, if any.
     pub fund: Option<FundId>,

@@ -411,6 +411,7 @@ pub(crate) fn money(fen: i64) -> Money {
 /// A fund's figures: what the "fund balance" query shows, field for field the domain's
 /// `FundBalance`, and also the change one movement makes (a statement line).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FundFigures {
     /// Tiers with any non-zero figure, in tier order (appropriated by tier is `committed`).
     pub by_tier: Vec<(FundingTier, TierFigures)>,
@@ -461,6 +462,7 @@ impl FundFigures {
 
 /// One tier's figures within a fund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TierFigures {
     /// Appropriated (committed) by the tier.
     pub committed: Money,

@@ -50,12 +50,14 @@ pub struct FundLedger {
 
 /// One line of a fund statement.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementLine {
     /// The event's log position.
     pub position: u64,
     /// The business date.
     pub effective_date: NaiveDate,
     /// When it was recorded.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$", example = "2021-06-30T09:15:00"))]
     pub recorded_at: NaiveDateTime,
     /// The event type, e.g. `GrantPaid` or `EventReversed`.
     pub event_type: &'static str,
@@ -72,6 +74,7 @@ pub struct StatementLine {
 /// A fund statement for a range of effective dates: like a bank statement, ordered by
 /// effective date then position, with the running balance after every line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statement {
     /// The fund.
     pub fund: FundId,

@@ -112,6 +112,7 @@ pub struct InsuranceReports {
 
 /// A rate with the formula it was computed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LabelledRate {
     /// The rate; `None` when the denominator is zero (undefined, not 0%).
     pub value: Option<Percent>,
@@ -121,6 +122,7 @@ pub struct LabelledRate {
 
 /// Insurance figures of a subtree, line and period.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InsuranceFigures {
     /// Premiums including tax (the sum of the tier shares).
     pub premium_tax_inclusive: Money,
@@ -151,6 +153,7 @@ pub struct InsuranceFigures {
 
 /// The figures of one child unit's subtree.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitInsurance {
     /// The child unit.
     pub unit: UnitCode,
@@ -160,6 +163,7 @@ pub struct UnitInsurance {
 
 /// An insurance report for a subtree, a policy line and a period.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InsuranceReport {
     /// The root of the subtree.
     pub unit: UnitCode,

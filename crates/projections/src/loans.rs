@@ -66,6 +66,7 @@ pub struct LoanReports {
 
 /// Lending figures as of a date.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoanReport {
     /// The date the figures are as of (end of day, by effective date).
     pub as_of: NaiveDate,
@@ -103,6 +104,7 @@ pub struct LoanReport {
     pub par30: Option<Percent>,
     /// Revolving rounds (轮次) = principal lent ÷ capital received, truncated (`rates::revolving_rounds`).
     #[serde(with = "rust_decimal::serde::str_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$"))]
     pub revolving_rounds: Option<Decimal>,
 }
 

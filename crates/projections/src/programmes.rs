@@ -73,6 +73,7 @@ pub struct ProgrammeReports {
 /// Distinct beneficiaries helped in a period: those whose payments in the period add
 /// up to more than zero (a payment reversed within the same period does not count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Helped {
     /// All distinct beneficiaries.
     pub beneficiaries: u64,
@@ -90,6 +91,7 @@ pub struct Helped {
 
 /// One tier's part of a programme row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TierRow {
     /// The funding tier.
     pub tier: FundingTier,
@@ -107,6 +109,7 @@ pub struct TierRow {
 
 /// One programme's figures for a subtree and period.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProgrammeRow {
     /// The programme.
     pub programme: Programme,
@@ -142,6 +145,7 @@ pub struct ProgrammeRow {
 
 /// The rows of one child unit's subtree.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitProgrammes {
     /// The child unit.
     pub unit: UnitCode,
@@ -153,6 +157,7 @@ pub struct UnitProgrammes {
 /// Money figures of `own` and `children` add up to `rows`; beneficiary counts need not,
 /// since one beneficiary can be helped by funds of several units.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProgrammeReport {
     /// The root of the subtree.
     pub unit: UnitCode,

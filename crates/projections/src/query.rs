@@ -59,6 +59,7 @@ impl QueryError {
 /// An inclusive range of effective dates, `from` ≤ `to`, both within the ledger's years
 /// (so that the same range a year earlier always exists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DateRange {
     from: NaiveDate,
     to: NaiveDate,
@@ -167,6 +168,7 @@ impl PageRequest {
 
 /// One page of an ordered result.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items, in the result's order.
     pub items: Vec<T>,

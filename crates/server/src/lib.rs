@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 mod reads;
 mod writes;
@@ -26,8 +27,9 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate};
 use ledger_engine::Engine;
 use ledger_store::{Backend, Clock};
-use serde_json::json;
+use serde::Serialize;
 use tower::limit::ConcurrencyLimitLayer;
+use utoipa::ToSchema;
 
 pub use auth::{new_token, token_digest, Caller};
 pub use metrics::Metrics;
@@ -88,32 +90,43 @@ impl<B: Backend> App<B> {
     }
 }
 
+/// Declares every route once: the router is built from this list, and [`ROUTES`] holds
+/// the same (method, path) pairs, so that `tests/openapi.rs` can check that each one is
+/// described in `/openapi.json` ([`openapi`]).
+macro_rules! routes {
+    ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
+        /// Every route the router serves, as (method, path in axum's `{param}` syntax).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
+            Router::new()$(.route($path, $method($($handler)::+::<B>)))*
+        }
+    };
+}
+
+routes! {
+    get "/api/v1/me" => reads::me;
+    post "/api/v1/commands" => writes::command;
+    post "/api/v1/users/{user}/tokens" => writes::issue_token;
+    get "/api/v1/funds" => reads::funds;
+    get "/api/v1/funds/{fund}/balance" => reads::balance;
+    get "/api/v1/funds/{fund}/statement" => reads::statement;
+    get "/api/v1/funds/{fund}/loans" => reads::fund_loans;
+    get "/api/v1/units/{unit}/programmes" => reads::programmes;
+    get "/api/v1/units/{unit}/insurance" => reads::insurance;
+    get "/api/v1/units/{unit}/loans" => reads::unit_loans;
+    get "/api/v1/requests" => reads::requests;
+    get "/api/v1/audit" => reads::audit;
+    get "/api/v1/events/{position}" => reads::event;
+    get "/api/v1/verify" => reads::verify;
+    get "/health" => health;
+    get "/metrics" => metrics_text;
+    get "/openapi.json" => openapi::openapi_json;
+}
+
 /// The API's routes, with body and concurrency limits and request metrics.
 pub fn router<B: Backend + 'static>(app: Arc<App<B>>) -> Router {
-    let api = Router::new()
-        .route("/api/v1/me", get(reads::me::<B>))
-        .route("/api/v1/commands", post(writes::command::<B>))
-        .route(
-            "/api/v1/users/{user}/tokens",
-            post(writes::issue_token::<B>),
-        )
-        .route("/api/v1/funds", get(reads::funds::<B>))
-        .route("/api/v1/funds/{fund}/balance", get(reads::balance::<B>))
-        .route("/api/v1/funds/{fund}/statement", get(reads::statement::<B>))
-        .route("/api/v1/funds/{fund}/loans", get(reads::fund_loans::<B>))
-        .route(
-            "/api/v1/units/{unit}/programmes",
-            get(reads::programmes::<B>),
-        )
-        .route("/api/v1/units/{unit}/insurance", get(reads::insurance::<B>))
-        .route("/api/v1/units/{unit}/loans", get(reads::unit_loans::<B>))
-        .route("/api/v1/requests", get(reads::requests::<B>))
-        .route("/api/v1/audit", get(reads::audit::<B>))
-        .route("/api/v1/events/{position}", get(reads::event::<B>))
-        .route("/api/v1/verify", get(reads::verify::<B>))
-        .route("/health", get(health::<B>))
-        .route("/metrics", get(metrics_text::<B>))
-        .fallback(not_found);
+    let api = routes::<B>().fallback(not_found);
     api.layer(middleware::from_fn_with_state(
         app.clone(),
         count_request::<B>,
@@ -143,18 +156,42 @@ async fn not_found() -> Problem {
     )
 }
 
+/// The server is up: the log's head and the writer's queue.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// Always `ok` when the server answers.
+    #[schema(example = "ok")]
+    status: &'static str,
+    /// Events in the log (one past the last position).
+    events: u64,
+    /// The hash after the last event, 64 hex digits.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    head_hash: String,
+    /// `sha256` or `sm3`.
+    hash_algorithm: &'static str,
+    /// Commands waiting for the writer.
+    queue_depth: u64,
+}
+
+/// Liveness and the log's head; no token needed.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The server is up", body = Health)))]
 async fn health<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
     let head = app.engine.log().head();
-    Json(json!({
-        "status": "ok",
-        "events": head.next_position,
-        "head_hash": hex::encode(head.hash),
-        "hash_algorithm": app.engine.log().algorithm().name(),
-        "queue_depth": app.engine.queue_depth(),
-    }))
+    Json(Health {
+        status: "ok",
+        events: head.next_position,
+        head_hash: hex::encode(head.hash),
+        hash_algorithm: app.engine.log().algorithm().name(),
+        queue_depth: u64::try_from(app.engine.queue_depth()).unwrap_or(u64::MAX),
+    })
     .into_response()
 }
 
+/// Prometheus (OpenMetrics) text; no token needed. docs/API.md lists the metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The metrics", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 async fn metrics_text<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
     let head = app.engine.log().head().next_position;
     let body = app.metrics.render(head, app.engine.queue_depth());

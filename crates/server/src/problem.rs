@@ -16,14 +16,25 @@ pub struct Problem {
     pub detail: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The `application/problem+json` body (RFC 9457) of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub(crate) struct ProblemBody {
+    /// `/problems/{code}`.
     #[serde(rename = "type")]
+    #[schema(example = "/problems/insufficient_funds")]
     kind: String,
-    title: &'a str,
+    /// The HTTP status's reason phrase.
+    #[schema(example = "Unprocessable Entity")]
+    title: String,
+    /// The HTTP status.
+    #[schema(example = 422)]
     status: u16,
-    code: &'a str,
-    detail: &'a str,
+    /// A stable machine code (docs/API.md lists them).
+    #[schema(example = "insufficient_funds")]
+    code: String,
+    /// What went wrong, with the numbers, and what to do.
+    detail: String,
 }
 
 impl Problem {
@@ -58,12 +69,16 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ProblemBody {
             kind: format!("/problems/{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error"),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
             status: self.status.as_u16(),
-            code: &self.code,
-            detail: &self.detail,
+            code: self.code,
+            detail: self.detail,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, bytes).into_response();

@@ -12,14 +12,22 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
 use ledger_domain::catalogue::{YEAR_MAX, YEAR_MIN};
-use ledger_domain::{BeneficiaryId, FundId, PolicyLine, UnitCode, UserId};
+use ledger_domain::{
+    Amount, BeneficiaryId, Event, FundId, Money, Payment, Percent, PolicyLine, Programme, Role,
+    UnitCode, UserId,
+};
 use ledger_engine::Projections;
-use ledger_projections::{DateRange, PageRequest, PAGE_SIZE_MAX};
+use ledger_projections::{
+    AuditRecord, DateRange, FundFigures, InsuranceReport, LoanReport, Page, PageRequest,
+    ProgrammeReport, Statement, PAGE_SIZE_MAX,
+};
 use ledger_store::Backend;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
+use crate::openapi::{AUDITORS, READERS};
+use crate::problem::ProblemBody;
 use crate::{App, Caller, Problem};
 
 /// `Query<T>` whose errors are problem+json.
@@ -50,13 +58,16 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Id<T> {
     }
 }
 
-/// When to answer for.
-#[derive(Debug, Default, Deserialize)]
+/// When to answer for: now (neither), `as_of` a date, or `at_position` N.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AsOf {
-    /// An effective date: the figures of every event dated on or before it.
+    /// An effective date: the figures of every event dated on or before it, whenever
+    /// recorded. Not with `at_position`.
     as_of: Option<NaiveDate>,
-    /// A log position: the figures after the event at that position.
+    /// A log position: the figures after the event at that position (a fold of the log
+    /// up to it, inclusive). Not with `as_of`; 404 beyond the head.
     at_position: Option<u64>,
 }
 
@@ -107,6 +118,25 @@ fn json<T: Serialize>(value: &T) -> Response {
     Json(value).into_response()
 }
 
+/// The signed-in caller.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Me {
+    user: UserId,
+    role: Role,
+    /// The unit whose subtree the caller works in; null = the whole ledger.
+    scope: Option<UnitCode>,
+    /// The caller's tokens that are not revoked (expired ones included).
+    active_tokens: u64,
+}
+
+/// Who am I: the caller's user id, role, scope and number of live tokens.
+#[utoipa::path(get, path = "/api/v1/me", tag = "access", security(("bearer" = [])),
+    description = READERS,
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The token's user is disabled", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn me<B: Backend>(State(app): State<Arc<App<B>>>, caller: Caller) -> Response {
     let tokens = app.engine.read(|m| {
         m.state()
@@ -115,41 +145,57 @@ pub(crate) async fn me<B: Backend>(State(app): State<Arc<App<B>>>, caller: Calle
             .filter(|(_, t)| !t.is_revoked())
             .count()
     });
-    Json(json!({
-        "user": caller.user,
-        "role": caller.role(),
-        "scope": caller.scope(),
-        "active_tokens": tokens,
-    }))
-    .into_response()
+    json(&Me {
+        role: caller.role(),
+        scope: caller.scope().cloned(),
+        user: caller.user,
+        active_tokens: u64::try_from(tokens).unwrap_or(u64::MAX),
+    })
 }
 
-#[derive(Serialize)]
-struct FundRow<'a> {
-    fund: &'a FundId,
-    unit: &'a UnitCode,
-    programme: ledger_domain::Programme,
-    name: &'a str,
+/// One fund the caller may read.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FundRow {
+    fund: FundId,
+    /// The unit that holds the fund.
+    unit: UnitCode,
+    programme: Programme,
+    name: String,
     fiscal_year: Option<i32>,
-    approval_threshold: Option<ledger_domain::Amount>,
+    /// Payments above this wait for a second person's approval; null = never.
+    approval_threshold: Option<Amount>,
 }
 
+/// The funds within the caller's scope, in fund-id order.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Funds {
+    funds: Vec<FundRow>,
+}
+
+/// Lists the funds the caller may read.
+#[utoipa::path(get, path = "/api/v1/funds", tag = "funds", security(("bearer" = [])),
+    description = READERS,
+    responses(
+        (status = 200, description = "The funds within the caller's scope", body = Funds),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The token's user is disabled", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn funds<B: Backend>(State(app): State<Arc<App<B>>>, caller: Caller) -> Response {
     app.engine.read(|m| {
         let state = m.state();
-        let rows: Vec<FundRow> = state
+        let funds: Vec<FundRow> = state
             .funds()
             .filter(|(_, f)| caller.may_read_unit(state, f.unit()).is_ok())
             .map(|(id, f)| FundRow {
-                fund: id,
-                unit: f.unit(),
+                fund: id.clone(),
+                unit: f.unit().clone(),
                 programme: f.programme(),
-                name: f.name(),
+                name: f.name().to_string(),
                 fiscal_year: f.fiscal_year(),
                 approval_threshold: f.approval_threshold(),
             })
             .collect();
-        json(&json!({ "funds": rows }))
+        json(&Funds { funds })
     })
 }
 
@@ -161,6 +207,33 @@ fn check_unit<B: Backend>(app: &App<B>, caller: &Caller, unit: &UnitCode) -> Res
     app.engine.read(|m| caller.may_read_unit(m.state(), unit))
 }
 
+/// A fund's balance and the parameters it was computed for.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Balance {
+    /// The `as_of` date asked for, if any.
+    as_of: Option<NaiveDate>,
+    /// The `at_position` asked for, if any.
+    at_position: Option<u64>,
+    /// Disbursed ÷ committed; null when nothing was committed.
+    budget_execution_rate: Option<Percent>,
+    /// Principal lent ÷ capital received, truncated to two decimals; null when nothing was received.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    revolving_rounds: Option<String>,
+    figures: FundFigures,
+}
+
+/// A fund's figures now, as of an effective date, or after a log position.
+#[utoipa::path(get, path = "/api/v1/funds/{fund}/balance", tag = "funds", security(("bearer" = [])),
+    description = READERS,
+    params(("fund" = FundId, Path, description = "The fund"), AsOf),
+    responses(
+        (status = 200, description = "The fund's figures", body = Balance),
+        (status = 400, description = "A malformed id, date or position, or both as_of and at_position", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The fund lies outside the caller's scope (also for an unknown fund, so that ids reveal nothing)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such fund (for callers who read everything), or at_position beyond the head", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn balance<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -178,27 +251,33 @@ pub(crate) async fn balance<B: Backend + 'static>(
         })
     })
     .await?;
-    Ok(Json(json!({
-        "as_of": when.as_of,
-        "at_position": at,
-        "budget_execution_rate": figures.budget_execution_rate(),
-        "revolving_rounds": figures.revolving_rounds().map(|d| d.to_string()),
-        "figures": figures,
+    Ok(json(&Balance {
+        as_of: when.as_of,
+        at_position: at,
+        budget_execution_rate: figures.budget_execution_rate(),
+        revolving_rounds: figures.revolving_rounds().map(|d| d.to_string()),
+        figures,
     }))
-    .into_response())
 }
 
 /// A page and a range of effective dates.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Window {
+    /// The first effective date (inclusive); default 1 January 1980.
     from: Option<NaiveDate>,
+    /// The last effective date (inclusive); default today.
     to: Option<NaiveDate>,
-    /// Shorthand for from = 1 January, to = 31 December of the year.
+    /// Shorthand for from = 1 January, to = 31 December of the year; not with from/to.
     year: Option<i32>,
+    /// Answer from a fold of the log up to this position (inclusive).
     at_position: Option<u64>,
+    /// Items to skip (statement lines); default 0.
     #[serde(default)]
     offset: u64,
+    /// Items per page (statement lines), 1 to 1,000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -222,13 +301,22 @@ impl Window {
     }
 
     fn page(&self) -> Result<PageRequest, Problem> {
-        Ok(PageRequest::new(
-            self.offset,
-            self.limit.unwrap_or(100).min(PAGE_SIZE_MAX + 1),
-        )?)
+        Ok(PageRequest::new(self.offset, self.limit.unwrap_or(100))?)
     }
 }
 
+/// A fund statement: opening and closing figures and a page of lines with running balances.
+#[utoipa::path(get, path = "/api/v1/funds/{fund}/statement", tag = "funds", security(("bearer" = [])),
+    description = READERS,
+    params(("fund" = FundId, Path, description = "The fund"), Window),
+    responses(
+        (status = 200, description = "The statement", body = Statement),
+        (status = 400, description = "A malformed parameter, year with from/to, a reversed or out-of-range date range, or a limit outside 1 to 1,000", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The fund lies outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such fund, or at_position beyond the head", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn statement<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -245,6 +333,18 @@ pub(crate) async fn statement<B: Backend + 'static>(
     Ok(json(&statement))
 }
 
+/// Programme figures for a unit's subtree and a period, with the same period a year earlier.
+#[utoipa::path(get, path = "/api/v1/units/{unit}/programmes", tag = "reports", security(("bearer" = [])),
+    description = READERS,
+    params(("unit" = UnitCode, Path, description = "The root of the subtree"), Window),
+    responses(
+        (status = 200, description = "The programme report", body = ProgrammeReport),
+        (status = 400, description = "A malformed parameter, or year with from/to", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The unit lies outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such unit, or at_position beyond the head", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn programmes<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -260,16 +360,36 @@ pub(crate) async fn programmes<B: Backend + 'static>(
     Ok(json(&report))
 }
 
-#[derive(Debug, Deserialize)]
+/// A policy line and a period.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct InsuranceQuery {
+    /// The policy line (required).
+    #[param(required = true)]
     line: Option<PolicyLine>,
+    /// Shorthand for from = 1 January, to = 31 December of the year; not with from/to.
     year: Option<i32>,
+    /// The first effective date (inclusive); default 1 January 1980.
     from: Option<NaiveDate>,
+    /// The last effective date (inclusive); default today.
     to: Option<NaiveDate>,
+    /// Answer from a fold of the log up to this position (inclusive).
     at_position: Option<u64>,
 }
 
+/// Insurance figures (premiums, cover, claims, loss ratios, growth) for a subtree, a line and a period.
+#[utoipa::path(get, path = "/api/v1/units/{unit}/insurance", tag = "reports", security(("bearer" = [])),
+    description = READERS,
+    params(("unit" = UnitCode, Path, description = "The root of the subtree"), InsuranceQuery),
+    responses(
+        (status = 200, description = "The insurance report", body = InsuranceReport),
+        (status = 400, description = "No line, a malformed parameter, or year with from/to", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The unit lies outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such unit, or at_position beyond the head", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn insurance<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -303,6 +423,18 @@ fn as_of_date<B: Backend>(app: &App<B>, when: &AsOf) -> NaiveDate {
     when.as_of.unwrap_or_else(|| app.today())
 }
 
+/// Lending figures of one fund as of a date (today by default): repayment rate, overdue principal, PAR30, rounds.
+#[utoipa::path(get, path = "/api/v1/funds/{fund}/loans", tag = "funds", security(("bearer" = [])),
+    description = READERS,
+    params(("fund" = FundId, Path, description = "A lending fund"), AsOf),
+    responses(
+        (status = 200, description = "The loan report", body = LoanReport),
+        (status = 400, description = "A malformed parameter, both as_of and at_position, or a fund that does not lend (not_a_lending_fund)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The fund lies outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such fund, or at_position beyond the head", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn fund_loans<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -319,6 +451,18 @@ pub(crate) async fn fund_loans<B: Backend + 'static>(
     Ok(json(&report))
 }
 
+/// Lending figures of every lending fund in a unit's subtree as of a date (today by default).
+#[utoipa::path(get, path = "/api/v1/units/{unit}/loans", tag = "reports", security(("bearer" = [])),
+    description = READERS,
+    params(("unit" = UnitCode, Path, description = "The root of the subtree"), AsOf),
+    responses(
+        (status = 200, description = "The loan report", body = LoanReport),
+        (status = 400, description = "A malformed parameter, or both as_of and at_position", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The unit lies outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such unit, or at_position beyond the head", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn unit_loans<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -335,56 +479,132 @@ pub(crate) async fn unit_loans<B: Backend + 'static>(
     Ok(json(&report))
 }
 
-#[derive(Serialize)]
-struct RequestRow<'a> {
+/// A payment awaiting approval.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RequestRow {
+    /// The position of its `PaymentRequested` event: what `ApprovePayment` and `RejectPayment` name.
     request: u64,
-    fund: &'a FundId,
-    maker: &'a UserId,
+    fund: FundId,
+    /// The clerk who asked; another person must approve.
+    maker: UserId,
     requested_on: NaiveDate,
+    /// The last day it can be approved; after it `ExpireRequests` releases the reservation.
     expires_on: NaiveDate,
-    reserved: ledger_domain::Money,
-    payment: &'a ledger_domain::Payment,
+    /// The money held back from the fund's available cash meanwhile.
+    reserved: Money,
+    payment: Payment,
+}
+
+/// The payments awaiting approval within the caller's scope, oldest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Requests {
+    requests: Vec<RequestRow>,
 }
 
 /// Payment requests awaiting approval within the caller's scope.
+#[utoipa::path(get, path = "/api/v1/requests", tag = "funds", security(("bearer" = [])),
+    description = READERS,
+    responses(
+        (status = 200, description = "The pending requests", body = Requests),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The token's user is disabled", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn requests<B: Backend>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
 ) -> Response {
     app.engine.read(|m| {
         let state = m.state();
-        let rows: Vec<RequestRow> = state
+        let requests: Vec<RequestRow> = state
             .pending_requests()
             .filter(|(_, r)| caller.may_read_fund(state, r.fund()).is_ok())
             .map(|(request, r)| RequestRow {
                 request,
-                fund: r.fund(),
-                maker: r.maker(),
+                fund: r.fund().clone(),
+                maker: r.maker().clone(),
                 requested_on: r.requested_on(),
                 expires_on: r.expires_on(),
                 reserved: r.reserved().total(),
-                payment: r.payment(),
+                payment: r.payment().clone(),
             })
             .collect();
-        json(&json!({ "requests": rows }))
+        json(&Requests { requests })
     })
 }
 
-/// Which trail to read: exactly one of the keys, or a date range.
-#[derive(Debug, Deserialize)]
+/// Which trail to read: at most one of the keys, a range of effective dates, or both
+/// (the key's trail narrowed to the dates).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// Every event concerning the beneficiary (payments, loans and their repayments, approvals, reversals).
     beneficiary: Option<BeneficiaryId>,
+    /// Every event of the fund.
     fund: Option<FundId>,
+    /// Every event the member of staff issued (auditors and unscoped admins only).
     actor: Option<UserId>,
+    /// The events one command produced (auditors and unscoped admins only).
     command_id: Option<String>,
+    /// The first effective date (inclusive); default 1 January 1980.
     from: Option<NaiveDate>,
+    /// The last effective date (inclusive); default today.
     to: Option<NaiveDate>,
+    /// Records to skip; default 0.
     #[serde(default)]
     offset: u64,
+    /// Records per page, 1 to 1,000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
+/// The page `page` of the records `fetch` pages through, keeping only those whose
+/// effective date lies in `range`. Walks the whole trail of the key (in pages of the
+/// largest size), so the cost is that trail's length; memory is one page.
+fn narrowed(
+    range: DateRange,
+    page: PageRequest,
+    fetch: impl Fn(PageRequest) -> Page<AuditRecord>,
+) -> Page<AuditRecord> {
+    let limit = u64::from(page.limit());
+    let mut items = Vec::new();
+    let mut total = 0u64;
+    let mut next = Some(0u64);
+    while let Some(offset) = next {
+        let chunk =
+            fetch(PageRequest::new(offset, PAGE_SIZE_MAX).expect("the largest page is valid"));
+        for record in chunk.items {
+            if !range.contains(record.effective_date) {
+                continue;
+            }
+            if total >= page.offset() && total < page.offset().saturating_add(limit) {
+                items.push(record);
+            }
+            total += 1;
+        }
+        next = chunk.next_offset;
+    }
+    let end = page.offset().saturating_add(items.len() as u64);
+    Page {
+        items,
+        total,
+        offset: page.offset(),
+        next_offset: (end < total).then_some(end),
+    }
+}
+
+/// The audit trail: who did what, when, why, with each record's chain hash.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+    description = AUDITORS,
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of audit records in log order", body = Page<AuditRecord>),
+        (status = 400, description = "No key and no date, two keys, a malformed parameter, or a limit outside 1 to 1,000", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The fund or beneficiary lies outside the caller's scope, or a scoped caller asked by actor, command or date alone", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such fund (for callers who read everything)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn audit<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -402,10 +622,10 @@ pub(crate) async fn audit<B: Backend + 'static>(
     if keys > 1 {
         return Err(Problem::bad_request(
             "audit_key_conflict",
-            "give one of beneficiary, fund, actor or command_id (or a date range alone)",
+            "give at most one of beneficiary, fund, actor or command_id (with or without from/to)",
         ));
     }
-    let page = PageRequest::new(q.offset, q.limit.unwrap_or(100).min(PAGE_SIZE_MAX + 1))?;
+    let page = PageRequest::new(q.offset, q.limit.unwrap_or(100))?;
     match (&q.fund, &q.beneficiary) {
         (Some(fund), _) => check_fund(&app, &caller, fund)?,
         (None, Some(b)) => {
@@ -435,28 +655,54 @@ pub(crate) async fn audit<B: Backend + 'static>(
     };
     let page = with_projections(&app, None, move |p| {
         let trail = &p.audit;
-        Ok(if let Some(fund) = &q.fund {
-            trail.by_fund(fund, page)
-        } else if let Some(b) = &q.beneficiary {
-            trail.by_beneficiary(b, page)
-        } else if let Some(actor) = &q.actor {
-            trail.by_actor(actor, page)
-        } else if let Some(id) = &q.command_id {
-            trail.by_command(id, page)
-        } else if let Some(range) = range {
-            trail.by_effective_dates(range, page)
-        } else {
-            return Err(Problem::bad_request(
+        let by_key = |request: PageRequest| {
+            if let Some(fund) = &q.fund {
+                Some(trail.by_fund(fund, request))
+            } else if let Some(b) = &q.beneficiary {
+                Some(trail.by_beneficiary(b, request))
+            } else if let Some(actor) = &q.actor {
+                Some(trail.by_actor(actor, request))
+            } else {
+                q.command_id
+                    .as_ref()
+                    .map(|id| trail.by_command(id, request))
+            }
+        };
+        match (keys, range) {
+            (0, Some(range)) => Ok(trail.by_effective_dates(range, page)),
+            (0, None) => Err(Problem::bad_request(
                 "audit_key_missing",
                 "give one of beneficiary, fund, actor, command_id, or from/to",
-            ));
-        })
+            )),
+            (_, None) => Ok(by_key(page).expect("one key was given")),
+            (_, Some(range)) => Ok(narrowed(range, page, |r| {
+                by_key(r).expect("one key was given")
+            })),
+        }
     })
     .await?;
     Ok(json(&page))
 }
 
+/// One event: its audit record and the decoded domain event.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EventAnswer {
+    audit: AuditRecord,
+    event: Event,
+}
+
 /// One event with its audit record and the decoded event.
+#[utoipa::path(get, path = "/api/v1/events/{position}", tag = "audit", security(("bearer" = [])),
+    description = READERS,
+    params(("position" = u64, Path, description = "The event's log position (0 is the first)")),
+    responses(
+        (status = 200, description = "The event", body = EventAnswer),
+        (status = 400, description = "The position is not a number", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The event's fund lies outside the caller's scope, or a scoped caller asked for an event outside any fund", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No event at that position", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The projections did not catch up in time", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn event<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -487,9 +733,44 @@ pub(crate) async fn event<B: Backend + 'static>(
         )
     })?;
     let recorded = ledger_engine::recorded_event(stored).map_err(Problem::from)?;
-    Ok(Json(json!({ "audit": record, "event": recorded.event })).into_response())
+    Ok(json(&EventAnswer {
+        audit: record,
+        event: recorded.event,
+    }))
 }
 
+/// The first record where the chain does not hold.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ChainBreak {
+    position: u64,
+    problem: String,
+}
+
+/// The result of recomputing the hash chain from position 0.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Verification {
+    /// True when every record's hash and link holds.
+    intact: bool,
+    /// `sha256` or `sm3`.
+    hash_algorithm: String,
+    /// Records checked before the first break (all of them when intact).
+    events_checked: u64,
+    /// One past the last position.
+    head_position: u64,
+    /// The hash after the last record, 64 hex digits.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    head_hash: String,
+    first_break: Option<ChainBreak>,
+}
+
+/// Recomputes the whole hash chain.
+#[utoipa::path(get, path = "/api/v1/verify", tag = "audit", security(("bearer" = [])),
+    description = AUDITORS,
+    responses(
+        (status = 200, description = "The verification (intact or not)", body = Verification),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The caller does not read the whole ledger", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn verify<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -500,13 +781,15 @@ pub(crate) async fn verify<B: Backend + 'static>(
         .await
         .map_err(|e| Problem::internal(format!("verify failed: {e}")))?
         .map_err(|e| Problem::internal(e.to_string()))?;
-    Ok(Json(json!({
-        "intact": report.is_intact(),
-        "hash_algorithm": report.algorithm.name(),
-        "events_checked": report.events_checked,
-        "head_position": report.head.next_position,
-        "head_hash": hex::encode(report.head.hash),
-        "first_break": report.first_break.map(|b| json!({"position": b.position, "problem": b.problem})),
+    Ok(json(&Verification {
+        intact: report.is_intact(),
+        hash_algorithm: report.algorithm.name().to_string(),
+        events_checked: report.events_checked,
+        head_position: report.head.next_position,
+        head_hash: hex::encode(report.head.hash),
+        first_break: report.first_break.map(|b| ChainBreak {
+            position: b.position,
+            problem: b.problem,
+        }),
     }))
-    .into_response())
 }

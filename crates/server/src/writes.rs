@@ -11,13 +11,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
-use ledger_domain::{Command, UserId};
-use ledger_engine::{Accepted, Submission};
+use ledger_domain::{Command, Rejection, TokenDigest, UserId};
+use ledger_engine::{Accepted, EngineError, Submission};
 use ledger_store::Backend;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use crate::openapi::WRITERS;
+use crate::problem::ProblemBody;
 use crate::reads::Id;
 use crate::{new_token, token_digest, App, Caller, Problem};
 
@@ -59,7 +61,7 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
 }
 
 /// `POST /api/v1/commands`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CommandRequest {
     /// One domain command, e.g. `{"PayGrant": {...}}` (docs/API.md).
@@ -71,16 +73,33 @@ pub(crate) struct CommandRequest {
     memo: String,
 }
 
-fn accepted_body(command_id: &str, accepted: Accepted) -> serde_json::Value {
-    json!({
-        "command_id": command_id,
-        "first_position": accepted.first_position,
-        "count": accepted.count,
-        "positions": (accepted.first_position..accepted.first_position + u64::from(accepted.count)).collect::<Vec<_>>(),
-    })
+/// A command recorded (or, on a retry, the original answer).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CommandAccepted {
+    /// The Idempotency-Key, which is the command id in the audit trail.
+    command_id: String,
+    /// The position of the first event appended.
+    first_position: u64,
+    /// Events appended (0 for a command that changed nothing).
+    count: u32,
+    /// Every position appended, in order.
+    positions: Vec<u64>,
 }
 
-fn created(body: serde_json::Value, replayed: bool) -> Response {
+impl CommandAccepted {
+    fn new(command_id: &str, accepted: Accepted) -> Self {
+        CommandAccepted {
+            command_id: command_id.to_string(),
+            first_position: accepted.first_position,
+            count: accepted.count,
+            positions: (accepted.first_position
+                ..accepted.first_position + u64::from(accepted.count))
+                .collect(),
+        }
+    }
+}
+
+fn created<T: Serialize>(body: T, replayed: bool) -> Response {
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if replayed {
         response.headers_mut().insert(
@@ -101,6 +120,7 @@ async fn submit<B: Backend>(
 ) -> Result<Accepted, Problem> {
     let started = std::time::Instant::now();
     let kind = command.command_type();
+    let caller = actor.clone();
     let result = app
         .engine
         .submit_checked_async(Submission {
@@ -116,9 +136,42 @@ async fn submit<B: Backend>(
         result.as_ref().map_or_else(|e| e.code(), |_| "accepted"),
         started.elapsed(),
     );
-    Ok(result?)
+    result.map_err(|error| about_target_user(error, &caller))
 }
 
+/// A command naming an unknown or disabled user other than the caller (issuing a
+/// token, changing a role) breaks a rule about its content, like naming an unknown
+/// fund: 422, not the 403 that an unknown or disabled caller would get.
+fn about_target_user(error: EngineError, caller: &UserId) -> Problem {
+    match &error {
+        EngineError::Rejected(
+            rejection @ (Rejection::UnknownUser { user } | Rejection::UserDisabled { user }),
+        ) if user != caller => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rejection.code(),
+            rejection.to_string(),
+        ),
+        _ => error.into(),
+    }
+}
+
+/// Records one domain command as the caller. The engine checks the caller's role and
+/// scope and every domain rule; the answer comes once the events are durable.
+#[utoipa::path(post, path = "/api/v1/commands", tag = "commands", security(("bearer" = [])),
+    description = WRITERS,
+    params(("Idempotency-Key" = String, Header, description = "Required. The command id: a retry with the same key and body returns the original answer with `Idempotent-Replayed: true`; the same key with another body is a 422")),
+    request_body(content = CommandRequest, description = "The command, its effective date and a memo"),
+    responses(
+        (status = 201, description = "Recorded and durable (or a replay of the original answer)", body = CommandAccepted,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers a retry"))),
+        (status = 400, description = "No Idempotency-Key, a body that is not the expected JSON (naming the field), a bad amount or id", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not issue the command, or it touches a unit outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "It collides with something that already exists or already happened (unit_exists, duplicate_bursary, already_reversed, period_already_closed, ...)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 256 KiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A domain rule refuses it (insufficient_funds, period_closed, ...), or the Idempotency-Key was used for another command", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The writer's queue is full or the ledger is shutting down; retry with the same key", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn command<B: Backend>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -137,20 +190,56 @@ pub(crate) async fn command<B: Backend>(
         request.memo,
     )
     .await?;
-    Ok(created(accepted_body(&key, accepted), accepted.duplicate))
+    Ok(created(
+        CommandAccepted::new(&key, accepted),
+        accepted.duplicate,
+    ))
 }
 
 /// `POST /api/v1/users/{user}/tokens`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TokenRequest {
     /// The last day the token works; none = until revoked.
     expires_on: Option<NaiveDate>,
 }
 
+/// A token issued: the only time its secret is shown.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenIssued {
+    #[serde(flatten)]
+    accepted: CommandAccepted,
+    /// The member of staff the token signs in.
+    user: UserId,
+    /// The secret: `wlt_` and 64 hex digits. Shown once, never stored.
+    #[schema(pattern = "^wlt_[0-9a-f]{64}$")]
+    token: String,
+    /// What the ledger records: SHA-256 of the token; name it to revoke the token.
+    digest: TokenDigest,
+    /// The last day the token works; null = until revoked.
+    expires_on: Option<NaiveDate>,
+}
+
 /// Issues a token to a user: the server draws the secret, records only its digest, and
 /// shows the secret in this one response. A retry with the same key cannot show it
 /// again (it was never stored): it answers 409 naming the digest to revoke.
+#[utoipa::path(post, path = "/api/v1/users/{user}/tokens", tag = "access", security(("bearer" = [])),
+    description = "Admins only (an admin with a scope, for users within it).",
+    params(
+        ("user" = UserId, Path, description = "The member of staff to issue the token to"),
+        ("Idempotency-Key" = String, Header, description = "Required. A retry with the same key cannot show the secret again: it answers 409 token_already_issued"),
+    ),
+    request_body(content = Option<TokenRequest>, description = "Optional; an empty body is a token without expiry"),
+    responses(
+        (status = 201, description = "The token, shown this once", body = TokenIssued),
+        (status = 400, description = "No Idempotency-Key, or a malformed body or user id", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin (of the user's unit)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "This Idempotency-Key already issued a token (token_already_issued)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 256 KiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "No such user, or the user is disabled", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The writer's queue is full or the ledger is shutting down", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn issue_token<B: Backend>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
@@ -172,14 +261,16 @@ pub(crate) async fn issue_token<B: Backend>(
     };
     let date = app.today();
     match submit(&app, key.clone(), command, caller.user, date, String::new()).await {
-        Ok(accepted) if !accepted.duplicate => {
-            let mut body = accepted_body(&key, accepted);
-            body["user"] = json!(user);
-            body["token"] = json!(token);
-            body["digest"] = json!(digest);
-            body["expires_on"] = json!(request.expires_on);
-            Ok(created(body, false))
-        }
+        Ok(accepted) if !accepted.duplicate => Ok(created(
+            TokenIssued {
+                accepted: CommandAccepted::new(&key, accepted),
+                user,
+                token,
+                digest,
+                expires_on: request.expires_on,
+            },
+            false,
+        )),
         Ok(accepted) => Err(Problem::new(
             StatusCode::CONFLICT,
             "token_already_issued",
@@ -188,13 +279,11 @@ pub(crate) async fn issue_token<B: Backend>(
                 accepted.first_position
             ),
         )),
+        // A retry draws a new secret, so it differs from the recorded command.
         Err(p) if p.code == "command_id_conflict" => Err(Problem::new(
             StatusCode::CONFLICT,
             "token_already_issued",
-            format!(
-                "this Idempotency-Key already issued a token; its secret was shown once and is not stored ({}). Revoke it if it was lost, and issue another with a new key",
-                p.detail
-            ),
+            "this Idempotency-Key already issued a token; its secret was shown once and is not stored. Revoke it if it was lost (its digest is in the audit trail under this command id), and issue another with a new key",
         )),
         Err(p) => Err(p),
     }
