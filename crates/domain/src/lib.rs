@@ -28,7 +28,7 @@ pub use command::{
     BursaryInstalment, ClaimPayment, Command, CommandContext, CondolencePayment, GrantPayment,
     HousingInstalment, LoanDisbursement, Payment, PremiumPayment,
 };
-pub use decide::decide;
+pub use decide::{decide, decide_with};
 pub use event::{
     upcast, Event, Purpose, Recorded, Reversible, UpcastError, CURRENT_SCHEMA_VERSION,
 };

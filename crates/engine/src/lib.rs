@@ -11,14 +11,14 @@
 mod model;
 mod projector;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::NaiveDate;
-use ledger_domain::{decide, Command, CommandContext, Recorded, Rejection, UserId};
+use ledger_domain::{decide_with, Command, CommandContext, Event, Recorded, Rejection, UserId};
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{AppendBatch, Backend, Clock, Log, PreparedGroup, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -135,8 +135,9 @@ struct Group {
     prepared: PreparedGroup,
     decided: Vec<Decided>,
     replies: Vec<Reply>,
-    /// The domain envelopes of the group's events, for the read model.
-    recorded: Vec<Recorded>,
+    /// The domain envelopes of the group's events, for the read model (and for the
+    /// writer, which may have to find a reversal's original here until it is durable).
+    recorded: Arc<Vec<Recorded>>,
     /// The writer's number for this group.
     sequence: u64,
 }
@@ -426,10 +427,12 @@ pub(crate) fn fold_log<B: Backend, T: Send>(
 const FOLD_PAGES_AHEAD: usize = 2;
 
 /// The writer's own state: the model with every decided command folded in, and the
-/// commands of groups not yet durable (the store's index has the durable ones).
+/// commands and events of groups not yet durable (the store has the durable ones).
 struct Writer {
     model: Model,
     in_flight: HashMap<String, (u64, CommandEntry)>,
+    /// The events of groups not yet durable, by group sequence number, oldest first.
+    in_flight_events: VecDeque<(u64, Arc<Vec<Recorded>>)>,
     sequence: u64,
 }
 
@@ -442,6 +445,7 @@ fn write_groups<B: Backend>(
     let mut writer = Writer {
         model,
         in_flight: HashMap::new(),
+        in_flight_events: VecDeque::new(),
         sequence: 0,
     };
     while let Some(first) = queue.blocking_recv() {
@@ -464,8 +468,14 @@ fn write_groups<B: Backend>(
         writer
             .in_flight
             .retain(|_, (sequence, _)| *sequence > finished);
+        writer
+            .in_flight_events
+            .retain(|(sequence, _)| *sequence > finished);
         writer.sequence += 1;
         let group = decide_group(shared, &mut writer, jobs);
+        writer
+            .in_flight_events
+            .push_back((group.sequence, Arc::clone(&group.recorded)));
         if let Err(std_mpsc::SendError(group)) = groups.send(group) {
             // The flusher is gone: commit here so that no prepared group is left behind.
             finish_group(shared, group);
@@ -508,7 +518,21 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
                 recorded_at,
                 command_id: s.command_id.clone(),
             };
-            let events = decide(&model.state, &s.command, &context)?;
+            // The state keeps no reversal records: a reversal's original is read back.
+            let original = match &s.command {
+                Command::ReverseEvent { position, .. } if model.state.is_reversible(*position) => {
+                    Some(original_event(
+                        shared,
+                        &writer.in_flight_events,
+                        &recorded,
+                        *position,
+                    )?)
+                }
+                _ => None,
+            };
+            let events = decide_with(&model.state, &s.command, &context, &|_| {
+                original.as_ref().and_then(Event::reversible)
+            })?;
             if events.is_empty() {
                 return Ok(Decided::Answer(Ok(Accepted {
                     first_position: model.next_position,
@@ -555,9 +579,45 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
         prepared: shared.log.prepare_group(batches),
         decided,
         replies,
-        recorded,
+        recorded: Arc::new(recorded),
         sequence: writer.sequence,
     }
+}
+
+/// The event at `position`, which the writer's model has evolved: in the group being
+/// decided, in a group not yet durable, or in the log.
+fn original_event<B: Backend>(
+    shared: &Shared<B>,
+    in_flight_events: &VecDeque<(u64, Arc<Vec<Recorded>>)>,
+    deciding: &[Recorded],
+    position: u64,
+) -> Result<Event, EngineError> {
+    let in_memory = std::iter::once(deciding)
+        .chain(
+            in_flight_events
+                .iter()
+                .rev()
+                .map(|(_, group)| group.as_slice()),
+        )
+        .find_map(|group| {
+            let i = group.binary_search_by_key(&position, |r| r.position).ok()?;
+            Some(group[i].event.clone())
+        });
+    if let Some(event) = in_memory {
+        return Ok(event);
+    }
+    let record = shared
+        .log
+        .read_all(position, 1)?
+        .pop()
+        .filter(|r| r.position == position)
+        .ok_or_else(|| {
+            EngineError::corrupt(
+                position,
+                "a money event of the model is not in the log".into(),
+            )
+        })?;
+    Ok(model::decode_payload(&record)?.event)
 }
 
 /// The command already accepted under `command_id`, if any: in a group not yet
@@ -654,7 +714,7 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group) {
     }
     {
         let mut read = shared.read.write().expect("read model lock");
-        for envelope in &group.recorded {
+        for envelope in group.recorded.iter() {
             ledger_domain::evolve(&mut read.state, envelope);
             read.next_position = envelope.position + 1;
         }

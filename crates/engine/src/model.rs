@@ -37,11 +37,22 @@ pub(crate) struct CommandEntry {
 }
 
 /// The domain state after the events before `next_position`. (The command index
-/// lives in the store; a command's digest is in its first event's payload.)
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// lives in the store; a command's digest is in its first event's payload.) The state
+/// is lean: it keeps one bit per money event, and a reversal's original is read back
+/// from the log (decision 0006).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Model {
     pub(crate) state: State,
     pub(crate) next_position: u64,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            state: State::lean(),
+            next_position: 0,
+        }
+    }
 }
 
 impl Model {

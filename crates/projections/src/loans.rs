@@ -53,15 +53,27 @@ struct LoanBook {
 }
 
 /// Lending figures of every lending fund (projection `loan_reports`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoanReports {
     next_position: u64,
-    /// Units, lending funds and everything that happened to them.
+    /// Units, lending funds and everything that happened to them. Lean: this state
+    /// never decides, so it keeps no reversal records.
     state: State,
     /// One book per lending fund, opened with the fund.
     books: Keyed<FundId, LoanBook>,
     /// Funds that do not lend, so that a loan report on one says so.
     other_funds: BTreeMap<FundId, Programme>,
+}
+
+impl Default for LoanReports {
+    fn default() -> Self {
+        LoanReports {
+            next_position: 0,
+            state: State::lean(),
+            books: Keyed::default(),
+            other_funds: BTreeMap::new(),
+        }
+    }
 }
 
 /// Lending figures as of a date.
