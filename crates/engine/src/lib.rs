@@ -272,13 +272,15 @@ impl<B: Backend> Engine<B> {
         Ok(model)
     }
 
-    /// Writes a snapshot of the committed model now (it is also written every
-    /// [`SNAPSHOT_INTERVAL_EVENTS`] events), so that the next open folds only the tail.
+    /// Writes a snapshot of the committed model and a checkpoint of the store's
+    /// indexes now (both are also written every [`SNAPSHOT_INTERVAL_EVENTS`] events),
+    /// so that the next open decodes and folds only the tail.
     pub fn save_snapshot(&self) -> Result<u64, EngineError> {
         let model = self.shared.read.read().expect("read model lock").clone();
         self.shared
             .log
             .save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)?;
+        self.shared.log.save_index_checkpoint()?;
         Ok(model.next_position)
     }
 

@@ -233,8 +233,9 @@ pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval
         if reached - last_checkpoint >= checkpoint_interval_events {
             let projections = hosted.projections.read().expect("projections lock");
             // Failing to checkpoint loses nothing: the projections are rebuilt from
-            // the previous checkpoint and the log.
-            if projections.save(log).is_ok() {
+            // the previous checkpoint and the log, and the store's indexes from its
+            // previous index checkpoint (written here, off the commit path).
+            if projections.save(log).is_ok() && log.save_index_checkpoint().is_ok() {
                 last_checkpoint = reached;
             }
         }
