@@ -46,6 +46,9 @@ struct Args {
     /// Events in the engine's ledger for the query, rebuild and open measurements.
     #[arg(long, default_value_t = 1_000_000)]
     engine_events: u64,
+    /// How many times the engine suite reopens the ledger from its snapshots.
+    #[arg(long, default_value_t = 3)]
+    open_repeats: u32,
     /// Concurrent clients for the group-commit measurement.
     #[arg(long, default_value_t = 64)]
     clients: usize,
