@@ -154,6 +154,29 @@ fn loan_change(event: &Event) -> Option<(&LoanId, i64)> {
     }
 }
 
+/// Payments out of a fund that no loan report figure counts (grants, condolences,
+/// housing and bursary instalments), by event type name.
+const PAYMENTS_NOT_COUNTED: [&str; 4] = [
+    "GrantPaid",
+    "CondolencePaid",
+    "HousingInstalmentPaid",
+    "BursaryInstalmentPaid",
+];
+
+/// Whether a lending fund's event matters to its loan reports: everything but the
+/// payments no figure counts, and their reversals. A Happiness Project fund pays
+/// mostly grants, so skipping them is most of this projection's work saved. Only
+/// outflows (and the reversals that undo them) are skipped, so the private state's cash
+/// stays at or above the fund's and `evolve`'s never-negative check still holds; its
+/// fund balances are not the fund's (the figures come from the daily books).
+fn concerns_loans(event: &Event) -> bool {
+    let name = match event {
+        Event::EventReversed { reversed, .. } => reversed.event_type(),
+        event => event.event_type(),
+    };
+    !PAYMENTS_NOT_COUNTED.contains(&name)
+}
+
 impl Projection for LoanReports {
     const NAME: &'static str = "loan_reports";
 
@@ -177,7 +200,7 @@ impl Projection for LoanReports {
             }
             event => event.fund().is_some_and(|f| self.books.get(f).is_some()),
         };
-        if !lending {
+        if !lending || !concerns_loans(&r.event) {
             return;
         }
         // The domain's own fold keeps every loan's schedule, status and repayments.
