@@ -367,7 +367,15 @@ fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), Eng
         log,
         start,
         end,
-        |page| page.iter().map(recorded_event).collect(),
+        |page| {
+            let mut actor = None;
+            page.iter()
+                .map(|record| {
+                    let payload = model::decode_payload(record)?;
+                    model::recorded_sharing(record, payload.event, &mut actor)
+                })
+                .collect()
+        },
         |page: &[Recorded]| page.iter().for_each(|recorded| model.apply(recorded)),
     )
 }

@@ -57,15 +57,24 @@ fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), E
 }
 
 impl Projections {
-    /// Every projection, each from its checkpoint.
+    /// Every projection, each from its checkpoint. The audit trail's checkpoint is the
+    /// largest (about as large as the other four together), so it is decoded on a
+    /// second thread.
     pub(crate) fn load<B: Backend>(log: &Log<B>) -> Self {
-        Projections {
-            fund_ledger: load(log),
-            programmes: load(log),
-            insurance: load(log),
-            loans: load(log),
-            audit: load(log),
-        }
+        std::thread::scope(|scope| {
+            let audit = scope.spawn(|| load::<AuditTrail, B>(log));
+            let fund_ledger = load(log);
+            let programmes = load(log);
+            let insurance = load(log);
+            let loans = load(log);
+            Projections {
+                fund_ledger,
+                programmes,
+                insurance,
+                loans,
+                audit: audit.join().expect("loading the audit trail panicked"),
+            }
+        })
     }
 
     /// Checkpoints every projection.
@@ -138,25 +147,30 @@ impl Projections {
 /// Stored events as the projections take them; a large page is decoded on two threads.
 pub(crate) fn event_records(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
     if page.len() < PARALLEL_PAGE_MIN {
-        return page.iter().map(event_record).collect();
+        return decode_in_turn(page);
     }
     let (front, back) = page.split_at(page.len() / 2);
     std::thread::scope(|scope| {
-        let back = scope.spawn(|| back.iter().map(event_record).collect::<Result<Vec<_>, _>>());
-        let mut records: Vec<EventRecord> =
-            front.iter().map(event_record).collect::<Result<_, _>>()?;
+        let back = scope.spawn(|| decode_in_turn(back));
+        let mut records = decode_in_turn(front)?;
         records.extend(back.join().expect("decoding thread panicked")?);
         Ok(records)
     })
 }
 
-/// A stored event as the projections take it.
-pub(crate) fn event_record(record: &RecordedEvent) -> Result<EventRecord, EngineError> {
-    Ok(EventRecord {
-        recorded: crate::recorded_event(record)?,
-        memo: record.memo.to_string(),
-        hash: record.hash,
-    })
+/// Decodes stored events in order, sharing each actor's id between its events.
+fn decode_in_turn(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
+    let mut actor = None;
+    page.iter()
+        .map(|record| {
+            let payload = crate::model::decode_payload(record)?;
+            Ok(EventRecord {
+                recorded: crate::model::recorded_sharing(record, payload.event, &mut actor)?,
+                memo: record.memo.to_string(),
+                hash: record.hash,
+            })
+        })
+        .collect()
 }
 
 /// The projections and how far they have got, shared with the engine's readers.
@@ -214,8 +228,7 @@ pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval
         if page.is_empty() {
             continue;
         }
-        let records: Result<Vec<EventRecord>, EngineError> =
-            page.iter().map(event_record).collect();
+        let records = decode_in_turn(&page);
         let records = match records {
             Ok(records) => records,
             Err(e) => {
