@@ -47,6 +47,79 @@ fn grant(n: u64) -> Command {
     })
 }
 
+/// Most events the rebuild breakdown holds in memory at once, decoded.
+const BREAKDOWN_EVENTS_MAX: u64 = 1_000_000;
+
+/// Where a projections rebuild's time goes: reading the log, decoding the events, and
+/// each projection's fold, measured one after another on one thread over the first
+/// `events` events.
+fn rebuild_breakdown(engine: &Engine<SledBackend>, events: u64) -> anyhow::Result<Vec<Row>> {
+    use ledger_projections::{
+        AuditTrail, EventRecord, FundLedger, InsuranceReports, LoanReports, ProgrammeReports,
+        Projection,
+    };
+    fn fold<P: Projection>(records: &[EventRecord]) -> Duration {
+        let start = Instant::now();
+        let mut projection = P::default();
+        for record in records {
+            projection.apply(record);
+        }
+        let elapsed = start.elapsed();
+        drop(projection);
+        elapsed
+    }
+    let start = Instant::now();
+    let mut raw = Vec::new();
+    while (raw.len() as u64) < events {
+        let wanted = usize::try_from(events - raw.len() as u64).unwrap_or(usize::MAX);
+        let page = engine.log().read_all(
+            raw.len() as u64,
+            wanted.min(ledger_store::limits::READ_PAGE_EVENTS_MAX),
+        )?;
+        anyhow::ensure!(!page.is_empty(), "the log ended early");
+        raw.extend(page);
+    }
+    let read = start.elapsed();
+    let start = Instant::now();
+    let records = raw
+        .iter()
+        .map(|r| {
+            Ok(EventRecord {
+                recorded: ledger_engine::recorded_event(r)?,
+                memo: r.memo.to_string(),
+                hash: r.hash,
+            })
+        })
+        .collect::<Result<Vec<_>, ledger_engine::EngineError>>()?;
+    let decode = start.elapsed();
+    drop(raw);
+    let folds = [
+        ("fund ledger", fold::<FundLedger>(&records)),
+        ("programme reports", fold::<ProgrammeReports>(&records)),
+        ("insurance reports", fold::<InsuranceReports>(&records)),
+        ("loan reports", fold::<LoanReports>(&records)),
+        ("audit trail", fold::<AuditTrail>(&records)),
+    ];
+    let per_event = |d: Duration| format!("{:.0} ns/event", d.as_nanos() as f64 / events as f64);
+    let total_fold: Duration = folds.iter().map(|(_, d)| *d).sum();
+    let detail = folds
+        .iter()
+        .map(|(name, d)| format!("{name} {}", per_event(*d)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(vec![Row {
+        name: format!("rebuild breakdown, first {events} events, one thread"),
+        rate: per_second(events, read + decode + total_fold),
+        unit: "events/s",
+        detail: format!(
+            "read {}, decode {}, folds {} ({detail})",
+            per_event(read),
+            per_event(decode),
+            per_event(total_fold)
+        ),
+    }])
+}
+
 /// The process's resident memory now and at its peak, from `/proc/self/status`.
 fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -288,6 +361,11 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         unit: "events/s",
         detail: format!("{elapsed:.2?}; target ≥ 1,000,000/s"),
     });
+
+    rows.extend(rebuild_breakdown(
+        &engine,
+        events.min(BREAKDOWN_EVENTS_MAX),
+    )?);
 
     // Reopen without, then with, a snapshot.
     drop(runtime);
