@@ -1227,13 +1227,12 @@ impl<B: Backend> Log<B> {
         value: &T,
     ) -> Result<(), StoreError> {
         crate::types::check_snapshot_name(name)?;
-        let bytes = codec::encode_value(value).map_err(|e| StoreError::Backend {
-            op: "encoding a snapshot",
-            message: e.0,
-        })?;
-        self.inner
-            .backend
-            .save_snapshot(name, &codec::encode_snapshot(position, &bytes))
+        let stored =
+            codec::encode_value_snapshot(position, value).map_err(|e| StoreError::Backend {
+                op: "encoding a snapshot",
+                message: e.0,
+            })?;
+        self.inner.backend.save_snapshot(name, &stored)
     }
 
     /// The snapshot stored under `name` and the position it was taken at. A damaged
