@@ -24,8 +24,6 @@ use crate::{advance, type_index, EventRecord, Projection};
 
 /// Marks "no beneficiary" or "no fund" in an entry (interned indices stop below it).
 const NONE: u32 = u32::MAX;
-/// Marks "no position" in an entry's reversal links (positions stop below it).
-const NO_POSITION: u64 = u64::MAX;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Entry {
@@ -40,10 +38,6 @@ struct Entry {
     hash: [u8; 32],
     /// Index into `Event::TYPES`.
     event_type: u8,
-    /// For a reversal: the position of the event it reverses (or `NO_POSITION`).
-    reverses: u64,
-    /// For a reversed event: the position of its reversal (or `NO_POSITION`).
-    reversed_by: u64,
 }
 
 /// What is stored: everything the indexes are derived from.
@@ -61,6 +55,13 @@ struct Stored {
     loan_beneficiary: FastMap<LoanId, u32>,
     #[serde(with = "crate::pairs::sorted")]
     award_beneficiary: FastMap<AwardId, u32>,
+    /// Reversal position → the position it reverses, and back (few: kept beside the
+    /// entries rather than in each).
+    reverses: BTreeMap<u64, u64>,
+    reversed_by: BTreeMap<u64, u64>,
+    /// The last command id and memo stored, which the next entry shares if equal.
+    last_command_id: Option<TextRef>,
+    last_memo: Option<TextRef>,
 }
 
 /// Command-id fingerprints are already hashes: the map only spreads them further.
@@ -239,21 +240,19 @@ impl Projection for AuditTrail {
         let actor = s.actors.intern(&r.actor);
         let fund = r.event.fund().map_or(NONE, |f| s.funds.intern(f));
         let beneficiary = s.beneficiary_of(&r.event).unwrap_or(NONE);
-        let reverses = match &r.event {
-            Event::EventReversed {
-                position: original, ..
-            } => {
-                if let Some(i) = entry_index(&s.entries, *original) {
-                    s.entries[i].reversed_by = position;
-                }
-                *original
+        if let Event::EventReversed {
+            position: original, ..
+        } = &r.event
+        {
+            if entry_index(&s.entries, *original).is_some() {
+                s.reversed_by.insert(*original, position);
             }
-            _ => NO_POSITION,
-        };
+            s.reverses.insert(position, *original);
+        }
         let entry = Entry {
             position,
-            command_id: s.texts.push(&r.command_id),
-            memo: s.texts.push(&record.memo),
+            command_id: s.texts.push_repeated(&r.command_id, &mut s.last_command_id),
+            memo: s.texts.push_repeated(&record.memo, &mut s.last_memo),
             actor,
             fund,
             beneficiary,
@@ -261,8 +260,6 @@ impl Projection for AuditTrail {
             recorded_at: Stamp::from(r.recorded_at),
             hash: record.hash,
             event_type: type_index(&r.event),
-            reverses,
-            reversed_by: NO_POSITION,
         };
         if let Some(indexes) = self.indexes.get_mut() {
             indexes.add(s, &s.entries, &entry);
@@ -345,10 +342,6 @@ impl Stored {
     }
 }
 
-fn link(position: u64) -> Option<u64> {
-    (position != NO_POSITION).then_some(position)
-}
-
 impl AuditTrail {
     fn indexes(&self) -> &Indexes {
         self.indexes.get_or_init(|| Indexes::build(&self.stored))
@@ -386,8 +379,8 @@ impl AuditTrail {
             fund: (e.fund != NONE).then(|| s.funds.get(e.fund).clone()),
             beneficiary: (e.beneficiary != NONE)
                 .then(|| s.beneficiaries.get(e.beneficiary).clone()),
-            reverses: link(e.reverses),
-            reversed_by: link(e.reversed_by),
+            reverses: s.reverses.get(&e.position).copied(),
+            reversed_by: s.reversed_by.get(&e.position).copied(),
         }
     }
 
@@ -534,8 +527,6 @@ mod tests {
                 recorded_at: Stamp::from(date.and_hms_opt(0, 0, 0).unwrap()),
                 hash: [0; 32],
                 event_type: 0,
-                reverses: NO_POSITION,
-                reversed_by: NO_POSITION,
             };
             if let Some(indexes) = trail.indexes.get_mut() {
                 indexes.add(s, &s.entries, &e);

@@ -27,7 +27,9 @@ struct Movement {
     /// Index into the ledger's actor table.
     actor: u32,
     memo: TextRef,
-    changes: Box<[Delta]>,
+    /// Where its changes start in the book's `changes`, and how many there are.
+    first_change: u64,
+    change_count: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -36,6 +38,15 @@ struct FundBook {
     daily: Daily,
     /// In position order: appending is all a rebuild does; a statement sorts its range.
     movements: Vec<Movement>,
+    /// The movements' changes back to back (one allocation per book, not per movement).
+    changes: Vec<Delta>,
+}
+
+impl FundBook {
+    fn changes(&self, m: &Movement) -> &[Delta] {
+        let start = usize::try_from(m.first_change).expect("the changes fit in memory");
+        &self.changes[start..start + usize::from(m.change_count)]
+    }
 }
 
 /// Every fund's movements and balances (projection `fund_ledger`).
@@ -45,6 +56,8 @@ pub struct FundLedger {
     actors: Interner<UserId>,
     /// The movements' memos.
     texts: Texts,
+    /// The last memo stored: the next movement with the same memo shares it.
+    last_memo: Option<TextRef>,
     funds: Keyed<FundId, FundBook>,
 }
 
@@ -107,14 +120,19 @@ impl Projection for FundLedger {
         let book = self.funds.entry(fund);
         book.now.add_all(changes.as_slice());
         book.daily.add(r.effective_date, changes.as_slice());
+        let memo = self.texts.push_repeated(&record.memo, &mut self.last_memo);
+        let first_change = book.changes.len() as u64;
+        book.changes.extend_from_slice(changes.as_slice());
         book.movements.push(Movement {
             position: r.position,
             day: Day::from(r.effective_date),
             recorded_at: Stamp::from(r.recorded_at),
             event_type: type_index(&r.event),
             actor,
-            memo: self.texts.push(&record.memo),
-            changes: changes.as_slice().into(),
+            memo,
+            first_change,
+            change_count: u8::try_from(changes.as_slice().len())
+                .expect("an event changes few figures"),
         });
     }
 
@@ -161,7 +179,7 @@ impl FundLedger {
         let book = self.book(fund)?;
         let mut sum = FundFen::default();
         for m in book.movements.iter().take_while(|m| m.position <= position) {
-            sum.add_all(&m.changes);
+            sum.add_all(book.changes(m));
         }
         Ok(sum.figures())
     }
@@ -200,14 +218,14 @@ impl FundLedger {
         let shown = page.window(in_range.len());
         // The running balance needs every line before the page, not only the page.
         for m in &in_range[..shown.start] {
-            running.add_all(&m.changes);
+            running.add_all(book.changes(m));
         }
         let lines = in_range[shown]
             .iter()
             .map(|m| {
-                running.add_all(&m.changes);
+                running.add_all(book.changes(m));
                 let mut change = FundFen::default();
-                change.add_all(&m.changes);
+                change.add_all(book.changes(m));
                 StatementLine {
                     position: m.position,
                     effective_date: m.day.date(),

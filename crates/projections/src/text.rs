@@ -29,6 +29,20 @@ impl Texts {
         }
     }
 
+    /// Pushes `text` unless it equals `last` (the caller's previous text), whose
+    /// place it then shares: the events of a command, or a batch of commands, usually
+    /// carry one memo.
+    pub(crate) fn push_repeated(&mut self, text: &str, last: &mut Option<TextRef>) -> TextRef {
+        if let Some(previous) = *last {
+            if self.get(previous) == text {
+                return previous;
+            }
+        }
+        let pushed = self.push(text);
+        *last = Some(pushed);
+        pushed
+    }
+
     pub(crate) fn get(&self, text: TextRef) -> &str {
         let start = usize::try_from(text.start).expect("the arena fits in memory");
         &self.bytes[start..start + text.len as usize]
@@ -48,5 +62,21 @@ mod tests {
         assert_eq!(texts.get(a), "慰问金 2021");
         assert_eq!(texts.get(b), "");
         assert_eq!(texts.get(c), "receipt 0031");
+    }
+
+    #[test]
+    fn a_repeated_text_shares_its_place() {
+        let mut texts = Texts::default();
+        let mut last = None;
+        let a = texts.push_repeated("第十七批", &mut last);
+        let b = texts.push_repeated("第十七批", &mut last);
+        let c = texts.push_repeated("第十八批", &mut last);
+        let d = texts.push_repeated("第十七批", &mut last);
+        assert_eq!(a, b);
+        assert_ne!(a, d, "only the previous text is shared");
+        assert_eq!(
+            [a, b, c, d].map(|t| texts.get(t)),
+            ["第十七批", "第十七批", "第十八批", "第十七批"]
+        );
     }
 }
