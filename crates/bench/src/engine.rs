@@ -57,7 +57,7 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
     };
     fn load<P: Projection>(log: &Log<SledBackend>) -> anyhow::Result<(&'static str, Duration)> {
         let start = Instant::now();
-        let loaded = log.load_snapshot::<P>(P::NAME)?;
+        let loaded = log.load_snapshot::<P>(&ledger_projections::checkpoint_name::<P>())?;
         anyhow::ensure!(loaded.is_some(), "no usable checkpoint of {}", P::NAME);
         Ok((P::NAME, start.elapsed()))
     }

@@ -42,7 +42,7 @@ fn feed<P: Projection>(projection: &mut P, record: &EventRecord) {
 fn load<P: Projection, B: Backend>(log: &Log<B>) -> P {
     // A checkpoint is a shortcut: an unreadable one, or one from beyond the durable
     // head, means rebuilding this projection from position 0.
-    match log.load_snapshot::<P>(P::NAME) {
+    match log.load_snapshot::<P>(&ledger_projections::checkpoint_name::<P>()) {
         Ok(Some((position, projection)))
             if position <= log.head().next_position && projection.next_position() == position =>
         {
@@ -53,7 +53,11 @@ fn load<P: Projection, B: Backend>(log: &Log<B>) -> P {
 }
 
 fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), EngineError> {
-    Ok(log.save_snapshot(P::NAME, projection.next_position(), projection)?)
+    Ok(log.save_snapshot(
+        &ledger_projections::checkpoint_name::<P>(),
+        projection.next_position(),
+        projection,
+    )?)
 }
 
 impl Projections {

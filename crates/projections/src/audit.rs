@@ -25,7 +25,7 @@ use crate::{advance, type_index, EventRecord, Projection};
 /// Marks "no beneficiary" or "no fund" in an entry (interned indices stop below it).
 const NONE: u32 = u32::MAX;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Entry {
     position: u64,
     command_id: TextRef,
@@ -44,7 +44,8 @@ struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 struct Stored {
     next_position: u64,
-    /// In position order.
+    /// In position order; packed in checkpoints (`crate::pack`).
+    #[serde(with = "packed_entries")]
     entries: Vec<Entry>,
     texts: Texts,
     actors: Interner<UserId>,
@@ -62,6 +63,112 @@ struct Stored {
     /// The last command id and memo stored, which the next entry shares if equal.
     last_command_id: Option<TextRef>,
     last_memo: Option<TextRef>,
+}
+
+/// The entries as one packed byte string: a count, then per entry its position,
+/// command id and memo starts as gaps from the previous entry's, lengths, interned
+/// indices (plus one, 0 for none), day and seconds as gaps, nanoseconds, the 32-byte
+/// hash and the event type byte.
+mod packed_entries {
+    use serde::{Deserializer, Serializer};
+
+    use super::Entry;
+    use crate::pack::{invalid, Packer, Unpacker};
+    use crate::text::TextRef;
+    use crate::time::{Day, Stamp};
+
+    pub(super) fn serialize<S: Serializer>(
+        entries: &[Entry],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut p = Packer {
+            bytes: Vec::with_capacity(entries.len() * 48),
+        };
+        p.unsigned(entries.len() as u64);
+        let mut last = Entry::default();
+        for e in entries {
+            pack_entry(&mut p, e, &last);
+            last = e.clone();
+        }
+        crate::pack::serialize(p, serializer)
+    }
+
+    fn pack_entry(p: &mut Packer, e: &Entry, last: &Entry) {
+        // Casts between u64 and i64 keep every bit; gaps wrap.
+        p.gap(e.position as i64, last.position as i64);
+        for (text, previous) in [(e.command_id, last.command_id), (e.memo, last.memo)] {
+            let ((start, len), (previous, _)) = (text.parts(), previous.parts());
+            p.gap(start as i64, previous as i64);
+            p.unsigned(u64::from(len));
+        }
+        for index in [e.actor, e.fund, e.beneficiary] {
+            p.unsigned(u64::from(index.wrapping_add(1)));
+        }
+        p.gap(
+            i64::from(e.effective_date.number()),
+            i64::from(last.effective_date.number()),
+        );
+        let ((seconds, nanos), (previous, _)) = (e.recorded_at.parts(), last.recorded_at.parts());
+        p.gap(seconds, previous);
+        p.unsigned(u64::from(nanos));
+        p.raw(&e.hash);
+        p.raw(&[e.event_type]);
+    }
+
+    fn unpack_entry(u: &mut Unpacker<'_>, last: &Entry) -> Result<Entry, String> {
+        let position = u.gap(last.position as i64)? as u64;
+        let mut texts = [TextRef::default(); 2];
+        for (text, previous) in texts.iter_mut().zip([last.command_id, last.memo]) {
+            let start = u.gap(previous.parts().0 as i64)? as u64;
+            *text = TextRef::from_parts(start, u.u32()?);
+        }
+        let mut indices = [0u32; 3];
+        for index in &mut indices {
+            *index = u.u32()?.wrapping_sub(1);
+        }
+        let day = i32::try_from(u.gap(i64::from(last.effective_date.number()))?)
+            .map_err(|_| "a day is out of range".to_string())?;
+        let seconds = u.gap(last.recorded_at.parts().0)?;
+        let nanos = u.u32()?;
+        Ok(Entry {
+            position,
+            command_id: texts[0],
+            memo: texts[1],
+            actor: indices[0],
+            fund: indices[1],
+            beneficiary: indices[2],
+            effective_date: Day::from_number(day),
+            recorded_at: Stamp::from_parts(seconds, nanos),
+            hash: u.array()?,
+            event_type: u.array::<1>()?[0],
+        })
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Entry>, D::Error> {
+        let bytes = crate::pack::deserialize(deserializer)?;
+        let unpack = || -> Result<Vec<Entry>, String> {
+            let mut u = Unpacker::new(&bytes);
+            let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
+            // Every entry takes at least its hash: a count beyond that is damage.
+            if count > bytes.len() / 32 {
+                return Err("the entry count exceeds the bytes".into());
+            }
+            let mut entries = Vec::with_capacity(count);
+            let mut last = Entry::default();
+            for _ in 0..count {
+                let entry = unpack_entry(&mut u, &last)?;
+                last = entry.clone();
+                entries.push(entry);
+            }
+            if !u.is_empty() {
+                return Err("bytes after the last entry".into());
+            }
+            Ok(entries)
+        };
+        unpack().map_err(|problem| invalid("audit entries", problem))
+    }
 }
 
 /// Command-id fingerprints are already hashes: the map only spreads them further.
@@ -231,6 +338,7 @@ impl Indexes {
 
 impl Projection for AuditTrail {
     const NAME: &'static str = "audit_trail";
+    const LAYOUT_VERSION: u32 = 2;
 
     fn apply(&mut self, record: &EventRecord) {
         advance(&mut self.stored.next_position, record, Self::NAME);

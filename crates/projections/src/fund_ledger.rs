@@ -17,7 +17,7 @@ use crate::time::{Day, Stamp};
 use crate::{advance, type_index, EventRecord, Projection};
 
 /// One movement as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Movement {
     position: u64,
     day: Day,
@@ -37,9 +37,157 @@ struct FundBook {
     now: FundFen,
     daily: Daily,
     /// In position order: appending is all a rebuild does; a statement sorts its range.
+    /// Movements and changes are packed together in checkpoints (`crate::pack`).
+    #[serde(with = "packed_movements")]
     movements: Vec<Movement>,
     /// The movements' changes back to back (one allocation per book, not per movement).
+    #[serde(with = "packed_changes")]
     changes: Vec<Delta>,
+}
+
+/// Movements as one packed byte string: a count, then per movement its position, day
+/// and seconds as gaps from the previous movement's, nanoseconds, event type, actor,
+/// memo start (a gap) and length, and change count. Each movement's changes follow
+/// the previous one's in `changes`, so where they start is not stored.
+mod packed_movements {
+    use serde::{Deserializer, Serializer};
+
+    use super::Movement;
+    use crate::pack::{invalid, Packer, Unpacker};
+    use crate::text::TextRef;
+    use crate::time::{Day, Stamp};
+
+    pub(super) fn serialize<S: Serializer>(
+        movements: &[Movement],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut p = Packer {
+            bytes: Vec::with_capacity(movements.len() * 12),
+        };
+        p.unsigned(movements.len() as u64);
+        let mut last = Movement::default();
+        for m in movements {
+            // Casts between u64 and i64 keep every bit; gaps wrap.
+            p.gap(m.position as i64, last.position as i64);
+            p.gap(i64::from(m.day.number()), i64::from(last.day.number()));
+            let ((seconds, nanos), (previous, _)) =
+                (m.recorded_at.parts(), last.recorded_at.parts());
+            p.gap(seconds, previous);
+            p.unsigned(u64::from(nanos));
+            p.raw(&[m.event_type]);
+            p.unsigned(u64::from(m.actor));
+            let ((start, len), (previous, _)) = (m.memo.parts(), last.memo.parts());
+            p.gap(start as i64, previous as i64);
+            p.unsigned(u64::from(len));
+            p.raw(&[m.change_count]);
+            last = m.clone();
+        }
+        crate::pack::serialize(p, serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Movement>, D::Error> {
+        let bytes = crate::pack::deserialize(deserializer)?;
+        let unpack = || -> Result<Vec<Movement>, String> {
+            let mut u = Unpacker::new(&bytes);
+            let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
+            // Every movement takes at least eight bytes: a count beyond that is damage.
+            if count > bytes.len() / 8 {
+                return Err("the movement count exceeds the bytes".into());
+            }
+            let mut movements = Vec::with_capacity(count);
+            let mut last = Movement::default();
+            for _ in 0..count {
+                let position = u.gap(last.position as i64)? as u64;
+                let day = i32::try_from(u.gap(i64::from(last.day.number()))?)
+                    .map_err(|_| "a day is out of range".to_string())?;
+                let seconds = u.gap(last.recorded_at.parts().0)?;
+                let nanos = u.u32()?;
+                let [event_type] = u.array()?;
+                let actor = u.u32()?;
+                let start = u.gap(last.memo.parts().0 as i64)? as u64;
+                let memo = TextRef::from_parts(start, u.u32()?);
+                let [change_count] = u.array()?;
+                let m = Movement {
+                    position,
+                    day: Day::from_number(day),
+                    recorded_at: Stamp::from_parts(seconds, nanos),
+                    event_type,
+                    actor,
+                    memo,
+                    first_change: last.first_change + u64::from(last.change_count),
+                    change_count,
+                };
+                last = m.clone();
+                movements.push(m);
+            }
+            if !u.is_empty() {
+                return Err("bytes after the last movement".into());
+            }
+            Ok(movements)
+        };
+        unpack().map_err(|problem| invalid("movements", problem))
+    }
+}
+
+/// Changes as one packed byte string: a count, then per change its tier's and
+/// component's indices and the fen as a signed integer.
+mod packed_changes {
+    use ledger_domain::FundingTier;
+    use serde::{Deserializer, Serializer};
+
+    use crate::figures::{Component, Delta};
+    use crate::pack::{invalid, Packer, Unpacker};
+
+    pub(super) fn serialize<S: Serializer>(
+        changes: &[Delta],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut p = Packer {
+            bytes: Vec::with_capacity(changes.len() * 4),
+        };
+        p.unsigned(changes.len() as u64);
+        for d in changes {
+            let tier = u8::try_from(d.tier.index()).expect("few tiers");
+            p.raw(&[tier, d.component.index()]);
+            p.signed(d.fen);
+        }
+        crate::pack::serialize(p, serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Delta>, D::Error> {
+        let bytes = crate::pack::deserialize(deserializer)?;
+        let unpack = || -> Result<Vec<Delta>, String> {
+            let mut u = Unpacker::new(&bytes);
+            let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
+            if count > bytes.len() / 3 {
+                return Err("the change count exceeds the bytes".into());
+            }
+            let mut changes = Vec::with_capacity(count);
+            for _ in 0..count {
+                let [tier, component] = u.array()?;
+                let tier = *FundingTier::ALL
+                    .get(usize::from(tier))
+                    .ok_or("an unknown tier")?;
+                let component = *Component::ALL
+                    .get(usize::from(component))
+                    .ok_or("an unknown component")?;
+                changes.push(Delta {
+                    tier,
+                    component,
+                    fen: u.signed()?,
+                });
+            }
+            if !u.is_empty() {
+                return Err("bytes after the last change".into());
+            }
+            Ok(changes)
+        };
+        unpack().map_err(|problem| invalid("changes", problem))
+    }
 }
 
 impl FundBook {
@@ -100,6 +248,7 @@ pub struct Statement {
 
 impl Projection for FundLedger {
     const NAME: &'static str = "fund_ledger";
+    const LAYOUT_VERSION: u32 = 2;
 
     fn apply(&mut self, record: &EventRecord) {
         advance(&mut self.next_position, record, Self::NAME);

@@ -179,6 +179,7 @@ fn concerns_loans(event: &Event) -> bool {
 
 impl Projection for LoanReports {
     const NAME: &'static str = "loan_reports";
+    const LAYOUT_VERSION: u32 = 2;
 
     fn apply(&mut self, record: &EventRecord) {
         advance(&mut self.next_position, record, Self::NAME);

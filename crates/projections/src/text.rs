@@ -13,6 +13,17 @@ pub(crate) struct TextRef {
     len: u32,
 }
 
+impl TextRef {
+    /// Start and length, for packing.
+    pub(crate) fn parts(self) -> (u64, u32) {
+        (self.start, self.len)
+    }
+
+    pub(crate) fn from_parts(start: u64, len: u32) -> TextRef {
+        TextRef { start, len }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub(crate) struct Texts {
     bytes: String,
