@@ -73,7 +73,7 @@ mod packed_entries {
     use serde::{Deserializer, Serializer};
 
     use super::Entry;
-    use crate::pack::{invalid, Packer, Unpacker};
+    use crate::pack::{Packer, Unpacker};
     use crate::text::TextRef;
     use crate::time::{Day, Stamp};
 
@@ -147,9 +147,8 @@ mod packed_entries {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<Entry>, D::Error> {
-        let bytes = crate::pack::deserialize(deserializer)?;
-        let unpack = || -> Result<Vec<Entry>, String> {
-            let mut u = Unpacker::new(&bytes);
+        crate::pack::deserialize(deserializer, "audit entries", |bytes| {
+            let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
             // Every entry takes at least its hash: a count beyond that is damage.
             if count > bytes.len() / 32 {
@@ -166,8 +165,7 @@ mod packed_entries {
                 return Err("bytes after the last entry".into());
             }
             Ok(entries)
-        };
-        unpack().map_err(|problem| invalid("audit entries", problem))
+        })
     }
 }
 

@@ -53,7 +53,7 @@ mod packed_movements {
     use serde::{Deserializer, Serializer};
 
     use super::Movement;
-    use crate::pack::{invalid, Packer, Unpacker};
+    use crate::pack::{Packer, Unpacker};
     use crate::text::TextRef;
     use crate::time::{Day, Stamp};
 
@@ -88,9 +88,8 @@ mod packed_movements {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<Movement>, D::Error> {
-        let bytes = crate::pack::deserialize(deserializer)?;
-        let unpack = || -> Result<Vec<Movement>, String> {
-            let mut u = Unpacker::new(&bytes);
+        crate::pack::deserialize(deserializer, "movements", |bytes| {
+            let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
             // Every movement takes at least eight bytes: a count beyond that is damage.
             if count > bytes.len() / 8 {
@@ -126,8 +125,7 @@ mod packed_movements {
                 return Err("bytes after the last movement".into());
             }
             Ok(movements)
-        };
-        unpack().map_err(|problem| invalid("movements", problem))
+        })
     }
 }
 
@@ -138,7 +136,7 @@ mod packed_changes {
     use serde::{Deserializer, Serializer};
 
     use crate::figures::{Component, Delta};
-    use crate::pack::{invalid, Packer, Unpacker};
+    use crate::pack::{Packer, Unpacker};
 
     pub(super) fn serialize<S: Serializer>(
         changes: &[Delta],
@@ -159,9 +157,8 @@ mod packed_changes {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<Delta>, D::Error> {
-        let bytes = crate::pack::deserialize(deserializer)?;
-        let unpack = || -> Result<Vec<Delta>, String> {
-            let mut u = Unpacker::new(&bytes);
+        crate::pack::deserialize(deserializer, "changes", |bytes| {
+            let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
             if count > bytes.len() / 3 {
                 return Err("the change count exceeds the bytes".into());
@@ -185,8 +182,7 @@ mod packed_changes {
                 return Err("bytes after the last change".into());
             }
             Ok(changes)
-        };
-        unpack().map_err(|problem| invalid("changes", problem))
+        })
     }
 }
 

@@ -99,33 +99,41 @@ pub(crate) fn serialize<S: Serializer>(packer: Packer, serializer: S) -> Result<
     serializer.serialize_bytes(&packer.bytes)
 }
 
-/// Reads a byte string written by [`serialize`] (bincode gives bytes; JSON a sequence).
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-    struct Bytes;
-    impl<'de> Visitor<'de> for Bytes {
-        type Value = Vec<u8>;
+/// Reads a byte string written by [`serialize`] and unpacks it with `unpack`, straight
+/// from the decoder's bytes where it lends them (bincode does; JSON gives a sequence).
+pub(crate) fn deserialize<'de, D, T, F>(
+    deserializer: D,
+    what: &'static str,
+    unpack: F,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    F: FnOnce(&[u8]) -> Result<T, String>,
+{
+    struct Bytes<F> {
+        what: &'static str,
+        unpack: F,
+    }
+    impl<'de, T, F: FnOnce(&[u8]) -> Result<T, String>> Visitor<'de> for Bytes<F> {
+        type Value = T;
 
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("packed records as a byte string")
         }
 
-        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-            Ok(v.to_vec())
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<T, E> {
+            (self.unpack)(v).map_err(|problem| invalid(self.what, problem))
         }
 
-        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-            Ok(v)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
             let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
             while let Some(b) = seq.next_element::<u8>()? {
                 out.push(b);
             }
-            Ok(out)
+            (self.unpack)(&out).map_err(|problem| invalid(self.what, problem))
         }
     }
-    deserializer.deserialize_byte_buf(Bytes)
+    deserializer.deserialize_bytes(Bytes { what, unpack })
 }
 
 /// Turns an unpacking failure into the deserializer's error.
