@@ -61,24 +61,17 @@ fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), E
 }
 
 impl Projections {
-    /// Every projection, each from its checkpoint. The audit trail's checkpoint is the
-    /// largest (about as large as the other four together), so it is decoded on a
-    /// second thread.
+    /// Every projection, each from its checkpoint, one after another: decoding them on
+    /// two threads was slower at 10 million events (both threads fault in fresh pages
+    /// of the one address space; docs/PERFORMANCE.md).
     pub(crate) fn load<B: Backend>(log: &Log<B>) -> Self {
-        std::thread::scope(|scope| {
-            let audit = scope.spawn(|| load::<AuditTrail, B>(log));
-            let fund_ledger = load(log);
-            let programmes = load(log);
-            let insurance = load(log);
-            let loans = load(log);
-            Projections {
-                fund_ledger,
-                programmes,
-                insurance,
-                loans,
-                audit: audit.join().expect("loading the audit trail panicked"),
-            }
-        })
+        Projections {
+            fund_ledger: load(log),
+            programmes: load(log),
+            insurance: load(log),
+            loans: load(log),
+            audit: load(log),
+        }
     }
 
     /// Checkpoints every projection.
