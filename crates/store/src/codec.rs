@@ -396,7 +396,7 @@ pub struct IndexCheckpoint {
     pub command_key_probe: u128,
     /// Each stream and the positions of its events, in version order.
     pub streams: Vec<(String, Vec<u64>)>,
-    /// Each command: its key, first position and event count, by first position.
+    /// Each command: its key, first position and event count, in increasing key order.
     pub commands: Vec<(u128, u64, u32)>,
 }
 
@@ -458,8 +458,8 @@ impl<'a> Reader<'a> {
 /// varint count; per stream a varint name length, the name's UTF-8 bytes, a varint
 /// count and each position as a varint gap from the previous one, the first from 0);
 /// then the commands (a varint count; per command its key as u128 LE, its first
-/// position as a varint gap from the previous command's, and its event count as a
-/// varint). Commands must be sorted by first position.
+/// position and its event count as varints). Commands must be sorted by key, each key
+/// once, so that an open can binary-search them as they are.
 pub fn encode_index_checkpoint(checkpoint: &IndexCheckpoint) -> Vec<u8> {
     let positions: usize = checkpoint.streams.iter().map(|(_, p)| p.len()).sum();
     let mut out = Vec::with_capacity(64 + 2 * positions + 19 * checkpoint.commands.len());
@@ -480,16 +480,14 @@ pub fn encode_index_checkpoint(checkpoint: &IndexCheckpoint) -> Vec<u8> {
         }
     }
     put_varint(&mut out, checkpoint.commands.len() as u64);
-    let mut previous = 0;
-    for &(key, first_position, count) in &checkpoint.commands {
+    for (i, &(key, first_position, count)) in checkpoint.commands.iter().enumerate() {
         assert!(
-            first_position >= previous,
-            "commands are sorted by position"
+            i == 0 || checkpoint.commands[i - 1].0 < key,
+            "commands are sorted by key"
         );
         out.extend_from_slice(&key.to_le_bytes());
-        put_varint(&mut out, first_position - previous);
+        put_varint(&mut out, first_position);
         put_varint(&mut out, u64::from(count));
-        previous = first_position;
     }
     out
 }
@@ -526,15 +524,20 @@ pub fn decode_index_checkpoint(bytes: &[u8]) -> Result<IndexCheckpoint, CodecErr
     }
     let command_count = r.count(18)?;
     let mut commands = Vec::with_capacity(command_count);
-    let mut previous = 0u64;
     for _ in 0..command_count {
         let key = u128::from_le_bytes(r.array()?);
-        previous = previous
-            .checked_add(r.varint()?)
-            .ok_or_else(|| CodecError("index checkpoint: a position overflows".into()))?;
+        let first_position = r.varint()?;
         let count = u32::try_from(r.varint()?)
             .map_err(|_| CodecError("index checkpoint: a command count overflows".into()))?;
-        commands.push((key, previous, count));
+        if commands
+            .last()
+            .is_some_and(|(previous, _, _): &(u128, u64, u32)| *previous >= key)
+        {
+            return Err(CodecError(
+                "index checkpoint: commands are not in increasing key order".into(),
+            ));
+        }
+        commands.push((key, first_position, count));
     }
     if !r.bytes.is_empty() {
         return Err(CodecError(format!(

@@ -73,10 +73,23 @@ struct Index {
     streams: HashMap<StreamName, Vec<u64>>,
     /// Command spans keyed by a 128-bit hash of the command id. A hit is confirmed
     /// by reading the stored records back, so a collision cannot merge two commands.
+    /// Those of the index checkpoint this open started from are in `checkpointed`,
+    /// sorted by key (loading them is a copy, not ten million hash inserts); those
+    /// indexed since are here.
     commands: HashMap<u128, CommandSpan>,
+    checkpointed: Vec<(u128, CommandSpan)>,
 }
 
 impl Index {
+    fn command(&self, key: u128) -> Option<CommandSpan> {
+        self.commands.get(&key).copied().or_else(|| {
+            self.checkpointed
+                .binary_search_by_key(&key, |(k, _)| *k)
+                .ok()
+                .map(|i| self.checkpointed[i].1)
+        })
+    }
+
     fn stream_version(&self, stream: &StreamName) -> Option<u64> {
         self.streams
             .get(stream)
@@ -145,12 +158,33 @@ const COMMAND_KEY_PROBE: &str = "welfare-ledger-command-key-probe";
 impl Index {
     /// The checkpoint of this index; `head_hash` is the stored hash of its last record.
     fn checkpoint(&self, head_hash: [u8; 32]) -> codec::IndexCheckpoint {
-        let mut commands: Vec<(u128, u64, u32)> = self
+        // Both sources sorted by key, merged; a key in both (a collision, confirmed by
+        // reading the records anyway) keeps the newer span, as a lookup would.
+        let mut recent: Vec<(u128, CommandSpan)> = self
             .commands
             .iter()
-            .map(|(key, span)| (*key, span.first_position, span.count))
+            .map(|(key, span)| (*key, *span))
             .collect();
-        commands.sort_unstable_by_key(|(_, first, _)| *first);
+        recent.sort_unstable_by_key(|(key, _)| *key);
+        let mut commands = Vec::with_capacity(self.checkpointed.len() + recent.len());
+        let (mut old, mut new) = (
+            self.checkpointed.iter().peekable(),
+            recent.iter().peekable(),
+        );
+        loop {
+            let next = match (old.peek(), new.peek()) {
+                (Some(o), Some(n)) if o.0 < n.0 => old.next(),
+                (Some(o), Some(n)) if o.0 == n.0 => {
+                    old.next();
+                    new.next()
+                }
+                (Some(_), Some(_)) | (None, Some(_)) => new.next(),
+                (Some(_), None) => old.next(),
+                (None, None) => break,
+            };
+            let (key, span) = next.expect("peeked");
+            commands.push((*key, span.first_position, span.count));
+        }
         codec::IndexCheckpoint {
             next_position: self.next_position,
             head_hash,
@@ -176,21 +210,26 @@ impl Index {
             indexed += positions.len() as u64;
             streams.insert(StreamName::new(name).ok()?, positions);
         }
-        let mut commands = HashMap::with_capacity(checkpoint.commands.len());
-        for (key, first_position, count) in checkpoint.commands {
-            commands.insert(
-                key,
-                CommandSpan {
-                    first_position,
-                    count,
-                },
-            );
-        }
-        // Every event is in exactly one stream.
-        (indexed == checkpoint.next_position).then_some(Index {
+        let sorted = checkpoint.commands.windows(2).all(|w| w[0].0 < w[1].0);
+        let checkpointed = checkpoint
+            .commands
+            .into_iter()
+            .map(|(key, first_position, count)| {
+                (
+                    key,
+                    CommandSpan {
+                        first_position,
+                        count,
+                    },
+                )
+            })
+            .collect();
+        // Every event is in exactly one stream; lookups need the keys in order.
+        (sorted && indexed == checkpoint.next_position).then_some(Index {
             next_position: checkpoint.next_position,
             streams,
-            commands,
+            commands: HashMap::new(),
+            checkpointed,
         })
     }
 }
@@ -622,8 +661,7 @@ impl<B: Backend> Log<B> {
     /// Where a durable command's events are: its first position and event count.
     pub fn command_span(&self, command_id: &CommandId) -> Option<(u64, u32)> {
         self.read_index()
-            .commands
-            .get(&command_key(command_id))
+            .command(command_key(command_id))
             .map(|span| (span.first_position, span.count))
     }
 
@@ -878,7 +916,7 @@ impl<B: Backend> Log<B> {
                 })
             };
         }
-        if let Some(&span) = index.commands.get(&key) {
+        if let Some(span) = index.command(key) {
             return match self.matches_durable(span, batch) {
                 Ok(true) => Planned::DuplicateOfDurable(Appended {
                     first_position: span.first_position,

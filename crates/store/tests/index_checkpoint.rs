@@ -31,7 +31,7 @@ fn sample() -> IndexCheckpoint {
             ("fund-HP-001".into(), vec![0, 2, 300]),
             ("unit-FJ".into(), vec![1, 3, 4, 5, 6]),
         ],
-        commands: vec![(u128::MAX, 0, 2), (42, 2, 1), (7, 3, 4)],
+        commands: vec![(7, 3, 4), (42, 2, 1), (u128::MAX, 0, 2)],
     }
 }
 
@@ -166,6 +166,15 @@ fn a_stale_checkpoint_is_extended_by_the_tail_and_equals_a_rebuild() {
     assert!(stale.is_err(), "a stale expected version is refused");
     append(&reopened, 65, 5);
     assert!(reopened.verify().unwrap().is_intact());
+    // A checkpoint of an index that started from one merges the old and new commands.
+    let expected = indexes(&reopened, 70);
+    let second = reopened.save_index_checkpoint().unwrap();
+    drop(reopened);
+    let again = open(dir.path());
+    assert_eq!(again.opened_from_index_checkpoint(), Some(second));
+    assert_eq!(indexes(&again, 70), expected);
+    drop(again);
+    assert_eq!(rebuilt_from_zero(dir.path(), 70), expected);
     // A checkpoint of an empty log is proven by the genesis hash.
     let empty = tempfile::tempdir().unwrap();
     let log = create(SledBackend::open(empty.path()).unwrap());
