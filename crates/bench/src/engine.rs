@@ -84,7 +84,9 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
         let caught_up = start.elapsed();
         drop(engine);
         let start = Instant::now();
-        let log = Log::open(SledBackend::open(&dir)?, None, Arc::new(SystemClock))?;
+        let backend = SledBackend::open(&dir)?;
+        let sled_open = start.elapsed();
+        let log = Log::open(backend, None, Arc::new(SystemClock))?;
         let log_open = start.elapsed();
         let loads = [
             load::<FundLedger>(&log)?,
@@ -99,7 +101,7 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
             rate: per_second(events, caught_up),
             unit: "events/s",
             detail: format!(
-                "{caught_up:.2?} (log open {engine_log_open:.2?}, writer ready {writer_ready:.2?}); then alone, one after another: log open {log_open:.2?}, {}; {}",
+                "{caught_up:.2?} (log open {engine_log_open:.2?}, writer ready {writer_ready:.2?}); then alone, one after another: log open {log_open:.2?} (of which sled and its journal {sled_open:.2?}), {}; {}",
                 loads
                     .iter()
                     .map(|(name, d)| format!("{name} {d:.2?}"))
