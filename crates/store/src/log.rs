@@ -1300,8 +1300,9 @@ impl<B: Backend> Log<B> {
 
     /// Saves the store's in-memory indexes as an index checkpoint, so that the next
     /// open decodes only the records after it (decision 0007). Returns the position it
-    /// covers. Commits wait for the index while it is encoded (~0.1 s per million
-    /// commands); the file is written without holding it.
+    /// covers. Commits wait for the index while the checkpoint is copied out of it
+    /// (the streams' positions, and the commands since the open sorted and merged with
+    /// the checkpointed ones); it is encoded and written without holding the index.
     pub fn save_index_checkpoint(&self) -> Result<u64, StoreError> {
         let checkpoint = {
             let index = self.read_index();
