@@ -323,7 +323,7 @@ fn a_payment_above_the_threshold_waits_for_an_approver() {
 fn rebuild_exits_3_when_a_checkpoint_disagrees_with_the_log() {
     use std::sync::Arc;
 
-    use ledger_projections::{FundLedger, Projection as _};
+    use ledger_projections::{checkpoint_name, FundLedger};
     use ledger_store::{Log, SledBackend, SystemClock};
 
     let a = setup();
@@ -349,7 +349,8 @@ fn rebuild_exits_3_when_a_checkpoint_disagrees_with_the_log() {
     {
         let log = open(&a.data);
         assert_eq!(log.head().next_position, head);
-        log.save_snapshot(FundLedger::NAME, head, &other).unwrap();
+        log.save_snapshot(&checkpoint_name::<FundLedger>(), head, &other)
+            .unwrap();
     }
     let out = a.run(&["--json", "rebuild"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

@@ -32,7 +32,7 @@ use ledger_store::{
 #[command(about = "Welfare Ledger benchmarks")]
 struct Args {
     /// Which suite to run.
-    #[arg(value_parser = ["store", "engine"], default_value = "store")]
+    #[arg(value_parser = ["store", "engine", "engine-open"], default_value = "store")]
     suite: String,
     /// Directory for benchmark data (must be on the disk you want to measure, not tmpfs).
     #[arg(long, default_value = "target/bench-data")]
@@ -46,6 +46,9 @@ struct Args {
     /// Events in the engine's ledger for the query, rebuild and open measurements.
     #[arg(long, default_value_t = 1_000_000)]
     engine_events: u64,
+    /// How many times the engine suite reopens the ledger from its snapshots.
+    #[arg(long, default_value_t = 3)]
+    open_repeats: u32,
     /// Concurrent clients for the group-commit measurement.
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -70,6 +73,7 @@ fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs(args.seconds);
     let rows = match args.suite.as_str() {
         "engine" => engine::suite(&args, duration)?,
+        "engine-open" => engine::reopen_suite(&args)?,
         _ => store_suite(&args, duration)?,
     };
     println!();

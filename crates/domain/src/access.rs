@@ -23,6 +23,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::command::Command;
+use crate::event::Reversible;
 use crate::ids::{AwardId, FundId, UnitCode, UserId};
 use crate::rejection::Rejection;
 use crate::state::State;
@@ -346,7 +347,11 @@ const APPROVER: &[Role] = &[Role::Approver];
 const ADMIN: &[Role] = &[Role::Admin];
 const CLERK_OR_APPROVER: &[Role] = &[Role::Clerk, Role::Approver];
 
-fn need(state: &State, command: &Command) -> Need {
+fn need(
+    state: &State,
+    command: &Command,
+    reversal_record: &dyn Fn(u64) -> Option<Reversible>,
+) -> Need {
     let fund_unit = |fund: &FundId| state.fund(fund).map(|f| f.unit().clone());
     let award_unit = |award: &AwardId| state.award(award).and_then(|a| fund_unit(a.fund()));
     let n = |roles, action, unit| Need {
@@ -455,9 +460,7 @@ fn need(state: &State, command: &Command) -> Need {
         Command::ReverseEvent { position, .. } => n(
             CLERK,
             "reverse entries",
-            state
-                .reversible_at(*position)
-                .and_then(|r| fund_unit(r.fund())),
+            reversal_record(*position).and_then(|r| fund_unit(r.fund())),
         ),
     }
 }
@@ -465,6 +468,20 @@ fn need(state: &State, command: &Command) -> Need {
 /// Whether `actor` may issue `command` against `state`: a known, active user whose role
 /// allows the command and whose scope covers the unit the command touches.
 pub fn authorize(state: &State, actor: &UserId, command: &Command) -> Result<(), Rejection> {
+    authorize_with(state, actor, command, &|position| {
+        state.reversible_at(position).cloned()
+    })
+}
+
+/// [`authorize`] for a lean state (`State::lean`), which keeps no reversal records:
+/// `reversal_record` supplies the record of the event a reversal names (read from the
+/// log by the caller), so that its fund's unit can be checked against the scope.
+pub fn authorize_with(
+    state: &State,
+    actor: &UserId,
+    command: &Command,
+    reversal_record: &dyn Fn(u64) -> Option<Reversible>,
+) -> Result<(), Rejection> {
     let user = state
         .access()
         .user(actor)
@@ -476,7 +493,7 @@ pub fn authorize(state: &State, actor: &UserId, command: &Command) -> Result<(),
             user: actor.clone(),
         });
     }
-    let need = need(state, command);
+    let need = need(state, command, reversal_record);
     if !need.roles.contains(&user.role) {
         return Err(Rejection::NotPermitted {
             user: actor.clone(),

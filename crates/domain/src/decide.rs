@@ -37,10 +37,31 @@ pub const REASON_CHARS_MAX: usize = 500;
 pub const LABEL_CHARS_MAX: usize = 100;
 
 /// Decides a command: the events it causes, or why it is refused.
+///
+/// # Panics
+/// On a reversal of a money event in a lean state (`State::lean`), which keeps no
+/// reversal records: decide those with [`decide_with`].
 pub fn decide(
     state: &State,
     command: &Command,
     ctx: &CommandContext,
+) -> Result<Vec<Event>, Rejection> {
+    decide_with(state, command, ctx, &|_| None)
+}
+
+/// [`decide`] for any state, lean or not: `reversal_record` gives the reversal record
+/// (`Event::reversible`) of the money event at a position, which a lean state does not
+/// keep. It is asked only for a position the state knows to be an unreversed money
+/// event, and only when the state does not hold the record itself.
+///
+/// # Panics
+/// When the state is lean and `reversal_record` has no record for such a position: the
+/// caller's history and the state disagree.
+pub fn decide_with(
+    state: &State,
+    command: &Command,
+    ctx: &CommandContext,
+    reversal_record: &dyn Fn(u64) -> Option<Reversible>,
 ) -> Result<Vec<Event>, Rejection> {
     let recorded_on = ctx.recorded_at.date();
     if ctx.effective_date > recorded_on {
@@ -531,7 +552,7 @@ pub fn decide(
             }])
         }
         Command::ReverseEvent { position, reason } => {
-            decide_reversal(state, *position, reason, ctx)
+            decide_reversal(state, *position, reason, ctx, reversal_record)
         }
         Command::RegisterUser { user, role, scope } => {
             if state.access().user(user).is_some() {
@@ -931,6 +952,7 @@ fn decide_reversal(
     position: u64,
     reason: &str,
     ctx: &CommandContext,
+    reversal_record: &dyn Fn(u64) -> Option<Reversible>,
 ) -> Result<Vec<Event>, Rejection> {
     text(reason, "reversal reason", REASON_CHARS_MAX)?;
     if position >= state.next_position() {
@@ -945,9 +967,19 @@ fn decide_reversal(
             reversed_by,
         });
     }
-    let record = state
-        .reversible_at(position)
-        .ok_or(Rejection::NotReversible { position })?;
+    if !state.is_reversible(position) {
+        return Err(Rejection::NotReversible { position });
+    }
+    let looked_up;
+    let record = match state.reversible_at(position) {
+        Some(record) => record,
+        None => {
+            looked_up = reversal_record(position).unwrap_or_else(|| {
+                panic!("no reversal record for the money event at {position}: a lean state needs decide_with")
+            });
+            &looked_up
+        }
+    };
     let blocked = |why: String| Rejection::ReversalBlocked { position, why };
     let fund = known_fund(state, record.fund())?;
     match record {

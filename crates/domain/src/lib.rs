@@ -22,7 +22,7 @@ pub mod rejection;
 pub mod scenario;
 pub mod state;
 
-pub use access::{authorize, Access, Role, Token, TokenDigest, TokenError, User};
+pub use access::{authorize, authorize_with, Access, Role, Token, TokenDigest, TokenError, User};
 pub use catalogue::{
     BeneficiaryCategory, BeneficiaryKind, ClaimPayer, CondolenceForm, FundingTier, GrantModality,
     InsuranceModel, Period, PolicyLine, Programme, TierShare, TierSplit, TierSplitError, UnitLevel,
@@ -32,7 +32,7 @@ pub use command::{
     BursaryInstalment, ClaimPayment, Command, CommandContext, CondolencePayment, GrantPayment,
     HousingInstalment, LoanDisbursement, Payment, PremiumPayment,
 };
-pub use decide::decide;
+pub use decide::{decide, decide_with};
 pub use event::{
     upcast, Event, Purpose, Recorded, Reversible, UpcastError, CURRENT_SCHEMA_VERSION,
 };

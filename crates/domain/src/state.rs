@@ -736,7 +736,14 @@ pub struct State {
     pub(crate) campaigns: BTreeMap<CampaignId, FundId>,
     pub(crate) pending: BTreeMap<u64, PendingRequest>,
     pub(crate) closed: BTreeMap<UnitCode, BTreeSet<Period>>,
-    /// One compact record per unreversed money event, by log position.
+    /// The positions of the unreversed money events: those a reversal may name.
+    pub(crate) reversible: PositionSet,
+    /// Whether `money_events` is kept. A lean state (`State::lean`) keeps only the
+    /// positions, one bit each, and its reversals are decided with `decide_with`, which
+    /// is handed the original's record (the engine reads it from the log).
+    pub(crate) lean: bool,
+    /// One compact record per unreversed money event, by log position (empty in a
+    /// lean state).
     pub(crate) money_events: BTreeMap<u64, Reversible>,
     /// Reversed event position → the reversal's position.
     pub(crate) reversed: BTreeMap<u64, u64>,
@@ -963,9 +970,40 @@ impl State {
         self.pending.iter().map(|(p, r)| (*p, r))
     }
 
-    /// The reversal record of an unreversed money event.
+    /// A state that keeps one bit per unreversed money event instead of its reversal
+    /// record: what a long-lived process holds for millions of events. Decide its
+    /// reversals with [`crate::decide::decide_with`].
+    pub fn lean() -> State {
+        State {
+            lean: true,
+            ..State::default()
+        }
+    }
+
+    /// A lean copy of this state: the same, without the reversal records.
+    pub fn to_lean(&self) -> State {
+        State {
+            lean: true,
+            money_events: BTreeMap::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this state keeps only the positions of money events (see [`State::lean`]).
+    pub fn is_lean(&self) -> bool {
+        self.lean
+    }
+
+    /// The reversal record of an unreversed money event (always `None` in a lean state:
+    /// see [`State::is_reversible`]).
     pub fn reversible_at(&self, position: u64) -> Option<&Reversible> {
         self.money_events.get(&position)
+    }
+
+    /// Whether the event at `position` is an unreversed money event, which a reversal
+    /// may name.
+    pub fn is_reversible(&self, position: u64) -> bool {
+        self.reversible.contains(position)
     }
 
     /// The position of the reversal of an event, if it was reversed.
@@ -973,9 +1011,9 @@ impl State {
         self.reversed.get(&position).copied()
     }
 
-    /// Number of unreversed money events held for possible reversal.
-    pub fn reversible_count(&self) -> usize {
-        self.money_events.len()
+    /// Number of unreversed money events, which a reversal may name.
+    pub fn reversible_count(&self) -> u64 {
+        self.reversible.len()
     }
 
     /// The canonical (shared) copy of a fund id, so that records share one allocation.
@@ -1459,6 +1497,7 @@ pub fn evolve(state: &mut State, recorded: &Recorded) {
             ..
         } => {
             state.apply_money(reversed, Direction::Undo, recorded);
+            state.reversible.remove(*original);
             state.money_events.remove(original);
             state.reversed.insert(*original, position);
             state.reversals.insert(position);
@@ -1514,7 +1553,10 @@ pub fn evolve(state: &mut State, recorded: &Recorded) {
         let canonical = state.intern_fund(record.fund());
         set_fund(&mut record, canonical);
         state.apply_money(&record, Direction::Apply, recorded);
-        state.money_events.insert(position, record);
+        state.reversible.insert(position);
+        if !state.lean {
+            state.money_events.insert(position, record);
+        }
     }
     // Cheap enough to keep in release builds: nine tiers of the one fund touched.
     if let Some(fund) = recorded.event.fund() {
@@ -1539,5 +1581,51 @@ fn set_fund(record: &mut Reversible, canonical: FundId) {
         | Reversible::InsurerClaim { fund, .. }
         | Reversible::HousingAward { fund, .. }
         | Reversible::BursaryAward { fund, .. } => *fund = canonical,
+    }
+}
+
+/// A set of log positions, one bit each: the positions a lean state must remember
+/// for every money event (10 million events take 1.25 MB).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct PositionSet {
+    /// Bit `p % 64` of word `p / 64` is position `p`.
+    words: Vec<u64>,
+    len: u64,
+}
+
+impl PositionSet {
+    fn slot(position: u64) -> (usize, u64) {
+        let word = usize::try_from(position / 64).expect("positions fit the address space");
+        (word, 1 << (position % 64))
+    }
+
+    pub(crate) fn contains(&self, position: u64) -> bool {
+        let (word, bit) = Self::slot(position);
+        self.words.get(word).is_some_and(|w| w & bit != 0)
+    }
+
+    pub(crate) fn insert(&mut self, position: u64) {
+        let (word, bit) = Self::slot(position);
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        if self.words[word] & bit == 0 {
+            self.words[word] |= bit;
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, position: u64) {
+        let (word, bit) = Self::slot(position);
+        if let Some(w) = self.words.get_mut(word) {
+            if *w & bit != 0 {
+                *w &= !bit;
+                self.len -= 1;
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 }

@@ -11,14 +11,16 @@
 mod model;
 mod projector;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::NaiveDate;
-use ledger_domain::{authorize, decide, Command, CommandContext, Recorded, Rejection, UserId};
+use ledger_domain::{
+    authorize_with, decide_with, Command, CommandContext, Event, Recorded, Rejection, UserId,
+};
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{AppendBatch, Backend, Clock, Log, PreparedGroup, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -33,8 +35,11 @@ pub const COMMAND_QUEUE_DEPTH_MAX: usize = 4_096;
 pub const GROUP_COMMANDS_MAX: usize = 4_096;
 /// A snapshot of the committed model is written after this many events.
 pub const SNAPSHOT_INTERVAL_EVENTS: u64 = 1_000_000;
-/// The name of the committed model's snapshot in the store.
-pub const MODEL_SNAPSHOT: &str = "model";
+/// The name of the committed model's snapshot in the store. It carries the layout
+/// version of `Model` from version 2 on (the lean state of decision 0009): raise it
+/// whenever a serialised field changes, so that a snapshot of another layout is never
+/// decoded (bincode could misread it rather than refuse it).
+pub const MODEL_SNAPSHOT: &str = "model-v2";
 
 /// Settings of an engine; `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,8 +151,9 @@ struct Group {
     prepared: PreparedGroup,
     decided: Vec<Decided>,
     replies: Vec<Reply>,
-    /// The domain envelopes of the group's events, for the read model.
-    recorded: Vec<Recorded>,
+    /// The domain envelopes of the group's events, for the read model (and for the
+    /// writer, which may have to find a reversal's original here until it is durable).
+    recorded: Arc<Vec<Recorded>>,
     /// The writer's number for this group.
     sequence: u64,
 }
@@ -356,13 +362,15 @@ impl<B: Backend> Engine<B> {
         Ok(model)
     }
 
-    /// Writes a snapshot of the committed model now (it is also written every
-    /// [`SNAPSHOT_INTERVAL_EVENTS`] events), so that the next open folds only the tail.
+    /// Writes a snapshot of the committed model and a checkpoint of the store's
+    /// indexes now (both are also written every [`SNAPSHOT_INTERVAL_EVENTS`] events),
+    /// so that the next open decodes and folds only the tail.
     pub fn save_snapshot(&self) -> Result<u64, EngineError> {
         let model = self.shared.read.read().expect("read model lock").clone();
         self.shared
             .log
             .save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)?;
+        self.shared.log.save_index_checkpoint()?;
         Ok(model.next_position)
     }
 
@@ -457,7 +465,15 @@ fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), Eng
         log,
         start,
         end,
-        |page| page.iter().map(recorded_event).collect(),
+        |page| {
+            let mut actor = None;
+            page.iter()
+                .map(|record| {
+                    let payload = model::decode_payload(record)?;
+                    model::recorded_sharing(record, payload.event, &mut actor)
+                })
+                .collect()
+        },
         |page: &[Recorded]| page.iter().for_each(|recorded| model.apply(recorded)),
     )
 }
@@ -519,10 +535,12 @@ pub(crate) fn fold_log<B: Backend, T: Send>(
 const FOLD_PAGES_AHEAD: usize = 2;
 
 /// The writer's own state: the model with every decided command folded in, and the
-/// commands of groups not yet durable (the store's index has the durable ones).
+/// commands and events of groups not yet durable (the store has the durable ones).
 struct Writer {
     model: Model,
     in_flight: HashMap<String, (u64, CommandEntry)>,
+    /// The events of groups not yet durable, by group sequence number, oldest first.
+    in_flight_events: VecDeque<(u64, Arc<Vec<Recorded>>)>,
     sequence: u64,
 }
 
@@ -535,6 +553,7 @@ fn write_groups<B: Backend>(
     let mut writer = Writer {
         model,
         in_flight: HashMap::new(),
+        in_flight_events: VecDeque::new(),
         sequence: 0,
     };
     while let Some(first) = queue.blocking_recv() {
@@ -557,8 +576,14 @@ fn write_groups<B: Backend>(
         writer
             .in_flight
             .retain(|_, (sequence, _)| *sequence > finished);
+        writer
+            .in_flight_events
+            .retain(|(sequence, _)| *sequence > finished);
         writer.sequence += 1;
         let group = decide_group(shared, &mut writer, jobs);
+        writer
+            .in_flight_events
+            .push_back((group.sequence, Arc::clone(&group.recorded)));
         if let Err(std_mpsc::SendError(group)) = groups.send(group) {
             // The flusher is gone: commit here so that no prepared group is left behind.
             finish_group(shared, group);
@@ -602,10 +627,23 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
                 recorded_at,
                 command_id: s.command_id.clone(),
             };
+            // The state keeps no reversal records: a reversal's original is read back.
+            let original = match &s.command {
+                Command::ReverseEvent { position, .. } if model.state.is_reversible(*position) => {
+                    Some(original_event(
+                        shared,
+                        &writer.in_flight_events,
+                        &recorded,
+                        *position,
+                    )?)
+                }
+                _ => None,
+            };
+            let reversal_record = |_| original.as_ref().and_then(Event::reversible);
             if authority == Authority::Staff {
-                authorize(&model.state, &s.actor, &s.command)?;
+                authorize_with(&model.state, &s.actor, &s.command, &reversal_record)?;
             }
-            let events = decide(&model.state, &s.command, &context)?;
+            let events = decide_with(&model.state, &s.command, &context, &reversal_record)?;
             if events.is_empty() {
                 return Ok(Decided::Answer(Ok(Accepted {
                     first_position: model.next_position,
@@ -652,9 +690,45 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
         prepared: shared.log.prepare_group(batches),
         decided,
         replies,
-        recorded,
+        recorded: Arc::new(recorded),
         sequence: writer.sequence,
     }
+}
+
+/// The event at `position`, which the writer's model has evolved: in the group being
+/// decided, in a group not yet durable, or in the log.
+fn original_event<B: Backend>(
+    shared: &Shared<B>,
+    in_flight_events: &VecDeque<(u64, Arc<Vec<Recorded>>)>,
+    deciding: &[Recorded],
+    position: u64,
+) -> Result<Event, EngineError> {
+    let in_memory = std::iter::once(deciding)
+        .chain(
+            in_flight_events
+                .iter()
+                .rev()
+                .map(|(_, group)| group.as_slice()),
+        )
+        .find_map(|group| {
+            let i = group.binary_search_by_key(&position, |r| r.position).ok()?;
+            Some(group[i].event.clone())
+        });
+    if let Some(event) = in_memory {
+        return Ok(event);
+    }
+    let record = shared
+        .log
+        .read_all(position, 1)?
+        .pop()
+        .filter(|r| r.position == position)
+        .ok_or_else(|| {
+            EngineError::corrupt(
+                position,
+                "a money event of the model is not in the log".into(),
+            )
+        })?;
+    Ok(model::decode_payload(&record)?.event)
 }
 
 /// The command already accepted under `command_id`, if any: in a group not yet
@@ -759,7 +833,7 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group) {
     }
     {
         let mut read = shared.read.write().expect("read model lock");
-        for envelope in &group.recorded {
+        for envelope in group.recorded.iter() {
             ledger_domain::evolve(&mut read.state, envelope);
             read.next_position = envelope.position + 1;
         }

@@ -37,11 +37,22 @@ pub(crate) struct CommandEntry {
 }
 
 /// The domain state after the events before `next_position`. (The command index
-/// lives in the store; a command's digest is in its first event's payload.)
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// lives in the store; a command's digest is in its first event's payload.) The state
+/// is lean: it keeps one bit per money event, and a reversal's original is read back
+/// from the log (decision 0009).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Model {
     pub(crate) state: State,
     pub(crate) next_position: u64,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            state: State::lean(),
+            next_position: 0,
+        }
+    }
 }
 
 impl Model {
@@ -94,8 +105,25 @@ pub(crate) fn decode_payload(record: &RecordedEvent) -> Result<Payload, EngineEr
 
 /// The domain's envelope for a stored event.
 pub(crate) fn recorded_of(record: &RecordedEvent, event: Event) -> Result<Recorded, EngineError> {
-    let actor = UserId::new(record.actor.as_str())
-        .map_err(|e| EngineError::corrupt(record.position, format!("actor: {e}")))?;
+    recorded_sharing(record, event, &mut None)
+}
+
+/// [`recorded_of`], reusing `last_actor` when the event has the same actor (runs of
+/// events by one clerk are the rule), else checking the name and remembering it.
+pub(crate) fn recorded_sharing(
+    record: &RecordedEvent,
+    event: Event,
+    last_actor: &mut Option<UserId>,
+) -> Result<Recorded, EngineError> {
+    let actor = match last_actor {
+        Some(actor) if actor.as_str() == record.actor.as_str() => actor.clone(),
+        _ => {
+            let actor = UserId::new(record.actor.as_str())
+                .map_err(|e| EngineError::corrupt(record.position, format!("actor: {e}")))?;
+            *last_actor = Some(actor.clone());
+            actor
+        }
+    };
     Ok(Recorded {
         position: record.position,
         command_id: record.command_id.to_string(),

@@ -42,7 +42,7 @@ fn feed<P: Projection>(projection: &mut P, record: &EventRecord) {
 fn load<P: Projection, B: Backend>(log: &Log<B>) -> P {
     // A checkpoint is a shortcut: an unreadable one, or one from beyond the durable
     // head, means rebuilding this projection from position 0.
-    match log.load_snapshot::<P>(P::NAME) {
+    match log.load_snapshot::<P>(&ledger_projections::checkpoint_name::<P>()) {
         Ok(Some((position, projection)))
             if position <= log.head().next_position && projection.next_position() == position =>
         {
@@ -53,11 +53,17 @@ fn load<P: Projection, B: Backend>(log: &Log<B>) -> P {
 }
 
 fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), EngineError> {
-    Ok(log.save_snapshot(P::NAME, projection.next_position(), projection)?)
+    Ok(log.save_snapshot(
+        &ledger_projections::checkpoint_name::<P>(),
+        projection.next_position(),
+        projection,
+    )?)
 }
 
 impl Projections {
-    /// Every projection, each from its checkpoint.
+    /// Every projection, each from its checkpoint, one after another: decoding them on
+    /// two threads was slower at 10 million events (both threads fault in fresh pages
+    /// of the one address space; docs/PERFORMANCE.md).
     pub(crate) fn load<B: Backend>(log: &Log<B>) -> Self {
         Projections {
             fund_ledger: load(log),
@@ -138,25 +144,30 @@ impl Projections {
 /// Stored events as the projections take them; a large page is decoded on two threads.
 pub(crate) fn event_records(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
     if page.len() < PARALLEL_PAGE_MIN {
-        return page.iter().map(event_record).collect();
+        return decode_in_turn(page);
     }
     let (front, back) = page.split_at(page.len() / 2);
     std::thread::scope(|scope| {
-        let back = scope.spawn(|| back.iter().map(event_record).collect::<Result<Vec<_>, _>>());
-        let mut records: Vec<EventRecord> =
-            front.iter().map(event_record).collect::<Result<_, _>>()?;
+        let back = scope.spawn(|| decode_in_turn(back));
+        let mut records = decode_in_turn(front)?;
         records.extend(back.join().expect("decoding thread panicked")?);
         Ok(records)
     })
 }
 
-/// A stored event as the projections take it.
-pub(crate) fn event_record(record: &RecordedEvent) -> Result<EventRecord, EngineError> {
-    Ok(EventRecord {
-        recorded: crate::recorded_event(record)?,
-        memo: record.memo.to_string(),
-        hash: record.hash,
-    })
+/// Decodes stored events in order, sharing each actor's id between its events.
+fn decode_in_turn(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
+    let mut actor = None;
+    page.iter()
+        .map(|record| {
+            let payload = crate::model::decode_payload(record)?;
+            Ok(EventRecord {
+                recorded: crate::model::recorded_sharing(record, payload.event, &mut actor)?,
+                memo: record.memo.to_string(),
+                hash: record.hash,
+            })
+        })
+        .collect()
 }
 
 /// The projections and how far they have got, shared with the engine's readers.
@@ -214,8 +225,7 @@ pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval
         if page.is_empty() {
             continue;
         }
-        let records: Result<Vec<EventRecord>, EngineError> =
-            page.iter().map(event_record).collect();
+        let records = decode_in_turn(&page);
         let records = match records {
             Ok(records) => records,
             Err(e) => {
@@ -233,8 +243,9 @@ pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval
         if reached - last_checkpoint >= checkpoint_interval_events {
             let projections = hosted.projections.read().expect("projections lock");
             // Failing to checkpoint loses nothing: the projections are rebuilt from
-            // the previous checkpoint and the log.
-            if projections.save(log).is_ok() {
+            // the previous checkpoint and the log, and the store's indexes from its
+            // previous index checkpoint (written here, off the commit path).
+            if projections.save(log).is_ok() && log.save_index_checkpoint().is_ok() {
                 last_checkpoint = reached;
             }
         }

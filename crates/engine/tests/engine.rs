@@ -392,4 +392,21 @@ fn checked_submissions_follow_role_and_scope() {
         ))
         .expect("the city's clerk records the loan");
     assert_eq!(accepted.first_position, head);
+    // A reversal is checked against the scope of the fund of the event it names, which
+    // the lean state reads back from the log.
+    let reverse = |id: &str, actor: &str| {
+        engine.submit_checked(submission(
+            id,
+            actor,
+            Command::ReverseEvent {
+                position: head,
+                reason: "录入错误".into(),
+            },
+        ))
+    };
+    match reverse("rev-xm", "clerk-xm") {
+        Err(EngineError::Rejected(r)) => assert_eq!(r.code(), "out_of_scope", "{r}"),
+        other => panic!("expected out_of_scope, got {other:?}"),
+    }
+    reverse("rev-sm", "clerk-sm").expect("the city's clerk reverses the loan");
 }

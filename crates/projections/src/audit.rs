@@ -24,10 +24,8 @@ use crate::{advance, type_index, EventRecord, Projection};
 
 /// Marks "no beneficiary" or "no fund" in an entry (interned indices stop below it).
 const NONE: u32 = u32::MAX;
-/// Marks "no position" in an entry's reversal links (positions stop below it).
-const NO_POSITION: u64 = u64::MAX;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Entry {
     position: u64,
     command_id: TextRef,
@@ -40,17 +38,14 @@ struct Entry {
     hash: [u8; 32],
     /// Index into `Event::TYPES`.
     event_type: u8,
-    /// For a reversal: the position of the event it reverses (or `NO_POSITION`).
-    reverses: u64,
-    /// For a reversed event: the position of its reversal (or `NO_POSITION`).
-    reversed_by: u64,
 }
 
 /// What is stored: everything the indexes are derived from.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 struct Stored {
     next_position: u64,
-    /// In position order.
+    /// In position order; packed in checkpoints (`crate::pack`).
+    #[serde(with = "packed_entries")]
     entries: Vec<Entry>,
     texts: Texts,
     actors: Interner<UserId>,
@@ -61,6 +56,117 @@ struct Stored {
     loan_beneficiary: FastMap<LoanId, u32>,
     #[serde(with = "crate::pairs::sorted")]
     award_beneficiary: FastMap<AwardId, u32>,
+    /// Reversal position → the position it reverses, and back (few: kept beside the
+    /// entries rather than in each).
+    reverses: BTreeMap<u64, u64>,
+    reversed_by: BTreeMap<u64, u64>,
+    /// The last command id and memo stored, which the next entry shares if equal.
+    last_command_id: Option<TextRef>,
+    last_memo: Option<TextRef>,
+}
+
+/// The entries as one packed byte string: a count, then per entry its position,
+/// command id and memo starts as gaps from the previous entry's, lengths, interned
+/// indices (plus one, 0 for none), day and seconds as gaps, nanoseconds, the 32-byte
+/// hash and the event type byte.
+mod packed_entries {
+    use serde::{Deserializer, Serializer};
+
+    use super::Entry;
+    use crate::pack::{Packer, Unpacker};
+    use crate::text::TextRef;
+    use crate::time::{Day, Stamp};
+
+    pub(super) fn serialize<S: Serializer>(
+        entries: &[Entry],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut p = Packer {
+            bytes: Vec::with_capacity(entries.len() * 48),
+        };
+        p.unsigned(entries.len() as u64);
+        let mut last = Entry::default();
+        for e in entries {
+            pack_entry(&mut p, e, &last);
+            last = e.clone();
+        }
+        crate::pack::serialize(p, serializer)
+    }
+
+    fn pack_entry(p: &mut Packer, e: &Entry, last: &Entry) {
+        // Casts between u64 and i64 keep every bit; gaps wrap.
+        p.gap(e.position as i64, last.position as i64);
+        for (text, previous) in [(e.command_id, last.command_id), (e.memo, last.memo)] {
+            let ((start, len), (previous, _)) = (text.parts(), previous.parts());
+            p.gap(start as i64, previous as i64);
+            p.unsigned(u64::from(len));
+        }
+        for index in [e.actor, e.fund, e.beneficiary] {
+            p.unsigned(u64::from(index.wrapping_add(1)));
+        }
+        p.gap(
+            i64::from(e.effective_date.number()),
+            i64::from(last.effective_date.number()),
+        );
+        let ((seconds, nanos), (previous, _)) = (e.recorded_at.parts(), last.recorded_at.parts());
+        p.gap(seconds, previous);
+        p.unsigned(u64::from(nanos));
+        p.raw(&e.hash);
+        p.raw(&[e.event_type]);
+    }
+
+    fn unpack_entry(u: &mut Unpacker<'_>, last: &Entry) -> Result<Entry, String> {
+        let position = u.gap(last.position as i64)? as u64;
+        let mut texts = [TextRef::default(); 2];
+        for (text, previous) in texts.iter_mut().zip([last.command_id, last.memo]) {
+            let start = u.gap(previous.parts().0 as i64)? as u64;
+            *text = TextRef::from_parts(start, u.u32()?);
+        }
+        let mut indices = [0u32; 3];
+        for index in &mut indices {
+            *index = u.u32()?.wrapping_sub(1);
+        }
+        let day = i32::try_from(u.gap(i64::from(last.effective_date.number()))?)
+            .map_err(|_| "a day is out of range".to_string())?;
+        let seconds = u.gap(last.recorded_at.parts().0)?;
+        let nanos = u.u32()?;
+        Ok(Entry {
+            position,
+            command_id: texts[0],
+            memo: texts[1],
+            actor: indices[0],
+            fund: indices[1],
+            beneficiary: indices[2],
+            effective_date: Day::from_number(day),
+            recorded_at: Stamp::from_parts(seconds, nanos),
+            hash: u.array()?,
+            event_type: u.array::<1>()?[0],
+        })
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Entry>, D::Error> {
+        crate::pack::deserialize(deserializer, "audit entries", |bytes| {
+            let mut u = Unpacker::new(bytes);
+            let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
+            // Every entry takes at least its hash: a count beyond that is damage.
+            if count > bytes.len() / 32 {
+                return Err("the entry count exceeds the bytes".into());
+            }
+            let mut entries = Vec::with_capacity(count);
+            let mut last = Entry::default();
+            for _ in 0..count {
+                let entry = unpack_entry(&mut u, &last)?;
+                last = entry.clone();
+                entries.push(entry);
+            }
+            if !u.is_empty() {
+                return Err("bytes after the last entry".into());
+            }
+            Ok(entries)
+        })
+    }
 }
 
 /// Command-id fingerprints are already hashes: the map only spreads them further.
@@ -234,6 +340,7 @@ impl Indexes {
 
 impl Projection for AuditTrail {
     const NAME: &'static str = "audit_trail";
+    const LAYOUT_VERSION: u32 = 2;
 
     fn apply(&mut self, record: &EventRecord) {
         advance(&mut self.stored.next_position, record, Self::NAME);
@@ -243,21 +350,19 @@ impl Projection for AuditTrail {
         let actor = s.actors.intern(&r.actor);
         let fund = r.event.fund().map_or(NONE, |f| s.funds.intern(f));
         let beneficiary = s.beneficiary_of(&r.event).unwrap_or(NONE);
-        let reverses = match &r.event {
-            Event::EventReversed {
-                position: original, ..
-            } => {
-                if let Some(i) = entry_index(&s.entries, *original) {
-                    s.entries[i].reversed_by = position;
-                }
-                *original
+        if let Event::EventReversed {
+            position: original, ..
+        } = &r.event
+        {
+            if entry_index(&s.entries, *original).is_some() {
+                s.reversed_by.insert(*original, position);
             }
-            _ => NO_POSITION,
-        };
+            s.reverses.insert(position, *original);
+        }
         let entry = Entry {
             position,
-            command_id: s.texts.push(&r.command_id),
-            memo: s.texts.push(&record.memo),
+            command_id: s.texts.push_repeated(&r.command_id, &mut s.last_command_id),
+            memo: s.texts.push_repeated(&record.memo, &mut s.last_memo),
             actor,
             fund,
             beneficiary,
@@ -265,8 +370,6 @@ impl Projection for AuditTrail {
             recorded_at: Stamp::from(r.recorded_at),
             hash: record.hash,
             event_type: type_index(&r.event),
-            reverses,
-            reversed_by: NO_POSITION,
         };
         if let Some(indexes) = self.indexes.get_mut() {
             indexes.add(s, &s.entries, &entry);
@@ -354,10 +457,6 @@ impl Stored {
     }
 }
 
-fn link(position: u64) -> Option<u64> {
-    (position != NO_POSITION).then_some(position)
-}
-
 impl AuditTrail {
     fn indexes(&self) -> &Indexes {
         self.indexes.get_or_init(|| Indexes::build(&self.stored))
@@ -395,8 +494,8 @@ impl AuditTrail {
             fund: (e.fund != NONE).then(|| s.funds.get(e.fund).clone()),
             beneficiary: (e.beneficiary != NONE)
                 .then(|| s.beneficiaries.get(e.beneficiary).clone()),
-            reverses: link(e.reverses),
-            reversed_by: link(e.reversed_by),
+            reverses: s.reverses.get(&e.position).copied(),
+            reversed_by: s.reversed_by.get(&e.position).copied(),
         }
     }
 
@@ -543,8 +642,6 @@ mod tests {
                 recorded_at: Stamp::from(date.and_hms_opt(0, 0, 0).unwrap()),
                 hash: [0; 32],
                 event_type: 0,
-                reverses: NO_POSITION,
-                reversed_by: NO_POSITION,
             };
             if let Some(indexes) = trail.indexes.get_mut() {
                 indexes.add(s, &s.entries, &e);

@@ -35,6 +35,31 @@ pub(crate) enum Component {
     HouseholdContributions,
 }
 
+impl Component {
+    /// Every component, in declaration order (the index used when packing).
+    pub(crate) const ALL: [Component; 11] = [
+        Component::Committed,
+        Component::Received,
+        Component::Available,
+        Component::Reserved,
+        Component::Disbursed,
+        Component::Lent,
+        Component::Repaid,
+        Component::LoansOutstanding,
+        Component::WrittenOff,
+        Component::InterestIncome,
+        Component::HouseholdContributions,
+    ];
+
+    pub(crate) fn index(self) -> u8 {
+        let i = Component::ALL
+            .iter()
+            .position(|c| *c == self)
+            .expect("every component is listed");
+        u8::try_from(i).expect("few components")
+    }
+}
+
 /// A signed change of one figure of one tier, in fen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Delta {

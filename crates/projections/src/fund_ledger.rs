@@ -17,7 +17,7 @@ use crate::time::{Day, Stamp};
 use crate::{advance, type_index, EventRecord, Projection};
 
 /// One movement as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Movement {
     position: u64,
     day: Day,
@@ -27,7 +27,9 @@ struct Movement {
     /// Index into the ledger's actor table.
     actor: u32,
     memo: TextRef,
-    changes: Box<[Delta]>,
+    /// Where its changes start in the book's `changes`, and how many there are.
+    first_change: u64,
+    change_count: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -35,7 +37,160 @@ struct FundBook {
     now: FundFen,
     daily: Daily,
     /// In position order: appending is all a rebuild does; a statement sorts its range.
+    /// Movements and changes are packed together in checkpoints (`crate::pack`).
+    #[serde(with = "packed_movements")]
     movements: Vec<Movement>,
+    /// The movements' changes back to back (one allocation per book, not per movement).
+    #[serde(with = "packed_changes")]
+    changes: Vec<Delta>,
+}
+
+/// Movements as one packed byte string: a count, then per movement its position, day
+/// and seconds as gaps from the previous movement's, nanoseconds, event type, actor,
+/// memo start (a gap) and length, and change count. Each movement's changes follow
+/// the previous one's in `changes`, so where they start is not stored.
+mod packed_movements {
+    use serde::{Deserializer, Serializer};
+
+    use super::Movement;
+    use crate::pack::{Packer, Unpacker};
+    use crate::text::TextRef;
+    use crate::time::{Day, Stamp};
+
+    pub(super) fn serialize<S: Serializer>(
+        movements: &[Movement],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut p = Packer {
+            bytes: Vec::with_capacity(movements.len() * 12),
+        };
+        p.unsigned(movements.len() as u64);
+        let mut last = Movement::default();
+        for m in movements {
+            // Casts between u64 and i64 keep every bit; gaps wrap.
+            p.gap(m.position as i64, last.position as i64);
+            p.gap(i64::from(m.day.number()), i64::from(last.day.number()));
+            let ((seconds, nanos), (previous, _)) =
+                (m.recorded_at.parts(), last.recorded_at.parts());
+            p.gap(seconds, previous);
+            p.unsigned(u64::from(nanos));
+            p.raw(&[m.event_type]);
+            p.unsigned(u64::from(m.actor));
+            let ((start, len), (previous, _)) = (m.memo.parts(), last.memo.parts());
+            p.gap(start as i64, previous as i64);
+            p.unsigned(u64::from(len));
+            p.raw(&[m.change_count]);
+            last = m.clone();
+        }
+        crate::pack::serialize(p, serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Movement>, D::Error> {
+        crate::pack::deserialize(deserializer, "movements", |bytes| {
+            let mut u = Unpacker::new(bytes);
+            let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
+            // Every movement takes at least eight bytes: a count beyond that is damage.
+            if count > bytes.len() / 8 {
+                return Err("the movement count exceeds the bytes".into());
+            }
+            let mut movements = Vec::with_capacity(count);
+            let mut last = Movement::default();
+            for _ in 0..count {
+                let position = u.gap(last.position as i64)? as u64;
+                let day = i32::try_from(u.gap(i64::from(last.day.number()))?)
+                    .map_err(|_| "a day is out of range".to_string())?;
+                let seconds = u.gap(last.recorded_at.parts().0)?;
+                let nanos = u.u32()?;
+                let [event_type] = u.array()?;
+                let actor = u.u32()?;
+                let start = u.gap(last.memo.parts().0 as i64)? as u64;
+                let memo = TextRef::from_parts(start, u.u32()?);
+                let [change_count] = u.array()?;
+                let m = Movement {
+                    position,
+                    day: Day::from_number(day),
+                    recorded_at: Stamp::from_parts(seconds, nanos),
+                    event_type,
+                    actor,
+                    memo,
+                    first_change: last.first_change + u64::from(last.change_count),
+                    change_count,
+                };
+                last = m.clone();
+                movements.push(m);
+            }
+            if !u.is_empty() {
+                return Err("bytes after the last movement".into());
+            }
+            Ok(movements)
+        })
+    }
+}
+
+/// Changes as one packed byte string: a count, then per change its tier's and
+/// component's indices and the fen as a signed integer.
+mod packed_changes {
+    use ledger_domain::FundingTier;
+    use serde::{Deserializer, Serializer};
+
+    use crate::figures::{Component, Delta};
+    use crate::pack::{Packer, Unpacker};
+
+    pub(super) fn serialize<S: Serializer>(
+        changes: &[Delta],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut p = Packer {
+            bytes: Vec::with_capacity(changes.len() * 4),
+        };
+        p.unsigned(changes.len() as u64);
+        for d in changes {
+            let tier = u8::try_from(d.tier.index()).expect("few tiers");
+            p.raw(&[tier, d.component.index()]);
+            p.signed(d.fen);
+        }
+        crate::pack::serialize(p, serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Delta>, D::Error> {
+        crate::pack::deserialize(deserializer, "changes", |bytes| {
+            let mut u = Unpacker::new(bytes);
+            let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
+            if count > bytes.len() / 3 {
+                return Err("the change count exceeds the bytes".into());
+            }
+            let mut changes = Vec::with_capacity(count);
+            for _ in 0..count {
+                let [tier, component] = u.array()?;
+                let tier = *FundingTier::ALL
+                    .get(usize::from(tier))
+                    .ok_or("an unknown tier")?;
+                let component = *Component::ALL
+                    .get(usize::from(component))
+                    .ok_or("an unknown component")?;
+                changes.push(Delta {
+                    tier,
+                    component,
+                    fen: u.signed()?,
+                });
+            }
+            if !u.is_empty() {
+                return Err("bytes after the last change".into());
+            }
+            Ok(changes)
+        })
+    }
+}
+
+impl FundBook {
+    fn changes(&self, m: &Movement) -> &[Delta] {
+        let start = usize::try_from(m.first_change).expect("the changes fit in memory");
+        &self.changes[start..start + usize::from(m.change_count)]
+    }
 }
 
 /// Every fund's movements and balances (projection `fund_ledger`).
@@ -45,6 +200,8 @@ pub struct FundLedger {
     actors: Interner<UserId>,
     /// The movements' memos.
     texts: Texts,
+    /// The last memo stored: the next movement with the same memo shares it.
+    last_memo: Option<TextRef>,
     funds: Keyed<FundId, FundBook>,
 }
 
@@ -90,6 +247,7 @@ pub struct Statement {
 
 impl Projection for FundLedger {
     const NAME: &'static str = "fund_ledger";
+    const LAYOUT_VERSION: u32 = 2;
 
     fn apply(&mut self, record: &EventRecord) {
         advance(&mut self.next_position, record, Self::NAME);
@@ -110,14 +268,19 @@ impl Projection for FundLedger {
         let book = self.funds.entry(fund);
         book.now.add_all(changes.as_slice());
         book.daily.add(r.effective_date, changes.as_slice());
+        let memo = self.texts.push_repeated(&record.memo, &mut self.last_memo);
+        let first_change = book.changes.len() as u64;
+        book.changes.extend_from_slice(changes.as_slice());
         book.movements.push(Movement {
             position: r.position,
             day: Day::from(r.effective_date),
             recorded_at: Stamp::from(r.recorded_at),
             event_type: type_index(&r.event),
             actor,
-            memo: self.texts.push(&record.memo),
-            changes: changes.as_slice().into(),
+            memo,
+            first_change,
+            change_count: u8::try_from(changes.as_slice().len())
+                .expect("an event changes few figures"),
         });
     }
 
@@ -164,7 +327,7 @@ impl FundLedger {
         let book = self.book(fund)?;
         let mut sum = FundFen::default();
         for m in book.movements.iter().take_while(|m| m.position <= position) {
-            sum.add_all(&m.changes);
+            sum.add_all(book.changes(m));
         }
         Ok(sum.figures())
     }
@@ -203,14 +366,14 @@ impl FundLedger {
         let shown = page.window(in_range.len());
         // The running balance needs every line before the page, not only the page.
         for m in &in_range[..shown.start] {
-            running.add_all(&m.changes);
+            running.add_all(book.changes(m));
         }
         let lines = in_range[shown]
             .iter()
             .map(|m| {
-                running.add_all(&m.changes);
+                running.add_all(book.changes(m));
                 let mut change = FundFen::default();
-                change.add_all(&m.changes);
+                change.add_all(book.changes(m));
                 StatementLine {
                     position: m.position,
                     effective_date: m.day.date(),

@@ -26,6 +26,7 @@ mod fund_ledger;
 mod insurance;
 mod intern;
 mod loans;
+mod pack;
 mod pairs;
 mod programmes;
 mod query;
@@ -75,12 +76,27 @@ pub trait Projection:
     /// A stable name, usable as a storage key.
     const NAME: &'static str;
 
+    /// The layout of the serialised state. Raise it whenever a serialised field
+    /// changes: the engine stores each layout under its own name
+    /// ([`checkpoint_name`]), so it never decodes a checkpoint of another layout,
+    /// which bincode could misread (as an enormous length, say) instead of refusing.
+    const LAYOUT_VERSION: u32 = 1;
+
     /// Folds one event into the projection.
     fn apply(&mut self, record: &EventRecord);
 
     /// One past the position of the last event applied (0 when empty): the checkpoint
     /// the engine stores with the state.
     fn next_position(&self) -> u64;
+}
+
+/// The storage key of a projection's checkpoint: its name, followed by `-v` and its
+/// layout version from version 2 on.
+pub fn checkpoint_name<P: Projection>() -> String {
+    match P::LAYOUT_VERSION {
+        1 => P::NAME.to_string(),
+        version => format!("{}-v{version}", P::NAME),
+    }
 }
 
 /// Checks the engine's contract on positions and returns the position to record as

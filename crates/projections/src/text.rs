@@ -13,6 +13,17 @@ pub(crate) struct TextRef {
     len: u32,
 }
 
+impl TextRef {
+    /// Start and length, for packing.
+    pub(crate) fn parts(self) -> (u64, u32) {
+        (self.start, self.len)
+    }
+
+    pub(crate) fn from_parts(start: u64, len: u32) -> TextRef {
+        TextRef { start, len }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub(crate) struct Texts {
     bytes: String,
@@ -27,6 +38,20 @@ impl Texts {
             // The log's event size limit keeps every memo far below 4 GiB.
             len: u32::try_from(text.len()).expect("a memo is shorter than 4 GiB"),
         }
+    }
+
+    /// Pushes `text` unless it equals `last` (the caller's previous text), whose
+    /// place it then shares: the events of a command, or a batch of commands, usually
+    /// carry one memo.
+    pub(crate) fn push_repeated(&mut self, text: &str, last: &mut Option<TextRef>) -> TextRef {
+        if let Some(previous) = *last {
+            if self.get(previous) == text {
+                return previous;
+            }
+        }
+        let pushed = self.push(text);
+        *last = Some(pushed);
+        pushed
     }
 
     pub(crate) fn get(&self, text: TextRef) -> &str {
@@ -48,5 +73,21 @@ mod tests {
         assert_eq!(texts.get(a), "慰问金 2021");
         assert_eq!(texts.get(b), "");
         assert_eq!(texts.get(c), "receipt 0031");
+    }
+
+    #[test]
+    fn a_repeated_text_shares_its_place() {
+        let mut texts = Texts::default();
+        let mut last = None;
+        let a = texts.push_repeated("第十七批", &mut last);
+        let b = texts.push_repeated("第十七批", &mut last);
+        let c = texts.push_repeated("第十八批", &mut last);
+        let d = texts.push_repeated("第十七批", &mut last);
+        assert_eq!(a, b);
+        assert_ne!(a, d, "only the previous text is shared");
+        assert_eq!(
+            [a, b, c, d].map(|t| texts.get(t)),
+            ["第十七批", "第十七批", "第十八批", "第十七批"]
+        );
     }
 }

@@ -9,7 +9,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 /// A date as its day number counted from 1 January of year 1 (chrono's `num_days_from_ce`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub(crate) struct Day(i32);
 
@@ -21,13 +23,24 @@ impl From<NaiveDate> for Day {
 }
 
 impl Day {
+    /// The day number, for packing.
+    pub(crate) fn number(self) -> i32 {
+        self.0
+    }
+
+    pub(crate) fn from_number(number: i32) -> Day {
+        Day(number)
+    }
+
     pub(crate) fn date(self) -> NaiveDate {
         NaiveDate::from_num_days_from_ce_opt(self.0).expect("a stored day came from a date")
     }
 }
 
 /// A date-time as whole seconds and nanoseconds since 1970-01-01T00:00:00.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub(crate) struct Stamp {
     seconds: i64,
     nanos: u32,
@@ -44,6 +57,15 @@ impl From<NaiveDateTime> for Stamp {
 }
 
 impl Stamp {
+    /// Seconds and nanoseconds, for packing.
+    pub(crate) fn parts(self) -> (i64, u32) {
+        (self.seconds, self.nanos)
+    }
+
+    pub(crate) fn from_parts(seconds: i64, nanos: u32) -> Stamp {
+        Stamp { seconds, nanos }
+    }
+
     pub(crate) fn date_time(self) -> NaiveDateTime {
         DateTime::from_timestamp(self.seconds, self.nanos)
             .expect("a stored stamp came from a date-time")

@@ -337,6 +337,30 @@ pub fn encode_snapshot(position: u64, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A value encoded as by [`encode_value`] inside a stored snapshot, as
+/// [`encode_snapshot`] would give it, without a second copy of a value that may take
+/// gigabytes.
+pub fn encode_value_snapshot<T: serde::Serialize>(
+    position: u64,
+    value: &T,
+) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&SNAPSHOT_MAGIC);
+    out.extend_from_slice(&position.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    bincode::serde::encode_into_std_write(
+        value,
+        &mut out,
+        bincode::config::legacy()
+            .with_little_endian()
+            .with_fixed_int_encoding(),
+    )
+    .map_err(|e| CodecError(format!("cannot encode: {e}")))?;
+    let crc = crc32fast::hash(&out[20..]);
+    out[16..20].copy_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
 /// Decodes a stored snapshot into its position and bytes, checking magic and CRC.
 pub fn decode_snapshot(stored: &[u8]) -> Result<(u64, &[u8]), CodecError> {
     if stored.len() < 20 || stored[..8] != SNAPSHOT_MAGIC {
@@ -352,6 +376,182 @@ pub fn decode_snapshot(stored: &[u8]) -> Result<(u64, &[u8]), CodecError> {
         ));
     }
     Ok((u64::from_le_bytes(position), bytes))
+}
+
+/// The layout version of an index checkpoint (`IndexCheckpoint`), its first field.
+pub const INDEX_CHECKPOINT_VERSION: u16 = 1;
+
+/// The store's in-memory indexes as of `next_position`, saved so that an open decodes
+/// only the records after it (docs/FORMAT.md §12, decision 0010). An accelerator, never
+/// a source of truth: it is used only where the log proves it (the stored hash of
+/// record `next_position - 1` equals `head_hash`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IndexCheckpoint {
+    /// One past the last position indexed.
+    pub next_position: u64,
+    /// The stored hash of the record at `next_position - 1` (the genesis hash for 0).
+    pub head_hash: [u8; 32],
+    /// The in-memory command key of a fixed probe id when the checkpoint was written:
+    /// a program whose key function differs must not use the command keys.
+    pub command_key_probe: u128,
+    /// Each stream and the positions of its events, in version order.
+    pub streams: Vec<(String, Vec<u64>)>,
+    /// Each command: its key, first position and event count, in increasing key order.
+    pub commands: Vec<(u128, u64, u32)>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push(n.to_le_bytes()[0] | 0x80);
+        n >>= 7;
+    }
+    out.push(n.to_le_bytes()[0]);
+}
+
+/// Reads what an index checkpoint holds, refusing anything out of bounds.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+        if self.bytes.len() < n {
+            return Err(CodecError("index checkpoint ends early".into()));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn varint(&mut self) -> Result<u64, CodecError> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let [b] = self.array::<1>()?;
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(CodecError("index checkpoint: a varint is too long".into()))
+    }
+
+    /// A count of items that each take at least `min_bytes`, checked against what is left.
+    fn count(&mut self, min_bytes: usize) -> Result<usize, CodecError> {
+        let n = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
+        if n.saturating_mul(min_bytes) > self.bytes.len() {
+            return Err(CodecError(
+                "index checkpoint: a count exceeds the bytes".into(),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// Encodes an index checkpoint (docs/FORMAT.md §12): version (u16 LE), next position
+/// (u64 LE), head hash (32 bytes), command key probe (u128 LE); then the streams (a
+/// varint count; per stream a varint name length, the name's UTF-8 bytes, a varint
+/// count and each position as a varint gap from the previous one, the first from 0);
+/// then the commands (a varint count; per command its key as u128 LE, its first
+/// position and its event count as varints). Commands must be sorted by key, each key
+/// once, so that an open can binary-search them as they are.
+pub fn encode_index_checkpoint(checkpoint: &IndexCheckpoint) -> Vec<u8> {
+    let positions: usize = checkpoint.streams.iter().map(|(_, p)| p.len()).sum();
+    let mut out = Vec::with_capacity(64 + 2 * positions + 19 * checkpoint.commands.len());
+    out.extend_from_slice(&INDEX_CHECKPOINT_VERSION.to_le_bytes());
+    out.extend_from_slice(&checkpoint.next_position.to_le_bytes());
+    out.extend_from_slice(&checkpoint.head_hash);
+    out.extend_from_slice(&checkpoint.command_key_probe.to_le_bytes());
+    put_varint(&mut out, checkpoint.streams.len() as u64);
+    for (name, positions) in &checkpoint.streams {
+        put_varint(&mut out, name.len() as u64);
+        out.extend_from_slice(name.as_bytes());
+        put_varint(&mut out, positions.len() as u64);
+        let mut previous = 0;
+        for &position in positions {
+            assert!(position >= previous, "a stream's positions increase");
+            put_varint(&mut out, position - previous);
+            previous = position;
+        }
+    }
+    put_varint(&mut out, checkpoint.commands.len() as u64);
+    for (i, &(key, first_position, count)) in checkpoint.commands.iter().enumerate() {
+        assert!(
+            i == 0 || checkpoint.commands[i - 1].0 < key,
+            "commands are sorted by key"
+        );
+        out.extend_from_slice(&key.to_le_bytes());
+        put_varint(&mut out, first_position);
+        put_varint(&mut out, u64::from(count));
+    }
+    out
+}
+
+/// Decodes an index checkpoint; every byte must be used.
+pub fn decode_index_checkpoint(bytes: &[u8]) -> Result<IndexCheckpoint, CodecError> {
+    let mut r = Reader { bytes };
+    let version = u16::from_le_bytes(r.array()?);
+    if version != INDEX_CHECKPOINT_VERSION {
+        return Err(CodecError(format!(
+            "index checkpoint version {version}; this version reads {INDEX_CHECKPOINT_VERSION}"
+        )));
+    }
+    let next_position = u64::from_le_bytes(r.array()?);
+    let head_hash = r.array()?;
+    let command_key_probe = u128::from_le_bytes(r.array()?);
+    let stream_count = r.count(2)?;
+    let mut streams = Vec::with_capacity(stream_count);
+    for _ in 0..stream_count {
+        let name_bytes = r.count(1)?;
+        let name = std::str::from_utf8(r.take(name_bytes)?)
+            .map_err(|_| CodecError("index checkpoint: a stream name is not UTF-8".into()))?
+            .to_owned();
+        let n = r.count(1)?;
+        let mut positions = Vec::with_capacity(n);
+        let mut previous = 0u64;
+        for _ in 0..n {
+            previous = previous
+                .checked_add(r.varint()?)
+                .ok_or_else(|| CodecError("index checkpoint: a position overflows".into()))?;
+            positions.push(previous);
+        }
+        streams.push((name, positions));
+    }
+    let command_count = r.count(18)?;
+    let mut commands = Vec::with_capacity(command_count);
+    for _ in 0..command_count {
+        let key = u128::from_le_bytes(r.array()?);
+        let first_position = r.varint()?;
+        let count = u32::try_from(r.varint()?)
+            .map_err(|_| CodecError("index checkpoint: a command count overflows".into()))?;
+        if commands
+            .last()
+            .is_some_and(|(previous, _, _): &(u128, u64, u32)| *previous >= key)
+        {
+            return Err(CodecError(
+                "index checkpoint: commands are not in increasing key order".into(),
+            ));
+        }
+        commands.push((key, first_position, count));
+    }
+    if !r.bytes.is_empty() {
+        return Err(CodecError(format!(
+            "{} trailing bytes after the index checkpoint",
+            r.bytes.len()
+        )));
+    }
+    Ok(IndexCheckpoint {
+        next_position,
+        head_hash,
+        command_key_probe,
+        streams,
+        commands,
+    })
 }
 
 /// Most bytes of records the sled backend packs into one sled value (a chunk).
@@ -570,6 +770,15 @@ mod tests {
             effective_date: NaiveDate::from_ymd_opt(2021, 9, 1).unwrap(),
             memo: Memo::new("金秋助学 2021").unwrap(),
         }
+    }
+
+    #[test]
+    fn a_value_snapshot_is_the_snapshot_of_the_encoded_value() {
+        let value = (7u64, "三明".to_string(), vec![1u8, 2, 3]);
+        assert_eq!(
+            encode_value_snapshot(42, &value).unwrap(),
+            encode_snapshot(42, &encode_value(&value).unwrap())
+        );
     }
 
     #[test]

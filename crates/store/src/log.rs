@@ -63,17 +63,33 @@ struct CommandSpan {
 }
 
 /// In-memory indexes, rebuilt from the log on open (docs/decisions/0002): only the
-/// records and one head marker per batch are written to disk.
+/// records and one head marker per batch are written to disk; an index checkpoint
+/// (decision 0010) lets an open decode only the records after it.
 #[derive(Debug, Default)]
 struct Index {
+    /// One past the last position indexed.
+    next_position: u64,
     /// Positions of each stream's events, by stream version.
     streams: HashMap<StreamName, Vec<u64>>,
     /// Command spans keyed by a 128-bit hash of the command id. A hit is confirmed
     /// by reading the stored records back, so a collision cannot merge two commands.
+    /// Those of the index checkpoint this open started from are in `checkpointed`,
+    /// sorted by key (loading them is a copy, not ten million hash inserts); those
+    /// indexed since are here.
     commands: HashMap<u128, CommandSpan>,
+    checkpointed: Vec<(u128, CommandSpan)>,
 }
 
 impl Index {
+    fn command(&self, key: u128) -> Option<CommandSpan> {
+        self.commands.get(&key).copied().or_else(|| {
+            self.checkpointed
+                .binary_search_by_key(&key, |(k, _)| *k)
+                .ok()
+                .map(|i| self.checkpointed[i].1)
+        })
+    }
+
     fn stream_version(&self, stream: &StreamName) -> Option<u64> {
         self.streams
             .get(stream)
@@ -93,6 +109,11 @@ impl Index {
             "stream versions are contiguous"
         );
         positions.push(event.position);
+        assert_eq!(
+            event.position, self.next_position,
+            "positions are indexed in order"
+        );
+        self.next_position += 1;
         if event.command_event_index == 0 {
             self.commands.insert(
                 event.command_key,
@@ -126,6 +147,95 @@ impl EventPlacement {
             command_event_count: event.command_event_count,
         }
     }
+}
+
+/// The snapshot name under which the index checkpoint is stored.
+pub const INDEX_CHECKPOINT: &str = "store-index";
+
+/// The id whose command key an index checkpoint records, to detect a changed key function.
+const COMMAND_KEY_PROBE: &str = "welfare-ledger-command-key-probe";
+
+impl Index {
+    /// The checkpoint of this index; `head_hash` is the stored hash of its last record.
+    fn checkpoint(&self, head_hash: [u8; 32]) -> codec::IndexCheckpoint {
+        // Both sources sorted by key, merged; a key in both (a collision, confirmed by
+        // reading the records anyway) keeps the newer span, as a lookup would.
+        let mut recent: Vec<(u128, CommandSpan)> = self
+            .commands
+            .iter()
+            .map(|(key, span)| (*key, *span))
+            .collect();
+        recent.sort_unstable_by_key(|(key, _)| *key);
+        let mut commands = Vec::with_capacity(self.checkpointed.len() + recent.len());
+        let (mut old, mut new) = (
+            self.checkpointed.iter().peekable(),
+            recent.iter().peekable(),
+        );
+        loop {
+            let next = match (old.peek(), new.peek()) {
+                (Some(o), Some(n)) if o.0 < n.0 => old.next(),
+                (Some(o), Some(n)) if o.0 == n.0 => {
+                    old.next();
+                    new.next()
+                }
+                (Some(_), Some(_)) | (None, Some(_)) => new.next(),
+                (Some(_), None) => old.next(),
+                (None, None) => break,
+            };
+            let (key, span) = next.expect("peeked");
+            commands.push((*key, span.first_position, span.count));
+        }
+        codec::IndexCheckpoint {
+            next_position: self.next_position,
+            head_hash,
+            command_key_probe: probe_key(),
+            streams: self
+                .streams
+                .iter()
+                .map(|(name, positions)| (name.as_str().to_owned(), positions.clone()))
+                .collect(),
+            commands,
+        }
+    }
+
+    /// The index a checkpoint holds, if it is whole and was written with the same
+    /// command keys (no check against the log yet: see `Log::index_from_checkpoint`).
+    fn from_checkpoint(checkpoint: codec::IndexCheckpoint) -> Option<Index> {
+        if checkpoint.command_key_probe != probe_key() {
+            return None;
+        }
+        let mut streams = HashMap::with_capacity(checkpoint.streams.len());
+        let mut indexed = 0u64;
+        for (name, positions) in checkpoint.streams {
+            indexed += positions.len() as u64;
+            streams.insert(StreamName::new(name).ok()?, positions);
+        }
+        let sorted = checkpoint.commands.windows(2).all(|w| w[0].0 < w[1].0);
+        let checkpointed = checkpoint
+            .commands
+            .into_iter()
+            .map(|(key, first_position, count)| {
+                (
+                    key,
+                    CommandSpan {
+                        first_position,
+                        count,
+                    },
+                )
+            })
+            .collect();
+        // Every event is in exactly one stream; lookups need the keys in order.
+        (sorted && indexed == checkpoint.next_position).then_some(Index {
+            next_position: checkpoint.next_position,
+            streams,
+            commands: HashMap::new(),
+            checkpointed,
+        })
+    }
+}
+
+fn probe_key() -> u128 {
+    command_key(&CommandId::new(COMMAND_KEY_PROBE).expect("the probe is a valid command id"))
 }
 
 fn command_key(id: &CommandId) -> u128 {
@@ -163,6 +273,8 @@ struct Inner<B> {
     committed_changed: Condvar,
     /// Set by [`Log::wake_subscribers`]: waiting subscriptions return at once.
     waking: std::sync::atomic::AtomicBool,
+    /// Where open started decoding records: the index checkpoint's position, if one was used.
+    opened_from_checkpoint: Option<u64>,
 }
 
 /// An append-only event log over a [`Backend`]. Cheap to clone; clones share the log.
@@ -302,7 +414,9 @@ impl<B: Backend> Log<B> {
             }
         }
         let head = Self::check_head(&backend, header.hash_algorithm)?;
-        let index = Self::rebuild_index(&backend, header.hash_algorithm, head)?;
+        let start = Self::index_from_checkpoint(&backend, head);
+        let opened_from_checkpoint = start.as_ref().map(|(index, _)| index.next_position);
+        let index = Self::rebuild_index(&backend, header.hash_algorithm, head, start)?;
         Ok(Log {
             inner: Arc::new(Inner {
                 backend,
@@ -319,6 +433,7 @@ impl<B: Backend> Log<B> {
                 committed: Mutex::new(head),
                 committed_changed: Condvar::new(),
                 waking: std::sync::atomic::AtomicBool::new(false),
+                opened_from_checkpoint,
             }),
         })
     }
@@ -416,34 +531,72 @@ impl<B: Backend> Log<B> {
         })
     }
 
-    /// Decodes every record to rebuild the stream and command indexes, checking
-    /// positions, hash links and command completeness on the way (without rehashing).
+    /// The index checkpoint and the hash it ends with, if there is one that the log
+    /// proves: its last position is within the durable log and the record stored there
+    /// has the hash the checkpoint was taken after. Anything else (no checkpoint, a
+    /// damaged or foreign one, one beyond the head or of another history) means
+    /// rebuilding from position 0: a checkpoint only ever saves work.
+    fn index_from_checkpoint(backend: &B, head: Head) -> Option<(Index, [u8; 32])> {
+        let stored = backend.load_snapshot(INDEX_CHECKPOINT).ok()??;
+        let (position, bytes) = codec::decode_snapshot(&stored).ok()?;
+        let checkpoint = codec::decode_index_checkpoint(bytes).ok()?;
+        if checkpoint.next_position != position || position > head.next_position {
+            return None;
+        }
+        let hash = checkpoint.head_hash;
+        let proven = match position.checked_sub(1) {
+            None => hash == GENESIS_HASH,
+            Some(last) => {
+                let value = backend.read(last).ok()??;
+                codec::split_stored(&value).ok()?.1 == hash
+            }
+        };
+        if !proven {
+            return None;
+        }
+        Some((Index::from_checkpoint(checkpoint)?, hash))
+    }
+
+    /// Decodes every record after `start` (an index checkpoint and the stored hash of
+    /// its last record; else from position 0) to rebuild the stream and command
+    /// indexes, checking positions, hash links, stream versions and command
+    /// completeness on the way (without rehashing).
     fn rebuild_index(
         backend: &B,
         algorithm: HashAlgorithm,
         head: Head,
+        start: Option<(Index, [u8; 32])>,
     ) -> Result<Index, StoreError> {
-        let mut index = Index::default();
-        let mut checker = SequenceChecker::new();
-        let mut failure: Option<StoreError> = None;
-        backend.scan(0, head.next_position, &mut |position, value| {
-            let checked = codec::decode_stored(value)
-                .map_err(|e| (position, e.0))
-                .and_then(|event| checker.check(position, &event).map(|()| event));
-            match checked {
-                Ok(event) => {
-                    index.add(&EventPlacement::of(&event));
-                    ControlFlow::Continue(())
-                }
-                Err((position, what)) => {
-                    failure = Some(StoreError::Corruption {
-                        position: Some(position),
-                        what,
-                    });
-                    ControlFlow::Break(())
-                }
+        let (mut index, mut checker) = match start {
+            Some((index, hash)) => {
+                let checker = SequenceChecker::resume(&index, hash);
+                (index, checker)
             }
-        })?;
+            None => (Index::default(), SequenceChecker::new()),
+        };
+        let mut failure: Option<StoreError> = None;
+        backend.scan(
+            index.next_position,
+            head.next_position,
+            &mut |position, value| {
+                let checked = codec::decode_stored(value)
+                    .map_err(|e| (position, e.0))
+                    .and_then(|event| checker.check(position, &event).map(|()| event));
+                match checked {
+                    Ok(event) => {
+                        index.add(&EventPlacement::of(&event));
+                        ControlFlow::Continue(())
+                    }
+                    Err((position, what)) => {
+                        failure = Some(StoreError::Corruption {
+                            position: Some(position),
+                            what,
+                        });
+                        ControlFlow::Break(())
+                    }
+                }
+            },
+        )?;
         if let Some(mut err) = failure {
             Self::blame_altered_predecessor(backend, algorithm, &mut err);
             return Err(err);
@@ -511,8 +664,7 @@ impl<B: Backend> Log<B> {
     /// Where a durable command's events are: its first position and event count.
     pub fn command_span(&self, command_id: &CommandId) -> Option<(u64, u32)> {
         self.read_index()
-            .commands
-            .get(&command_key(command_id))
+            .command(command_key(command_id))
             .map(|span| (span.first_position, span.count))
     }
 
@@ -767,7 +919,7 @@ impl<B: Backend> Log<B> {
                 })
             };
         }
-        if let Some(&span) = index.commands.get(&key) {
+        if let Some(span) = index.command(key) {
             return match self.matches_durable(span, batch) {
                 Ok(true) => Planned::DuplicateOfDurable(Appended {
                     first_position: span.first_position,
@@ -1131,13 +1283,12 @@ impl<B: Backend> Log<B> {
         value: &T,
     ) -> Result<(), StoreError> {
         crate::types::check_snapshot_name(name)?;
-        let bytes = codec::encode_value(value).map_err(|e| StoreError::Backend {
-            op: "encoding a snapshot",
-            message: e.0,
-        })?;
-        self.inner
-            .backend
-            .save_snapshot(name, &codec::encode_snapshot(position, &bytes))
+        let stored =
+            codec::encode_value_snapshot(position, value).map_err(|e| StoreError::Backend {
+                op: "encoding a snapshot",
+                message: e.0,
+            })?;
+        self.inner.backend.save_snapshot(name, &stored)
     }
 
     /// The snapshot stored under `name` and the position it was taken at. A damaged
@@ -1157,6 +1308,49 @@ impl<B: Backend> Log<B> {
         let (position, bytes) = codec::decode_snapshot(&stored).map_err(|e| corrupt(e.0))?;
         let value = codec::decode_value(bytes).map_err(|e| corrupt(e.0))?;
         Ok(Some((position, value)))
+    }
+
+    /// The position of the index checkpoint this open started from (it decoded only
+    /// the records after it), or `None` if it decoded every record.
+    pub fn opened_from_index_checkpoint(&self) -> Option<u64> {
+        self.inner.opened_from_checkpoint
+    }
+
+    /// Saves the store's in-memory indexes as an index checkpoint, so that the next
+    /// open decodes only the records after it (decision 0010). Returns the position it
+    /// covers. Commits wait for the index while the checkpoint is copied out of it
+    /// (the streams' positions, and the commands since the open sorted and merged with
+    /// the checkpointed ones); it is encoded and written without holding the index.
+    pub fn save_index_checkpoint(&self) -> Result<u64, StoreError> {
+        let checkpoint = {
+            let index = self.read_index();
+            // The index only holds durable records, so the last one can be read back.
+            let hash =
+                match index.next_position.checked_sub(1) {
+                    None => GENESIS_HASH,
+                    Some(last) => {
+                        let value = self.inner.backend.read(last)?.ok_or_else(|| {
+                            StoreError::Corruption {
+                                position: Some(last),
+                                what: "an indexed record is missing".into(),
+                            }
+                        })?;
+                        codec::split_stored(&value)
+                            .map_err(|e| StoreError::Corruption {
+                                position: Some(last),
+                                what: e.0,
+                            })?
+                            .1
+                    }
+                };
+            index.checkpoint(hash)
+        };
+        let bytes = codec::encode_index_checkpoint(&checkpoint);
+        self.inner.backend.save_snapshot(
+            INDEX_CHECKPOINT,
+            &codec::encode_snapshot(checkpoint.next_position, &bytes),
+        )?;
+        Ok(checkpoint.next_position)
     }
 
     /// Whether the log refuses writes after a failed write or flush, and why.
@@ -1188,6 +1382,20 @@ impl SequenceChecker {
             next_position: 0,
             stream_versions: HashMap::new(),
             prev_stored_hash: GENESIS_HASH,
+            open: None,
+        }
+    }
+
+    /// Continues after an index checkpoint, which always ends between commands.
+    fn resume(index: &Index, prev_stored_hash: [u8; 32]) -> Self {
+        SequenceChecker {
+            next_position: index.next_position,
+            stream_versions: index
+                .streams
+                .iter()
+                .map(|(name, positions)| (name.clone(), positions.len() as u64))
+                .collect(),
+            prev_stored_hash,
             open: None,
         }
     }
