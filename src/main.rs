@@ -141,6 +141,13 @@ enum Command {
     Backup {
         /// A new or empty directory for the copy.
         dir: PathBuf,
+        /// Copy the ledger a running server holds (its address, e.g.
+        /// http://127.0.0.1:8080), through its export, instead of opening --data.
+        #[arg(long)]
+        server: Option<String>,
+        /// An auditor's or whole-ledger admin's token for --server.
+        #[arg(long, env = "WELFARE_LEDGER_TOKEN", requires = "server")]
+        token: Option<String>,
     },
     /// Manage staff users (as an admin named by --user).
     #[command(subcommand)]
@@ -245,7 +252,21 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Export(args) => exchange::export(cli, args),
         Command::Import(args) => exchange::import(cli, args),
         Command::Rebuild => maintain::rebuild(cli),
-        Command::Backup { dir } => maintain::backup(cli, dir),
+        Command::Backup { dir, server, token } => {
+            let source = match (server, token) {
+                (Some(url), Some(token)) => Some(maintain::Source {
+                    url: url.clone(),
+                    token: token.clone(),
+                }),
+                (Some(_), None) => {
+                    return Err(error::rejected(
+                        "backup --server needs an auditor's or admin's --token (or WELFARE_LEDGER_TOKEN)",
+                    ))
+                }
+                _ => None,
+            };
+            maintain::backup(cli, dir, source.as_ref())
+        }
         Command::User(command) => staff::user(cli, command),
         Command::Token(command) => staff::token(cli, command),
         Command::Status => {

@@ -4,14 +4,20 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger_store::codec::{encode_head, HeadMarker};
 use ledger_store::{Backend as _, Log, SledBackend};
 use serde_json::json;
 
 use crate::error::{exit, file_error, rejected, Failure};
 use crate::{ledger, Cli};
 
-/// Records copied per durable write of a backup.
+/// Where a `backup --server` copies from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub url: String,
+    pub token: String,
+}
+
+/// Records read per page by a backup.
 pub const BACKUP_PAGE_RECORDS: usize = 1_024;
 
 /// How long `rebuild` waits for the incremental projections to reach the head.
@@ -83,9 +89,12 @@ pub fn rebuild(cli: &Cli) -> Result<u8, Failure> {
 /// then opens the copy and checks that it verifies to the same head.
 ///
 /// The console holds the data directory (sled's lock), so nothing is appended while
-/// it copies: the copy is the log up to the head when it started. Projection
-/// checkpoints and the model's snapshot are not copied; the copy rebuilds them.
-pub fn backup(cli: &Cli, target: &Path) -> Result<u8, Failure> {
+/// it copies: the copy is the log up to the head when it started. With `server`, the
+/// ledger a running server holds is copied from its whole-log JSONL export (which
+/// carries each record's exact bytes and hash): the copy is the log up to the head
+/// when the export started, while the server goes on serving. Projection checkpoints
+/// and the model's snapshot are not copied; the copy rebuilds them.
+pub fn backup(cli: &Cli, target: &Path, server: Option<&Source>) -> Result<u8, Failure> {
     if target.exists()
         && std::fs::read_dir(target)
             .map_err(file_error("cannot read the backup directory", target))?
@@ -97,51 +106,70 @@ pub fn backup(cli: &Cli, target: &Path) -> Result<u8, Failure> {
             target.display()
         )));
     }
-    let log = ledger::open_log(&cli.data)?;
-    let head = log.head();
-    let header = log
-        .backend()
-        .read_header()?
-        .ok_or_else(|| rejected("the ledger has no header"))?;
-    {
-        let copy = SledBackend::open(target)?;
-        copy.write_header(&header)?;
-        let bar = ProgressBar::new(head.next_position);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_message("copying");
-        let mut next = 0;
-        while next < head.next_position {
-            let wanted = usize::try_from(head.next_position - next).unwrap_or(usize::MAX);
-            let page = log.read_raw(next, wanted.min(BACKUP_PAGE_RECORDS))?;
-            let Some(last) = page.last() else {
-                return Err(rejected(format!(
-                    "the log ended at position {next} before its head {}",
-                    head.next_position
-                )));
-            };
-            let marker = encode_head(&HeadMarker {
-                next_position: last.position + 1,
-                hash: last.hash,
-            });
-            let values: Vec<Vec<u8>> = page
-                .iter()
-                .map(|raw| {
-                    let mut value = raw.record.clone();
-                    value.extend_from_slice(&raw.hash);
-                    value
-                })
-                .collect();
-            copy.write(next, &values, &marker)?;
-            copy.flush()?;
-            next = last.position + 1;
-            bar.set_position(next);
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("copying");
+    let head = match server {
+        // A ledger a running server holds: its whole-log export, streamed.
+        Some(source) => {
+            let response = ureq::get(&format!(
+                "{}/api/v1/export",
+                source.url.trim_end_matches('/')
+            ))
+            .set("Authorization", &format!("Bearer {}", source.token))
+            .call()
+            .map_err(|e| match e {
+                ureq::Error::Status(code, r) => rejected(format!(
+                    "the server answered {code}: {}",
+                    r.into_string().unwrap_or_default()
+                )),
+                other => rejected(format!("cannot reach the server: {other}")),
+            })?;
+            let mut reader = std::io::BufReader::new(response.into_reader());
+            let copy = SledBackend::open(target)?;
+            ledger_exchange::restore_jsonl(&mut reader, &copy, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .map_err(|e| rejected(e.to_string()))?
         }
-        bar.finish_and_clear();
-    }
+        // A ledger this process can open: its records, page by page.
+        None => {
+            let log = ledger::open_log(&cli.data)?;
+            let head = log.head();
+            bar.set_length(head.next_position);
+            let header = log
+                .backend()
+                .read_header()?
+                .ok_or_else(|| rejected("the ledger has no header"))?;
+            let copy = SledBackend::open(target)?;
+            let mut copier = ledger_exchange::RecordCopier::start(&copy, &header)
+                .map_err(|e| rejected(e.to_string()))?;
+            while copier.copied() < head.next_position {
+                let wanted =
+                    usize::try_from(head.next_position - copier.copied()).unwrap_or(usize::MAX);
+                let page = log.read_raw(copier.copied(), wanted.min(BACKUP_PAGE_RECORDS))?;
+                if page.is_empty() {
+                    return Err(rejected(format!(
+                        "the log ended at position {} before its head {}",
+                        copier.copied(),
+                        head.next_position
+                    )));
+                }
+                for raw in page {
+                    copier.push(raw).map_err(|e| rejected(e.to_string()))?;
+                }
+                bar.set_position(copier.copied());
+            }
+            copier.finish().map_err(|e| rejected(e.to_string()))?;
+            head
+        }
+    };
+    bar.finish_and_clear();
     // Reopen the copy as a ledger and check its whole chain.
     let copy = Log::open(SledBackend::open(target)?, None, ledger::clock())?;
     let report = copy.verify()?;
@@ -160,7 +188,7 @@ pub fn backup(cli: &Cli, target: &Path) -> Result<u8, Failure> {
                 "backup": target.display().to_string(),
                 "events": head.next_position,
                 "head_hash": hex::encode(head.hash),
-                "hash_algorithm": log.algorithm().name(),
+                "hash_algorithm": report.algorithm.name(),
             })
         );
     } else {

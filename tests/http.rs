@@ -410,3 +410,53 @@ fn sigterm_drains_and_the_ledger_verifies_after_restart() {
         balance.body
     );
 }
+
+/// A backup of the ledger a running server holds: `backup --server` streams the
+/// whole-log export and rebuilds the ledger byte for byte while the server goes on
+/// serving; the copy verifies to the head the server reports. Only auditors and
+/// whole-ledger admins may export.
+#[test]
+fn a_backup_is_taken_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    let admin = init(&data);
+    let server = serve(&data);
+    let s = setup(&server, &admin);
+    s.api
+        .ok(&s.clerk_sx, "g-1", grant("HP-SX", "b-000001", "500.00"));
+    problem(
+        &s.api.get(&s.clerk_sx, "/api/v1/export"),
+        403,
+        "not_permitted",
+    );
+    let health = call("GET", &format!("{}/health", server.base), None, None, None);
+    let copy = dir.path().join("copy");
+    let out = Command::new(env!("CARGO_BIN_EXE_welfare-ledger"))
+        .arg("--data")
+        .arg(&data)
+        .args(["--json", "backup"])
+        .arg(&copy)
+        .args(["--server", &server.base, "--token", &s.auditor])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["head_hash"], health.body["head_hash"], "{report}");
+    assert_eq!(report["events"], health.body["events"]);
+    // The server kept serving; the copy is a ledger of its own that verifies.
+    s.api
+        .ok(&s.clerk_sx, "g-2", grant("HP-SX", "b-000001", "1.00"));
+    let status = ledger(&copy, &["--json", "status"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["head_hash"], health.body["head_hash"]);
+    let verify = ledger(&copy, &["verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

@@ -30,6 +30,9 @@ struct HeaderLine<'a> {
     /// The log's head when the export started: its event count and last hash.
     head_position: u64,
     head_hash: String,
+    /// When the ledger was created (its header's `created_at_ms`), so that a backup
+    /// restored from the export has the original's header byte for byte.
+    ledger_created_at_ms: i64,
 }
 
 /// One event.
@@ -68,6 +71,7 @@ pub fn export_jsonl<B: Backend>(
         to_position: to,
         head_position: head.next_position,
         head_hash: hex::encode(head.hash),
+        ledger_created_at_ms: ledger_created_at_ms(log)?,
     };
     serde_json::to_writer(&mut out, &header).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
@@ -91,4 +95,17 @@ pub fn export_jsonl<B: Backend>(
         to_position: to,
         last_hash,
     })
+}
+
+/// The ledger's creation time from its stored header.
+fn ledger_created_at_ms<B: Backend>(log: &Log<B>) -> Result<i64, ExchangeError> {
+    let bytes = log.backend().read_header()?.ok_or(ExchangeError::Chain {
+        position: 0,
+        what: "the ledger has no header".into(),
+    })?;
+    let header = ledger_store::codec::decode_header(&bytes).map_err(|e| ExchangeError::Chain {
+        position: 0,
+        what: format!("the ledger's header: {}", e.0),
+    })?;
+    Ok(header.created_at_ms)
 }

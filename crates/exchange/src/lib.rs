@@ -50,6 +50,7 @@
 mod csv_export;
 mod import;
 mod jsonl;
+mod restore;
 
 use std::ops::{Bound, RangeBounds};
 
@@ -62,6 +63,7 @@ pub use import::{
     RowError, IMPORT_BYTES_MAX, IMPORT_COLUMNS, IMPORT_ROWS_MAX, IMPORT_WINDOW_ROWS,
 };
 pub use jsonl::{export_jsonl, JSONL_FORMAT, JSONL_VERSION};
+pub use restore::{restore_jsonl, RecordCopier, COPY_BATCH_RECORDS};
 
 /// Events read from the log per page while exporting (the memory bound of an export).
 pub const EXPORT_PAGE_EVENTS: usize = 1_024;

@@ -119,6 +119,7 @@ routes! {
     get "/api/v1/audit" => reads::audit;
     get "/api/v1/events/{position}" => reads::event;
     get "/api/v1/verify" => reads::verify;
+    get "/api/v1/export" => reads::export;
     get "/health" => health;
     get "/metrics" => metrics_text;
     get "/openapi.json" => openapi::openapi_json;

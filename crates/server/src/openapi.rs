@@ -47,6 +47,7 @@ pub(crate) const WRITERS: &str = "Clerks record money within their scope, approv
         reads::audit,
         reads::event,
         reads::verify,
+        reads::export,
         crate::health,
         crate::metrics_text,
         openapi_json,

@@ -793,3 +793,82 @@ pub(crate) async fn verify<B: Backend + 'static>(
         }),
     }))
 }
+
+/// A `Write` that hands the export to the response body in chunks.
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    const CHUNK_BYTES: usize = 64 * 1024;
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = axum::body::Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= Self::CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// The whole log as the auditor's JSONL export (docs/EXCHANGE.md), streamed: a header
+/// line, then one line per event with its exact record bytes and chain hashes, up to
+/// the head when the request arrived. `welfare-ledger backup --server` rebuilds a
+/// ledger from it while the server goes on serving.
+#[utoipa::path(get, path = "/api/v1/export", tag = "audit", security(("bearer" = [])),
+    description = AUDITORS,
+    responses(
+        (status = 200, description = "JSON Lines: a header line, then one line per event (docs/EXCHANGE.md)", body = String, content_type = "application/x-ndjson"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The caller does not read the whole ledger", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn export<B: Backend + 'static>(
+    State(app): State<Arc<App<B>>>,
+    caller: Caller,
+) -> Result<Response, Problem> {
+    caller.must_read_everything("exporting the ledger")?;
+    let (sender, receiver) = tokio::sync::mpsc::channel(8);
+    let engine = Arc::clone(&app.engine);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            sender: sender.clone(),
+            buffer: Vec::new(),
+        };
+        let result = ledger_exchange::export_jsonl(engine.log(), .., &mut out, &mut |_, _| {})
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|_| std::io::Write::flush(&mut out));
+        if let Err(e) = result {
+            // The body ends with an error: the client sees a broken transfer, never
+            // a short export that looks whole (the last line's hash is the head's).
+            let _ = sender.blocking_send(Err(e));
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut r| async move {
+        r.recv().await.map(|item| (item, r))
+    });
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/x-ndjson; charset=utf-8",
+        )],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
