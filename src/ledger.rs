@@ -37,9 +37,12 @@ pub fn open_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
     Ok(Engine::open(open_log(data)?, clock())?)
 }
 
-/// Today by the system clock (UTC), the default effective date.
+/// Today's business date by the system clock (China Standard Time,
+/// `ledger_domain::business_date`), the default effective date.
 pub fn today() -> NaiveDate {
-    DateTime::from_timestamp_millis(clock().now_ms()).map_or(NaiveDate::MIN, |t| t.date_naive())
+    DateTime::from_timestamp_millis(clock().now_ms()).map_or(NaiveDate::MIN, |t| {
+        ledger_domain::business_date(t.naive_utc())
+    })
 }
 
 /// Creates a ledger with its first admin (the whole ledger, no scope) and returns the

@@ -13,6 +13,18 @@ use crate::catalogue::{
 use crate::ids::{AwardId, BeneficiaryId, CampaignId, FundId, LoanId, UnitCode, UserId};
 use crate::money::Amount;
 
+/// The ledger's business day runs on China Standard Time (UTC+8, no daylight saving):
+/// a payment recorded at 07:30 in Sanming is of that day, not of the day before in UTC.
+pub const BUSINESS_UTC_OFFSET_HOURS: i64 = 8;
+
+/// The business date (China Standard Time) of a UTC recording time.
+pub fn business_date(recorded_at_utc: NaiveDateTime) -> NaiveDate {
+    recorded_at_utc
+        .checked_add_signed(chrono::TimeDelta::hours(BUSINESS_UTC_OFFSET_HOURS))
+        .unwrap_or(recorded_at_utc)
+        .date()
+}
+
 /// Who acts, when the money moves, when the command is recorded, and its id.
 ///
 /// Time is an argument: the domain reads no clock. `effective_date` is the business
@@ -23,7 +35,8 @@ pub struct CommandContext {
     pub actor: UserId,
     /// The business date of the money movement.
     pub effective_date: NaiveDate,
-    /// When the engine recorded the command (injected, never read from a clock here).
+    /// When the engine recorded the command, UTC (injected, never read from a clock
+    /// here); its business date is [`business_date`].
     pub recorded_at: NaiveDateTime,
     /// The caller's command id (idempotency is the engine's job; the domain only carries it).
     pub command_id: String,

@@ -63,7 +63,7 @@ pub fn decide_with(
     ctx: &CommandContext,
     reversal_record: &dyn Fn(u64) -> Option<Reversible>,
 ) -> Result<Vec<Event>, Rejection> {
-    let recorded_on = ctx.recorded_at.date();
+    let recorded_on = crate::command::business_date(ctx.recorded_at);
     if ctx.effective_date > recorded_on {
         return Err(Rejection::EffectiveDateInFuture {
             effective_date: ctx.effective_date,

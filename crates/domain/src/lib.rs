@@ -29,8 +29,9 @@ pub use catalogue::{
     VisitOutcome,
 };
 pub use command::{
-    BursaryInstalment, ClaimPayment, Command, CommandContext, CondolencePayment, GrantPayment,
-    HousingInstalment, LoanDisbursement, Payment, PremiumPayment,
+    business_date, BursaryInstalment, ClaimPayment, Command, CommandContext, CondolencePayment,
+    GrantPayment, HousingInstalment, LoanDisbursement, Payment, PremiumPayment,
+    BUSINESS_UTC_OFFSET_HOURS,
 };
 pub use decide::{decide, decide_with};
 pub use event::{

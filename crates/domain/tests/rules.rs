@@ -1345,14 +1345,14 @@ fn a_closed_year_blocks_every_month_of_it() {
 fn money_cannot_move_in_the_future() {
     let mut l = lending_ledger(None);
     let mut ctx = l.context("clerk-1", day(2021, 3, 2));
-    ctx.recorded_at = day(2021, 3, 1).and_hms_opt(23, 59, 59).unwrap();
-    let r = decide(
-        &l.state,
-        &Command::DisburseLoan(loan("L-1", "SM-REV", "HH-1", yuan(1), 1)),
-        &ctx,
-    )
-    .unwrap_err();
+    // 15:59:59 UTC is 23:59:59 on 1 March in China Standard Time: 2 March is the future.
+    ctx.recorded_at = day(2021, 3, 1).and_hms_opt(15, 59, 59).unwrap();
+    let command = Command::DisburseLoan(loan("L-1", "SM-REV", "HH-1", yuan(1), 1));
+    let r = decide(&l.state, &command, &ctx).unwrap_err();
     assert_eq!(r.code(), "effective_date_in_future");
+    // A second later it is midnight in Sanming, and 2 March is today.
+    ctx.recorded_at = day(2021, 3, 1).and_hms_opt(16, 0, 0).unwrap();
+    assert!(decide(&l.state, &command, &ctx).is_ok());
 }
 
 // ---- reversal ----------------------------------------------------------------------

@@ -83,10 +83,12 @@ impl<B: Backend> App<B> {
         })
     }
 
-    /// Today's date by the ledger's clock (UTC), the default effective date.
+    /// Today's business date by the ledger's clock (China Standard Time,
+    /// `ledger_domain::business_date`), the default effective date.
     pub fn today(&self) -> NaiveDate {
-        DateTime::from_timestamp_millis(self.clock.now_ms())
-            .map_or(NaiveDate::MIN, |t| t.date_naive())
+        DateTime::from_timestamp_millis(self.clock.now_ms()).map_or(NaiveDate::MIN, |t| {
+            ledger_domain::business_date(t.naive_utc())
+        })
     }
 }
 
