@@ -86,9 +86,20 @@ fn verify_exits_3_and_names_the_altered_position() {
     assert!(ledger(&["init"], &data).status.success());
     append_some(&data, 10);
     {
-        // Alter one byte of record 6 inside its sled chunk, as an insider could.
-        // The binary has exited, so sled's lock is free.
-        let db = sled::open(data.join(SLED_DIR)).unwrap();
+        // Alter one byte of record 6 inside its sled chunk, as an insider could. sled
+        // 0.34 releases its file lock a moment after the log above is dropped: wait
+        // for it (up to 3 s, as `SledBackend::open` does).
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::open(data.join(SLED_DIR)) {
+                Ok(db) => break db,
+                Err(e) if started.elapsed() < std::time::Duration::from_secs(3) => {
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("sled stayed locked: {e}"),
+            }
+        };
         let tree = db.open_tree(LOG_TREE).unwrap();
         // The chunk holding record 6: the last one whose first position is at most 6.
         let (key, chunk) = tree
