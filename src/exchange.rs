@@ -158,9 +158,9 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> Result<u8, Failure> {
     let actor = staff::acting_user(cli)?;
     let bytes = std::fs::read(&args.file).map_err(file_error("cannot read", &args.file))?;
     let engine = ledger::open_engine(&cli.data)?;
-    // The library submits rows as the operator would; the console checks first that
-    // the importing user may record every row (role and unit scope), and that no row
-    // claims to be recorded by someone else.
+    // The library checks role, scope and actor per row, and `--skip-bad-rows` would
+    // skip a row it refuses. A permission problem is not a bad row to skip: the console
+    // refuses the whole file up front when any row is not the importing user's to record.
     let parsed = parse_payments(&bytes, &actor)?;
     let refused: Vec<String> = engine.read(|m| {
         parsed

@@ -186,13 +186,11 @@ fn check_unit(cli: &Cli, engine: &Engine<SledBackend>, unit: &UnitCode) -> Resul
 
 fn check_everything(cli: &Cli, engine: &Engine<SledBackend>, what: &str) -> Result<(), Failure> {
     engine.read(|m| match reader(cli, m.state())? {
-        Some((id, user)) if !(user.role().reads_everything() || user.scope().is_none()) => {
-            Err(rejected(format!(
-                "user {id} is a {} of unit {}; {what} is for auditors and admins of the whole ledger",
-                user.role(),
-                user.scope().map_or("-".to_string(), ToString::to_string)
-            )))
-        }
+        Some((id, user)) if !user.reads_whole_ledger() => Err(rejected(format!(
+            "user {id} is a {} of unit {}; {what} is for auditors and admins of the whole ledger",
+            user.role(),
+            user.scope().map_or("-".to_string(), ToString::to_string)
+        ))),
         _ => Ok(()),
     })
 }

@@ -191,6 +191,12 @@ impl User {
     pub fn is_active(&self) -> bool {
         self.active
     }
+
+    /// Whether the user reads every unit: an active auditor, or an active user without
+    /// a scope (an admin of the whole ledger).
+    pub fn reads_whole_ledger(&self) -> bool {
+        self.active && (self.role.reads_everything() || self.scope.is_none())
+    }
 }
 
 /// An issued token.
@@ -309,16 +315,12 @@ impl Access {
 
 /// Whether `user` may read what belongs to `unit` (a fund's unit, a report's root).
 pub fn may_read_unit(state: &State, user: &User, unit: &UnitCode) -> bool {
-    if !user.active {
-        return false;
-    }
-    if user.role.reads_everything() {
-        return true;
-    }
-    match &user.scope {
-        None => true,
-        Some(scope) => state.is_within(unit, scope),
-    }
+    user.reads_whole_ledger()
+        || (user.active
+            && user
+                .scope
+                .as_ref()
+                .is_some_and(|scope| state.is_within(unit, scope)))
 }
 
 /// Whether `user` may read a fund (false for an unknown fund unless the user reads
@@ -326,7 +328,7 @@ pub fn may_read_unit(state: &State, user: &User, unit: &UnitCode) -> bool {
 pub fn may_read_fund(state: &State, user: &User, fund: &FundId) -> bool {
     match state.fund(fund) {
         Some(f) => may_read_unit(state, user, f.unit()),
-        None => user.active && (user.role.reads_everything() || user.scope.is_none()),
+        None => user.reads_whole_ledger(),
     }
 }
 
