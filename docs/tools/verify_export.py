@@ -80,6 +80,7 @@ CATEGORY = enum("PoorHousehold", "SpecialFamily", "OnlyChild", "TwoDaughters", "
                 "Student", "Mother")
 MODALITY = enum("Relief", "Skills", "Health")
 ROLE = enum("clerk", "approver", "manager", "auditor", "admin")
+PERSONAL_DATA_ACTION = enum("read", "look_up_by_id_number", "update_contact")
 LINE = enum("HouseholdAccident", "HospitalNursing", "CriticalIllness")
 MODEL = enum("InsurerUnderwritten", "SelfInsured")
 VISIT = enum("InProgress", "Completed", "NeedsHelp")
@@ -184,6 +185,13 @@ EVENT = enum(
     ("UserDisabled", struct(("user", STR), ("reason", STR))),
     ("TokenIssued", struct(("token", DIGEST), ("user", STR), ("expires_on", opt(DATE)))),
     ("TokenRevoked", struct(("token", DIGEST), ("user", STR), ("reason", STR))),
+    ("PersonalDataAccessGranted", struct(("user", STR), ("reason", STR))),
+    ("PersonalDataAccessWithdrawn", struct(("user", STR), ("reason", STR))),
+    ("PersonalDataAccessed", struct(("beneficiary", STR), ("action", PERSONAL_DATA_ACTION),
+                                    ("purpose", STR))),
+    ("BeneficiaryRestricted", struct(("beneficiary", STR), ("reason", STR))),
+    ("BeneficiaryRestrictionLifted", struct(("beneficiary", STR), ("reason", STR))),
+    ("BeneficiaryErased", struct(("beneficiary", STR), ("reason", STR))),
 )
 
 

@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::command::Command;
 use crate::event::Reversible;
-use crate::ids::{AwardId, FundId, UnitCode, UserId};
+use crate::ids::{AwardId, BeneficiaryId, FundId, UnitCode, UserId};
 use crate::rejection::Rejection;
 use crate::state::State;
 
@@ -177,9 +177,16 @@ pub struct User {
     pub(crate) role: Role,
     pub(crate) scope: Option<UnitCode>,
     pub(crate) active: bool,
+    /// Granted the separate permission to read beneficiaries' personal information.
+    pub(crate) personal_data: bool,
 }
 
 impl User {
+    /// Whether the user may read beneficiaries' personal information (within their
+    /// scope): active and granted the permission, whatever the role.
+    pub fn reads_personal_data(&self) -> bool {
+        self.active && self.personal_data
+    }
     pub fn role(&self) -> Role {
         self.role
     }
@@ -356,6 +363,8 @@ fn need(
 ) -> Need {
     let fund_unit = |fund: &FundId| state.fund(fund).map(|f| f.unit().clone());
     let award_unit = |award: &AwardId| state.award(award).and_then(|a| fund_unit(a.fund()));
+    let beneficiary_unit =
+        |beneficiary: &BeneficiaryId| state.beneficiary(beneficiary).map(|b| b.unit().clone());
     let n = |roles, action, unit| Need {
         roles,
         action,
@@ -402,9 +411,32 @@ fn need(
                 whole_ledger: matches!(scope, Some(None)),
             }
         }
+        Command::GrantPersonalDataAccess { user, .. }
+        | Command::WithdrawPersonalDataAccess { user, .. } => {
+            let scope = state.access().user(user).map(|u| u.scope.clone());
+            Need {
+                roles: ADMIN,
+                action: "grant access to personal information",
+                unit: scope.clone().flatten(),
+                whole_ledger: matches!(scope, Some(None)),
+            }
+        }
         Command::RegisterBeneficiary { unit, .. } => {
             n(CLERK, "register beneficiaries", Some(unit.clone()))
         }
+        // Any role may be granted the permission; `authorize_with` checks it.
+        Command::RecordPersonalDataAccess { beneficiary, .. } => n(
+            &Role::ALL,
+            "read personal information",
+            beneficiary_unit(beneficiary),
+        ),
+        Command::RestrictBeneficiary { beneficiary, .. }
+        | Command::LiftBeneficiaryRestriction { beneficiary, .. }
+        | Command::EraseBeneficiary { beneficiary, .. } => n(
+            ADMIN,
+            "restrict or erase beneficiaries' personal information",
+            beneficiary_unit(beneficiary),
+        ),
         Command::CommitAppropriation { fund, .. } | Command::ReceiveAppropriation { fund, .. } => {
             n(CLERK, "record appropriations", fund_unit(fund))
         }
@@ -501,6 +533,11 @@ pub fn authorize_with(
             user: actor.clone(),
             role: user.role,
             action: need.action,
+        });
+    }
+    if matches!(command, Command::RecordPersonalDataAccess { .. }) && !user.personal_data {
+        return Err(Rejection::PersonalDataNotPermitted {
+            user: actor.clone(),
         });
     }
     if let Command::RejectPayment { request, .. } = command {

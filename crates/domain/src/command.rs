@@ -341,6 +341,59 @@ pub enum Command {
     },
     /// Revoke a token.
     RevokeToken { token: TokenDigest, reason: String },
+    /// Allow a user to read beneficiaries' personal information (a permission of its
+    /// own, apart from the role's reading of money).
+    GrantPersonalDataAccess { user: UserId, reason: String },
+    /// Take that permission back.
+    WithdrawPersonalDataAccess { user: UserId, reason: String },
+    /// Record that the actor reads or changes a beneficiary's personal information in
+    /// the registry, and why. The registry discloses nothing until this is recorded.
+    RecordPersonalDataAccess {
+        beneficiary: BeneficiaryId,
+        action: PersonalDataAction,
+        purpose: String,
+    },
+    /// Stop every use of a beneficiary's personal information except storage (PIPL
+    /// Art. 47 ¶2); no new payments name the beneficiary while restricted.
+    RestrictBeneficiary {
+        beneficiary: BeneficiaryId,
+        reason: String,
+    },
+    /// Lift a restriction.
+    LiftBeneficiaryRestriction {
+        beneficiary: BeneficiaryId,
+        reason: String,
+    },
+    /// Erase a beneficiary's personal information: the registry destroys the person's
+    /// key. The history stays; the beneficiary can no longer be paid.
+    EraseBeneficiary {
+        beneficiary: BeneficiaryId,
+        reason: String,
+    },
+}
+
+/// What a member of staff does with a beneficiary's personal information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PersonalDataAction {
+    /// Read the data by the beneficiary's id.
+    Read,
+    /// Found the beneficiary by an ID number typed in, and read the data.
+    LookUpByIdNumber,
+    /// Changed the contact data (phone, bank account, address).
+    UpdateContact,
+}
+
+impl PersonalDataAction {
+    /// The snake_case name used in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PersonalDataAction::Read => "read",
+            PersonalDataAction::LookUpByIdNumber => "look_up_by_id_number",
+            PersonalDataAction::UpdateContact => "update_contact",
+        }
+    }
 }
 
 impl Command {
@@ -378,6 +431,12 @@ impl Command {
             Command::DisableUser { .. } => "DisableUser",
             Command::IssueToken { .. } => "IssueToken",
             Command::RevokeToken { .. } => "RevokeToken",
+            Command::GrantPersonalDataAccess { .. } => "GrantPersonalDataAccess",
+            Command::WithdrawPersonalDataAccess { .. } => "WithdrawPersonalDataAccess",
+            Command::RecordPersonalDataAccess { .. } => "RecordPersonalDataAccess",
+            Command::RestrictBeneficiary { .. } => "RestrictBeneficiary",
+            Command::LiftBeneficiaryRestriction { .. } => "LiftBeneficiaryRestriction",
+            Command::EraseBeneficiary { .. } => "EraseBeneficiary",
         }
     }
 }

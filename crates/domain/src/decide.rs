@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 
-use crate::access::Role;
+use crate::access::{Role, User};
 use crate::catalogue::{
     ClaimPayer, FundingTier, InsuranceModel, Programme, TierShare, TierSplit, YEAR_MAX, YEAR_MIN,
 };
@@ -17,7 +17,7 @@ use crate::ids::{BeneficiaryId, FundId, UnitCode, UserId};
 use crate::ledger::{Account, Side};
 use crate::money::{Amount, Money};
 use crate::rejection::Rejection;
-use crate::state::{AwardKind, Fund, LoanStatus, State};
+use crate::state::{AwardKind, Beneficiary, BeneficiaryStatus, Fund, LoanStatus, State};
 
 /// Days a payment request stays open for approval; it expires after the last of them.
 pub const APPROVAL_WINDOW_DAYS: u64 = 30;
@@ -628,6 +628,88 @@ pub fn decide_with(
                 reason: reason.clone(),
             }])
         }
+        Command::GrantPersonalDataAccess { user, reason } => {
+            active_user(state, user)?;
+            text(reason, "reason", REASON_CHARS_MAX)?;
+            if state
+                .access()
+                .user(user)
+                .is_some_and(User::reads_personal_data)
+            {
+                return Err(Rejection::PersonalDataAccessAlreadyGranted { user: user.clone() });
+            }
+            Ok(vec![Event::PersonalDataAccessGranted {
+                user: user.clone(),
+                reason: reason.clone(),
+            }])
+        }
+        Command::WithdrawPersonalDataAccess { user, reason } => {
+            if !state.access().user(user).is_some_and(|u| u.personal_data) {
+                active_user(state, user)?;
+                return Err(Rejection::PersonalDataAccessNotGranted { user: user.clone() });
+            }
+            text(reason, "reason", REASON_CHARS_MAX)?;
+            Ok(vec![Event::PersonalDataAccessWithdrawn {
+                user: user.clone(),
+                reason: reason.clone(),
+            }])
+        }
+        Command::RecordPersonalDataAccess {
+            beneficiary,
+            action,
+            purpose,
+        } => {
+            usable_beneficiary(state, beneficiary)?;
+            text(purpose, "purpose", REASON_CHARS_MAX)?;
+            Ok(vec![Event::PersonalDataAccessed {
+                beneficiary: beneficiary.clone(),
+                action: *action,
+                purpose: purpose.clone(),
+            }])
+        }
+        Command::RestrictBeneficiary {
+            beneficiary,
+            reason,
+        } => {
+            if known_beneficiary(state, beneficiary)?.status() == BeneficiaryStatus::Restricted {
+                return Err(Rejection::BeneficiaryAlreadyRestricted {
+                    beneficiary: beneficiary.clone(),
+                });
+            }
+            not_erased(state, beneficiary)?;
+            text(reason, "reason", REASON_CHARS_MAX)?;
+            Ok(vec![Event::BeneficiaryRestricted {
+                beneficiary: beneficiary.clone(),
+                reason: reason.clone(),
+            }])
+        }
+        Command::LiftBeneficiaryRestriction {
+            beneficiary,
+            reason,
+        } => {
+            not_erased(state, beneficiary)?;
+            if known_beneficiary(state, beneficiary)?.status() != BeneficiaryStatus::Restricted {
+                return Err(Rejection::BeneficiaryNotRestricted {
+                    beneficiary: beneficiary.clone(),
+                });
+            }
+            text(reason, "reason", REASON_CHARS_MAX)?;
+            Ok(vec![Event::BeneficiaryRestrictionLifted {
+                beneficiary: beneficiary.clone(),
+                reason: reason.clone(),
+            }])
+        }
+        Command::EraseBeneficiary {
+            beneficiary,
+            reason,
+        } => {
+            not_erased(state, beneficiary)?;
+            text(reason, "reason", REASON_CHARS_MAX)?;
+            Ok(vec![Event::BeneficiaryErased {
+                beneficiary: beneficiary.clone(),
+                reason: reason.clone(),
+            }])
+        }
     }
 }
 
@@ -1152,17 +1234,51 @@ fn ensure_fund_open(state: &State, fund: &FundId, date: NaiveDate) -> Result<(),
     ensure_open(state, f.unit(), date)
 }
 
+fn known_beneficiary<'s>(
+    state: &'s State,
+    beneficiary: &BeneficiaryId,
+) -> Result<&'s Beneficiary, Rejection> {
+    state
+        .beneficiary(beneficiary)
+        .ok_or_else(|| Rejection::UnknownBeneficiary {
+            beneficiary: beneficiary.clone(),
+        })
+}
+
+fn not_erased(state: &State, beneficiary: &BeneficiaryId) -> Result<(), Rejection> {
+    match known_beneficiary(state, beneficiary)?.status() {
+        BeneficiaryStatus::Erased => Err(Rejection::BeneficiaryErased {
+            beneficiary: beneficiary.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A known beneficiary whose personal information may be used: neither restricted nor
+/// erased (new payments and reads of their data need this).
+fn usable_beneficiary<'s>(
+    state: &'s State,
+    beneficiary: &BeneficiaryId,
+) -> Result<&'s Beneficiary, Rejection> {
+    let b = known_beneficiary(state, beneficiary)?;
+    match b.status() {
+        BeneficiaryStatus::Active => Ok(b),
+        BeneficiaryStatus::Restricted => Err(Rejection::BeneficiaryRestricted {
+            beneficiary: beneficiary.clone(),
+        }),
+        BeneficiaryStatus::Erased => Err(Rejection::BeneficiaryErased {
+            beneficiary: beneficiary.clone(),
+        }),
+    }
+}
+
 fn beneficiary_within(
     state: &State,
     beneficiary: &BeneficiaryId,
     fund_id: &FundId,
     fund: &Fund,
 ) -> Result<(), Rejection> {
-    let b = state
-        .beneficiary(beneficiary)
-        .ok_or_else(|| Rejection::UnknownBeneficiary {
-            beneficiary: beneficiary.clone(),
-        })?;
+    let b = usable_beneficiary(state, beneficiary)?;
     if !state.is_within(b.unit(), fund.unit()) {
         return Err(Rejection::BeneficiaryOutsideFundUnit {
             beneficiary: beneficiary.clone(),

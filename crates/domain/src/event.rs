@@ -10,7 +10,7 @@ use crate::catalogue::{
     BeneficiaryCategory, BeneficiaryKind, ClaimPayer, CondolenceForm, FundingTier, InsuranceModel,
     Period, PolicyLine, Programme, TierSplit, UnitLevel, VisitOutcome,
 };
-use crate::command::{ClaimPayment, GrantPayment, LoanDisbursement, Payment};
+use crate::command::{ClaimPayment, GrantPayment, LoanDisbursement, Payment, PersonalDataAction};
 use crate::ids::{AwardId, BeneficiaryId, CampaignId, FundId, LoanId, UnitCode, UserId};
 use crate::money::Amount;
 
@@ -242,6 +242,34 @@ pub enum Event {
         user: UserId,
         reason: String,
     },
+    /// A user may now read beneficiaries' personal information.
+    PersonalDataAccessGranted { user: UserId, reason: String },
+    /// A user may no longer read beneficiaries' personal information.
+    PersonalDataAccessWithdrawn { user: UserId, reason: String },
+    /// The actor read or changed a beneficiary's personal information in the registry
+    /// (recorded before the registry disclosed anything). Names the person by opaque id
+    /// only; the purpose is the actor's own words.
+    PersonalDataAccessed {
+        beneficiary: BeneficiaryId,
+        action: PersonalDataAction,
+        purpose: String,
+    },
+    /// Use of a beneficiary's personal information stopped except for storage.
+    BeneficiaryRestricted {
+        beneficiary: BeneficiaryId,
+        reason: String,
+    },
+    /// A restriction was lifted.
+    BeneficiaryRestrictionLifted {
+        beneficiary: BeneficiaryId,
+        reason: String,
+    },
+    /// A beneficiary's personal information was erased (the registry destroyed the
+    /// person's key); the history of payments stays.
+    BeneficiaryErased {
+        beneficiary: BeneficiaryId,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -280,6 +308,12 @@ impl Event {
             Event::UserDisabled { .. } => "UserDisabled",
             Event::TokenIssued { .. } => "TokenIssued",
             Event::TokenRevoked { .. } => "TokenRevoked",
+            Event::PersonalDataAccessGranted { .. } => "PersonalDataAccessGranted",
+            Event::PersonalDataAccessWithdrawn { .. } => "PersonalDataAccessWithdrawn",
+            Event::PersonalDataAccessed { .. } => "PersonalDataAccessed",
+            Event::BeneficiaryRestricted { .. } => "BeneficiaryRestricted",
+            Event::BeneficiaryRestrictionLifted { .. } => "BeneficiaryRestrictionLifted",
+            Event::BeneficiaryErased { .. } => "BeneficiaryErased",
         }
     }
 
@@ -289,7 +323,7 @@ impl Event {
     }
 
     /// Every event type name, for documentation, golden files and the store's codec.
-    pub const TYPES: [&'static str; 32] = [
+    pub const TYPES: [&'static str; 38] = [
         "UnitRegistered",
         "FundOpened",
         "ApprovalThresholdSet",
@@ -322,6 +356,12 @@ impl Event {
         "UserDisabled",
         "TokenIssued",
         "TokenRevoked",
+        "PersonalDataAccessGranted",
+        "PersonalDataAccessWithdrawn",
+        "PersonalDataAccessed",
+        "BeneficiaryRestricted",
+        "BeneficiaryRestrictionLifted",
+        "BeneficiaryErased",
     ];
 
     /// The fund the event belongs to, if any.
@@ -334,6 +374,12 @@ impl Event {
             | Event::UserRoleChanged { .. }
             | Event::UserDisabled { .. }
             | Event::TokenIssued { .. }
+            | Event::PersonalDataAccessGranted { .. }
+            | Event::PersonalDataAccessWithdrawn { .. }
+            | Event::PersonalDataAccessed { .. }
+            | Event::BeneficiaryRestricted { .. }
+            | Event::BeneficiaryRestrictionLifted { .. }
+            | Event::BeneficiaryErased { .. }
             | Event::TokenRevoked { .. } => None,
             Event::FundOpened { fund, .. }
             | Event::ApprovalThresholdSet { fund, .. }
@@ -503,6 +549,12 @@ impl Event {
             | Event::UserRoleChanged { .. }
             | Event::UserDisabled { .. }
             | Event::TokenIssued { .. }
+            | Event::PersonalDataAccessGranted { .. }
+            | Event::PersonalDataAccessWithdrawn { .. }
+            | Event::PersonalDataAccessed { .. }
+            | Event::BeneficiaryRestricted { .. }
+            | Event::BeneficiaryRestrictionLifted { .. }
+            | Event::BeneficiaryErased { .. }
             | Event::TokenRevoked { .. } => return None,
         };
         Some(record)

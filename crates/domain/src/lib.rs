@@ -30,7 +30,7 @@ pub use catalogue::{
 };
 pub use command::{
     business_date, BursaryInstalment, ClaimPayment, Command, CommandContext, CondolencePayment,
-    GrantPayment, HousingInstalment, LoanDisbursement, Payment, PremiumPayment,
+    GrantPayment, HousingInstalment, LoanDisbursement, Payment, PersonalDataAction, PremiumPayment,
     BUSINESS_UTC_OFFSET_HOURS,
 };
 pub use decide::{decide, decide_with};
@@ -42,4 +42,4 @@ pub use ledger::{Account, Posting, Side};
 pub use money::{Amount, AmountError, Money, AMOUNT_MAX_YUAN};
 pub use rates::Percent;
 pub use rejection::Rejection;
-pub use state::{evolve, FundBalance, State};
+pub use state::{evolve, Beneficiary, BeneficiaryStatus, FundBalance, State};

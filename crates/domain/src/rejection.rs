@@ -308,6 +308,30 @@ pub enum Rejection {
     /// The change would leave no active admin of the whole ledger.
     #[error("user {user} is the last active admin of the whole ledger; register another before disabling or changing them")]
     LastAdmin { user: UserId },
+
+    /// The user may not read personal information.
+    #[error(
+        "user {user} has not been granted access to personal information; an admin can grant it"
+    )]
+    PersonalDataNotPermitted { user: UserId },
+    /// The user already has that permission.
+    #[error("user {user} already has access to personal information")]
+    PersonalDataAccessAlreadyGranted { user: UserId },
+    /// The user does not have that permission.
+    #[error("user {user} has no access to personal information to withdraw")]
+    PersonalDataAccessNotGranted { user: UserId },
+    /// The beneficiary's data is restricted: no use but storage, no new payments.
+    #[error("beneficiary {beneficiary} is restricted: their personal information may only be stored, and they cannot be paid until an admin lifts the restriction")]
+    BeneficiaryRestricted { beneficiary: BeneficiaryId },
+    /// The beneficiary's personal information was erased.
+    #[error("beneficiary {beneficiary} was erased: their personal information is gone and they cannot be paid or looked up")]
+    BeneficiaryErased { beneficiary: BeneficiaryId },
+    /// Lifting a restriction that is not in place.
+    #[error("beneficiary {beneficiary} is not restricted")]
+    BeneficiaryNotRestricted { beneficiary: BeneficiaryId },
+    /// Restricting a beneficiary twice.
+    #[error("beneficiary {beneficiary} is already restricted")]
+    BeneficiaryAlreadyRestricted { beneficiary: BeneficiaryId },
 }
 
 impl Rejection {
@@ -379,6 +403,15 @@ impl Rejection {
             Rejection::TokenAlreadyRevoked { .. } => "token_already_revoked",
             Rejection::TokenExpiryInvalid { .. } => "token_expiry_invalid",
             Rejection::LastAdmin { .. } => "last_admin",
+            Rejection::PersonalDataNotPermitted { .. } => "personal_data_not_permitted",
+            Rejection::PersonalDataAccessAlreadyGranted { .. } => {
+                "personal_data_access_already_granted"
+            }
+            Rejection::PersonalDataAccessNotGranted { .. } => "personal_data_access_not_granted",
+            Rejection::BeneficiaryRestricted { .. } => "beneficiary_restricted",
+            Rejection::BeneficiaryErased { .. } => "beneficiary_erased",
+            Rejection::BeneficiaryNotRestricted { .. } => "beneficiary_not_restricted",
+            Rejection::BeneficiaryAlreadyRestricted { .. } => "beneficiary_already_restricted",
         }
     }
 }

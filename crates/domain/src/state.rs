@@ -296,9 +296,38 @@ pub struct Beneficiary {
     pub(crate) unit: UnitCode,
     pub(crate) kind: BeneficiaryKind,
     pub(crate) categories: BTreeSet<BeneficiaryCategory>,
+    pub(crate) status: BeneficiaryStatus,
+}
+
+/// Whether a beneficiary's personal information may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BeneficiaryStatus {
+    /// In use: may be paid, and staff with the permission may read their data.
+    Active,
+    /// Stored only (PIPL Art. 47 ¶2): not paid, not read, until lifted.
+    Restricted,
+    /// The personal information was destroyed; the history stays.
+    Erased,
+}
+
+impl BeneficiaryStatus {
+    /// The snake_case name used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            BeneficiaryStatus::Active => "active",
+            BeneficiaryStatus::Restricted => "restricted",
+            BeneficiaryStatus::Erased => "erased",
+        }
+    }
 }
 
 impl Beneficiary {
+    /// Active, restricted or erased.
+    pub fn status(&self) -> BeneficiaryStatus {
+        self.status
+    }
     /// The unit the beneficiary belongs to.
     pub fn unit(&self) -> &UnitCode {
         &self.unit
@@ -1313,6 +1342,7 @@ pub fn evolve(state: &mut State, recorded: &Recorded) {
                     unit: unit.clone(),
                     kind: *kind,
                     categories: categories.clone(),
+                    status: BeneficiaryStatus::Active,
                 },
             );
         }
@@ -1502,17 +1532,42 @@ pub fn evolve(state: &mut State, recorded: &Recorded) {
             state.reversed.insert(*original, position);
             state.reversals.insert(position);
         }
-        Event::UserRegistered { user, role, scope }
-        | Event::UserRoleChanged { user, role, scope } => {
+        Event::UserRegistered { user, role, scope } => {
             state.access.users.insert(
                 user.clone(),
                 User {
                     role: *role,
                     scope: scope.clone(),
                     active: true,
+                    personal_data: false,
                 },
             );
         }
+        Event::UserRoleChanged { user, role, scope } => {
+            if let Some(u) = state.access.users.get_mut(user) {
+                u.role = *role;
+                u.scope = scope.clone();
+                u.active = true;
+            }
+        }
+        Event::PersonalDataAccessGranted { user, .. }
+        | Event::PersonalDataAccessWithdrawn { user, .. } => {
+            if let Some(u) = state.access.users.get_mut(user) {
+                u.personal_data = matches!(recorded.event, Event::PersonalDataAccessGranted { .. });
+            }
+        }
+        Event::BeneficiaryRestricted { beneficiary, .. }
+        | Event::BeneficiaryRestrictionLifted { beneficiary, .. }
+        | Event::BeneficiaryErased { beneficiary, .. } => {
+            if let Some(b) = state.beneficiaries.get_mut(beneficiary) {
+                b.status = match recorded.event {
+                    Event::BeneficiaryRestricted { .. } => BeneficiaryStatus::Restricted,
+                    Event::BeneficiaryErased { .. } => BeneficiaryStatus::Erased,
+                    _ => BeneficiaryStatus::Active,
+                };
+            }
+        }
+        Event::PersonalDataAccessed { .. } => {}
         Event::UserDisabled { user, .. } => {
             if let Some(u) = state.access.users.get_mut(user) {
                 u.active = false;

@@ -288,3 +288,185 @@ fn access_events_survive_a_state_round_trip() {
     let back: State = serde_json::from_str(&json).expect("deserialise");
     assert_eq!(back, l.state);
 }
+
+fn read_data(who: &str, purpose: &str) -> Command {
+    Command::RecordPersonalDataAccess {
+        beneficiary: person(who),
+        action: ledger_domain::PersonalDataAction::Read,
+        purpose: purpose.into(),
+    }
+}
+
+fn as_admin(l: &mut Ledger, command: Command) -> Result<Vec<u64>, Rejection> {
+    l.run_as("admin", day(2021, 4, 1), command)
+}
+
+#[test]
+fn personal_information_needs_its_own_permission_within_scope() {
+    let mut l = ledger();
+    // No role reads personal information without the permission, not even an admin.
+    for who in ["clerk-sx", "auditor", "admin", "manager-sm"] {
+        let refused =
+            authorize(&l.state, &user(who), &read_data("b-1", "核对")).expect_err("not granted");
+        assert_eq!(refused.code(), "personal_data_not_permitted", "{who}");
+    }
+    for who in ["clerk-sx", "auditor"] {
+        as_admin(
+            &mut l,
+            Command::GrantPersonalDataAccess {
+                user: user(who),
+                reason: "发放核对".into(),
+            },
+        )
+        .unwrap();
+    }
+    let twice = as_admin(
+        &mut l,
+        Command::GrantPersonalDataAccess {
+            user: user("clerk-sx"),
+            reason: "again".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(twice.code(), "personal_data_access_already_granted");
+    assert_eq!(
+        authorize(&l.state, &user("clerk-sx"), &read_data("b-1", "核对")),
+        Ok(())
+    );
+    // Scope still applies: b-2 lives in Xiamen.
+    let outside = authorize(&l.state, &user("clerk-sx"), &read_data("b-2", "核对")).unwrap_err();
+    assert_eq!(outside.code(), "out_of_scope");
+    assert_eq!(
+        authorize(&l.state, &user("auditor"), &read_data("b-2", "审计")),
+        Ok(())
+    );
+    // Only admins grant it; a role change keeps it; withdrawal ends it.
+    let by_clerk = authorize(
+        &l.state,
+        &user("clerk-sx"),
+        &Command::GrantPersonalDataAccess {
+            user: user("approver-sx"),
+            reason: "x".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(by_clerk.code(), "not_permitted");
+    as_admin(
+        &mut l,
+        Command::ChangeUserRole {
+            user: user("clerk-sx"),
+            role: Role::Approver,
+            scope: Some(unit("FJ-SM-SX")),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        authorize(&l.state, &user("clerk-sx"), &read_data("b-1", "核对")),
+        Ok(())
+    );
+    as_admin(
+        &mut l,
+        Command::WithdrawPersonalDataAccess {
+            user: user("clerk-sx"),
+            reason: "调岗".into(),
+        },
+    )
+    .unwrap();
+    let withdrawn = authorize(&l.state, &user("clerk-sx"), &read_data("b-1", "核对")).unwrap_err();
+    assert_eq!(withdrawn.code(), "personal_data_not_permitted");
+    let again = as_admin(
+        &mut l,
+        Command::WithdrawPersonalDataAccess {
+            user: user("clerk-sx"),
+            reason: "调岗".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(again.code(), "personal_data_access_not_granted");
+}
+
+#[test]
+fn restricted_and_erased_beneficiaries_are_neither_read_nor_paid() {
+    let mut l = ledger();
+    as_admin(
+        &mut l,
+        Command::GrantPersonalDataAccess {
+            user: user("auditor"),
+            reason: "审计".into(),
+        },
+    )
+    .unwrap();
+    let restrict = || Command::RestrictBeneficiary {
+        beneficiary: person("b-1"),
+        reason: "本人申请".into(),
+    };
+    // A clerk may not restrict; an admin may.
+    let by_clerk = authorize(&l.state, &user("clerk-sx"), &restrict()).unwrap_err();
+    assert_eq!(by_clerk.code(), "not_permitted");
+    as_admin(&mut l, restrict()).unwrap();
+    assert_eq!(
+        as_admin(&mut l, restrict()).unwrap_err().code(),
+        "beneficiary_already_restricted"
+    );
+    let paid = l
+        .run_as("clerk-sx", day(2021, 4, 2), grant("HP-SX", "b-1"))
+        .unwrap_err();
+    assert_eq!(paid.code(), "beneficiary_restricted");
+    let read = l
+        .run_as("auditor", day(2021, 4, 2), read_data("b-1", "审计"))
+        .unwrap_err();
+    assert_eq!(read.code(), "beneficiary_restricted");
+    as_admin(
+        &mut l,
+        Command::LiftBeneficiaryRestriction {
+            beneficiary: person("b-1"),
+            reason: "复核完毕".into(),
+        },
+    )
+    .unwrap();
+    l.run_as("clerk-sx", day(2021, 4, 3), grant("HP-SX", "b-1"))
+        .expect("paid again once lifted");
+    l.run_as("auditor", day(2021, 4, 3), read_data("b-1", "审计"))
+        .expect("read again once lifted");
+    let lift_again = as_admin(
+        &mut l,
+        Command::LiftBeneficiaryRestriction {
+            beneficiary: person("b-1"),
+            reason: "x".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(lift_again.code(), "beneficiary_not_restricted");
+
+    as_admin(
+        &mut l,
+        Command::EraseBeneficiary {
+            beneficiary: person("b-1"),
+            reason: "本人申请删除".into(),
+        },
+    )
+    .unwrap();
+    for refused in [
+        l.run_as("clerk-sx", day(2021, 4, 4), grant("HP-SX", "b-1")),
+        l.run_as("auditor", day(2021, 4, 4), read_data("b-1", "审计")),
+        as_admin(&mut l, restrict()),
+        as_admin(
+            &mut l,
+            Command::EraseBeneficiary {
+                beneficiary: person("b-1"),
+                reason: "again".into(),
+            },
+        ),
+    ] {
+        assert_eq!(refused.unwrap_err().code(), "beneficiary_erased");
+    }
+    assert_eq!(
+        l.state.beneficiary(&person("b-1")).unwrap().status(),
+        ledger_domain::BeneficiaryStatus::Erased
+    );
+    // The purpose is required.
+    let no_purpose = l
+        .run_as("auditor", day(2021, 4, 4), read_data("b-2", ""))
+        .unwrap_err();
+    assert_eq!(no_purpose.code(), "text_invalid");
+}

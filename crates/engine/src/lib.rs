@@ -36,10 +36,11 @@ pub const GROUP_COMMANDS_MAX: usize = 4_096;
 /// A snapshot of the committed model is written after this many events.
 pub const SNAPSHOT_INTERVAL_EVENTS: u64 = 1_000_000;
 /// The name of the committed model's snapshot in the store. It carries the layout
-/// version of `Model` from version 2 on (the lean state of decision 0009): raise it
+/// version of `Model` from version 2 on (the lean state of decision 0009; 3 added the
+/// beneficiary status and the personal-data permission): raise it
 /// whenever a serialised field changes, so that a snapshot of another layout is never
 /// decoded (bincode could misread it rather than refuse it).
-pub const MODEL_SNAPSHOT: &str = "model-v2";
+pub const MODEL_SNAPSHOT: &str = "model-v3";
 
 /// Settings of an engine; `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -168,8 +168,17 @@ impl Summary {
             | Event::UserRoleChanged { user, .. }
             | Event::UserDisabled { user, .. }
             | Event::TokenIssued { user, .. }
-            | Event::TokenRevoked { user, .. } => Summary {
+            | Event::TokenRevoked { user, .. }
+            | Event::PersonalDataAccessGranted { user, .. }
+            | Event::PersonalDataAccessWithdrawn { user, .. } => Summary {
                 subject: user.to_string(),
+                ..Summary::default()
+            },
+            Event::PersonalDataAccessed { beneficiary, .. }
+            | Event::BeneficiaryRestricted { beneficiary, .. }
+            | Event::BeneficiaryRestrictionLifted { beneficiary, .. }
+            | Event::BeneficiaryErased { beneficiary, .. } => Summary {
+                beneficiary: beneficiary.to_string(),
                 ..Summary::default()
             },
             Event::ApprovalThresholdSet { threshold, .. } => Summary {

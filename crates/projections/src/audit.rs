@@ -418,7 +418,11 @@ impl Stored {
             Event::GrantPaid(g) => &g.beneficiary,
             Event::HousingInstalmentPaid { beneficiary, .. }
             | Event::FollowUpVisitRecorded { beneficiary, .. }
-            | Event::CondolencePaid { beneficiary, .. } => beneficiary,
+            | Event::CondolencePaid { beneficiary, .. }
+            | Event::PersonalDataAccessed { beneficiary, .. }
+            | Event::BeneficiaryRestricted { beneficiary, .. }
+            | Event::BeneficiaryRestrictionLifted { beneficiary, .. }
+            | Event::BeneficiaryErased { beneficiary, .. } => beneficiary,
             Event::BursaryInstalmentPaid { student, .. } => student,
             Event::ClaimPaid(c) => &c.beneficiary,
             Event::PaymentRequested { payment, .. } => match payment {
@@ -451,7 +455,9 @@ impl Stored {
             | Event::UserRoleChanged { .. }
             | Event::UserDisabled { .. }
             | Event::TokenIssued { .. }
-            | Event::TokenRevoked { .. } => return None,
+            | Event::TokenRevoked { .. }
+            | Event::PersonalDataAccessGranted { .. }
+            | Event::PersonalDataAccessWithdrawn { .. } => return None,
         };
         Some(self.beneficiaries.intern(direct))
     }

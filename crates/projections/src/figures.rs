@@ -316,7 +316,13 @@ pub(crate) fn changes_of(event: &Event) -> Changes {
         | Event::UserRoleChanged { .. }
         | Event::UserDisabled { .. }
         | Event::TokenIssued { .. }
-        | Event::TokenRevoked { .. } => {}
+        | Event::TokenRevoked { .. }
+        | Event::PersonalDataAccessGranted { .. }
+        | Event::PersonalDataAccessWithdrawn { .. }
+        | Event::PersonalDataAccessed { .. }
+        | Event::BeneficiaryRestricted { .. }
+        | Event::BeneficiaryRestrictionLifted { .. }
+        | Event::BeneficiaryErased { .. } => {}
     }
     #[cfg(debug_assertions)]
     if let (Some(record), false) = (

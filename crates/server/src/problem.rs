@@ -101,9 +101,11 @@ impl IntoResponse for Problem {
 /// 422 for every other rule.
 pub fn rejection_status(rejection: &Rejection) -> StatusCode {
     match rejection.code() {
-        "unknown_user" | "user_disabled" | "not_permitted" | "out_of_scope" => {
-            StatusCode::FORBIDDEN
-        }
+        "unknown_user"
+        | "user_disabled"
+        | "not_permitted"
+        | "out_of_scope"
+        | "personal_data_not_permitted" => StatusCode::FORBIDDEN,
         "unit_exists"
         | "fund_exists"
         | "beneficiary_exists"
@@ -115,7 +117,9 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | "period_already_closed"
         | "user_exists"
         | "token_exists"
-        | "token_already_revoked" => StatusCode::CONFLICT,
+        | "token_already_revoked"
+        | "personal_data_access_already_granted"
+        | "beneficiary_already_restricted" => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

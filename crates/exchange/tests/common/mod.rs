@@ -443,4 +443,59 @@ pub fn every_event_type<B: Backend>(engine: &Engine<B>) {
             reason: "left".into(),
         },
     );
+    // Personal information: the permission, an access, restriction and erasure.
+    let officer = || ledger_domain::UserId::new("staff-3").unwrap();
+    go(
+        "every-25",
+        Command::RegisterUser {
+            user: officer(),
+            role: ledger_domain::Role::Auditor,
+            scope: None,
+        },
+    );
+    let reason = || "个人信息保护负责人".to_string();
+    go(
+        "every-26",
+        Command::GrantPersonalDataAccess {
+            user: officer(),
+            reason: reason(),
+        },
+    );
+    go(
+        "every-27",
+        Command::RecordPersonalDataAccess {
+            beneficiary: household(1),
+            action: ledger_domain::PersonalDataAction::Read,
+            purpose: "核对银行账户".into(),
+        },
+    );
+    go(
+        "every-28",
+        Command::WithdrawPersonalDataAccess {
+            user: officer(),
+            reason: reason(),
+        },
+    );
+    let note = |text: &str| text.to_string();
+    go(
+        "every-29",
+        Command::RestrictBeneficiary {
+            beneficiary: household(2),
+            reason: note("本人申请限制处理"),
+        },
+    );
+    go(
+        "every-30",
+        Command::LiftBeneficiaryRestriction {
+            beneficiary: household(2),
+            reason: note("复核完毕"),
+        },
+    );
+    go(
+        "every-31",
+        Command::EraseBeneficiary {
+            beneficiary: household(3),
+            reason: note("本人申请删除"),
+        },
+    );
 }
