@@ -147,7 +147,7 @@ fn an_altered_slot_is_reported_as_corrupt_with_its_index_and_never_used() {
         let slot = ledger.slot_of(&db, "b-2");
         // Flip one bit of the wrapped key while the vault is open.
         let mut bytes = std::fs::read(&slot_path).unwrap();
-        bytes[(128 + slot * 128 + 30) as usize] ^= 0x04;
+        bytes[usize::try_from(128 + slot * 128 + 30).unwrap()] ^= 0x04;
         std::fs::write(&slot_path, &bytes).unwrap();
         let error = vault.get("b-2").unwrap_err();
         assert!(

@@ -135,7 +135,7 @@ impl Ledger {
     /// The 48 wrapped-key bytes of a slot (offset 22 of the slot).
     pub fn wrapped_key_bytes(&self, slot: u64) -> Vec<u8> {
         let bytes = std::fs::read(self.registry_dir().join("keys.slots")).unwrap();
-        let at = (128 + slot * 128 + 22) as usize;
+        let at = usize::try_from(128 + slot * 128 + 22).unwrap();
         bytes[at..at + 48].to_vec()
     }
 }
