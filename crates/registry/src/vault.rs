@@ -285,9 +285,44 @@ impl Drop for OpenGuard {
     }
 }
 
+/// The ledger's sled database, made durable as the store makes it (its decision 0001):
+/// sled 0.34's `flush` ends in `sync_file_range`, which neither flushes the device's
+/// cache nor persists a grown file's size, so every flush here is followed by an
+/// `fdatasync` of sled's data file `db`. (sled keeps values over its blob threshold in
+/// separate files; the registry's values are all under 1 KiB.)
+struct Sled {
+    db: sled::Db,
+    data_file: std::fs::File,
+    data_path: PathBuf,
+}
+
+impl Sled {
+    fn open(db: &sled::Db, sled_dir: &Path) -> Result<Sled, VaultError> {
+        let data_path = sled_dir.join("db");
+        let data_file = std::fs::File::open(&data_path).map_err(|source| VaultError::Io {
+            op: "opening sled's data file (pass the directory the sled database was opened with)",
+            path: data_path.clone(),
+            source,
+        })?;
+        Ok(Sled {
+            db: db.clone(),
+            data_file,
+            data_path,
+        })
+    }
+
+    /// Flushes sled and syncs its data file.
+    fn flush(&self, op: &'static str) -> Result<(), VaultError> {
+        self.db.flush().map_err(VaultError::storage(op))?;
+        self.data_file
+            .sync_data()
+            .map_err(VaultError::io("syncing sled's data file", &self.data_path))
+    }
+}
+
 /// The beneficiary registry. `Send + Sync`: share it with an `Arc`.
 pub struct Vault {
-    db: sled::Db,
+    sled: Sled,
     people: sled::Tree,
     dedup: sled::Tree,
     meta: sled::Tree,
@@ -346,7 +381,8 @@ struct UnwrapFailed;
 
 impl Vault {
     /// Opens the registry in `db` (its `registry_*` trees) with its key-slot file in `dir`,
-    /// creating both on first use. Checks the master key against the registry's key id,
+    /// creating both on first use. `sled_dir` is the directory `db` was opened with: the
+    /// vault syncs sled's data file itself, because sled's own flush is not power-safe. Checks the master key against the registry's key id,
     /// finishes an erasure or a rotation that a crash interrupted (a rotation needs
     /// `keys.previous`), and removes keys that an interrupted registration left behind.
     ///
@@ -358,6 +394,7 @@ impl Vault {
     /// written with the other cipher stays readable.
     pub fn open(
         db: &sled::Db,
+        sled_dir: &Path,
         dir: &Path,
         keys: VaultKeys,
         cipher_for_new_records: Cipher,
@@ -369,6 +406,7 @@ impl Vault {
             .map_err(VaultError::io("resolving the registry directory", dir))?;
         let slot_path = dir.join(SLOT_FILE);
         let guard = OpenGuard::acquire(slot_path.clone())?;
+        let sled = Sled::open(db, sled_dir)?;
         let open_tree = |name: &str| {
             db.open_tree(name)
                 .map_err(VaultError::storage("opening a registry tree"))
@@ -380,7 +418,7 @@ impl Vault {
         let format = meta_get(&meta_tree, meta::FORMAT)?;
         let (slot_file, registry_id) = match format {
             None => create_registry(
-                db,
+                &sled,
                 &people,
                 &dedup,
                 &meta_tree,
@@ -417,7 +455,7 @@ impl Vault {
                 Some(previous) if previous.key_id() == expected => {
                     // Start the rotation the operator asked for by supplying both keys.
                     let (from, to) = (previous.key_id(), current.key_id());
-                    record_rotation(db, &meta_tree, from, to)?;
+                    record_rotation(&sled, &meta_tree, from, to)?;
                     (
                         KeyRing {
                             current,
@@ -461,13 +499,13 @@ impl Vault {
         };
         let dedup_secret = unwrap_secret(&ring, &registry_id, &wrapped_secret)?;
 
-        recover(db, &people, &slot_file, &mut slots)?;
+        recover(&sled, &people, &slot_file, &mut slots)?;
         slots.free = (0..slots.len())
             .filter(|s| slots.get(*s) == Some(SlotState::Free))
             .collect();
 
         let vault = Vault {
-            db: db.clone(),
+            sled,
             people,
             dedup,
             meta: meta_tree,
@@ -812,7 +850,7 @@ impl Vault {
                 });
             }
             let (from, to) = (old.key_id(), new.key_id());
-            record_rotation(&self.db, &self.meta, from, to).map_err(|e| self.poisoning(e))?;
+            record_rotation(&self.sled, &self.meta, from, to).map_err(|e| self.poisoning(e))?;
             *self
                 .keys
                 .write()
@@ -1221,10 +1259,7 @@ impl Vault {
     }
 
     fn flush(&self, op: &'static str) -> Result<(), VaultError> {
-        self.db
-            .flush()
-            .map(drop)
-            .map_err(|e| self.poisoning(VaultError::storage(op)(e)))
+        self.sled.flush(op).map_err(|e| self.poisoning(e))
     }
 }
 
@@ -1290,7 +1325,7 @@ fn decode_rotation(bytes: &[u8]) -> Result<(KeyId, KeyId), VaultError> {
 
 /// Records the start of a rotation: the rotation entry and the new key id, durably.
 fn record_rotation(
-    db: &sled::Db,
+    sled: &Sled,
     meta_tree: &sled::Tree,
     from: KeyId,
     to: KeyId,
@@ -1305,9 +1340,7 @@ fn record_rotation(
     meta_tree
         .apply_batch(batch)
         .map_err(VaultError::storage("recording a rotation"))?;
-    db.flush()
-        .map_err(VaultError::storage("flushing the start of a rotation"))?;
-    Ok(())
+    sled.flush("flushing the start of a rotation")
 }
 
 fn wrap_secret(
@@ -1380,7 +1413,7 @@ fn unwrap_secret(
 
 /// Creates the registry's metadata and slot file in an empty database.
 fn create_registry(
-    db: &sled::Db,
+    sled: &Sled,
     people: &sled::Tree,
     dedup: &sled::Tree,
     meta_tree: &sled::Tree,
@@ -1432,8 +1465,7 @@ fn create_registry(
     meta_tree
         .apply_batch(batch)
         .map_err(VaultError::storage("creating the registry metadata"))?;
-    db.flush()
-        .map_err(VaultError::storage("flushing the registry metadata"))?;
+    sled.flush("flushing the registry metadata")?;
     Ok((slot_file, registry_id))
 }
 
@@ -1505,7 +1537,7 @@ fn read_slot_table(file: &SlotFile) -> Result<Vec<SlotState>, VaultError> {
 /// Finishes interrupted erasures and discards, and zeroes the keys of registrations that
 /// never reached sled (a used slot no record refers to).
 fn recover(
-    db: &sled::Db,
+    sled: &Sled,
     people: &sled::Tree,
     slot_file: &SlotFile,
     slots: &mut Slots,
@@ -1563,8 +1595,7 @@ fn recover(
             };
             result.map_err(VaultError::storage("finishing an interrupted erasure"))?;
         }
-        db.flush()
-            .map_err(VaultError::storage("flushing finished erasures"))?;
+        sled.flush("flushing finished erasures")?;
     }
     Ok(())
 }

@@ -370,3 +370,25 @@ fn put_many_is_all_or_nothing_for_errors() {
         ]
     );
 }
+
+#[test]
+fn open_needs_the_directory_of_the_sled_database() {
+    let ledger = Ledger::new();
+    let key = MasterKey::generate();
+    let db = ledger.db();
+    // The two directories swapped: the registry directory holds no sled data file.
+    let error = ledger_registry::Vault::open(
+        &db,
+        &ledger.registry_dir(),
+        &ledger.db_dir(),
+        ledger_registry::VaultKeys::new(key),
+        Cipher::Aes256Gcm,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("io error while opening sled's data file"),
+        "{error}"
+    );
+}

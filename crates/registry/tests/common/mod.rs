@@ -100,6 +100,7 @@ impl Ledger {
     ) -> Result<Vault, VaultError> {
         Vault::open(
             db,
+            &self.db_dir(),
             &self.registry_dir(),
             VaultKeys::new(key.clone()),
             cipher,
@@ -116,7 +117,13 @@ impl Ledger {
             current: current.clone(),
             previous: Some(previous.clone()),
         };
-        Vault::open(db, &self.registry_dir(), keys, Cipher::Aes256Gcm)
+        Vault::open(
+            db,
+            &self.db_dir(),
+            &self.registry_dir(),
+            keys,
+            Cipher::Aes256Gcm,
+        )
     }
 
     /// The key slot of a stored beneficiary, from the record's documented layout
