@@ -98,7 +98,12 @@ impl Record {
                 out.extend_from_slice(&slot.to_be_bytes());
             }
         }
-        debug_assert_eq!(Record::decode(&out).as_ref(), Ok(self));
+        // Checked right before it is written.
+        assert_eq!(
+            Record::decode(&out).as_ref(),
+            Ok(self),
+            "a record decodes to what was encoded"
+        );
         out
     }
 

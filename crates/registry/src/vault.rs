@@ -92,7 +92,7 @@ pub const BENEFICIARY_ID_BYTES_MAX: usize = 64;
 /// The registry format written by this code.
 const REGISTRY_FORMAT: u16 = 1;
 /// Reads racing with an erasure or rotation are retried at most this often.
-const READ_ATTEMPTS_MAX: usize = 3;
+const READ_ATTEMPTS_MAX: usize = 5;
 /// Bytes of the dedup secret as stored: cipher, key id, nonce, wrapped secret and tag.
 const WRAPPED_SECRET_BYTES: usize = 1 + 8 + NONCE_BYTES + PERSON_KEY_BYTES + 16;
 
@@ -337,6 +337,10 @@ pub struct Vault {
     slot_io: RwLock<()>,
     poisoned: Mutex<Option<String>>,
     crash_point: Mutex<Option<CrashPoint>>,
+    /// Unit tests: `get` waits on the first barrier after reading the record, then on
+    /// the second before reading the slot, so a test can change things in between.
+    #[cfg(test)]
+    pause_between_reads: Mutex<Option<(Arc<std::sync::Barrier>, Arc<std::sync::Barrier>)>>,
     _open: OpenGuard,
 }
 
@@ -433,6 +437,11 @@ impl Vault {
             table,
             free: BTreeSet::new(),
         };
+        // Needs no key: finishes interrupted erasures, zeroes keys no record refers to.
+        recover(&sled, &people, &slot_file, &mut slots)?;
+        slots.free = (0..slots.len())
+            .filter(|s| slots.get(*s) == Some(SlotState::Free))
+            .collect();
 
         // Which keys are needed, and is a rotation to be finished?
         let expected = KeyId::from_bytes(meta_array(&meta_tree, meta::KEY_ID)?);
@@ -499,11 +508,6 @@ impl Vault {
         };
         let dedup_secret = unwrap_secret(&ring, &registry_id, &wrapped_secret)?;
 
-        recover(&sled, &people, &slot_file, &mut slots)?;
-        slots.free = (0..slots.len())
-            .filter(|s| slots.get(*s) == Some(SlotState::Free))
-            .collect();
-
         let vault = Vault {
             sled,
             people,
@@ -518,6 +522,8 @@ impl Vault {
             slot_io: RwLock::new(()),
             poisoned: Mutex::new(None),
             crash_point: Mutex::new(None),
+            #[cfg(test)]
+            pause_between_reads: Mutex::new(None),
             _open: guard,
         };
         if let Some((from, to)) = rotation {
@@ -668,6 +674,11 @@ impl Vault {
             attempt += 1;
             let raw = self.raw_record(beneficiary)?;
             let stored = self.stored_record(beneficiary, raw.as_deref())?;
+            #[cfg(test)]
+            if let Some((reached, resume)) = self.pause_between_reads.lock().unwrap().take() {
+                reached.wait();
+                resume.wait();
+            }
             let slot_bytes = self.read_slot(stored.slot)?;
             let result = self
                 .person_key(beneficiary, stored.slot, &slot_bytes)
@@ -704,16 +715,24 @@ impl Vault {
     /// discarded).
     pub fn status(&self, beneficiary: &str) -> Result<Option<RecordStatus>, VaultError> {
         check_beneficiary(beneficiary)?;
-        Ok(self.record(beneficiary)?.map(|record| match record {
-            Record::Stored(s) => RecordStatus::Stored {
+        Ok(self.record(beneficiary)?.and_then(|record| match record {
+            Record::Stored(s) => Some(RecordStatus::Stored {
                 version: s.version,
                 cipher: s.cipher,
                 created_ms: s.created_ms,
                 updated_ms: s.updated_ms,
-            },
-            Record::Erased { erased_ms } | Record::Pending { erased_ms, .. } => {
-                RecordStatus::Erased { erased_ms }
-            }
+            }),
+            // A discard in progress already looks like what it will leave: nothing.
+            Record::Pending {
+                kind: Pending::Discard,
+                ..
+            } => None,
+            Record::Erased { erased_ms }
+            | Record::Pending {
+                kind: Pending::Erase,
+                erased_ms,
+                ..
+            } => Some(RecordStatus::Erased { erased_ms }),
         }))
     }
 
@@ -1033,7 +1052,12 @@ impl Vault {
     /// The stored record, or the error that says why there is none.
     fn stored_record(&self, beneficiary: &str, raw: Option<&[u8]>) -> Result<Stored, VaultError> {
         match raw.map(|raw| decode_record(beneficiary, raw)).transpose()? {
-            None => Err(VaultError::NotFound {
+            // A discard in progress already looks like what it will leave: nothing.
+            None
+            | Some(Record::Pending {
+                kind: Pending::Discard,
+                ..
+            }) => Err(VaultError::NotFound {
                 beneficiary: beneficiary.to_string(),
             }),
             Some(Record::Erased { erased_ms } | Record::Pending { erased_ms, .. }) => {
@@ -1598,4 +1622,51 @@ fn recover(
         sled.flush("flushing finished erasures")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    fn person(id_number: &str) -> PersonalData {
+        let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+        PersonalData::parse("林秀英", id_number, None, None, None, today).unwrap()
+    }
+
+    /// Given a read that has its record but not yet its slot, when the person is
+    /// discarded and registered again (the same slot, a new key), then the read notices
+    /// the change, reads again and returns the new data: it does not report the key
+    /// mismatch as a decryption error.
+    #[test]
+    fn a_read_interrupted_by_slot_reuse_reads_again() {
+        let root = tempfile::tempdir().unwrap();
+        let sled_dir = root.path().join("db");
+        let db = sled::open(&sled_dir).unwrap();
+        let keys = VaultKeys::new(MasterKey::generate());
+        let vault = Vault::open(
+            &db,
+            &sled_dir,
+            &root.path().join("registry"),
+            keys,
+            Cipher::Aes256Gcm,
+        )
+        .unwrap();
+        let first = person("11010519491231002X");
+        let second = person("350425198503121230");
+        vault.put("b-1", &first).unwrap();
+        let (reached, resume) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+        *vault.pause_between_reads.lock().unwrap() =
+            Some((Arc::clone(&reached), Arc::clone(&resume)));
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| vault.get("b-1"));
+            reached.wait();
+            vault.discard("b-1").unwrap();
+            vault.put("b-1", &second).unwrap();
+            assert_eq!(vault.stats().unwrap().slots, 1, "the slot was reused");
+            resume.wait();
+            assert_eq!(reader.join().unwrap().unwrap(), second);
+        });
+    }
 }
