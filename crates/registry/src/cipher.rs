@@ -11,7 +11,7 @@
 //!
 //! No key is used for two purposes: each cipher key is derived with HMAC-SHA256 from a
 //! secret (a master key, a per-person key) and a label naming the purpose and the
-//! cipher, truncated to the cipher's key length (see [`derive_key`]).
+//! cipher, truncated to the cipher's key length.
 //!
 //! Associated data is `"welfare-ledger registry v1"`, a zero byte, a kind byte (what the
 //! plaintext is: personal data, a per-person key, the dedup secret), then the context

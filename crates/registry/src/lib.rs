@@ -12,7 +12,9 @@
 //! - [`keys`]: the [`MasterKey`], loaded from a file outside the data directory or an
 //!   environment variable, and its public [`KeyId`];
 //! - [`cipher`]: AES-256-GCM or SM4-GCM ([`Cipher`]);
-//! - [`vault`]: the [`Vault`] itself.
+//! - [`vault`]: the [`Vault`] itself;
+//! - [`slots`] and [`record`]: the on-disk encodings (documentation; their items are
+//!   internal).
 //!
 //! # Layout
 //!
@@ -23,14 +25,15 @@
 //! | --- | --- | --- |
 //! | `registry_people` | beneficiary id (UTF-8) | a stored record (slot index, cipher, nonce, dedup key, created and updated ms, version, ciphertext) or a tombstone (erased ms) |
 //! | `registry_dedup` | HMAC-SHA256(dedup secret, normalised id number) | beneficiary id |
-//! | `registry_meta` | `format`, `registry_id`, `key_id`, `dedup_secret`, `rotation`, `created_ms` | see `record::meta` |
+//! | `registry_meta` | `format`, `registry_id`, `key_id`, `dedup_secret`, `rotation`, `created_ms` | see [`record`] |
 //!
 //! In a directory the caller chooses (beside the database): `keys.slots`, a header of
 //! 128 bytes (magic `WLKEYSLT`, format version, slot size, registry id, CRC-32) and then
 //! one 128-byte slot per person at offset `128 + 128 × index`: status (0 free, 1 used),
 //! cipher, wrapping key id (8), nonce (12), wrapped key (32 + 16 tag), CRC-32 of the
 //! index and the slot (4), zero padding. Slots are overwritten in place; erasure zeroes
-//! one. `docs/FORMAT.md`-style tables are in the `slots` and `record` modules.
+//! one. Byte-by-byte tables are in the [`slots`] and [`record`] modules' docs, and
+//! decision 0012 says why the keys are not in sled.
 //!
 //! # Key hierarchy
 //!
@@ -49,7 +52,9 @@
 //! # Guarantees
 //!
 //! - No name, id number, phone, account or address is written in plaintext to any file.
-//! - Every acknowledged write is durable (slot file `fdatasync`ed, sled flushed).
+//! - Every acknowledged write is durable: the slot file is `fdatasync`ed, sled is
+//!   flushed and its data file `fdatasync`ed (sled 0.34's own flush is not power-safe,
+//!   the store's decision 0001), which is why [`Vault::open`] takes sled's directory.
 //! - One id number is registered under at most one beneficiary.
 //! - After [`Vault::erase`] returns, the person's key no longer exists in the registry's
 //!   files, so the data cannot be decrypted from them, nor from a copy taken afterwards,
@@ -64,8 +69,8 @@ mod error;
 pub mod idcard;
 pub mod keys;
 pub mod personal;
-mod record;
-mod slots;
+pub mod record;
+pub mod slots;
 pub mod vault;
 
 pub use cipher::Cipher;

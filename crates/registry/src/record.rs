@@ -12,6 +12,21 @@
 //!
 //! The dedup key is kept in the record so that erasure can remove the dedup entry even
 //! when the ciphertext is damaged. It is the same HMAC that keys `registry_dedup`.
+//!
+//! Byte offsets of a stored record: kind 0, format 1, slot 2..10, cipher 10, nonce
+//! 11..23, dedup key 23..55, created ms 55..63, updated ms 63..71, version 71..75,
+//! ciphertext length 75..79, ciphertext from 79.
+//!
+//! `registry_meta` entries (keys are ASCII):
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `format` | u16, the registry format, `1` |
+//! | `registry_id` | 16 random bytes, also in the slot file's header |
+//! | `key_id` | 8 bytes: the id of the master key that wraps new keys |
+//! | `dedup_secret` | cipher u8, key id \[8], nonce \[12], the 32-byte secret encrypted with its 16-byte tag (69 bytes) |
+//! | `rotation` | from key id \[8], to key id \[8], started ms u64; present only while a rotation is unfinished |
+//! | `created_ms` | u64 |
 
 use crate::cipher::{Cipher, NONCE_BYTES};
 
