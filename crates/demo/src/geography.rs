@@ -11,26 +11,41 @@ use rand::Rng;
 /// The province: code and the association's name.
 pub(crate) const PROVINCE: (&str, &str) = ("FJ", "福建省");
 
-/// A county or district: code segment, name, and whether it is an urban district
-/// (区, whose townships are streets 街道 and villages communities 社区).
+/// A county or district: code segment, name, whether it is an urban district (区,
+/// whose townships are streets 街道 and villages communities 社区), and the region code
+/// (GB/T 2260) its residents' ID numbers start with.
 pub(crate) struct CountySeed {
     pub code: &'static str,
     pub name: &'static str,
     pub district: bool,
+    /// The six-digit region code the demo's generated ID numbers carry (`people`). Where
+    /// the county was renamed after 2012 it is the earlier code, because a number keeps
+    /// the code it was issued with and the default demo's people were all born by 2012:
+    /// 沙县 350427 (沙县区 350405 since 2021), 龙海市 350681 (龙海区 since 2021), 永定县
+    /// 350822 (永定区 350803 since 2014).
+    pub region_code: &'static str,
 }
 
-/// A city: code segment, name, counties.
+/// A city: code segment, landline area code, name, counties.
 pub(crate) struct CitySeed {
     pub code: &'static str,
+    /// The telephone area code, with its leading 0.
+    pub area_code: &'static str,
     pub name: &'static str,
     pub counties: &'static [CountySeed],
 }
 
-const fn county(code: &'static str, name: &'static str, district: bool) -> CountySeed {
+const fn county(
+    code: &'static str,
+    name: &'static str,
+    district: bool,
+    region_code: &'static str,
+) -> CountySeed {
     CountySeed {
         code,
         name,
         district,
+        region_code,
     }
 }
 
@@ -38,92 +53,101 @@ const fn county(code: &'static str, name: &'static str, district: bool) -> Count
 pub(crate) const CITIES: [CitySeed; 9] = [
     CitySeed {
         code: "FZ",
+        area_code: "0591",
         name: "福州市",
         counties: &[
-            county("GL", "鼓楼区", true),
-            county("MH", "闽侯县", false),
-            county("FQ", "福清市", false),
-            county("LJ", "连江县", false),
+            county("GL", "鼓楼区", true, "350102"),
+            county("MH", "闽侯县", false, "350121"),
+            county("FQ", "福清市", false, "350181"),
+            county("LJ", "连江县", false, "350122"),
         ],
     },
     CitySeed {
         code: "XM",
+        area_code: "0592",
         name: "厦门市",
         counties: &[
-            county("SM", "思明区", true),
-            county("HL", "湖里区", true),
-            county("JM", "集美区", true),
-            county("XA", "翔安区", true),
+            county("SM", "思明区", true, "350203"),
+            county("HL", "湖里区", true, "350206"),
+            county("JM", "集美区", true, "350211"),
+            county("XA", "翔安区", true, "350213"),
         ],
     },
     CitySeed {
         code: "PT",
+        area_code: "0594",
         name: "莆田市",
         counties: &[
-            county("CX", "城厢区", true),
-            county("HJ", "涵江区", true),
-            county("XY", "仙游县", false),
-            county("XH", "秀屿区", true),
+            county("CX", "城厢区", true, "350302"),
+            county("HJ", "涵江区", true, "350303"),
+            county("XY", "仙游县", false, "350322"),
+            county("XH", "秀屿区", true, "350305"),
         ],
     },
     CitySeed {
         code: "SM",
+        area_code: "0598",
         name: "三明市",
         counties: &[
-            county("SX", "沙县区", true),
-            county("YA", "永安市", false),
-            county("MX", "明溪县", false),
-            county("YX", "尤溪县", false),
+            county("SX", "沙县区", true, "350427"),
+            county("YA", "永安市", false, "350481"),
+            county("MX", "明溪县", false, "350421"),
+            county("YX", "尤溪县", false, "350426"),
         ],
     },
     CitySeed {
         code: "QZ",
+        area_code: "0595",
         name: "泉州市",
         counties: &[
-            county("LC", "鲤城区", true),
-            county("JJ", "晋江市", false),
-            county("NA", "南安市", false),
-            county("AX", "安溪县", false),
+            county("LC", "鲤城区", true, "350502"),
+            county("JJ", "晋江市", false, "350582"),
+            county("NA", "南安市", false, "350583"),
+            county("AX", "安溪县", false, "350524"),
         ],
     },
     CitySeed {
         code: "ZZ",
+        area_code: "0596",
         name: "漳州市",
         counties: &[
-            county("XC", "芗城区", true),
-            county("LH", "龙海区", true),
-            county("ZP", "漳浦县", false),
-            county("PH", "平和县", false),
+            county("XC", "芗城区", true, "350602"),
+            county("LH", "龙海区", true, "350681"),
+            county("ZP", "漳浦县", false, "350623"),
+            county("PH", "平和县", false, "350628"),
         ],
     },
     CitySeed {
         code: "NP",
+        area_code: "0599",
         name: "南平市",
         counties: &[
-            county("YP", "延平区", true),
-            county("JO", "建瓯市", false),
-            county("WYS", "武夷山市", false),
-            county("PC", "浦城县", false),
+            county("YP", "延平区", true, "350702"),
+            county("JO", "建瓯市", false, "350783"),
+            county("WYS", "武夷山市", false, "350782"),
+            county("PC", "浦城县", false, "350722"),
         ],
     },
     CitySeed {
         code: "LY",
+        area_code: "0597",
         name: "龙岩市",
         counties: &[
-            county("XL", "新罗区", true),
-            county("CT", "长汀县", false),
-            county("SH", "上杭县", false),
-            county("YD", "永定区", true),
+            county("XL", "新罗区", true, "350802"),
+            county("CT", "长汀县", false, "350821"),
+            county("SH", "上杭县", false, "350823"),
+            county("YD", "永定区", true, "350822"),
         ],
     },
     CitySeed {
         code: "ND",
+        area_code: "0593",
         name: "宁德市",
         counties: &[
-            county("JC", "蕉城区", true),
-            county("FA", "福安市", false),
-            county("XP", "霞浦县", false),
-            county("GT", "古田县", false),
+            county("JC", "蕉城区", true, "350902"),
+            county("FA", "福安市", false, "350981"),
+            county("XP", "霞浦县", false, "350921"),
+            county("GT", "古田县", false, "350922"),
         ],
     },
 ];
