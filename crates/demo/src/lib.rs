@@ -41,8 +41,11 @@
 //!   the end; duplicated entries reversed (a receipt, loans, a claim, condolence
 //!   payments) and cancelled awards; late borrowers (PAR30 above zero), rescheduled and
 //!   written-off loans; the province closes the first two years and Xiamen one month.
-//! * **No personal information**: beneficiaries are opaque ids (`b-000123`) with a unit,
-//!   a kind and categories; memos and reasons name no person.
+//! * **No personal information in the log**: beneficiaries are opaque ids (`b-000123`)
+//!   with a unit, a kind and categories; memos and reasons name no person.
+//!   [`personal_data`] generates, for the beneficiary registry, a random and fictitious
+//!   name, resident ID number (valid in form only), phone, bank account and address for
+//!   each of them.
 //!
 //! At the default scale the plan has about 46,000 events; [`Scale`] multiplies the
 //! volumes (loans, students, households, claims) but not the geography, the funds or
@@ -58,6 +61,7 @@ mod grants;
 mod insurance;
 mod lending;
 mod load;
+mod people;
 mod plan;
 
 pub use config::{
@@ -68,4 +72,5 @@ pub use generate::generate;
 pub use load::{
     load, DemoSummary, LoadError, ProgrammeCounts, LOAD_IN_FLIGHT_MAX, PROGRESS_INTERVAL_STEPS,
 };
+pub use people::personal_data;
 pub use plan::{ActorRole, DemoAction, DemoActor, DemoFund, DemoPlan, DemoStep};
