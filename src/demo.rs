@@ -2,7 +2,6 @@
 //! for each member of staff the plan names, served over HTTP. The first of the
 //! README's two commands: a new user sees the ledger working in one step.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,8 @@ use ledger_server::{new_token, token_digest, App, Limits};
 use ledger_store::{CommandId, HashAlgorithm, SledBackend};
 
 use crate::error::{exit, rejected, Failure};
-use crate::{ledger, serve};
+use crate::{ledger, serve, Cli};
+use ledger_server::registry::RegistryError;
 
 /// The auditor and manager the demo adds beside the plan's staff.
 const DEMO_AUDITOR: &str = "auditor-fj";
@@ -29,7 +29,8 @@ fn role_of(role: ActorRole) -> Role {
 }
 
 /// Creates (or reuses) the demo ledger in `data`, then serves it on `listen`.
-pub fn demo(data: &Path, listen: &str, seed: u64, scale_percent: u32) -> Result<u8, Failure> {
+pub fn demo(cli: &Cli, listen: &str, seed: u64, scale_percent: u32) -> Result<u8, Failure> {
+    let data = cli.data.as_path();
     let scale = Scale::percent(scale_percent).map_err(|e| rejected(e.to_string()))?;
     let config = DemoConfig {
         seed,
@@ -42,7 +43,9 @@ pub fn demo(data: &Path, listen: &str, seed: u64, scale_percent: u32) -> Result<
         println!("creating a demo ledger in {}", data.display());
         ledger::create(data, HashAlgorithm::Sha256, "admin")?;
     }
-    let engine = Arc::new(ledger::open_engine(data)?);
+    let keys = demo_key(cli)?;
+    let (engine, registry) = ledger::open_with_registry(data, &keys)?;
+    let engine = Arc::new(engine);
     let first = CommandId::new(plan.command_id(0)).map_err(|e| rejected(e.to_string()))?;
     let head = engine.log().head().next_position;
     if !fresh && head > 2 && engine.log().command_span(&first).is_none() {
@@ -53,6 +56,9 @@ pub fn demo(data: &Path, listen: &str, seed: u64, scale_percent: u32) -> Result<
     }
     load(&engine, &plan)?;
     let (auditor, clerk) = staff(&engine, &plan)?;
+    if let Some(registry) = &registry {
+        register_people(registry, &plan)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -66,12 +72,72 @@ pub fn demo(data: &Path, listen: &str, seed: u64, scale_percent: u32) -> Result<
         println!("try:");
         println!("  curl -H 'Authorization: Bearer {auditor}' http://{address}/api/v1/funds");
         println!("  curl -H 'Authorization: Bearer {auditor}' 'http://{address}/api/v1/units/FJ/programmes?year=2024'");
+        println!("  curl -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"beneficiary\":\"b-000001\",\"purpose\":\"核对发放信息\"}}' http://{address}/api/v1/personal-data/disclosures", clerk.1);
         println!("(tokens are shown once and stored only as hashes; Ctrl-C stops the server)");
-        let app = App::new(Arc::clone(&engine), ledger::clock(), Limits::default());
+        let app = App::new(
+            Arc::clone(&engine),
+            ledger::clock(),
+            Limits::default(),
+            registry,
+        );
         ledger_server::serve(listener, app, serve::shutdown_signal()).await
     })?;
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(exit::OK)
+}
+
+/// The master key: the configured one, or else a demo key file beside the data
+/// directory (`<data>.master-key`), created on the first run.
+fn demo_key(cli: &Cli) -> Result<ledger::KeySource, Failure> {
+    let mut keys = cli.key_source();
+    if keys.file.is_none() && keys.value.is_none() {
+        let mut name = cli
+            .data
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "ledger-data".into());
+        name.push(".master-key");
+        let path = cli.data.with_file_name(name);
+        if !path.exists() {
+            ledger_registry::MasterKey::generate_file(&path)?;
+            println!(
+                "created a demo master key in {} (for real data, keep the key elsewhere: docs/PRIVACY.md)",
+                path.display()
+            );
+        }
+        keys.file = Some(path);
+    }
+    Ok(keys)
+}
+
+/// Registers the generated (fictitious) personal information of every beneficiary the
+/// vault does not hold yet, in batches with one sync each.
+fn register_people(
+    registry: &ledger_server::RegistryHandle,
+    plan: &DemoPlan,
+) -> Result<(), Failure> {
+    let vault = &registry.vault;
+    let mut missing = Vec::new();
+    for (beneficiary, data) in ledger_demo::personal_data(plan) {
+        if vault
+            .status(beneficiary.as_str())
+            .map_err(RegistryError::from)?
+            .is_none()
+        {
+            missing.push((beneficiary.to_string(), data));
+        }
+    }
+    for batch in missing.chunks(ledger_registry::PUT_MANY_ITEMS_MAX) {
+        vault.put_many(batch).map_err(RegistryError::from)?;
+    }
+    let stats = vault.stats().map_err(RegistryError::from)?;
+    println!(
+        "registry: {} people with personal information ({} new), master key id {}",
+        stats.stored,
+        missing.len(),
+        stats.key_id
+    );
+    Ok(())
 }
 
 /// Loads the plan with a progress bar (a second run finds every step recorded).
@@ -146,6 +212,16 @@ fn staff(
         )?;
         Ok(token)
     };
+    // The printed clerk and the auditor may read personal information.
+    for user in [id(DEMO_AUDITOR)?, clerk.clone()] {
+        submit(
+            format!("demo-personal-data-{user}"),
+            Command::GrantPersonalDataAccess {
+                user,
+                reason: "演示：核对发放对象".to_string(),
+            },
+        )?;
+    }
     let auditor = issue(id(DEMO_AUDITOR)?)?;
     let clerk_token = issue(clerk.clone())?;
     Ok((auditor, (clerk, clerk_token)))

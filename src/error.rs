@@ -3,6 +3,7 @@
 use ledger_engine::EngineError;
 use ledger_exchange::ExchangeError;
 use ledger_projections::QueryError;
+use ledger_server::registry::RegistryError;
 use ledger_store::StoreError;
 
 /// Exit codes, documented in README.md and docs/CLI.md.
@@ -34,6 +35,12 @@ pub enum Failure {
     Query(#[from] QueryError),
     #[error(transparent)]
     Exchange(#[from] ExchangeError),
+    /// The registry of personal information (its key, the vault, or the log's answer).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The master key file.
+    #[error(transparent)]
+    Key(#[from] ledger_registry::KeyError),
     /// An IO failure on a file the command names (export output, import input, backup).
     #[error("{what} {path}: {source}")]
     File {
@@ -49,12 +56,15 @@ impl Failure {
             Failure::Rejected(_) => exit::REJECTED,
             Failure::Store(StoreError::AlreadyExists { .. }) => exit::REJECTED,
             Failure::Store(_) | Failure::Io(_) => exit::IO_FAILURE,
-            Failure::Engine(EngineError::Store(_) | EngineError::Unavailable { .. }) => {
-                exit::IO_FAILURE
-            }
-            Failure::Engine(_) => exit::REJECTED,
+            Failure::Engine(e) => Failure::exit_code_of_engine(e),
             Failure::Query(_) => exit::REJECTED,
             Failure::File { .. } => exit::IO_FAILURE,
+            Failure::Key(_) => exit::REJECTED,
+            Failure::Registry(e) => match e {
+                RegistryError::Engine(e) => Failure::exit_code_of_engine(e),
+                RegistryError::Vault(v) if !v.is_rejection() => exit::IO_FAILURE,
+                _ => exit::REJECTED,
+            },
             Failure::Exchange(e) => match e {
                 ExchangeError::Chain { .. } => exit::VERIFICATION_FAILED,
                 ExchangeError::Io(_)
@@ -73,6 +83,13 @@ impl Failure {
         }
     }
 
+    fn exit_code_of_engine(e: &EngineError) -> u8 {
+        match e {
+            EngineError::Store(_) | EngineError::Unavailable { .. } => exit::IO_FAILURE,
+            _ => exit::REJECTED,
+        }
+    }
+
     /// The stable code shown with `--json`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -82,6 +99,8 @@ impl Failure {
             Failure::Io(_) | Failure::File { .. } => "io_error",
             Failure::Query(e) => e.code(),
             Failure::Exchange(e) => e.code(),
+            Failure::Registry(e) => e.code(),
+            Failure::Key(e) => e.code(),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Opening the data directory: the log, the engine, and the users bootstrap at `init`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use ledger_domain::{Command, Role, UserId};
 use ledger_engine::{Engine, Submission};
-use ledger_server::{new_token, token_digest};
+use ledger_registry::{Cipher, MasterKey, Vault, VaultKeys};
+use ledger_server::registry::{self, RegistryError};
+use ledger_server::{new_token, token_digest, RegistryHandle};
 use ledger_store::{Clock, HashAlgorithm, Log, SledBackend, StoreError, SystemClock};
 
 use crate::error::{rejected, Failure};
@@ -35,6 +37,79 @@ pub fn open_log(data: &Path) -> Result<Log<SledBackend>, StoreError> {
 
 pub fn open_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
     Ok(Engine::open(open_log(data)?, clock())?)
+}
+
+/// Where the registry's master key comes from (global flags and environment).
+#[derive(Debug, Clone, Default)]
+pub struct KeySource {
+    /// A key file outside the data directory.
+    pub file: Option<PathBuf>,
+    /// The key itself, base64 (`WELFARE_LEDGER_MASTER_KEY`), when no file is given.
+    pub value: Option<String>,
+    /// The old key while a rotation is unfinished.
+    pub previous_file: Option<PathBuf>,
+    /// The cipher for new records.
+    pub cipher: Cipher,
+}
+
+impl KeySource {
+    /// The keys, or `None` when no master key is configured.
+    fn keys(&self, data: &Path) -> Result<Option<VaultKeys>, Failure> {
+        let current = match (&self.file, &self.value) {
+            (Some(file), _) => MasterKey::from_file(file, data)?,
+            (None, Some(value)) => MasterKey::from_env_value(value)?,
+            (None, None) => return Ok(None),
+        };
+        let previous = self
+            .previous_file
+            .as_deref()
+            .map(|file| MasterKey::from_file(file, data))
+            .transpose()?;
+        Ok(Some(VaultKeys { current, previous }))
+    }
+}
+
+/// The directory of the registry's key-slot file, beside sled's.
+pub const REGISTRY_DIR: &str = "registry";
+
+/// Opens the engine and, when a master key is configured, the registry beside it; the
+/// registry then destroys the keys of beneficiaries the log says are erased.
+pub fn open_with_registry(
+    data: &Path,
+    keys: &KeySource,
+) -> Result<(Engine<SledBackend>, Option<RegistryHandle>), Failure> {
+    let backend = backend(data)?;
+    let db = backend.db().clone();
+    let engine = Engine::open(Log::open(backend, None, clock())?, clock())?;
+    let keys_cipher = keys.cipher;
+    let Some(keys) = keys.keys(data)? else {
+        if data.join(REGISTRY_DIR).exists() {
+            eprintln!(
+                "warning: {} holds a registry of personal information, but no master key is configured: registry requests will be refused (set WELFARE_LEDGER_MASTER_KEY_FILE)",
+                data.display()
+            );
+        }
+        return Ok((engine, None));
+    };
+    let vault = Vault::open(
+        &db,
+        &data.join(ledger_store::SLED_DIR),
+        &data.join(REGISTRY_DIR),
+        keys,
+        keys_cipher,
+    )
+    .map_err(RegistryError::from)?;
+    let shredded = registry::reconcile(&engine, &vault).map_err(RegistryError::from)?;
+    if shredded > 0 {
+        eprintln!("the registry destroyed the keys of {shredded} beneficiaries erased in the log");
+    }
+    Ok((
+        engine,
+        Some(RegistryHandle {
+            vault: Arc::new(vault),
+            data_dir: data.to_path_buf(),
+        }),
+    ))
 }
 
 /// Today's business date by the system clock (China Standard Time,

@@ -7,6 +7,7 @@ mod error;
 mod exchange;
 mod ledger;
 mod maintain;
+mod people;
 mod read;
 mod record;
 mod serve;
@@ -46,6 +47,22 @@ struct Cli {
     /// 元. JSON always carries yuan as decimal strings.
     #[arg(long, global = true)]
     wan: bool,
+    /// The registry's master key file (base64, mode 600, outside the data directory).
+    /// Without a key (this or WELFARE_LEDGER_MASTER_KEY) the ledger runs without the
+    /// registry of personal information.
+    #[arg(long, global = true, env = "WELFARE_LEDGER_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// The previous master key file, to finish an interrupted key rotation.
+    #[arg(long, global = true, env = "WELFARE_LEDGER_PREVIOUS_MASTER_KEY_FILE")]
+    previous_master_key_file: Option<PathBuf>,
+    /// The cipher for new records in the registry: aes-256-gcm or sm4-gcm.
+    #[arg(
+        long,
+        global = true,
+        env = "WELFARE_LEDGER_REGISTRY_CIPHER",
+        default_value = "aes-256-gcm"
+    )]
+    registry_cipher: ledger_registry::Cipher,
     #[command(subcommand)]
     command: Command,
 }
@@ -149,6 +166,16 @@ enum Command {
         #[arg(long, env = "WELFARE_LEDGER_TOKEN", requires = "server")]
         token: Option<String>,
     },
+    /// Beneficiaries' personal information in the registry: register, show, find,
+    /// update contact data, restrict, lift, erase, the access log (docs/PRIVACY.md).
+    #[command(subcommand)]
+    Person(people::PersonCommand),
+    /// The registry's master key: generate a key file.
+    #[command(subcommand)]
+    Key(people::KeyCommand),
+    /// The registry: status, master key rotation.
+    #[command(subcommand)]
+    Registry(people::RegistryCommand),
     /// Manage staff users (as an admin named by --user).
     #[command(subcommand)]
     User(staff::UserCommand),
@@ -176,6 +203,16 @@ enum RequestCommand {
 }
 
 impl Cli {
+    /// Where the registry's master key comes from.
+    fn key_source(&self) -> ledger::KeySource {
+        ledger::KeySource {
+            file: self.master_key_file.clone(),
+            value: std::env::var("WELFARE_LEDGER_MASTER_KEY").ok(),
+            previous_file: self.previous_master_key_file.clone(),
+            cipher: self.registry_cipher,
+        }
+    }
+
     /// The unit tables show money in.
     fn money_unit(&self) -> args::MoneyUnit {
         if self.wan {
@@ -226,12 +263,12 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
-        Command::Serve { listen } => serve::serve(&cli.data, listen),
+        Command::Serve { listen } => serve::serve(&cli.data, listen, &cli.key_source()),
         Command::Demo {
             listen,
             seed,
             scale,
-        } => demo::demo(&cli.data, listen, *seed, *scale),
+        } => demo::demo(cli, listen, *seed, *scale),
         Command::Unit(c) => record::unit(cli, c),
         Command::Fund(FundCommand::Write(c)) => record::fund(cli, c),
         Command::Fund(FundCommand::Read(c)) => read::fund(cli, c),
@@ -267,6 +304,9 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             };
             maintain::backup(cli, dir, source.as_ref())
         }
+        Command::Person(command) => people::person(cli, command),
+        Command::Key(command) => people::key(command),
+        Command::Registry(command) => people::registry(cli, command),
         Command::User(command) => staff::user(cli, command),
         Command::Token(command) => staff::token(cli, command),
         Command::Status => {

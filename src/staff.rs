@@ -43,6 +43,23 @@ pub enum UserCommand {
         #[arg(long)]
         command_id: Option<String>,
     },
+    /// Allow a user to read beneficiaries' personal information (a permission apart
+    /// from the role).
+    GrantPersonalData {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        command_id: Option<String>,
+    },
+    /// Withdraw that permission.
+    WithdrawPersonalData {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        command_id: Option<String>,
+    },
     /// List users, their roles and scopes.
     List,
 }
@@ -91,6 +108,21 @@ fn scope(text: &Option<String>) -> Result<Option<UnitCode>, Failure> {
 }
 
 /// A fresh command id when the caller gave none (printed, so a retry can reuse it).
+/// Submits `command` as the act's member of staff, checked.
+pub fn submit_as(
+    engine: &ledger_engine::Engine<ledger_store::SledBackend>,
+    act: &ledger_server::registry::Act,
+    command: Command,
+) -> Result<ledger_engine::Accepted, Failure> {
+    Ok(engine.submit_checked(Submission {
+        command_id: act.command_id.clone(),
+        command,
+        actor: act.actor.clone(),
+        effective_date: act.effective_date,
+        memo: act.memo.clone(),
+    })?)
+}
+
 pub fn command_id(given: &Option<String>, kind: &str) -> String {
     given.clone().unwrap_or_else(|| {
         let token = new_token();
@@ -220,6 +252,30 @@ pub fn user(cli: &Cli, command: &UserCommand) -> Result<u8, Failure> {
                 user: id(user, |s| UserId::new(s))?,
                 role: *role,
                 scope: scope(s)?,
+            },
+        ),
+        UserCommand::GrantPersonalData {
+            id: user,
+            reason,
+            command_id: c,
+        } => record(
+            cli,
+            command_id(c, "user"),
+            Command::GrantPersonalDataAccess {
+                user: id(user, |s| UserId::new(s))?,
+                reason: crate::args::free_text("reason", reason)?,
+            },
+        ),
+        UserCommand::WithdrawPersonalData {
+            id: user,
+            reason,
+            command_id: c,
+        } => record(
+            cli,
+            command_id(c, "user"),
+            Command::WithdrawPersonalDataAccess {
+                user: id(user, |s| UserId::new(s))?,
+                reason: crate::args::free_text("reason", reason)?,
             },
         ),
         UserCommand::Disable {

@@ -259,10 +259,16 @@ pub fn init(data: &Path) -> String {
 }
 
 pub fn serve(data: &Path) -> Server {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with environment variables (a master key file, say).
+pub fn serve_with(data: &Path, env: &[(&str, &Path)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_welfare-ledger"))
         .arg("--data")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -22,7 +22,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::command::Command;
+use crate::command::{Command, PersonalDataAction};
 use crate::event::Reversible;
 use crate::ids::{AwardId, BeneficiaryId, FundId, UnitCode, UserId};
 use crate::rejection::Rejection;
@@ -424,7 +424,17 @@ fn need(
         Command::RegisterBeneficiary { unit, .. } => {
             n(CLERK, "register beneficiaries", Some(unit.clone()))
         }
-        // Any role may be granted the permission; `authorize_with` checks it.
+        // Any role may be granted the permission (`authorize_with` checks it); only the
+        // clerks who register beneficiaries change their contact data.
+        Command::RecordPersonalDataAccess {
+            beneficiary,
+            action: PersonalDataAction::UpdateContact,
+            ..
+        } => n(
+            CLERK,
+            "change personal information",
+            beneficiary_unit(beneficiary),
+        ),
         Command::RecordPersonalDataAccess { beneficiary, .. } => n(
             &Role::ALL,
             "read personal information",

@@ -909,6 +909,11 @@ impl State {
         self.beneficiaries.get(beneficiary)
     }
 
+    /// Every beneficiary, by id.
+    pub fn beneficiaries(&self) -> impl Iterator<Item = (&BeneficiaryId, &Beneficiary)> {
+        self.beneficiaries.iter()
+    }
+
     /// A loan.
     pub fn loan(&self, loan: &LoanId) -> Option<&Loan> {
         self.loans.get(loan)

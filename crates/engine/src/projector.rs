@@ -8,8 +8,8 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use ledger_projections::{
-    AuditTrail, EventRecord, FundLedger, InsuranceReports, LoanReports, ProgrammeReports,
-    Projection,
+    AuditTrail, EventRecord, FundLedger, InsuranceReports, LoanReports, PersonalDataLog,
+    ProgrammeReports, Projection,
 };
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{Backend, Log, RecordedEvent};
@@ -30,6 +30,7 @@ pub struct Projections {
     pub insurance: InsuranceReports,
     pub loans: LoanReports,
     pub audit: AuditTrail,
+    pub personal_data: PersonalDataLog,
 }
 
 /// Applies `record` to `projection` unless its checkpoint is already past it.
@@ -71,6 +72,7 @@ impl Projections {
             insurance: load(log),
             loans: load(log),
             audit: load(log),
+            personal_data: load(log),
         }
     }
 
@@ -80,7 +82,8 @@ impl Projections {
         save(log, &self.programmes)?;
         save(log, &self.insurance)?;
         save(log, &self.loans)?;
-        save(log, &self.audit)
+        save(log, &self.audit)?;
+        save(log, &self.personal_data)
     }
 
     /// The first position some projection still needs.
@@ -91,6 +94,7 @@ impl Projections {
             self.insurance.next_position(),
             self.loans.next_position(),
             self.audit.next_position(),
+            self.personal_data.next_position(),
         ]
         .into_iter()
         .min()
@@ -106,6 +110,7 @@ impl Projections {
             insurance,
             loans,
             audit,
+            personal_data,
         } = self;
         let mut first = |records: &[EventRecord]| {
             for record in records {
@@ -118,6 +123,7 @@ impl Projections {
         let mut second = |records: &[EventRecord]| {
             for record in records {
                 feed(loans, record);
+                feed(personal_data, record);
             }
         };
         if records.len() < PARALLEL_PAGE_MIN {

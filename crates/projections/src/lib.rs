@@ -13,12 +13,14 @@
 //! | [`InsuranceReports`] | premiums, cover, claims, labelled loss ratios and premium growth |
 //! | [`LoanReports`] | lending figures, repayment rate, overdue principal, PAR30, rounds as of a date |
 //! | [`AuditTrail`] | every event by beneficiary, fund, actor, command id or effective dates, reversals linked both ways |
+//! | [`PersonalDataLog`] | every read or change of personal information, grant of the permission, restriction and erasure |
 //!
 //! "As of an effective date" always means: the events whose effective (business) date
 //! is on or before that date, whenever they were recorded. A correction dated in the
 //! past therefore changes later as-of answers, and a reversal takes effect on its own
 //! effective date. docs/PROJECTIONS.md states every figure's formula.
 
+mod access_log;
 mod audit;
 mod directory;
 mod figures;
@@ -36,6 +38,7 @@ mod time;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use access_log::{AccessEntry, AccessFilter, AccessKind, PersonalDataLog};
 pub use audit::{AuditRecord, AuditTrail};
 pub use figures::{FundFigures, TierFigures};
 pub use fund_ledger::{FundLedger, Statement, StatementLine};

@@ -11,8 +11,10 @@
 pub mod auth;
 pub mod metrics;
 pub mod openapi;
+mod people;
 pub mod problem;
 mod reads;
+pub mod registry;
 mod writes;
 
 use std::future::Future;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate};
 use ledger_engine::Engine;
@@ -33,6 +35,7 @@ use utoipa::ToSchema;
 
 pub use auth::{new_token, token_digest, Caller};
 pub use metrics::Metrics;
+pub use people::RegistryHandle;
 pub use problem::Problem;
 
 /// Limits the server enforces; `Default` gives the documented values.
@@ -62,6 +65,8 @@ pub struct App<B: Backend> {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// The registry of personal information; `None` without a master key.
+    pub registry: Option<Arc<RegistryHandle>>,
 }
 
 impl<B: Backend> std::fmt::Debug for App<B> {
@@ -72,7 +77,12 @@ impl<B: Backend> std::fmt::Debug for App<B> {
 
 impl<B: Backend> App<B> {
     /// An app over an open engine; registers the metrics observer with the engine.
-    pub fn new(engine: Arc<Engine<B>>, clock: Arc<dyn Clock>, limits: Limits) -> Arc<Self> {
+    pub fn new(
+        engine: Arc<Engine<B>>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+        registry: Option<RegistryHandle>,
+    ) -> Arc<Self> {
         let metrics = Arc::new(Metrics::new());
         engine.set_observer(metrics.clone());
         Arc::new(App {
@@ -80,6 +90,7 @@ impl<B: Backend> App<B> {
             clock,
             metrics,
             limits,
+            registry: registry.map(Arc::new),
         })
     }
 
@@ -122,6 +133,16 @@ routes! {
     get "/api/v1/events/{position}" => reads::event;
     get "/api/v1/verify" => reads::verify;
     get "/api/v1/export" => reads::export;
+    post "/api/v1/beneficiaries" => people::register;
+    get "/api/v1/beneficiaries/{beneficiary}" => people::beneficiary;
+    patch "/api/v1/beneficiaries/{beneficiary}/contact" => people::update_contact;
+    post "/api/v1/beneficiaries/{beneficiary}/restriction" => people::restrict;
+    post "/api/v1/beneficiaries/{beneficiary}/restriction/lift" => people::lift;
+    post "/api/v1/beneficiaries/{beneficiary}/erasure" => people::erase;
+    post "/api/v1/personal-data/disclosures" => people::disclose;
+    get "/api/v1/personal-data/access-log" => people::access_log;
+    get "/api/v1/registry" => people::registry_status;
+    post "/api/v1/registry/rotation" => people::rotate;
     get "/health" => health;
     get "/metrics" => metrics_text;
     get "/openapi.json" => openapi::openapi_json;

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 
 use ledger_store::Backend;
 
-use crate::{reads, writes, App};
+use crate::{people, reads, writes, App};
 
 /// Who may call a read that checks the caller's scope.
 pub(crate) const READERS: &str = "Any signed-in member of staff. Clerks, approvers, managers and scoped admins see their unit's subtree; auditors and unscoped admins see everything.";
@@ -48,6 +48,16 @@ pub(crate) const WRITERS: &str = "Clerks record money within their scope, approv
         reads::event,
         reads::verify,
         reads::export,
+        people::register,
+        people::beneficiary,
+        people::update_contact,
+        people::restrict,
+        people::lift,
+        people::erase,
+        people::disclose,
+        people::access_log,
+        people::registry_status,
+        people::rotate,
         crate::health,
         crate::metrics_text,
         openapi_json,
@@ -57,6 +67,7 @@ pub(crate) const WRITERS: &str = "Clerks record money within their scope, approv
         (name = "commands", description = "Recording money and administration: every write is a domain command"),
         (name = "access", description = "Who is signed in, and issuing tokens"),
         (name = "funds", description = "Funds, balances, statements, loans and pending approvals"),
+        (name = "registry", description = "Beneficiaries' personal information, kept encrypted beside the log: register, disclose, change, restrict, erase, the access log"),
         (name = "reports", description = "Programme, insurance and loan reports of a unit's subtree"),
         (name = "audit", description = "The audit trail, single events and chain verification"),
         (name = "operations", description = "Health, metrics and this description (no token needed)"),

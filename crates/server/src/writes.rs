@@ -26,7 +26,7 @@ use crate::{new_token, token_digest, App, Caller, Problem};
 /// The header that makes a write safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
     let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
         Problem::bad_request(
             "idempotency_key_missing",
@@ -44,7 +44,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
 
 /// Parses a JSON body, answering 413 for a body over the limit and 400 (naming the
 /// field) for anything that is not the expected JSON.
-fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Problem> {
+pub(crate) fn parse_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Problem> {
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::new(
@@ -87,7 +89,7 @@ pub(crate) struct CommandAccepted {
 }
 
 impl CommandAccepted {
-    fn new(command_id: &str, accepted: Accepted) -> Self {
+    pub(crate) fn new(command_id: &str, accepted: Accepted) -> Self {
         CommandAccepted {
             command_id: command_id.to_string(),
             first_position: accepted.first_position,
@@ -181,6 +183,10 @@ pub(crate) async fn command<B: Backend>(
     let key = idempotency_key(&headers)?;
     let request: CommandRequest = parse_body(body)?;
     let date = request.effective_date.unwrap_or_else(|| app.today());
+    let erased = match &request.command {
+        Command::EraseBeneficiary { beneficiary, .. } => Some(beneficiary.clone()),
+        _ => None,
+    };
     let accepted = submit(
         &app,
         key.clone(),
@@ -190,6 +196,14 @@ pub(crate) async fn command<B: Backend>(
         request.memo,
     )
     .await?;
+    // An erasure recorded here destroys the key too, as through the registry's own
+    // endpoint (without a registry, `registry::reconcile` does it at the next start).
+    if let (Some(beneficiary), Some(registry)) = (erased, app.registry.clone()) {
+        tokio::task::spawn_blocking(move || crate::registry::shred(&registry.vault, &beneficiary))
+            .await
+            .map_err(|e| Problem::internal(format!("the erasure failed: {e}")))?
+            .map_err(crate::registry::RegistryError::from)?;
+    }
     Ok(created(
         CommandAccepted::new(&key, accepted),
         accepted.duplicate,
