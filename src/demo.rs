@@ -72,7 +72,7 @@ pub fn demo(cli: &Cli, listen: &str, seed: u64, scale_percent: u32) -> Result<u8
         println!("try:");
         println!("  curl -H 'Authorization: Bearer {auditor}' http://{address}/api/v1/funds");
         println!("  curl -H 'Authorization: Bearer {auditor}' 'http://{address}/api/v1/units/FJ/programmes?year=2024'");
-        println!("  curl -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"beneficiary\":\"b-000001\",\"purpose\":\"核对发放信息\"}}' http://{address}/api/v1/personal-data/disclosures", auditor);
+        println!("  curl -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -H 'Idempotency-Key: read-1' -d '{{\"beneficiary\":\"b-000001\",\"purpose\":\"核对发放信息\"}}' http://{address}/api/v1/personal-data/disclosures", auditor);
         println!("(tokens are shown once and stored only as hashes; Ctrl-C stops the server)");
         let app = App::new(
             Arc::clone(&engine),

@@ -88,7 +88,11 @@ fn subcommand_path(words: &[String]) -> Vec<String> {
     let mut i = 0;
     while i < words.len() {
         match words[i].as_str() {
-            "--data" | "--user" => i += 2,
+            "--data"
+            | "--user"
+            | "--master-key-file"
+            | "--previous-master-key-file"
+            | "--registry-cipher" => i += 2,
             "--json" | "--wan" => i += 1,
             w => {
                 out.push(w.to_string());
@@ -103,6 +107,7 @@ fn run(cwd: &Path, data: &Path, args: &[String]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_welfare-ledger"))
         .args(args)
         .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
         .env("WELFARE_LEDGER_DATA", data)
         .env_remove("WELFARE_LEDGER_USER")
         .output()
@@ -125,11 +130,14 @@ fn the_examples_run() {
     let cwd = dir.path();
     let data = cwd.join("ledger-data");
     std::fs::create_dir_all(cwd.join("docs/examples")).unwrap();
-    std::fs::copy(
-        repo().join("docs/examples/payments.csv"),
-        cwd.join("docs/examples/payments.csv"),
-    )
-    .unwrap();
+    for example in std::fs::read_dir(repo().join("docs/examples")).unwrap() {
+        let path = example.unwrap().path();
+        std::fs::copy(
+            &path,
+            cwd.join("docs/examples").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
     let mut ran = 0;
     for line in sh_lines(&doc()) {
         let Some((mut args, Some(expected))) = parse(&line) else {

@@ -148,6 +148,7 @@ pub(crate) struct RegisterAnswer {
     params(("Idempotency-Key" = String, Header, description = "Required; a retry returns the same beneficiary")),
     request_body = RegisterRequest,
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 201, description = "Registered", body = RegisterAnswer),
         (status = 200, description = "That ID number is registered already", body = RegisterAnswer),
         (status = 400, description = "A field that is not valid (the code names the rule, the detail the field)", body = ProblemBody, content_type = "application/problem+json"),
@@ -217,6 +218,7 @@ pub(crate) struct BeneficiaryAnswer {
     description = crate::openapi::READERS,
     params(("beneficiary" = String, Path, description = "The opaque id")),
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 200, description = "The beneficiary", body = BeneficiaryAnswer),
         (status = 403, description = "Outside the caller's scope", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such beneficiary", body = ProblemBody, content_type = "application/problem+json"),
@@ -292,8 +294,10 @@ pub(crate) struct DisclosureAnswer {
 /// recording who asked, for whom and why.
 #[utoipa::path(post, path = "/api/v1/personal-data/disclosures", tag = "registry", security(("bearer" = [])),
     description = PERSONAL,
+    params(("Idempotency-Key" = String, Header, description = "Required: the access record's command id, so that a retry discloses again without recording the read twice")),
     request_body = DisclosureRequest,
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 200, description = "The data (Cache-Control: no-store)", body = DisclosureAnswer),
         (status = 400, description = "Neither or both of beneficiary and id_number, an invalid ID number, no purpose", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Without the permission (personal_data_not_permitted) or outside the scope", body = ProblemBody, content_type = "application/problem+json"),
@@ -304,8 +308,10 @@ pub(crate) struct DisclosureAnswer {
 pub(crate) async fn disclose<B: Backend + 'static>(
     State(app): State<Arc<App<B>>>,
     caller: Caller,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
+    let key = idempotency_key(&headers)?;
     let registry = registry_of(&app)?;
     let request: DisclosureRequest = parse_body(body)?;
     let target = match (request.beneficiary, request.id_number) {
@@ -320,7 +326,7 @@ pub(crate) async fn disclose<B: Backend + 'static>(
             ))
         }
     };
-    let act = act(&app, &caller, registry::new_access_id());
+    let act = act(&app, &caller, key);
     let engine = Arc::clone(&app.engine);
     let purpose = request.purpose;
     let d = blocking(move || registry::disclose(&engine, &registry.vault, &act, &target, &purpose))
@@ -385,6 +391,7 @@ fn update<T>(
         ("Idempotency-Key" = String, Header, description = "Required")),
     request_body = ContactRequest,
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 201, description = "Changed; the access record's position", body = CommandAccepted),
         (status = 400, description = "A field that is not valid, or nothing to change", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Without the permission, not a clerk, or outside the scope", body = ProblemBody, content_type = "application/problem+json"),
@@ -518,6 +525,7 @@ fn submit_plain<B: Backend>(
         ("Idempotency-Key" = String, Header, description = "Required")),
     request_body = ReasonRequest,
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 201, description = "Restricted", body = CommandAccepted),
         (status = 403, description = "Not an admin of that unit", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Already restricted", body = ProblemBody, content_type = "application/problem+json"),
@@ -540,6 +548,7 @@ pub(crate) async fn restrict<B: Backend + 'static>(
         ("Idempotency-Key" = String, Header, description = "Required")),
     request_body = ReasonRequest,
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 201, description = "Lifted", body = CommandAccepted),
         (status = 403, description = "Not an admin of that unit", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Not restricted, unknown or erased", body = ProblemBody, content_type = "application/problem+json"),
@@ -563,6 +572,7 @@ pub(crate) async fn lift<B: Backend + 'static>(
         ("Idempotency-Key" = String, Header, description = "Required")),
     request_body = ReasonRequest,
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 201, description = "Erased", body = CommandAccepted),
         (status = 403, description = "Not an admin of that unit", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or already erased", body = ProblemBody, content_type = "application/problem+json"),
@@ -602,6 +612,7 @@ pub(crate) struct AccessLogQuery {
     description = "Auditors and admins of the whole ledger.",
     params(AccessLogQuery),
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 200, description = "A page of entries, in log order", body = Page<AccessEntry>),
         (status = 400, description = "A bad id, date or page", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Not an auditor or whole-ledger admin", body = ProblemBody, content_type = "application/problem+json"),
@@ -659,6 +670,7 @@ pub(crate) struct RegistryAnswer {
 #[utoipa::path(get, path = "/api/v1/registry", tag = "registry", security(("bearer" = [])),
     description = "Auditors and admins of the whole ledger.",
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 200, description = "The registry", body = RegistryAnswer),
         (status = 403, description = "Not an auditor or whole-ledger admin", body = ProblemBody, content_type = "application/problem+json"),
     ))]
@@ -715,6 +727,7 @@ pub(crate) struct RotationAnswer {
     description = "Admins of the whole ledger.",
     request_body = RotationRequest,
     responses(
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
         (status = 200, description = "Rotated", body = RotationAnswer),
         (status = 400, description = "The key file is unreadable, inside the data directory, readable by others, or not a key", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Not a whole-ledger admin", body = ProblemBody, content_type = "application/problem+json"),
