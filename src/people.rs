@@ -309,9 +309,8 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
                 ),
                 PersonCommand::Restrict { .. } => (
                     "restricted",
-                    crate::staff::submit_as(
+                    act.submit(
                         &engine,
-                        &act,
                         ledger_domain::Command::RestrictBeneficiary {
                             beneficiary: beneficiary.clone(),
                             reason,
@@ -320,9 +319,8 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
                 ),
                 _ => (
                     "lifted the restriction of",
-                    crate::staff::submit_as(
+                    act.submit(
                         &engine,
-                        &act,
                         ledger_domain::Command::LiftBeneficiaryRestriction {
                             beneficiary: beneficiary.clone(),
                             reason,

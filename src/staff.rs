@@ -108,21 +108,6 @@ fn scope(text: &Option<String>) -> Result<Option<UnitCode>, Failure> {
 }
 
 /// A fresh command id when the caller gave none (printed, so a retry can reuse it).
-/// Submits `command` as the act's member of staff, checked.
-pub fn submit_as(
-    engine: &ledger_engine::Engine<ledger_store::SledBackend>,
-    act: &ledger_server::registry::Act,
-    command: Command,
-) -> Result<ledger_engine::Accepted, Failure> {
-    Ok(engine.submit_checked(Submission {
-        command_id: act.command_id.clone(),
-        command,
-        actor: act.actor.clone(),
-        effective_date: act.effective_date,
-        memo: act.memo.clone(),
-    })?)
-}
-
 pub fn command_id(given: &Option<String>, kind: &str) -> String {
     given.clone().unwrap_or_else(|| {
         let token = new_token();

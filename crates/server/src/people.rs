@@ -486,9 +486,8 @@ async fn measure<B: Backend + 'static>(
                 // done when the ledger next opens with its key (`registry::reconcile`).
                 return match vault {
                     Some(vault) => registry::erase(&engine, &vault, &act, &id, &request.reason),
-                    None => Ok(submit_plain(
+                    None => Ok(act.submit(
                         &engine,
-                        &act,
                         ledger_domain::Command::EraseBeneficiary {
                             beneficiary: id,
                             reason: request.reason,
@@ -497,24 +496,10 @@ async fn measure<B: Backend + 'static>(
                 };
             }
         };
-        Ok(submit_plain(&engine, &act, command)?)
+        Ok(act.submit(&engine, command)?)
     })
     .await?;
     Ok(accepted_response(&key, accepted))
-}
-
-fn submit_plain<B: Backend>(
-    engine: &ledger_engine::Engine<B>,
-    act: &Act,
-    command: ledger_domain::Command,
-) -> Result<Accepted, ledger_engine::EngineError> {
-    engine.submit_checked(ledger_engine::Submission {
-        command_id: act.command_id.clone(),
-        command,
-        actor: act.actor.clone(),
-        effective_date: act.effective_date,
-        memo: act.memo.clone(),
-    })
 }
 
 /// Restricts a beneficiary's personal information to storage (PIPL Art. 47 ¶2): no

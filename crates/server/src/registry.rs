@@ -105,7 +105,8 @@ pub struct Act {
 }
 
 impl Act {
-    fn submit<B: Backend>(
+    /// Submits `command` as this act's member of staff, checked by the writer.
+    pub fn submit<B: Backend>(
         &self,
         engine: &Engine<B>,
         command: Command,
