@@ -661,6 +661,7 @@ pub fn decide_with(
         } => {
             usable_beneficiary(state, beneficiary)?;
             text(purpose, "purpose", REASON_CHARS_MAX)?;
+            no_personal_digits(purpose, "purpose")?;
             Ok(vec![Event::PersonalDataAccessed {
                 beneficiary: beneficiary.clone(),
                 action: *action,
@@ -678,6 +679,7 @@ pub fn decide_with(
             }
             not_erased(state, beneficiary)?;
             text(reason, "reason", REASON_CHARS_MAX)?;
+            no_personal_digits(reason, "reason")?;
             Ok(vec![Event::BeneficiaryRestricted {
                 beneficiary: beneficiary.clone(),
                 reason: reason.clone(),
@@ -694,6 +696,7 @@ pub fn decide_with(
                 });
             }
             text(reason, "reason", REASON_CHARS_MAX)?;
+            no_personal_digits(reason, "reason")?;
             Ok(vec![Event::BeneficiaryRestrictionLifted {
                 beneficiary: beneficiary.clone(),
                 reason: reason.clone(),
@@ -705,6 +708,7 @@ pub fn decide_with(
         } => {
             not_erased(state, beneficiary)?;
             text(reason, "reason", REASON_CHARS_MAX)?;
+            no_personal_digits(reason, "reason")?;
             Ok(vec![Event::BeneficiaryErased {
                 beneficiary: beneficiary.clone(),
                 reason: reason.clone(),
@@ -1232,6 +1236,28 @@ fn ensure_open(state: &State, unit: &UnitCode, date: NaiveDate) -> Result<(), Re
 fn ensure_fund_open(state: &State, fund: &FundId, date: NaiveDate) -> Result<(), Rejection> {
     let f = known_fund(state, fund)?;
     ensure_open(state, f.unit(), date)
+}
+
+/// The longest run of digits allowed in free text about a person: mainland mobile
+/// numbers have 11, ID numbers 18, bank cards 16 to 19.
+pub const PERSONAL_DIGITS_MAX: usize = 10;
+
+/// Refuses free text holding a run of more than [`PERSONAL_DIGITS_MAX`] digits.
+fn no_personal_digits(text: &str, what: &'static str) -> Result<(), Rejection> {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run > PERSONAL_DIGITS_MAX {
+            let digits = text
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(char::is_ascii_digit)
+                .count()
+                .max(run);
+            return Err(Rejection::PersonalDigits { what, digits });
+        }
+    }
+    Ok(())
 }
 
 fn known_beneficiary<'s>(

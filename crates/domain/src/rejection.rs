@@ -329,6 +329,9 @@ pub enum Rejection {
     /// Lifting a restriction that is not in place.
     #[error("beneficiary {beneficiary} is not restricted")]
     BeneficiaryNotRestricted { beneficiary: BeneficiaryId },
+    /// Free text that would put personal information into the immutable log.
+    #[error("the {what} holds a run of {digits} digits, which looks like an ID, phone or bank-card number; personal information never goes into the log: describe the purpose without it")]
+    PersonalDigits { what: &'static str, digits: usize },
     /// Restricting a beneficiary twice.
     #[error("beneficiary {beneficiary} is already restricted")]
     BeneficiaryAlreadyRestricted { beneficiary: BeneficiaryId },
@@ -412,6 +415,7 @@ impl Rejection {
             Rejection::BeneficiaryErased { .. } => "beneficiary_erased",
             Rejection::BeneficiaryNotRestricted { .. } => "beneficiary_not_restricted",
             Rejection::BeneficiaryAlreadyRestricted { .. } => "beneficiary_already_restricted",
+            Rejection::PersonalDigits { .. } => "personal_digits",
         }
     }
 }

@@ -470,3 +470,41 @@ fn restricted_and_erased_beneficiaries_are_neither_read_nor_paid() {
         .unwrap_err();
     assert_eq!(no_purpose.code(), "text_invalid");
 }
+
+#[test]
+fn a_purpose_or_reason_holding_an_id_or_phone_number_is_refused() {
+    let mut l = ledger();
+    as_admin(
+        &mut l,
+        Command::GrantPersonalDataAccess {
+            user: user("auditor"),
+            reason: "审计".into(),
+        },
+    )
+    .unwrap();
+    let refused = l
+        .run_as(
+            "auditor",
+            day(2021, 4, 2),
+            read_data("b-1", "核对 13905981234 的来电"),
+        )
+        .unwrap_err();
+    assert_eq!(refused.code(), "personal_digits");
+    assert!(refused.to_string().contains("11 digits"), "{refused}");
+    let erase = as_admin(
+        &mut l,
+        Command::EraseBeneficiary {
+            beneficiary: person("b-1"),
+            reason: "身份证 35042719850312002X 申请".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(erase.code(), "personal_digits");
+    // Ten digits (a voucher number) are fine.
+    l.run_as(
+        "auditor",
+        day(2021, 4, 2),
+        read_data("b-1", "凭证 2021060001"),
+    )
+    .expect("a voucher number is not personal");
+}
