@@ -129,7 +129,11 @@ routes! {
 
 /// The API's routes, with body and concurrency limits and request metrics.
 pub fn router<B: Backend + 'static>(app: Arc<App<B>>) -> Router {
-    let api = routes::<B>().fallback(not_found);
+    // The 405 fallback is set after the routes, for each of them; axum still adds the
+    // `Allow` header listing the methods the route serves.
+    let api = routes::<B>()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     api.layer(middleware::from_fn_with_state(
         app.clone(),
         count_request::<B>,
@@ -156,6 +160,14 @@ async fn not_found() -> Problem {
     Problem::not_found(
         "no_such_endpoint",
         "there is no such endpoint; docs/API.md lists them",
+    )
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not answer this method; the Allow header lists those it does (docs/API.md)",
     )
 }
 
