@@ -16,6 +16,7 @@ mod reads;
 mod writes;
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +45,17 @@ pub struct Limits {
     pub concurrent_requests: usize,
     /// How long a read waits for the projections to catch up with the log's head.
     pub read_wait: Duration,
+    /// Queries over the read models computed at once, each on a blocking thread
+    /// (serialising the answer included); more wait in line. Without a bound, every
+    /// concurrent read is a runnable thread, and a few hundred of them take the CPU from
+    /// the async runtime and the single writer: writes slowed by an order of magnitude
+    /// under 256 reading connections (docs/RELIABILITY.md, Load).
+    pub concurrent_queries: NonZeroUsize,
 }
+
+/// Queries computed at once by default, per core: they are CPU-bound, but some wait
+/// for the projector to reach the head, or read the log.
+pub const CONCURRENT_QUERIES_PER_CORE: NonZeroUsize = NonZeroUsize::new(2).expect("not zero");
 
 impl Default for Limits {
     fn default() -> Self {
@@ -52,6 +63,10 @@ impl Default for Limits {
             body_bytes: 256 * 1024,
             concurrent_requests: 512,
             read_wait: Duration::from_secs(5),
+            concurrent_queries: std::thread::available_parallelism()
+                .ok()
+                .and_then(|cores| cores.checked_mul(CONCURRENT_QUERIES_PER_CORE))
+                .unwrap_or(CONCURRENT_QUERIES_PER_CORE),
         }
     }
 }
@@ -62,6 +77,8 @@ pub struct App<B: Backend> {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Permits for [`Limits::concurrent_queries`].
+    queries: tokio::sync::Semaphore,
 }
 
 impl<B: Backend> std::fmt::Debug for App<B> {
@@ -79,6 +96,7 @@ impl<B: Backend> App<B> {
             engine,
             clock,
             metrics,
+            queries: tokio::sync::Semaphore::new(limits.concurrent_queries.get()),
             limits,
         })
     }
