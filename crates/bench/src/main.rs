@@ -3,8 +3,9 @@
 //! `fdatasync` rate, raw sled insert+flush), so that figures from different
 //! machines can be compared by their ratio to the baseline.
 //!
-//! Run with `cargo run --release -p ledger-bench -- store`. Not part of the test
-//! command: benchmarks need a quiet machine and minutes, not a CI slot.
+//! Run with `cargo run --release -p ledger-bench -- store` (or `engine`,
+//! `engine-open`, `http-load`). Not part of the test command: benchmarks need a quiet
+//! machine and minutes, not a CI slot.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 mod engine;
+mod http_load;
 
 // The same allocator as the `welfare-ledger` binary, so that figures match it.
 #[global_allocator]
@@ -32,7 +34,7 @@ use ledger_store::{
 #[command(about = "Welfare Ledger benchmarks")]
 struct Args {
     /// Which suite to run.
-    #[arg(value_parser = ["store", "engine", "engine-open"], default_value = "store")]
+    #[arg(value_parser = ["store", "engine", "engine-open", "http-load"], default_value = "store")]
     suite: String,
     /// Directory for benchmark data (must be on the disk you want to measure, not tmpfs).
     #[arg(long, default_value = "target/bench-data")]
@@ -55,6 +57,23 @@ struct Args {
     /// Async runtime worker threads for the concurrent clients.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// http-load: connections that write (each a keep-alive connection, one request
+    /// in flight).
+    #[arg(long, default_value_t = 64)]
+    write_connections: usize,
+    /// http-load: connections that read.
+    #[arg(long, default_value_t = 256)]
+    read_connections: usize,
+    /// http-load: seconds of each of its three phases.
+    #[arg(long, default_value_t = 20)]
+    phase_seconds: u64,
+    /// http-load: the `welfare-ledger` binary to serve (default: the one beside this
+    /// benchmark, from `cargo build --release --bin welfare-ledger`).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// http-load: keep the ledger it made in `--dir` (removed by default).
+    #[arg(long)]
+    keep_data: bool,
     /// Run only these sections, comma-separated: baseline-sled, single, concurrent,
     /// bulk, large (the fdatasync baseline always runs: other figures are given as
     /// ratios to it).
@@ -71,6 +90,12 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.dir.display()))?;
     print_machine();
     let duration = Duration::from_secs(args.seconds);
+    if args.suite == "http-load" {
+        let report = http_load::suite(&args)?;
+        println!();
+        println!("{report}");
+        return Ok(());
+    }
     let rows = match args.suite.as_str() {
         "engine" => engine::suite(&args, duration)?,
         "engine-open" => engine::reopen_suite(&args)?,

@@ -99,6 +99,14 @@ impl Caller {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme's name is
+/// case-insensitive (RFC 9110, section 11.1), so `bearer` and `BEARER` are accepted.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 impl<B: Backend> FromRequestParts<Arc<App<B>>> for Caller {
     type Rejection = Problem;
 
@@ -112,18 +120,12 @@ impl<B: Backend> FromRequestParts<Arc<App<B>>> for Caller {
                 "send the header `Authorization: Bearer <token>`; an admin issues tokens",
             )
         })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Problem::unauthorized(
-                    "token_malformed",
-                    "the Authorization header must read `Bearer <token>`",
-                )
-            })?;
+        let token = header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+            Problem::unauthorized(
+                "token_malformed",
+                "the Authorization header must read `Bearer <token>`",
+            )
+        })?;
         let digest = token_digest(token);
         let today = app.today();
         app.engine.read(|model| {
@@ -133,5 +135,22 @@ impl<B: Backend> FromRequestParts<Arc<App<B>>> for Caller {
                 record: record.clone(),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_the_token_is_required() {
+        assert_eq!(bearer_token("Bearer wlt_1"), Some("wlt_1"));
+        assert_eq!(bearer_token("bearer wlt_1"), Some("wlt_1"));
+        assert_eq!(bearer_token("BEARER   wlt_1 "), Some("wlt_1"));
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer   "), None);
+        assert_eq!(bearer_token("Basic d2x0XzE="), None);
+        assert_eq!(bearer_token("Bearerwlt_1"), None);
+        assert_eq!(bearer_token("wlt_1"), None);
     }
 }

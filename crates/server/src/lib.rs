@@ -18,6 +18,7 @@ pub mod registry;
 mod writes;
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +48,17 @@ pub struct Limits {
     pub concurrent_requests: usize,
     /// How long a read waits for the projections to catch up with the log's head.
     pub read_wait: Duration,
+    /// Queries over the read models computed at once, each on a blocking thread
+    /// (serialising the answer included); more wait in line. Without a bound, every
+    /// concurrent read is a runnable thread, and a few hundred of them take the CPU from
+    /// the async runtime and the single writer: writes slowed by an order of magnitude
+    /// under 256 reading connections (docs/RELIABILITY.md, Load).
+    pub concurrent_queries: NonZeroUsize,
 }
+
+/// Queries computed at once by default, per core: they are CPU-bound, but some wait
+/// for the projector to reach the head, or read the log.
+pub const CONCURRENT_QUERIES_PER_CORE: NonZeroUsize = NonZeroUsize::new(2).expect("not zero");
 
 impl Default for Limits {
     fn default() -> Self {
@@ -55,6 +66,10 @@ impl Default for Limits {
             body_bytes: 256 * 1024,
             concurrent_requests: 512,
             read_wait: Duration::from_secs(5),
+            concurrent_queries: std::thread::available_parallelism()
+                .ok()
+                .and_then(|cores| cores.checked_mul(CONCURRENT_QUERIES_PER_CORE))
+                .unwrap_or(CONCURRENT_QUERIES_PER_CORE),
         }
     }
 }
@@ -67,6 +82,8 @@ pub struct App<B: Backend> {
     pub limits: Limits,
     /// The registry of personal information; `None` without a master key.
     pub registry: Option<Arc<RegistryHandle>>,
+    /// Permits for [`Limits::concurrent_queries`].
+    queries: tokio::sync::Semaphore,
 }
 
 impl<B: Backend> std::fmt::Debug for App<B> {
@@ -89,6 +106,7 @@ impl<B: Backend> App<B> {
             engine,
             clock,
             metrics,
+            queries: tokio::sync::Semaphore::new(limits.concurrent_queries.get()),
             limits,
             registry: registry.map(Arc::new),
         })
@@ -150,7 +168,11 @@ routes! {
 
 /// The API's routes, with body and concurrency limits and request metrics.
 pub fn router<B: Backend + 'static>(app: Arc<App<B>>) -> Router {
-    let api = routes::<B>().fallback(not_found);
+    // The 405 fallback is set after the routes, for each of them; axum still adds the
+    // `Allow` header listing the methods the route serves.
+    let api = routes::<B>()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     api.layer(middleware::from_fn_with_state(
         app.clone(),
         count_request::<B>,
@@ -177,6 +199,14 @@ async fn not_found() -> Problem {
     Problem::not_found(
         "no_such_endpoint",
         "there is no such endpoint; docs/API.md lists them",
+    )
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not answer this method; the Allow header lists those it does (docs/API.md)",
     )
 }
 

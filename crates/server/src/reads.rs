@@ -81,15 +81,14 @@ fn one_of(as_of: &AsOf) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Runs `query` on a blocking thread over the projections: the live ones once they
-/// reach the head, or a fold of the log up to `at_position` inclusive.
-async fn with_projections<B: Backend + 'static, R: Send + 'static>(
-    app: &Arc<App<B>>,
+/// Runs `query` over the projections: the live ones once they reach the head, or a
+/// fold of the log up to `at_position` inclusive. Blocks; call it on a blocking thread.
+fn query_projections<B: Backend, R>(
+    app: &App<B>,
     at_position: Option<u64>,
-    query: impl FnOnce(&Projections) -> Result<R, Problem> + Send + 'static,
+    query: impl FnOnce(&Projections) -> Result<R, Problem>,
 ) -> Result<R, Problem> {
-    let app = Arc::clone(app);
-    tokio::task::spawn_blocking(move || match at_position {
+    match at_position {
         Some(position) => {
             let head = app.engine.log().head().next_position;
             if position >= head {
@@ -109,9 +108,49 @@ async fn with_projections<B: Backend + 'static, R: Send + 'static>(
             app.engine
                 .projections_after(head, app.limits.read_wait, query)?
         }
+    }
+}
+
+/// Runs `job` on a blocking thread once one of the server's query permits
+/// ([`Limits::concurrent_queries`](crate::Limits)) is free.
+async fn on_query_thread<B: Backend + 'static, R: Send + 'static>(
+    app: &Arc<App<B>>,
+    job: impl FnOnce(&App<B>) -> Result<R, Problem> + Send + 'static,
+) -> Result<R, Problem> {
+    let _permit = app
+        .queries
+        .acquire()
+        .await
+        .map_err(|_| Problem::internal("the query permits are closed"))?;
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || job(&app))
+        .await
+        .map_err(|e| Problem::internal(format!("the query failed: {e}")))?
+}
+
+/// Runs `query` over the projections on a blocking thread ([`query_projections`]).
+async fn with_projections<B: Backend + 'static, R: Send + 'static>(
+    app: &Arc<App<B>>,
+    at_position: Option<u64>,
+    query: impl FnOnce(&Projections) -> Result<R, Problem> + Send + 'static,
+) -> Result<R, Problem> {
+    on_query_thread(app, move |app| query_projections(app, at_position, query)).await
+}
+
+/// Like [`with_projections`], and also serialises the answer on that blocking thread,
+/// after the projections' lock is released: a page of a statement or of the audit trail
+/// is a few hundred kilobytes of JSON, and formatting it on one of the async runtime's
+/// few worker threads would stall every other connection's requests meanwhile, writes
+/// included (docs/RELIABILITY.md, Load).
+async fn answer_from_projections<B: Backend + 'static, R: Serialize + Send + 'static>(
+    app: &Arc<App<B>>,
+    at_position: Option<u64>,
+    query: impl FnOnce(&Projections) -> Result<R, Problem> + Send + 'static,
+) -> Result<Response, Problem> {
+    on_query_thread(app, move |app| {
+        query_projections(app, at_position, query).map(|answer| json(&answer))
     })
     .await
-    .map_err(|e| Problem::internal(format!("the query failed: {e}")))?
 }
 
 fn json<T: Serialize>(value: &T) -> Response {
@@ -243,21 +282,21 @@ pub(crate) async fn balance<B: Backend + 'static>(
     one_of(&when)?;
     check_fund(&app, &caller, &fund)?;
     let at = when.at_position;
-    let figures = with_projections(&app, at, move |p| {
+    answer_from_projections(&app, at, move |p| {
         let ledger = &p.fund_ledger;
-        Ok(match when.as_of {
+        let figures = match when.as_of {
             Some(date) => ledger.balance_as_of(&fund, date)?,
             None => ledger.balance(&fund)?,
+        };
+        Ok(Balance {
+            as_of: when.as_of,
+            at_position: at,
+            budget_execution_rate: figures.budget_execution_rate(),
+            revolving_rounds: figures.revolving_rounds().map(|d| d.to_string()),
+            figures,
         })
     })
-    .await?;
-    Ok(json(&Balance {
-        as_of: when.as_of,
-        at_position: at,
-        budget_execution_rate: figures.budget_execution_rate(),
-        revolving_rounds: figures.revolving_rounds().map(|d| d.to_string()),
-        figures,
-    }))
+    .await
 }
 
 /// A page and a range of effective dates.
@@ -326,11 +365,10 @@ pub(crate) async fn statement<B: Backend + 'static>(
     check_fund(&app, &caller, &fund)?;
     let range = window.range(app.today())?;
     let page = window.page()?;
-    let statement = with_projections(&app, window.at_position, move |p| {
+    answer_from_projections(&app, window.at_position, move |p| {
         Ok(p.fund_ledger.statement(&fund, range, page)?)
     })
-    .await?;
-    Ok(json(&statement))
+    .await
 }
 
 /// Programme figures for a unit's subtree and a period, with the same period a year earlier.
@@ -353,11 +391,10 @@ pub(crate) async fn programmes<B: Backend + 'static>(
 ) -> Result<Response, Problem> {
     check_unit(&app, &caller, &unit)?;
     let range = window.range(app.today())?;
-    let report = with_projections(&app, window.at_position, move |p| {
+    answer_from_projections(&app, window.at_position, move |p| {
         Ok(p.programmes.report(&unit, range)?)
     })
-    .await?;
-    Ok(json(&report))
+    .await
 }
 
 /// A policy line and a period.
@@ -412,11 +449,10 @@ pub(crate) async fn insurance<B: Backend + 'static>(
         limit: None,
     };
     let range = window.range(app.today())?;
-    let report = with_projections(&app, q.at_position, move |p| {
+    answer_from_projections(&app, q.at_position, move |p| {
         Ok(p.insurance.report(&unit, line, range)?)
     })
-    .await?;
-    Ok(json(&report))
+    .await
 }
 
 fn as_of_date<B: Backend>(app: &App<B>, when: &AsOf) -> NaiveDate {
@@ -444,11 +480,10 @@ pub(crate) async fn fund_loans<B: Backend + 'static>(
     one_of(&when)?;
     check_fund(&app, &caller, &fund)?;
     let date = as_of_date(&app, &when);
-    let report = with_projections(&app, when.at_position, move |p| {
+    answer_from_projections(&app, when.at_position, move |p| {
         Ok(p.loans.fund_report(&fund, date)?)
     })
-    .await?;
-    Ok(json(&report))
+    .await
 }
 
 /// Lending figures of every lending fund in a unit's subtree as of a date (today by default).
@@ -472,11 +507,10 @@ pub(crate) async fn unit_loans<B: Backend + 'static>(
     one_of(&when)?;
     check_unit(&app, &caller, &unit)?;
     let date = as_of_date(&app, &when);
-    let report = with_projections(&app, when.at_position, move |p| {
+    answer_from_projections(&app, when.at_position, move |p| {
         Ok(p.loans.unit_report(&unit, date)?)
     })
-    .await?;
-    Ok(json(&report))
+    .await
 }
 
 /// A payment awaiting approval.
@@ -653,7 +687,7 @@ pub(crate) async fn audit<B: Backend + 'static>(
             .range(app.today())?,
         ),
     };
-    let page = with_projections(&app, None, move |p| {
+    answer_from_projections(&app, None, move |p| {
         let trail = &p.audit;
         let by_key = |request: PageRequest| {
             if let Some(fund) = &q.fund {
@@ -680,8 +714,7 @@ pub(crate) async fn audit<B: Backend + 'static>(
             })),
         }
     })
-    .await?;
-    Ok(json(&page))
+    .await
 }
 
 /// One event: its audit record and the decoded domain event.
@@ -871,4 +904,59 @@ pub(crate) async fn export<B: Backend + 'static>(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ledger_engine::Engine;
+    use ledger_store::{Clock, HashAlgorithm, Log, MemoryBackend, SystemClock};
+
+    use super::on_query_thread;
+    use crate::{App, Limits};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queries_beyond_the_limit_wait_in_line_and_all_finish() {
+        // Given a server that computes at most two queries at once.
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let log = Log::create(MemoryBackend::new(), HashAlgorithm::Sha256, clock.clone()).unwrap();
+        let engine = Arc::new(Engine::open(log, clock.clone()).unwrap());
+        let limits = Limits {
+            concurrent_queries: NonZeroUsize::new(2).unwrap(),
+            ..Limits::default()
+        };
+        let app = App::new(engine, clock, limits, None);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+
+        // When twelve queries, each taking 20 ms of a blocking thread, arrive at once,
+        let queries: Vec<_> = (0..12)
+            .map(|i| {
+                let (app, running, most) = (app.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    on_query_thread(&app, move |_| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(i)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for query in queries {
+            answers.push(query.await.unwrap().unwrap());
+        }
+
+        // Then every one is answered, never more than two at a time.
+        assert_eq!(answers, (0..12).collect::<Vec<_>>());
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} queries ran at once");
+    }
 }
