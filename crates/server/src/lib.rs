@@ -34,6 +34,7 @@ use utoipa::ToSchema;
 pub use auth::{new_token, token_digest, Caller};
 pub use metrics::Metrics;
 pub use problem::Problem;
+pub use writes::CommandRequest;
 
 /// Limits the server enforces; `Default` gives the documented values.
 #[derive(Debug, Clone, Copy)]
