@@ -220,6 +220,41 @@ pub(crate) fn log_names(
 mod tests {
     use super::*;
 
+    /// Found by the `record_decoder` fuzz target (docs/RELIABILITY.md, "Fuzzing"): this
+    /// payload (no digest, `UnitRegistered`, a unit code claiming 0x0100_0000_0168_0000
+    /// bytes) aborted the process while the engine decoded it. It is corruption at its
+    /// position now.
+    #[test]
+    fn a_payload_with_an_impossible_length_is_corruption_at_its_position() {
+        let minimised = vec![
+            0x00, 0, 0, 0, 0, 0x00, 0x00, 0x68, 0x01, 0x00, 0x00, 0x00, 0x01,
+        ];
+        let record = RecordedEvent {
+            position: 41,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+            recorded_at_ms: 0,
+            command_id: ledger_store::CommandId::new("cmd-1").unwrap(),
+            command_event_index: 0,
+            command_event_count: 1,
+            stream: ledger_store::StreamName::new("unit-FJ").unwrap(),
+            stream_version: 0,
+            event_type: ledger_store::EventType::new("UnitRegistered").unwrap(),
+            schema_version: CURRENT_SCHEMA_VERSION,
+            actor: ledger_store::Actor::new("admin").unwrap(),
+            effective_date: chrono::NaiveDate::from_ymd_opt(2021, 1, 4).unwrap(),
+            memo: ledger_store::Memo::new("").unwrap(),
+            payload: minimised,
+        };
+        match decode_payload(&record) {
+            Err(EngineError::Store(ledger_store::StoreError::Corruption { position, what })) => {
+                assert_eq!(position, Some(41));
+                assert!(what.starts_with("payload: "), "{what}");
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_payload_by_reference_encodes_exactly_like_the_owned_payload() {
         let event = Event::UnitRegistered {

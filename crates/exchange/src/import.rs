@@ -411,10 +411,11 @@ pub fn parse_payments(bytes: &[u8], default_actor: &UserId) -> Result<PaymentFil
         headers: headers.clone(),
         originals: BTreeMap::new(),
     };
+    let mut lines = LineCounter::new(text.as_bytes());
     for record in reader.records() {
         let record =
             record.map_err(|e| ExchangeError::File(format!("cannot read the file: {e}")))?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = lines.line_of(record.position().map_or(0, csv::Position::byte));
         if record.iter().all(|field| clean(field).is_empty()) {
             continue;
         }
@@ -444,6 +445,55 @@ pub fn parse_payments(bytes: &[u8], default_actor: &UserId) -> Result<PaymentFil
         file.originals.insert(line, record);
     }
     Ok(file)
+}
+
+/// The line on which each record of an import file starts, counted from the text:
+/// `\r\n`, a lone `\n` and a lone `\r` each end a line, as for the csv reader. The
+/// reader's own line count (`csv::Position::line`) counts only `\n` and counts it late
+/// after a `\r\n` or a blank line, so a file saved by Excel with CRLF line ends had every
+/// row one line early, and a file with lone `\r` line ends had every row on line 1 (one
+/// command id for all of them). Found by the `csv_import` fuzz target.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    /// The bytes before `offset` have been counted.
+    offset: usize,
+    /// The line that `offset` is on.
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        LineCounter {
+            text,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record whose position is `byte`. Records come in file order.
+    fn line_of(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .clamp(self.offset, self.text.len());
+        // The reader's position can be the `\n` of the `\r\n` that ended the previous
+        // record, or blank lines before this one; a record itself never starts with a
+        // line end (a field holding one is quoted).
+        while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        for i in self.offset..start {
+            let ends_line = match self.text[i] {
+                b'\r' => true,
+                b'\n' => i == 0 || self.text[i - 1] != b'\r',
+                _ => false,
+            };
+            if ends_line {
+                self.line += 1;
+            }
+        }
+        self.offset = start;
+        self.line
+    }
 }
 
 /// Maps each header cell to its column, refusing personal information, unknown and

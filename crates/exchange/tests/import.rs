@@ -228,6 +228,49 @@ fn a_bad_row_applies_nothing_and_every_bad_row_is_named_by_its_line() {
     assert_eq!(&rows[0][9], "3");
 }
 
+/// Found by the `csv_import` fuzz target (docs/RELIABILITY.md, "Fuzzing"): the csv
+/// reader's own line count put every row after lone `\r` line ends on line 1 (one
+/// command id for them all), every row of a CRLF file (as Excel saves it) one line
+/// early, and the first row after a blank line on the blank line.
+#[test]
+fn rows_are_named_by_the_line_they_start_on_whatever_ends_the_lines() {
+    // The fuzzer's minimised input: a header, a lone carriage return, one row.
+    let parsed = parse_payments("kind,业务日期,金额\r5".as_bytes(), &user("clerk-0042")).unwrap();
+    assert_eq!(lines_of(&parsed.errors), [2]);
+
+    let lf = String::from_utf8(mixed_file()).unwrap();
+    for text in [
+        lf.clone(),
+        lf.replace('\n', "\r\n"),
+        lf.replace('\n', "\r"),
+        format!("\u{feff}{}", lf.replace('\n', "\r\n")),
+    ] {
+        let parsed = parse_payments(text.as_bytes(), &user("clerk-0042")).unwrap();
+        let lines: Vec<u64> = parsed.rows.iter().map(|row| row.line).collect();
+        // Line 5's unknown fund is found by the dry run, not the parser.
+        assert_eq!(lines, [2, 5, 8], "{text:?}");
+        assert_eq!(lines_of(&parsed.errors), [3, 4, 6, 7], "{text:?}");
+        for row in &parsed.rows {
+            let id = format!("imp-{}-{}", parsed.file_digest, row.line);
+            assert_eq!(row.command_id, id);
+        }
+    }
+
+    // Blank lines, and a quoted memo over two lines (refused: the memo may not hold a
+    // line break), count as the lines they are.
+    let text = format!(
+        "{HEADER}\n\n{}\r\n\r\n{}\"two\nlines\"\n{}\n",
+        loan_row("L0100", "1000.00"),
+        loan_row("L0101", "1000.00"),
+        loan_row("L0102", "1.001"),
+    );
+    let parsed = parse_payments(text.as_bytes(), &user("clerk-0042")).unwrap();
+    let lines: Vec<u64> = parsed.rows.iter().map(|row| row.line).collect();
+    assert_eq!(lines, [3]);
+    assert_eq!(lines_of(&parsed.errors), [5, 7], "{:?}", parsed.errors);
+    assert!(parsed.errors[0].reason.contains("control character"));
+}
+
 #[test]
 fn with_skip_bad_rows_the_good_rows_are_applied_and_a_fixed_rejects_file_imports() {
     let engine = ledger();

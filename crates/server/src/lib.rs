@@ -38,6 +38,7 @@ pub use auth::{new_token, token_digest, Caller};
 pub use metrics::Metrics;
 pub use people::RegistryHandle;
 pub use problem::Problem;
+pub use writes::CommandRequest;
 
 /// Limits the server enforces; `Default` gives the documented values.
 #[derive(Debug, Clone, Copy)]

@@ -62,10 +62,11 @@ pub(crate) fn parse_body<T: DeserializeOwned>(
         .map_err(|e| Problem::bad_request("invalid_body", format!("the body is not valid: {e}")))
 }
 
-/// `POST /api/v1/commands`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// The body of `POST /api/v1/commands`. Public (with `Serialize` and `PartialEq`) so
+/// that the fuzz target `http_command_body` parses exactly this type.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CommandRequest {
+pub struct CommandRequest {
     /// One domain command, e.g. `{"PayGrant": {...}}` (docs/API.md).
     command: Command,
     /// The business date; today (UTC) when absent.

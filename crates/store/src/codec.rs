@@ -305,13 +305,45 @@ pub fn encode_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecErro
     .map_err(|e| CodecError(format!("cannot encode: {e}")))
 }
 
+/// The limits given to bincode when decoding a value of at most this many bytes, in
+/// increasing order: see [`decode_value`].
+const VALUE_LIMIT_TIERS_BYTES: [usize; 5] = [EVENT_BYTES_MAX, 1 << 22, 1 << 28, 1 << 34, 1 << 40];
+
 /// Decodes a value written by [`encode_value`]; every byte must be used.
+///
+/// A length inside the bytes (of a string, a byte buffer) is believed only as far as
+/// the bytes could hold it. bincode allocates a string's buffer before reading it, so
+/// without a limit a damaged or hostile length of 2^40 aborts the process (found by
+/// the `record_decoder` fuzz target). Through serde, bincode counts exactly the bytes it
+/// reads against its limit, so a limit of at least `bytes.len()` never refuses a value
+/// that is there; the limit is the smallest of [`VALUE_LIMIT_TIERS_BYTES`] that holds the
+/// input (bincode takes it as a type parameter, so one limit per size class). Every
+/// payload is in the first class, so nothing decoded from a record allocates more than
+/// [`EVENT_BYTES_MAX`] at once; a larger value (a snapshot) allocates at most 64 times
+/// its size.
 pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let [t0, t1, t2, t3, t4] = VALUE_LIMIT_TIERS_BYTES;
+    match bytes.len() {
+        n if n <= t0 => decode_value_within::<T, { VALUE_LIMIT_TIERS_BYTES[0] }>(bytes),
+        n if n <= t1 => decode_value_within::<T, { VALUE_LIMIT_TIERS_BYTES[1] }>(bytes),
+        n if n <= t2 => decode_value_within::<T, { VALUE_LIMIT_TIERS_BYTES[2] }>(bytes),
+        n if n <= t3 => decode_value_within::<T, { VALUE_LIMIT_TIERS_BYTES[3] }>(bytes),
+        n if n <= t4 => decode_value_within::<T, { VALUE_LIMIT_TIERS_BYTES[4] }>(bytes),
+        n => Err(CodecError(format!(
+            "a value of {n} bytes is larger than any this version decodes ({t4} bytes)"
+        ))),
+    }
+}
+
+fn decode_value_within<T: serde::de::DeserializeOwned, const LIMIT: usize>(
+    bytes: &[u8],
+) -> Result<T, CodecError> {
     let (value, used) = bincode::serde::decode_from_slice::<T, _>(
         bytes,
         bincode::config::legacy()
             .with_little_endian()
-            .with_fixed_int_encoding(),
+            .with_fixed_int_encoding()
+            .with_limit::<LIMIT>(),
     )
     .map_err(|e| CodecError(format!("cannot decode: {e}")))?;
     if used != bytes.len() {
@@ -779,6 +811,40 @@ mod tests {
             encode_value_snapshot(42, &value).unwrap(),
             encode_snapshot(42, &encode_value(&value).unwrap())
         );
+    }
+
+    /// Found by the `record_decoder` fuzz target (docs/RELIABILITY.md, "Fuzzing"): an
+    /// event payload whose first string claims 0x0100_0000_0168_0000 bytes made bincode
+    /// allocate that much before reading it, and the process aborted. The bytes are the
+    /// fuzzer's minimised payload, read with a stand-in of the engine's payload layout
+    /// (digest option, event variant index, the event's first field, a string).
+    #[test]
+    fn a_length_beyond_the_bytes_is_an_error_not_an_allocation() {
+        let minimised = [
+            0x00, 0, 0, 0, 0, 0x00, 0x00, 0x68, 0x01, 0x00, 0x00, 0x00, 0x01,
+        ];
+        let error = decode_value::<(Option<[u8; 32]>, u32, String)>(&minimised).unwrap_err();
+        assert!(error.0.contains("LimitExceeded"), "{error}");
+        // A length that could be allocated (lazily) is refused just the same, in a small
+        // value and in a large one.
+        let huge = (1u64 << 30).to_le_bytes();
+        assert!(decode_value::<String>(&huge).is_err());
+        assert!(decode_value::<Vec<u8>>(&huge).is_err());
+        let mut large = encode_value(&vec![7u8; 2 * EVENT_BYTES_MAX]).unwrap();
+        large.extend_from_slice(&(1u64 << 30).to_le_bytes());
+        assert!(decode_value::<(Vec<u8>, String)>(&large).is_err());
+    }
+
+    #[test]
+    fn values_of_every_size_class_decode_whole() {
+        let tiers = VALUE_LIMIT_TIERS_BYTES;
+        // A string's encoding is its u64 length and its bytes: these fill a size class
+        // exactly and overflow it by one byte.
+        for len in [0, 1, tiers[0] - 8, tiers[0] - 7, tiers[1] - 8, tiers[1] - 7] {
+            let value = "x".repeat(len);
+            let bytes = encode_value(&value).unwrap();
+            assert_eq!(decode_value::<String>(&bytes).unwrap(), value, "{len}");
+        }
     }
 
     #[test]
