@@ -17,7 +17,6 @@ use ledger_server::RegistryHandle;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::args::free_text;
 use crate::args::{CategoryArg, KindArg};
 use crate::error::{exit, file_error, rejected, Failure};
 use crate::staff::{acting_user, command_id};
@@ -265,7 +264,6 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
                     "give at least one of phone, bank_account or address (null removes it)",
                 ));
             }
-            let purpose = free_text("purpose", purpose)?;
             let (engine, registry) = open(cli)?;
             let act = act(cli, command_id(c, "contact"))?;
             let accepted = registry::update_contact(
@@ -274,7 +272,7 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
                 &act,
                 beneficiary,
                 &update,
-                &purpose,
+                purpose,
             )?;
             print_accepted(
                 cli,
@@ -299,13 +297,12 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
             reason,
             command_id: c,
         } => {
-            let reason = free_text("reason", reason)?;
             let (engine, registry) = open(cli)?;
             let act = act(cli, command_id(c, "person"))?;
             let (what, accepted) = match command {
                 PersonCommand::Erase { .. } => (
                     "erased",
-                    registry::erase(&engine, &registry.vault, &act, beneficiary, &reason)?,
+                    registry::erase(&engine, &registry.vault, &act, beneficiary, reason)?,
                 ),
                 PersonCommand::Restrict { .. } => (
                     "restricted",
@@ -313,7 +310,7 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
                         &engine,
                         ledger_domain::Command::RestrictBeneficiary {
                             beneficiary: beneficiary.clone(),
-                            reason,
+                            reason: reason.clone(),
                         },
                     )?,
                 ),
@@ -323,7 +320,7 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
                         &engine,
                         ledger_domain::Command::LiftBeneficiaryRestriction {
                             beneficiary: beneficiary.clone(),
-                            reason,
+                            reason: reason.clone(),
                         },
                     )?,
                 ),
@@ -409,10 +406,9 @@ pub fn person(cli: &Cli, command: &PersonCommand) -> Result<u8, Failure> {
 }
 
 fn disclose(cli: &Cli, target: Target, purpose: &str) -> Result<u8, Failure> {
-    let purpose = free_text("purpose", purpose)?;
     let (engine, registry) = open(cli)?;
     let act = act(cli, registry::new_access_id())?;
-    let d = registry::disclose(&engine, &registry.vault, &act, &target, &purpose)?;
+    let d = registry::disclose(&engine, &registry.vault, &act, &target, purpose)?;
     let data = &d.data;
     let text = |v: Option<&str>| v.unwrap_or("").to_string();
     if cli.json {

@@ -1244,18 +1244,16 @@ pub const PERSONAL_DIGITS_MAX: usize = 10;
 
 /// Refuses free text holding a run of more than [`PERSONAL_DIGITS_MAX`] digits.
 fn no_personal_digits(text: &str, what: &'static str) -> Result<(), Rejection> {
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        if run > PERSONAL_DIGITS_MAX {
-            let digits = text
-                .chars()
-                .skip_while(|c| !c.is_ascii_digit())
-                .take_while(char::is_ascii_digit)
-                .count()
-                .max(run);
-            return Err(Rejection::PersonalDigits { what, digits });
-        }
+    let longest = text
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if longest > PERSONAL_DIGITS_MAX {
+        return Err(Rejection::PersonalDigits {
+            what,
+            digits: longest,
+        });
     }
     Ok(())
 }

@@ -27,7 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::problem::ProblemBody;
 use crate::reads::{Id, Params};
 use crate::registry::{self, Act, Registration, RegistryError, Target};
-use crate::writes::{idempotency_key, parse_body, CommandAccepted};
+use crate::writes::{created, idempotency_key, parse_body, CommandAccepted};
 use crate::{App, Caller, Problem};
 
 /// The registry as the server holds it.
@@ -42,14 +42,13 @@ pub(crate) const PERSONAL: &str = "Reading or changing personal information need
 
 impl From<RegistryError> for Problem {
     fn from(error: RegistryError) -> Self {
+        let error = match error {
+            RegistryError::Engine(e) => return e.into(),
+            other => other,
+        };
         let status = match &error {
             RegistryError::NotConfigured => StatusCode::SERVICE_UNAVAILABLE,
-            RegistryError::Engine(_) => {
-                let RegistryError::Engine(e) = error else {
-                    unreachable!()
-                };
-                return e.into();
-            }
+            RegistryError::Engine(_) => unreachable!("answered above"),
             RegistryError::IdNumber(_) => StatusCode::BAD_REQUEST,
             RegistryError::IdNumberNotFound => StatusCode::NOT_FOUND,
             RegistryError::Vault(e) => match e {
@@ -430,17 +429,7 @@ pub(crate) async fn update_contact<B: Backend + 'static>(
 }
 
 fn accepted_response(key: &str, accepted: Accepted) -> Response {
-    let mut response = (
-        StatusCode::CREATED,
-        Json(CommandAccepted::new(key, accepted)),
-    )
-        .into_response();
-    if accepted.duplicate {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response
+    created(CommandAccepted::new(key, accepted), accepted.duplicate)
 }
 
 /// A reason, for restriction, lifting and erasure.

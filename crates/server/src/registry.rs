@@ -248,13 +248,14 @@ fn ensure_stored<B: Backend>(
         }
         .into());
     }
-    match vault.status(beneficiary.as_str())? {
-        Some(RecordStatus::Stored { .. }) | Some(RecordStatus::Erased { .. }) => Ok(()),
-        None => Err(VaultError::NotFound {
+    // An erased record passes: the writer then refuses with `beneficiary_erased`.
+    if vault.status(beneficiary.as_str())?.is_none() {
+        return Err(VaultError::NotFound {
             beneficiary: beneficiary.to_string(),
         }
-        .into()),
+        .into());
     }
+    Ok(())
 }
 
 /// Records the change in the log, then re-encrypts the data with the new contact

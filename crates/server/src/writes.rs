@@ -102,7 +102,7 @@ impl CommandAccepted {
     }
 }
 
-fn created<T: Serialize>(body: T, replayed: bool) -> Response {
+pub(crate) fn created<T: Serialize>(body: T, replayed: bool) -> Response {
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if replayed {
         response.headers_mut().insert(
