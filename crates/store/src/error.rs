@@ -43,7 +43,10 @@ impl StoreError {
 
     pub(crate) fn backend(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
         move |e| match e {
-            sled::Error::Io(source) => StoreError::Io { op, source },
+            sled::Error::Io(source) => StoreError::Io {
+                op,
+                source: plain_io_error(source),
+            },
             sled::Error::Corruption { at, .. } => StoreError::Corruption {
                 position: None,
                 what: format!("sled reports corruption at {at:?} while {op}"),
@@ -53,6 +56,13 @@ impl StoreError {
                 message: other.to_string(),
             },
         }
+    }
+
+    /// Whether this is the disk running out of space (ENOSPC, or a disk quota).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::StorageFull
+                || source.raw_os_error() == Some(libc::EDQUOT))
     }
 
     /// A stable machine-readable code for this error.
@@ -69,6 +79,16 @@ impl StoreError {
             StoreError::ShutDown => "shut_down",
         }
     }
+}
+
+/// sled hands out copies of the IO error that stopped it as a custom error whose text
+/// is the original's `Debug` form (`Os { code: 28, kind: StorageFull, … }`); a full
+/// disk is given back its plain form ("No space left on device (os error 28)").
+fn plain_io_error(source: std::io::Error) -> std::io::Error {
+    if source.raw_os_error().is_none() && source.kind() == std::io::ErrorKind::StorageFull {
+        return std::io::Error::from_raw_os_error(libc::ENOSPC);
+    }
+    source
 }
 
 /// Why an append was not accepted. A rejection changes nothing.

@@ -1,5 +1,7 @@
 //! A backend wrapper that fails on purpose: the Nth write, the Nth flush, or every
-//! write while "the disk is full". For fault-injection tests and simulations.
+//! write, flush, snapshot and probe for space while "the disk is full" (until the
+//! test says it is not). For fault-injection tests, simulations and the server's
+//! test-only failpoint.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,9 +46,15 @@ impl FaultPlan {
         self.fail_flush_number.store(done + n, Ordering::SeqCst);
     }
 
-    /// While set, every write and flush fails with ENOSPC.
+    /// While set ("the disk is full until told otherwise"), every write, flush,
+    /// snapshot and probe for space fails with ENOSPC.
     pub fn set_disk_full(&self, full: bool) {
         self.disk_full.store(full, Ordering::SeqCst);
+    }
+
+    /// Whether the disk is full (see [`FaultPlan::set_disk_full`]).
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::SeqCst)
     }
 
     /// Whether a failing write still stores its data (lost acknowledgement).
@@ -186,5 +194,12 @@ impl<B: Backend> Backend for FaultyBackend<B> {
 
     fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.load_snapshot(name)
+    }
+
+    fn probe_writable(&self) -> Result<(), StoreError> {
+        if self.plan.disk_full.load(Ordering::SeqCst) {
+            return Err(FaultPlan::disk_full_error("probing for free space"));
+        }
+        self.inner.probe_writable()
     }
 }

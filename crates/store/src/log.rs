@@ -1353,6 +1353,20 @@ impl<B: Backend> Log<B> {
         Ok(checkpoint.next_position)
     }
 
+    /// Closes the log if this is its last handle: drops it with its backend (for sled,
+    /// the database, whose file lock a reopen in the same process needs). Otherwise
+    /// gives the handle back, so that the caller can wait for the other handles (a
+    /// reader, a subscription) to be dropped and try again.
+    pub fn close(self) -> Result<(), Self> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => {
+                drop(inner);
+                Ok(())
+            }
+            Err(inner) => Err(Log { inner }),
+        }
+    }
+
     /// Whether the log refuses writes after a failed write or flush, and why.
     pub fn poisoned(&self) -> Option<String> {
         self.inner

@@ -45,6 +45,13 @@ const JOURNAL_NEXT_FILE: &str = "journal.next";
 /// The journal grows in zero-filled steps of this size (docs/decisions/0001).
 pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
 
+/// File in the data directory that [`Backend::probe_writable`] writes, syncs and
+/// removes to learn whether the disk has space again; present only during a probe.
+pub const SPACE_PROBE_FILE: &str = "space-probe";
+/// Bytes a probe for space writes: enough for what reopening the log writes (sled's
+/// next segment and a checkpoint's new journal, 1 MiB of zeros) with room to spare.
+pub const SPACE_PROBE_BYTES: u64 = 4 * JOURNAL_GROWTH_BYTES;
+
 /// How long opening waits for sled's file lock. sled 0.34 releases the lock only
 /// when its background flusher notices that the database was dropped, so a reopen
 /// right after a close in the same process can find it still held for a moment.
@@ -624,6 +631,27 @@ impl Backend for SledBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io("reading a snapshot")(e)),
         }
+    }
+
+    /// Writes [`SPACE_PROBE_BYTES`] to [`SPACE_PROBE_FILE`], syncs them (some file
+    /// systems report ENOSPC only then) and removes the file again.
+    fn probe_writable(&self) -> Result<(), StoreError> {
+        let path = self.path.join(SPACE_PROBE_FILE);
+        let written = (|| {
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)?;
+            preallocate(&file, 0, SPACE_PROBE_BYTES).map(|_| ())
+        })();
+        let removed = std::fs::remove_file(&path);
+        written.map_err(StoreError::io(
+            "probing for free space (writing a test file)",
+        ))?;
+        removed.map_err(StoreError::io(
+            "probing for free space (removing the test file)",
+        ))
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
