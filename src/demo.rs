@@ -42,10 +42,10 @@ pub fn demo(data: &Path, listen: &str, seed: u64, scale_percent: u32) -> Result<
         println!("creating a demo ledger in {}", data.display());
         ledger::create(data, HashAlgorithm::Sha256, "admin")?;
     }
-    let engine = Arc::new(ledger::open_engine(data)?);
+    let engine = Arc::new(ledger::open_serving_engine(data)?);
     let first = CommandId::new(plan.command_id(0)).map_err(|e| rejected(e.to_string()))?;
-    let head = engine.log().head().next_position;
-    if !fresh && head > 2 && engine.log().command_span(&first).is_none() {
+    let head = engine.head().next_position;
+    if !fresh && head > 2 && engine.command_span(&first).is_none() {
         return Err(rejected(format!(
             "{} holds a ledger that is not this demo (seed {seed}); give the demo its own directory with --data",
             data.display()

@@ -49,9 +49,11 @@ impl Failure {
             Failure::Rejected(_) => exit::REJECTED,
             Failure::Store(StoreError::AlreadyExists { .. }) => exit::REJECTED,
             Failure::Store(_) | Failure::Io(_) => exit::IO_FAILURE,
-            Failure::Engine(EngineError::Store(_) | EngineError::Unavailable { .. }) => {
-                exit::IO_FAILURE
-            }
+            Failure::Engine(
+                EngineError::Store(_)
+                | EngineError::Unavailable { .. }
+                | EngineError::Recovering { .. },
+            ) => exit::IO_FAILURE,
             Failure::Engine(_) => exit::REJECTED,
             Failure::Query(_) => exit::REJECTED,
             Failure::File { .. } => exit::IO_FAILURE,
@@ -61,9 +63,11 @@ impl Failure {
                 | ExchangeError::Csv(_)
                 | ExchangeError::Store(_)
                 | ExchangeError::Interrupted { .. } => exit::IO_FAILURE,
-                ExchangeError::Engine(EngineError::Store(_) | EngineError::Unavailable { .. }) => {
-                    exit::IO_FAILURE
-                }
+                ExchangeError::Engine(
+                    EngineError::Store(_)
+                    | EngineError::Unavailable { .. }
+                    | EngineError::Recovering { .. },
+                ) => exit::IO_FAILURE,
                 ExchangeError::Range { .. }
                 | ExchangeError::Engine(_)
                 | ExchangeError::File(_)

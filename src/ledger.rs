@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use ledger_domain::{Command, Role, UserId};
-use ledger_engine::{Engine, Submission};
+use ledger_engine::{Engine, EngineOptions, Submission};
 use ledger_server::{new_token, token_digest};
 use ledger_store::{Clock, HashAlgorithm, Log, SledBackend, StoreError, SystemClock};
 
@@ -35,6 +35,18 @@ pub fn open_log(data: &Path) -> Result<Log<SledBackend>, StoreError> {
 
 pub fn open_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
     Ok(Engine::open(open_log(data)?, clock())?)
+}
+
+/// The engine of a long-running server: after a failed write or flush (a full disk)
+/// it reopens the data directory by itself once the disk takes writes again.
+pub fn open_serving_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
+    let dir = data.to_path_buf();
+    Ok(Engine::open_with_recovery(
+        open_log(data)?,
+        clock(),
+        EngineOptions::default(),
+        Arc::new(move || open_log(&dir)),
+    )?)
 }
 
 /// Today's business date by the system clock (China Standard Time,
