@@ -12,7 +12,9 @@ use crate::backend::Backend;
 use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION};
 use crate::error::{AppendError, StoreError};
 use crate::hash::{HashAlgorithm, GENESIS_HASH};
-use crate::limits::{BATCH_EVENTS_MAX, EVENT_BYTES_MAX, READ_PAGE_EVENTS_MAX};
+use crate::limits::{
+    BATCH_EVENTS_MAX, EVENT_BYTES_MAX, READ_PAGE_EVENTS_MAX, RECENT_RECORDS_BYTES_MAX,
+};
 use crate::types::{
     AppendBatch, Appended, CommandId, ExpectedVersion, Head, RawRecord, RecordedEvent, StreamName,
 };
@@ -260,8 +262,57 @@ struct WriterState {
     poisoned: Option<String>,
 }
 
+/// The stored values of the latest committed groups, in position order up to the
+/// committed head, at most [`RECENT_RECORDS_BYTES_MAX`] bytes of them. Reads that
+/// start among them (a follower such as the engine's projector, close behind the
+/// head) are answered from memory: faster, and still possible after a failed write
+/// has made the backend refuse reads too (sled does, until it is reopened).
+#[derive(Default)]
+struct RecentRecords {
+    /// Each group's first position and stored values, oldest first, contiguous.
+    groups: VecDeque<(u64, Arc<Vec<Vec<u8>>>)>,
+    bytes: usize,
+}
+
+impl RecentRecords {
+    fn push(&mut self, first_position: u64, records: Arc<Vec<Vec<u8>>>) {
+        let end = self
+            .groups
+            .back()
+            .map(|(first, records)| first + records.len() as u64);
+        if end.is_some_and(|end| end != first_position) {
+            // Not contiguous (cannot happen: groups commit in order): start afresh.
+            self.groups.clear();
+            self.bytes = 0;
+        }
+        self.bytes += records.iter().map(Vec::len).sum::<usize>();
+        self.groups.push_back((first_position, records));
+        while self.bytes > RECENT_RECORDS_BYTES_MAX && self.groups.len() > 1 {
+            let (_, old) = self.groups.pop_front().expect("more than one group");
+            self.bytes -= old.iter().map(Vec::len).sum::<usize>();
+        }
+    }
+
+    /// The groups that hold positions `from..to`, if all of them are here.
+    fn covering(&self, from: u64, to: u64) -> Option<Vec<(u64, Arc<Vec<Vec<u8>>>)>> {
+        let (first, _) = self.groups.front()?;
+        let (last_first, last) = self.groups.back()?;
+        if from < *first || to > last_first + last.len() as u64 {
+            return None;
+        }
+        Some(
+            self.groups
+                .iter()
+                .filter(|(first, records)| first + (records.len() as u64) > from && *first < to)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
 struct Inner<B> {
     backend: B,
+    recent: RwLock<RecentRecords>,
     algorithm: HashAlgorithm,
     clock: Arc<dyn Clock>,
     index: RwLock<Index>,
@@ -351,6 +402,8 @@ struct Overlay {
     head: Head,
     first_position: u64,
     records: Vec<Vec<u8>>,
+    /// The records once written, kept for the recent records when committed.
+    written: Arc<Vec<Vec<u8>>>,
 }
 
 /// A group of appends whose records have been written but not yet made durable.
@@ -420,6 +473,7 @@ impl<B: Backend> Log<B> {
         Ok(Log {
             inner: Arc::new(Inner {
                 backend,
+                recent: RwLock::new(RecentRecords::default()),
                 algorithm: header.hash_algorithm,
                 clock,
                 index: RwLock::new(index),
@@ -708,6 +762,7 @@ impl<B: Backend> Log<B> {
             head: writer.head,
             first_position: writer.head.next_position,
             records: Vec::new(),
+            written: Arc::default(),
         };
         let planned: Vec<Planned> = match &writer.poisoned {
             Some(cause) => batches
@@ -750,7 +805,10 @@ impl<B: Backend> Log<B> {
                 &records,
                 &codec::encode_head(&marker),
             ) {
-                Ok(()) => writer.head = overlay.head,
+                Ok(()) => {
+                    writer.head = overlay.head;
+                    overlay.written = Arc::new(records);
+                }
                 Err(e) => {
                     writer.poisoned = Some(e.to_string());
                     write_error = Some(e);
@@ -798,6 +856,11 @@ impl<B: Backend> Log<B> {
                     index.add(placement);
                 }
                 drop(index);
+                self.inner
+                    .recent
+                    .write()
+                    .expect("recent records lock poisoned")
+                    .push(overlay.first_position, Arc::clone(&overlay.written));
                 *self
                     .inner
                     .committed
@@ -1079,6 +1142,35 @@ impl<B: Backend> Log<B> {
         }
         let mut expected = from;
         let mut failure = None;
+        let recent = self
+            .inner
+            .recent
+            .read()
+            .expect("recent records lock poisoned")
+            .covering(from, to);
+        if let Some(groups) = recent {
+            'groups: for (first, records) in groups {
+                for (position, value) in (first..).zip(records.iter()) {
+                    if position < from {
+                        continue;
+                    }
+                    if position >= to {
+                        break 'groups;
+                    }
+                    if let Err(what) = each(position, value) {
+                        failure = Some((position, what));
+                        break 'groups;
+                    }
+                }
+            }
+            return match failure {
+                Some((position, what)) => Err(StoreError::Corruption {
+                    position: Some(position),
+                    what,
+                }),
+                None => Ok(()),
+            };
+        }
         self.inner.backend.scan(from, to, &mut |position, value| {
             let result = if position != expected {
                 Err((expected, "record is missing".to_string()))

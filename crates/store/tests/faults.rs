@@ -402,3 +402,31 @@ fn a_log_closes_only_as_its_last_handle_and_then_reopens_in_the_same_process() {
     assert_eq!(reopened.head(), head);
     assert!(reopened.verify().unwrap().is_intact());
 }
+
+#[test]
+fn the_latest_records_are_read_from_memory_while_the_storage_refuses_reads() {
+    let plan = FaultPlan::new();
+    let log = create(FaultyBackend::new(MemoryBackend::new(), Arc::clone(&plan)));
+    // 150 records of about 60 KB: more than the 8 MiB kept in memory.
+    for i in 0..150u64 {
+        log.append(batch(
+            &format!("c{i}"),
+            vec![event("fund-a", ExpectedVersion::Any, &payload(i, 60_000))],
+        ))
+        .unwrap();
+    }
+    plan.set_unreadable(true);
+    // The latest records, as a follower close behind the head reads them.
+    let latest = log.read_all(140, 10).unwrap();
+    assert_eq!(latest.len(), 10);
+    assert_eq!(latest[9].payload, payload(149, 60_000));
+    // Older ones are only in storage, which refuses reads: an error, never a gap.
+    let kept = ledger_store::limits::RECENT_RECORDS_BYTES_MAX / 60_000;
+    assert!(kept < 150);
+    let err = log.read_all(0, 10).unwrap_err();
+    assert_eq!(err.code(), "io_error", "{err}");
+    assert_eq!(log.verify().unwrap_err().code(), "io_error");
+    plan.set_unreadable(false);
+    assert_eq!(log.read_all(0, 150).unwrap().len(), 150);
+    assert!(log.verify().unwrap().is_intact());
+}
