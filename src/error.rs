@@ -52,7 +52,8 @@ impl Failure {
             Failure::Engine(
                 EngineError::Store(_)
                 | EngineError::Unavailable { .. }
-                | EngineError::Recovering { .. },
+                | EngineError::Recovering { .. }
+                | EngineError::ReadModelBehind { .. },
             ) => exit::IO_FAILURE,
             Failure::Engine(_) => exit::REJECTED,
             Failure::Query(_) => exit::REJECTED,
@@ -66,7 +67,8 @@ impl Failure {
                 ExchangeError::Engine(
                     EngineError::Store(_)
                     | EngineError::Unavailable { .. }
-                    | EngineError::Recovering { .. },
+                    | EngineError::Recovering { .. }
+                    | EngineError::ReadModelBehind { .. },
                 ) => exit::IO_FAILURE,
                 ExchangeError::Range { .. }
                 | ExchangeError::Engine(_)

@@ -115,6 +115,10 @@ pub enum EngineError {
     /// takes writes again. Reads go on. Same code as `Unavailable`.
     #[error("the ledger is recovering from an IO error ({cause}) and takes no writes until it has reopened its log from disk: retry in {} s with the same command id", retry_after_ms.div_ceil(1000).max(1))]
     Recovering { cause: String, retry_after_ms: u64 },
+    /// The read models have not caught up with the log (a read waited for them). Same
+    /// code as `Unavailable`: retry shortly.
+    #[error("the read models have not reached position {position} yet ({cause}); retry shortly")]
+    ReadModelBehind { position: u64, cause: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -133,7 +137,9 @@ impl EngineError {
             EngineError::Rejected(r) => r.code(),
             EngineError::InvalidInput { .. } => "invalid_input",
             EngineError::CommandIdConflict { .. } => "command_id_conflict",
-            EngineError::Unavailable { .. } | EngineError::Recovering { .. } => "unavailable",
+            EngineError::Unavailable { .. }
+            | EngineError::Recovering { .. }
+            | EngineError::ReadModelBehind { .. } => "unavailable",
             EngineError::Store(e) => e.code(),
         }
     }
@@ -562,16 +568,17 @@ impl<B: Backend> Engine<B> {
         query: impl FnOnce(&Projections) -> R,
     ) -> Result<R, EngineError> {
         if !self.projections.wait_for(position, timeout) {
-            let cause = self
+            let cause = match self
                 .projections
                 .failure
                 .lock()
                 .expect("projector lock")
                 .clone()
-                .unwrap_or_else(|| {
-                    format!("the projections did not reach position {position} in {timeout:?}")
-                });
-            return Err(EngineError::Unavailable { cause });
+            {
+                Some(failure) => format!("reading the log failed: {failure}"),
+                None => format!("they did not get there in {timeout:?}"),
+            };
+            return Err(EngineError::ReadModelBehind { position, cause });
         }
         Ok(self.projections(query))
     }

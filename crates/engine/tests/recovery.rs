@@ -6,7 +6,10 @@
 //! with a clear `unavailable` error naming ENOSPC, reads answer from the committed
 //! model and the projections, and nothing is appended; once the disk has space the
 //! engine reopens its log in the same process (sled's file lock is released and
-//! taken again) and the next writes succeed through the same `Engine`. Every
+//! taken again) and the next writes succeed through the same `Engine`. The storage
+//! also refuses reads while full, as sled does after one of its own writes failed:
+//! the projections still reach every acknowledged event (the log serves its latest
+//! records from memory). Every
 //! acknowledged command is in the log exactly once, at its answered position; every
 //! command whose outcome was unknown is settled exactly once by its retry (as
 //! `duplicate` if its flush had reached the disk, decided afresh if not); the chain
@@ -249,8 +252,10 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_in_process_when_space_ret
         })
         .unwrap();
 
-    // The disk fills up, and stays full until the test says otherwise.
+    // The disk fills up, and stays full until the test says otherwise; like sled
+    // after a failed write of its own, the storage refuses reads too.
     plan.set_disk_full(true);
+    plan.set_unreadable(true);
     let err = engine.submit(submission("during-0", grant(0))).unwrap_err();
     assert!(matches!(err, EngineError::Recovering { .. }), "{err:?}");
     assert_eq!(err.code(), "unavailable");
@@ -286,10 +291,22 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_in_process_when_space_ret
         other => panic!("{other:?}"),
     }
     assert_eq!(reopens.load(Ordering::SeqCst), 0, "not reopened while full");
-    assert!(engine.log().unwrap().verify().unwrap().is_intact());
+    // Reads of the failed log's storage fail; the latest records are still served
+    // from memory, which is how the projections caught up.
+    let failed = engine.log().unwrap();
+    assert_eq!(failed.verify().unwrap_err().code(), "io_error");
+    assert_eq!(
+        failed
+            .read_all(head_before.next_position - 1, 1)
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(failed);
     assert_eq!(engine.head(), head_before, "nothing was appended");
 
     // Space returns: the same Engine takes writes again after reopening its log.
+    plan.set_unreadable(false);
     plan.set_disk_full(false);
     wait_available(&engine);
     assert_eq!(reopens.load(Ordering::SeqCst), 1);
@@ -411,13 +428,20 @@ fn concurrent_writers_through_a_full_disk_lose_nothing_acknowledged() {
     // Let the writers run, fill the disk for a while, then free it.
     std::thread::sleep(Duration::from_millis(30));
     plan.set_disk_full(true);
+    plan.set_unreadable(true);
     let full_since = Instant::now();
     while full_since.elapsed() < Duration::from_millis(300) {
-        // Reads answer while the disk is full and while the log is being reopened.
+        // Reads answer while the disk is full, even waiting for every acknowledged
+        // event (the projector reads the latest records from memory).
         let _ = available(&engine);
-        let _ = engine.projections(|p| p.fund_ledger.clone());
+        engine
+            .projections_after(engine.head().next_position, Duration::from_secs(5), |p| {
+                p.fund_ledger.clone()
+            })
+            .unwrap();
         std::thread::sleep(Duration::from_millis(10));
     }
+    plan.set_unreadable(false);
     plan.set_disk_full(false);
     let mut acknowledged = BTreeMap::new();
     let mut refused = 0;

@@ -173,6 +173,14 @@ impl From<EngineError> for Problem {
                 error.code(),
                 error.to_string(),
             ),
+            EngineError::ReadModelBehind { .. } => Problem {
+                retry_after_seconds: Some(1),
+                ..Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.code(),
+                    error.to_string(),
+                )
+            },
             EngineError::Recovering { retry_after_ms, .. } => Problem {
                 retry_after_seconds: Some(retry_after_ms.div_ceil(1000).max(1)),
                 ..Problem::new(
