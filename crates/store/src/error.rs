@@ -16,7 +16,7 @@ pub enum StoreError {
     #[error("storage engine error while {op}: {message}")]
     Backend { op: &'static str, message: String },
     /// Damaged data. Never skipped: the position says where to look.
-    #[error("corrupt ledger at {}: {what}", position.map_or_else(|| "the header".to_string(), |p| format!("position {p}")))]
+    #[error("corrupt ledger{}: {what}", position.map_or_else(String::new, |p| format!(" at position {p}")))]
     Corruption { position: Option<u64>, what: String },
     #[error("the ledger was written in format version {found}; this program reads up to version {supported}: upgrade welfare-ledger")]
     NewerFormat { found: u16, supported: u16 },
@@ -42,19 +42,24 @@ impl StoreError {
     }
 
     pub(crate) fn backend(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
-        move |e| match e {
+        move |e| {
+            match e {
             sled::Error::Io(source) => StoreError::Io {
                 op,
                 source: plain_io_error(source),
             },
             sled::Error::Corruption { at, .. } => StoreError::Corruption {
                 position: None,
-                what: format!("sled reports corruption at {at:?} while {op}"),
+                what: format!(
+                    "{}/db is damaged: sled reports corruption at {at:?} while {op}; restore the data directory from a backup",
+                    crate::SLED_DIR
+                ),
             },
             other => StoreError::Backend {
                 op,
                 message: other.to_string(),
             },
+        }
         }
     }
 

@@ -267,10 +267,13 @@ struct WriterState {
 /// start among them (a follower such as the engine's projector, close behind the
 /// head) are answered from memory: faster, and still possible after a failed write
 /// has made the backend refuse reads too (sled does, until it is reopened).
+/// A committed group's first position and stored values.
+type RecentGroup = (u64, Arc<Vec<Vec<u8>>>);
+
 #[derive(Default)]
 struct RecentRecords {
     /// Each group's first position and stored values, oldest first, contiguous.
-    groups: VecDeque<(u64, Arc<Vec<Vec<u8>>>)>,
+    groups: VecDeque<RecentGroup>,
     bytes: usize,
 }
 
@@ -294,7 +297,7 @@ impl RecentRecords {
     }
 
     /// The groups that hold positions `from..to`, if all of them are here.
-    fn covering(&self, from: u64, to: u64) -> Option<Vec<(u64, Arc<Vec<Vec<u8>>>)>> {
+    fn covering(&self, from: u64, to: u64) -> Option<Vec<RecentGroup>> {
         let (first, _) = self.groups.front()?;
         let (last_first, last) = self.groups.back()?;
         if from < *first || to > last_first + last.len() as u64 {
