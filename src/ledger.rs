@@ -15,9 +15,12 @@ use crate::error::{rejected, Failure};
 pub const OPERATOR: &str = "operator";
 
 /// The data directory's backend, refusing a directory that holds no ledger (rather
-/// than creating an empty database there).
+/// than creating an empty database there). A directory with a sled database but no
+/// journal is opened, so that the store reports the missing journal.
 pub fn backend(data: &Path) -> Result<SledBackend, StoreError> {
-    if !data.join(ledger_store::JOURNAL_FILE).exists() {
+    if !data.join(ledger_store::JOURNAL_FILE).exists()
+        && !data.join(ledger_store::SLED_DIR).exists()
+    {
         return Err(StoreError::NotALedger {
             path: data.display().to_string(),
         });
