@@ -42,7 +42,9 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 
 /// The next journal while a checkpoint writes it, before it is renamed over the old one.
 const JOURNAL_NEXT_FILE: &str = "journal.next";
-/// The journal grows in zero-filled steps of this size (docs/decisions/0001).
+/// The journal grows in zero-filled steps of this size (docs/decisions/0001). Part of
+/// the format: opening refuses a journal shorter than its first frame plus one step
+/// as truncated (docs/FORMAT.md §9), so raising it would need the old value there.
 pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
 
 /// File in the data directory that [`Backend::probe_writable`] writes, syncs and
