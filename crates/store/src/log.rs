@@ -263,10 +263,21 @@ struct WriterState {
 }
 
 /// The stored values of the latest committed groups, in position order up to the
-/// committed head, at most [`RECENT_RECORDS_BYTES_MAX`] bytes of them. Reads that
-/// start among them (a follower such as the engine's projector, close behind the
-/// head) are answered from memory: faster, and still possible after a failed write
-/// has made the backend refuse reads too (sled does, until it is reopened).
+/// committed head, at most [`RECENT_RECORDS_BYTES_MAX`] bytes of them. A subscription
+/// page that lies among them (a follower such as the engine's projector, close behind
+/// the head) is answered from memory: faster, and still possible after a failed write
+/// has made the backend refuse reads too (sled does, until it is reopened). Other
+/// reads (exports, lookups) always read the backend, the bytes on disk.
+/// Where a read takes records from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The backend: what an export, `verify` or a lookup must see, the bytes on disk.
+    Storage,
+    /// The latest committed records in memory if they cover the read, else the
+    /// backend: for subscriptions, which follow close behind the head.
+    RecentOrStorage,
+}
+
 /// A committed group's first position and stored values.
 type RecentGroup = (u64, Arc<Vec<Vec<u8>>>);
 
@@ -1106,10 +1117,19 @@ impl<B: Backend> Log<B> {
     }
 
     /// Reads up to `max` events (at most [`READ_PAGE_EVENTS_MAX`]) from `from`,
-    /// only among durable events.
+    /// only among durable events, from storage.
     pub fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(from, max, Source::Storage)
+    }
+
+    fn read_events(
+        &self,
+        from: u64,
+        max: usize,
+        source: Source,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut out = Vec::new();
-        self.visit(from, max, &mut |position, value| {
+        self.visit(from, max, source, &mut |position, value| {
             let event = codec::decode_stored(value).map_err(|e| e.0)?;
             if event.position != position {
                 return Err(format!("record claims position {}", event.position));
@@ -1120,10 +1140,11 @@ impl<B: Backend> Log<B> {
         Ok(out)
     }
 
-    /// Reads up to `max` records' exact bytes and stored hashes from `from`.
+    /// Reads up to `max` records' exact bytes and stored hashes from `from`, from
+    /// storage.
     pub fn read_raw(&self, from: u64, max: usize) -> Result<Vec<RawRecord>, StoreError> {
         let mut out = Vec::new();
-        self.visit(from, max, &mut |position, value| {
+        self.visit(from, max, Source::Storage, &mut |position, value| {
             let (record, hash) = codec::split_stored(value).map_err(|e| e.0)?;
             out.push(RawRecord {
                 position,
@@ -1136,7 +1157,13 @@ impl<B: Backend> Log<B> {
     }
 
     /// Visits durable records from `from` in order, checking that none is missing.
-    fn visit(&self, from: u64, max: usize, each: &mut RecordVisitor<'_>) -> Result<(), StoreError> {
+    fn visit(
+        &self,
+        from: u64,
+        max: usize,
+        source: Source,
+        each: &mut RecordVisitor<'_>,
+    ) -> Result<(), StoreError> {
         let head = self.head().next_position;
         let wanted = u64::try_from(max.min(READ_PAGE_EVENTS_MAX)).expect("page fits u64");
         let to = head.min(from.saturating_add(wanted));
@@ -1145,12 +1172,15 @@ impl<B: Backend> Log<B> {
         }
         let mut expected = from;
         let mut failure = None;
-        let recent = self
-            .inner
-            .recent
-            .read()
-            .expect("recent records lock poisoned")
-            .covering(from, to);
+        let recent = match source {
+            Source::Storage => None,
+            Source::RecentOrStorage => self
+                .inner
+                .recent
+                .read()
+                .expect("recent records lock poisoned")
+                .covering(from, to),
+        };
         if let Some(groups) = recent {
             'groups: for (first, records) in groups {
                 for (position, value) in (first..).zip(records.iter()) {
@@ -1619,7 +1649,9 @@ impl<B: Backend> Subscription<B> {
         if !self.log.wait_beyond(self.next, timeout) {
             return Ok(Vec::new());
         }
-        let page = self.log.read_all(self.next, max)?;
+        let page = self
+            .log
+            .read_events(self.next, max, Source::RecentOrStorage)?;
         self.next += page.len() as u64;
         Ok(page)
     }

@@ -417,14 +417,23 @@ fn the_latest_records_are_read_from_memory_while_the_storage_refuses_reads() {
     }
     plan.set_unreadable(true);
     // The latest records, as a follower close behind the head reads them.
-    let latest = log.read_all(140, 10).unwrap();
+    let latest = log
+        .subscribe(140)
+        .next_page(10, std::time::Duration::ZERO)
+        .unwrap();
     assert_eq!(latest.len(), 10);
     assert_eq!(latest[9].payload, payload(149, 60_000));
     // Older ones are only in storage, which refuses reads: an error, never a gap.
     let kept = ledger_store::limits::RECENT_RECORDS_BYTES_MAX / 60_000;
     assert!(kept < 150);
-    let err = log.read_all(0, 10).unwrap_err();
+    let err = log
+        .subscribe(0)
+        .next_page(10, std::time::Duration::ZERO)
+        .unwrap_err();
     assert_eq!(err.code(), "io_error", "{err}");
+    // Every other read (an export, a lookup) reads storage, the bytes on disk.
+    assert_eq!(log.read_all(149, 1).unwrap_err().code(), "io_error");
+    assert_eq!(log.read_raw(149, 1).unwrap_err().code(), "io_error");
     assert_eq!(log.verify().unwrap_err().code(), "io_error");
     plan.set_unreadable(false);
     assert_eq!(log.read_all(0, 150).unwrap().len(), 150);
