@@ -44,11 +44,12 @@ pub fn demo(cli: &Cli, listen: &str, seed: u64, scale_percent: u32) -> Result<u8
         ledger::create(data, HashAlgorithm::Sha256, "admin")?;
     }
     let keys = demo_key(cli)?;
-    let (engine, registry) = ledger::open_with_registry(data, &keys)?;
+    let engine = ledger::open_serving_engine(data)?;
+    let registry = ledger::open_registry(data, &keys, &engine)?;
     let engine = Arc::new(engine);
     let first = CommandId::new(plan.command_id(0)).map_err(|e| rejected(e.to_string()))?;
-    let head = engine.log().head().next_position;
-    if !fresh && head > 2 && engine.log().command_span(&first).is_none() {
+    let head = engine.head().next_position;
+    if !fresh && head > 2 && engine.command_span(&first).is_none() {
         return Err(rejected(format!(
             "{} holds a ledger that is not this demo (seed {seed}); give the demo its own directory with --data",
             data.display()

@@ -71,9 +71,12 @@ impl Failure {
                 | ExchangeError::Csv(_)
                 | ExchangeError::Store(_)
                 | ExchangeError::Interrupted { .. } => exit::IO_FAILURE,
-                ExchangeError::Engine(EngineError::Store(_) | EngineError::Unavailable { .. }) => {
-                    exit::IO_FAILURE
-                }
+                ExchangeError::Engine(
+                    EngineError::Store(_)
+                    | EngineError::Unavailable { .. }
+                    | EngineError::Recovering { .. }
+                    | EngineError::ReadModelBehind { .. },
+                ) => exit::IO_FAILURE,
                 ExchangeError::Range { .. }
                 | ExchangeError::Engine(_)
                 | ExchangeError::File(_)
@@ -85,7 +88,10 @@ impl Failure {
 
     fn exit_code_of_engine(e: &EngineError) -> u8 {
         match e {
-            EngineError::Store(_) | EngineError::Unavailable { .. } => exit::IO_FAILURE,
+            EngineError::Store(_)
+            | EngineError::Unavailable { .. }
+            | EngineError::Recovering { .. }
+            | EngineError::ReadModelBehind { .. } => exit::IO_FAILURE,
             _ => exit::REJECTED,
         }
     }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use ledger_domain::{Command, Role, UserId};
-use ledger_engine::{Engine, Submission};
+use ledger_engine::{Engine, EngineOptions, Submission};
 use ledger_registry::{Cipher, MasterKey, Vault, VaultKeys};
 use ledger_server::registry::{self, RegistryError};
 use ledger_server::{new_token, token_digest, RegistryHandle};
-use ledger_store::{Clock, HashAlgorithm, Log, SledBackend, StoreError, SystemClock};
+use ledger_store::{Backend, Clock, HashAlgorithm, Log, SledBackend, StoreError, SystemClock};
 
 use crate::error::{rejected, Failure};
 
@@ -17,9 +17,12 @@ use crate::error::{rejected, Failure};
 pub const OPERATOR: &str = "operator";
 
 /// The data directory's backend, refusing a directory that holds no ledger (rather
-/// than creating an empty database there).
+/// than creating an empty database there). A directory with a sled database but no
+/// journal is opened, so that the store reports the missing journal.
 pub fn backend(data: &Path) -> Result<SledBackend, StoreError> {
-    if !data.join(ledger_store::JOURNAL_FILE).exists() {
+    if !data.join(ledger_store::JOURNAL_FILE).exists()
+        && !data.join(ledger_store::SLED_DIR).exists()
+    {
         return Err(StoreError::NotALedger {
             path: data.display().to_string(),
         });
@@ -72,15 +75,24 @@ impl KeySource {
 /// The directory of the registry's key-slot file, beside sled's.
 pub const REGISTRY_DIR: &str = "registry";
 
-/// Opens the engine and, when a master key is configured, the registry beside it; the
-/// registry then destroys the keys of beneficiaries the log says are erased.
+/// Opens the engine the console commands use and, when a master key is configured, the
+/// registry beside it.
 pub fn open_with_registry(
     data: &Path,
     keys: &KeySource,
 ) -> Result<(Engine<SledBackend>, Option<RegistryHandle>), Failure> {
-    let backend = backend(data)?;
-    let db = backend.db().clone();
-    let engine = Engine::open(Log::open(backend, None, clock())?, clock())?;
+    let engine = open_engine(data)?;
+    let registry = open_registry(data, keys, &engine)?;
+    Ok((engine, registry))
+}
+
+/// Opens the registry beside `engine` when a master key is configured; it then destroys
+/// the keys of beneficiaries the log says are erased.
+pub fn open_registry<B: Backend>(
+    data: &Path,
+    keys: &KeySource,
+    engine: &Engine<B>,
+) -> Result<Option<RegistryHandle>, Failure> {
     let keys_cipher = keys.cipher;
     let Some(keys) = keys.keys(data)? else {
         if data.join(REGISTRY_DIR).exists() {
@@ -89,27 +101,30 @@ pub fn open_with_registry(
                 data.display()
             );
         }
-        return Ok((engine, None));
+        return Ok(None);
     };
-    let vault = Vault::open(
-        &db,
-        &data.join(ledger_store::SLED_DIR),
-        &data.join(REGISTRY_DIR),
-        keys,
-        keys_cipher,
-    )
-    .map_err(RegistryError::from)?;
-    let shredded = registry::reconcile(&engine, &vault).map_err(RegistryError::from)?;
+    let vault = Vault::open_dir(&data.join(REGISTRY_DIR), keys, keys_cipher)
+        .map_err(RegistryError::from)?;
+    let shredded = registry::reconcile(engine, &vault).map_err(RegistryError::from)?;
     if shredded > 0 {
         eprintln!("the registry destroyed the keys of {shredded} beneficiaries erased in the log");
     }
-    Ok((
-        engine,
-        Some(RegistryHandle {
-            vault: Arc::new(vault),
-            data_dir: data.to_path_buf(),
-        }),
-    ))
+    Ok(Some(RegistryHandle {
+        vault: Arc::new(vault),
+        data_dir: data.to_path_buf(),
+    }))
+}
+
+/// The engine of a long-running server: after a failed write or flush (a full disk)
+/// it reopens the data directory by itself once the disk takes writes again.
+pub fn open_serving_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
+    let dir = data.to_path_buf();
+    Ok(Engine::open_with_recovery(
+        open_log(data)?,
+        clock(),
+        EngineOptions::default(),
+        Arc::new(move || open_log(&dir)),
+    )?)
 }
 
 /// Today's business date by the system clock (China Standard Time,

@@ -27,7 +27,7 @@ const REBUILD_WAIT: Duration = Duration::from_secs(600);
 /// projections (checkpoints plus the tail); exit 3 if any differs.
 pub fn rebuild(cli: &Cli) -> Result<u8, Failure> {
     let engine = ledger::open_engine(&cli.data)?;
-    let head = engine.log().head().next_position;
+    let head = engine.head().next_position;
     let incremental = engine.projections_after(head, REBUILD_WAIT, Clone::clone)?;
     let started = Instant::now();
     let rebuilt = engine.projections_at_position(head)?;

@@ -202,7 +202,7 @@ fn with_projections<R>(
     at_position: Option<u64>,
     query: impl FnOnce(&Projections) -> Result<R, Failure>,
 ) -> Result<R, Failure> {
-    let head = engine.log().head().next_position;
+    let head = engine.head().next_position;
     match at_position {
         Some(position) => {
             if position >= head {
@@ -746,7 +746,7 @@ fn audit_event(cli: &Cli, engine: &Engine<SledBackend>, position: u64) -> Result
         None => check_everything(cli, engine, "an event outside any fund")?,
     }
     let stored = engine
-        .log()
+        .log()?
         .read_all(position, 1)?
         .pop()
         .ok_or_else(|| rejected(format!("there is no event at position {position}")))?;

@@ -165,7 +165,7 @@ pub fn record_with(
         Vec::new()
     } else {
         engine
-            .log()
+            .log()?
             .read_all(
                 accepted.first_position,
                 usize::try_from(accepted.count).unwrap_or(usize::MAX),

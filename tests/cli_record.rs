@@ -340,7 +340,7 @@ fn rebuild_exits_3_when_a_checkpoint_disagrees_with_the_log() {
     };
     let (head, other) = {
         let engine = ledger_engine::Engine::open(open(&b.data), Arc::new(SystemClock)).unwrap();
-        let head = engine.log().head().next_position;
+        let head = engine.log().unwrap().head().next_position;
         (
             head,
             engine.projections_at_position(head).unwrap().fund_ledger,

@@ -70,7 +70,7 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     {
         let engine = open(&dir)?;
-        let events = engine.log().head().next_position;
+        let events = engine.head().next_position;
         engine.projections_after(events, Duration::from_secs(1800), |_| ())?;
         engine.save_snapshot()?;
         engine.checkpoint_projections()?;
@@ -79,7 +79,7 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
         let start = Instant::now();
         let (engine, engine_log_open) = open_timed(&dir)?;
         let writer_ready = start.elapsed();
-        let events = engine.log().head().next_position;
+        let events = engine.head().next_position;
         engine.projections_after(events, Duration::from_secs(600), |_| ())?;
         let caught_up = start.elapsed();
         drop(engine);
@@ -139,7 +139,7 @@ fn rebuild_breakdown(engine: &Engine<SledBackend>, events: u64) -> anyhow::Resul
     let mut raw = Vec::new();
     while (raw.len() as u64) < events {
         let wanted = usize::try_from(events - raw.len() as u64).unwrap_or(usize::MAX);
-        let page = engine.log().read_all(
+        let page = engine.log()?.read_all(
             raw.len() as u64,
             wanted.min(ledger_store::limits::READ_PAGE_EVENTS_MAX),
         )?;
@@ -314,7 +314,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     // Fill to the requested size quickly (bulk submitters), then measure reads.
     let target = args.engine_events;
     let fill_start = Instant::now();
-    while engine.log().head().next_position < target {
+    while engine.head().next_position < target {
         let from = next_id.fetch_add(10_000, Ordering::Relaxed);
         let tasks: Vec<_> = (0..args.clients as u64)
             .map(|c| {
@@ -336,7 +336,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
             runtime.block_on(t)?;
         }
     }
-    let events = engine.log().head().next_position;
+    let events = engine.head().next_position;
     eprintln!("filled to {events} events in {:.1?}", fill_start.elapsed());
     engine.projections_after(events, Duration::from_secs(600), |_| ())?;
     rows.push(Row {
@@ -457,7 +457,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         let start = Instant::now();
         let (engine, log_open) = open_timed(&dir)?;
         let ready = start.elapsed();
-        let checkpoint = engine.log().opened_from_index_checkpoint();
+        let checkpoint = engine.log()?.opened_from_index_checkpoint();
         engine.projections_after(events, Duration::from_secs(600), |_| ())?;
         let caught_up = start.elapsed();
         rows.push(Row {

@@ -155,7 +155,7 @@ pub fn load<B: Backend>(
     }
     progress(loader.done, total);
     let mut summary = loader.summary;
-    summary.head = engine.log().head().next_position;
+    summary.head = engine.head().next_position;
     Ok(summary)
 }
 

@@ -38,10 +38,14 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// Every event of the log, decoded.
 fn events(engine: &Engine<MemoryBackend>) -> Vec<Event> {
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     let mut out = Vec::new();
     while (out.len() as u64) < head {
-        let page = engine.log().read_all(out.len() as u64, 10_000).unwrap();
+        let page = engine
+            .log()
+            .unwrap()
+            .read_all(out.len() as u64, 10_000)
+            .unwrap();
         for record in &page {
             out.push(recorded_event(record).unwrap().event);
         }
@@ -68,7 +72,7 @@ fn a_small_plan_loads_without_a_rejection_and_every_programme_has_figures() {
     assert_eq!(summary.duplicates, 0);
     assert_eq!(summary.events_appended, plan.expected_events());
     assert_eq!(summary.head, plan.expected_events());
-    assert!(engine.log().verify().unwrap().is_intact());
+    assert!(engine.log().unwrap().verify().unwrap().is_intact());
 
     // Every programme has commands and events.
     for programme in [
@@ -161,14 +165,14 @@ fn loading_the_same_plan_twice_changes_nothing() {
     let plan = generate(&config(11, 5));
     let engine = engine();
     let first = load(&engine, &plan, |_, _| {}).unwrap();
-    let head = engine.log().head();
+    let head = engine.log().unwrap().head();
     let second = load(&engine, &plan, |_, _| {}).unwrap();
-    assert_eq!(engine.log().head(), head, "nothing appended");
+    assert_eq!(engine.log().unwrap().head(), head, "nothing appended");
     assert_eq!(second.events_appended, 0);
     assert_eq!(second.duplicates, second.commands);
     assert_eq!(second.events, first.events);
     assert_eq!(second.by_programme, first.by_programme);
-    assert!(engine.log().verify().unwrap().is_intact());
+    assert!(engine.log().unwrap().verify().unwrap().is_intact());
 }
 
 #[test]

@@ -7,9 +7,14 @@
 //! flusher makes the group durable, publishes it to the read model and answers the
 //! callers. While one group is flushed the next is decided (see the store's
 //! `Log::prepare_group` / `Log::commit_prepared`).
+//!
+//! After a failed write or flush the engine refuses writes and keeps serving reads;
+//! opened with [`Engine::open_with_recovery`], its writer reopens the log in the same
+//! process once the storage takes writes again ([`recovery`]).
 
 mod model;
 mod projector;
+pub mod recovery;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,12 +27,14 @@ use ledger_domain::{
     authorize_with, decide_with, Command, CommandContext, Event, Recorded, Rejection, UserId,
 };
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
-use ledger_store::{AppendBatch, Backend, Clock, Log, PreparedGroup, StoreError};
+use ledger_store::{AppendBatch, Backend, Clock, Head, Log, PreparedGroup, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 pub use model::Model;
 use model::{digest_of, log_names, new_events, CommandEntry};
 pub use projector::Projections;
+use recovery::{Health, LogSlot};
+pub use recovery::{Reopen, WriteStatus};
 
 /// Most commands waiting in the writer's queue; a full queue makes submitters wait.
 pub const COMMAND_QUEUE_DEPTH_MAX: usize = 4_096;
@@ -47,12 +54,19 @@ pub const MODEL_SNAPSHOT: &str = "model-v3";
 pub struct EngineOptions {
     /// Write a snapshot of the committed model after this many events.
     pub snapshot_interval_events: u64,
+    /// After a failed write or flush, the first recovery attempt waits this long; each
+    /// failed attempt doubles the wait (only with [`Engine::open_with_recovery`]).
+    pub recovery_backoff_min_ms: u64,
+    /// The longest wait between two recovery attempts.
+    pub recovery_backoff_max_ms: u64,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             snapshot_interval_events: SNAPSHOT_INTERVAL_EVENTS,
+            recovery_backoff_min_ms: recovery::RECOVERY_BACKOFF_MIN_MS,
+            recovery_backoff_max_ms: recovery::RECOVERY_BACKOFF_MAX_MS,
         }
     }
 }
@@ -97,6 +111,15 @@ pub enum EngineError {
     /// The engine stopped accepting writes after a failure; reads still work.
     #[error("the ledger refuses writes after a failure ({cause}); restart it to recover")]
     Unavailable { cause: String },
+    /// Writes are refused while the engine recovers from a failed write or flush (a
+    /// full disk, an IO error): it reopens its log from disk as soon as the storage
+    /// takes writes again. Reads go on. Same code as `Unavailable`.
+    #[error("the ledger is recovering from an IO error ({cause}) and takes no writes until it has reopened its log from disk: retry in {} s with the same command id", retry_after_ms.div_ceil(1000).max(1))]
+    Recovering { cause: String, retry_after_ms: u64 },
+    /// The read models have not caught up with the log (a read waited for them). Same
+    /// code as `Unavailable`: retry shortly.
+    #[error("the read models have not reached position {position} yet ({cause}); retry shortly")]
+    ReadModelBehind { position: u64, cause: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -115,7 +138,9 @@ impl EngineError {
             EngineError::Rejected(r) => r.code(),
             EngineError::InvalidInput { .. } => "invalid_input",
             EngineError::CommandIdConflict { .. } => "command_id_conflict",
-            EngineError::Unavailable { .. } => "unavailable",
+            EngineError::Unavailable { .. }
+            | EngineError::Recovering { .. }
+            | EngineError::ReadModelBehind { .. } => "unavailable",
             EngineError::Store(e) => e.code(),
         }
     }
@@ -127,6 +152,14 @@ struct Job {
     submission: Submission,
     authority: Authority,
     reply: Reply,
+}
+
+/// What the writer's queue carries.
+enum Message {
+    Job(Job),
+    /// A write or flush failed: the writer, perhaps waiting for a job, should start
+    /// counting down to its first recovery attempt.
+    Wake,
 }
 
 /// Whether the writer checks the actor's role and scope before the rules.
@@ -148,7 +181,9 @@ enum Decided {
 }
 
 /// One decided group on its way to the flusher.
-struct Group {
+struct Group<B: Backend> {
+    /// The log the group was prepared on, which must commit it.
+    log: Log<B>,
     prepared: PreparedGroup,
     decided: Vec<Decided>,
     replies: Vec<Reply>,
@@ -161,15 +196,84 @@ struct Group {
 
 /// Shared between the threads and the handle.
 struct Shared<B: Backend> {
-    log: Log<B>,
+    log: LogSlot<B>,
+    algorithm: ledger_store::HashAlgorithm,
     clock: Arc<dyn Clock>,
     read: RwLock<Model>,
-    /// Set when a group failed after the writer had evolved its state with it.
-    poisoned: Mutex<Option<String>>,
-    /// The sequence number of the last group the flusher finished.
+    /// Failed when a group failed after the writer had evolved its state with it.
+    health: Health,
+    /// How to open the log again after a failure; without it only a restart recovers.
+    reopen: Option<Reopen<B>>,
+    /// The sequence number of the last group the flusher finished successfully.
     finished_sequence: AtomicU64,
+    /// The sequence number of the last group the flusher answered, with or without
+    /// success, and dropped (with its handle to the log).
+    settled_sequence: Mutex<u64>,
+    settled: std::sync::Condvar,
+    /// Wakes the writer when a group fails.
+    wake: mpsc::WeakSender<Message>,
     /// Told about every committed group (metrics).
     observer: OnceLock<Arc<dyn GroupObserver>>,
+}
+
+impl<B: Backend> Shared<B> {
+    /// Marks writes as refused after a failed group, and wakes the writer.
+    fn fail(&self, cause: String) {
+        if self.health.fail(cause) {
+            if let Some(queue) = self.wake.upgrade() {
+                // A full queue wakes the writer anyway.
+                let _ = queue.try_send(Message::Wake);
+            }
+        }
+    }
+
+    /// The answer to a command while writes are refused, if they are.
+    fn refusal(&self) -> Option<EngineError> {
+        match self.health.status(self.reopen.is_some()) {
+            WriteStatus::Available => None,
+            WriteStatus::Unavailable {
+                cause,
+                recovering: false,
+                ..
+            } => Some(EngineError::Unavailable { cause }),
+            WriteStatus::Unavailable {
+                cause,
+                recovering: true,
+                last_attempt,
+                retry_in,
+                ..
+            } => Some(EngineError::Recovering {
+                cause: match last_attempt {
+                    Some(why) => format!("{cause}; the last attempt to reopen: {why}"),
+                    None => cause,
+                },
+                retry_after_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    /// The open log, or why there is none (a recovery has closed it).
+    fn open_log(&self) -> Result<Log<B>, EngineError> {
+        self.log.get().ok_or_else(|| {
+            self.refusal().unwrap_or(EngineError::Unavailable {
+                cause: "the log is closed".into(),
+            })
+        })
+    }
+
+    /// Records that the flusher has answered and dropped the group `sequence`.
+    fn settle(&self, sequence: u64) {
+        *self.settled_sequence.lock().expect("settled lock") = sequence;
+        self.settled.notify_all();
+    }
+
+    /// Waits until the flusher has answered and dropped every group up to `sequence`.
+    fn wait_settled(&self, sequence: u64) {
+        let mut settled = self.settled_sequence.lock().expect("settled lock");
+        while *settled < sequence {
+            settled = self.settled.wait(settled).expect("settled lock");
+        }
+    }
 }
 
 /// What one group commit did, for metrics.
@@ -193,14 +297,14 @@ pub trait GroupObserver: Send + Sync {
 pub struct Engine<B: Backend> {
     shared: Arc<Shared<B>>,
     projections: Arc<projector::Hosted>,
-    queue: Option<mpsc::Sender<Job>>,
+    queue: Option<mpsc::Sender<Message>>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl<B: Backend> std::fmt::Debug for Engine<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("log", &self.shared.log)
+            .field("log", &self.shared.log.get())
             .finish_non_exhaustive()
     }
 }
@@ -218,6 +322,29 @@ impl<B: Backend> Engine<B> {
         clock: Arc<dyn Clock>,
         options: EngineOptions,
     ) -> Result<Self, EngineError> {
+        Self::start(log, clock, options, None)
+    }
+
+    /// [`Engine::open_with`], and after a failed write or flush (a full disk) the
+    /// engine recovers by itself: once its storage takes writes again it drops the
+    /// failed log and opens a new one with `reopen` (see [`recovery`]). Nobody else
+    /// may keep a handle to the log (or, for sled, a clone of its database) for long,
+    /// or the recovery waits for it.
+    pub fn open_with_recovery(
+        log: Log<B>,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+        reopen: Reopen<B>,
+    ) -> Result<Self, EngineError> {
+        Self::start(log, clock, options, Some(reopen))
+    }
+
+    fn start(
+        log: Log<B>,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+        reopen: Option<Reopen<B>>,
+    ) -> Result<Self, EngineError> {
         let head = log.head().next_position;
         // A snapshot is only a shortcut: an unreadable one, or one from beyond the
         // durable head, is ignored and the log is replayed instead.
@@ -228,16 +355,25 @@ impl<B: Backend> Engine<B> {
             _ => Model::default(),
         };
         fold(&log, &mut model, head)?;
+        let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
+        let projections = projector::start(&log);
         let shared = Arc::new(Shared {
-            log,
+            algorithm: log.algorithm(),
+            log: LogSlot::new(log),
             clock,
             read: RwLock::new(model.clone()),
-            poisoned: Mutex::new(None),
+            health: Health::new(
+                options.recovery_backoff_min_ms,
+                options.recovery_backoff_max_ms,
+            ),
+            reopen,
             finished_sequence: AtomicU64::new(0),
+            settled_sequence: Mutex::new(0),
+            settled: std::sync::Condvar::new(),
+            wake: sender.downgrade(),
             observer: OnceLock::new(),
         });
-        let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
-        let (group_sender, group_receiver) = std_mpsc::sync_channel::<Group>(0);
+        let (group_sender, group_receiver) = std_mpsc::sync_channel::<Group<B>>(0);
         let writer = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -252,13 +388,14 @@ impl<B: Backend> Engine<B> {
                 .spawn(move || flush_groups(&shared, &group_receiver, options))
                 .expect("spawning the flusher thread")
         };
-        let projections = projector::start(&shared.log);
         let projector_thread = {
-            let log = shared.log.clone();
+            let shared = Arc::clone(&shared);
             let hosted = Arc::clone(&projections);
             std::thread::Builder::new()
                 .name("ledger-projector".into())
-                .spawn(move || projector::run(&log, &hosted, options.snapshot_interval_events))
+                .spawn(move || {
+                    projector::run(&shared.log, &hosted, options.snapshot_interval_events);
+                })
                 .expect("spawning the projector thread")
         };
         Ok(Engine {
@@ -269,9 +406,45 @@ impl<B: Backend> Engine<B> {
         })
     }
 
-    /// The log underneath.
-    pub fn log(&self) -> &Log<B> {
-        &self.shared.log
+    /// A handle to the log underneath, for one operation: drop it when done (a
+    /// recovery waits for every handle to the failed log to be dropped). An error
+    /// while a recovery has closed the log.
+    pub fn log(&self) -> Result<Log<B>, EngineError> {
+        self.shared.open_log()
+    }
+
+    /// The durable end of the log (while a recovery has closed the log: the end it
+    /// had when it was closed).
+    pub fn head(&self) -> Head {
+        match self.shared.log.get() {
+            Some(log) => log.head(),
+            None => self.shared.health.closed_at().unwrap_or(Head {
+                next_position: self.read(Model::next_position),
+                hash: ledger_store::GENESIS_HASH,
+            }),
+        }
+    }
+
+    /// The ledger's hash algorithm.
+    pub fn algorithm(&self) -> ledger_store::HashAlgorithm {
+        self.shared.algorithm
+    }
+
+    /// Where a durable command's events are (its first position and event count);
+    /// `None` also while a recovery has closed the log.
+    pub fn command_span(&self, command_id: &ledger_store::CommandId) -> Option<(u64, u32)> {
+        self.shared.log.get()?.command_span(command_id)
+    }
+
+    /// Whether the engine takes writes; if not, why, and how its recovery is going.
+    pub fn write_status(&self) -> WriteStatus {
+        self.shared.health.status(self.shared.reopen.is_some())
+    }
+
+    /// How many times the engine has reopened its log after a failure since it was
+    /// opened.
+    pub fn recoveries(&self) -> u64 {
+        self.shared.health.recoveries()
     }
 
     /// Submits a command as the ledger's operator (bootstrap, demo data, tests): the
@@ -310,11 +483,11 @@ impl<B: Backend> Engine<B> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
         queue
-            .blocking_send(Job {
+            .blocking_send(Message::Job(Job {
                 submission,
                 authority,
                 reply,
-            })
+            }))
             .map_err(|_| StoreError::ShutDown)?;
         answer.blocking_recv().map_err(|_| StoreError::ShutDown)?
     }
@@ -327,11 +500,11 @@ impl<B: Backend> Engine<B> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
         queue
-            .send(Job {
+            .send(Message::Job(Job {
                 submission,
                 authority,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| StoreError::ShutDown)?;
         answer.await.map_err(|_| StoreError::ShutDown)?
@@ -357,9 +530,10 @@ impl<B: Backend> Engine<B> {
 
     /// The model as it was after the first `position` events: a fold of the log.
     pub fn model_at_position(&self, position: u64) -> Result<Model, EngineError> {
-        let head = self.shared.log.head().next_position;
+        let log = self.log()?;
+        let head = log.head().next_position;
         let mut model = Model::default();
-        fold(&self.shared.log, &mut model, position.min(head))?;
+        fold(&log, &mut model, position.min(head))?;
         Ok(model)
     }
 
@@ -367,11 +541,10 @@ impl<B: Backend> Engine<B> {
     /// indexes now (both are also written every [`SNAPSHOT_INTERVAL_EVENTS`] events),
     /// so that the next open decodes and folds only the tail.
     pub fn save_snapshot(&self) -> Result<u64, EngineError> {
+        let log = self.log()?;
         let model = self.shared.read.read().expect("read model lock").clone();
-        self.shared
-            .log
-            .save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)?;
-        self.shared.log.save_index_checkpoint()?;
+        log.save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)?;
+        log.save_index_checkpoint()?;
         Ok(model.next_position)
     }
 
@@ -396,16 +569,17 @@ impl<B: Backend> Engine<B> {
         query: impl FnOnce(&Projections) -> R,
     ) -> Result<R, EngineError> {
         if !self.projections.wait_for(position, timeout) {
-            let cause = self
+            let cause = match self
                 .projections
                 .failure
                 .lock()
                 .expect("projector lock")
                 .clone()
-                .unwrap_or_else(|| {
-                    format!("the projections did not reach position {position} in {timeout:?}")
-                });
-            return Err(EngineError::Unavailable { cause });
+            {
+                Some(failure) => format!("reading the log failed: {failure}"),
+                None => format!("they did not get there in {timeout:?}"),
+            };
+            return Err(EngineError::ReadModelBehind { position, cause });
         }
         Ok(self.projections(query))
     }
@@ -413,17 +587,19 @@ impl<B: Backend> Engine<B> {
     /// Every projection rebuilt from position 0 up to `position`: a rebuild, and the
     /// answer to "as of log position N".
     pub fn projections_at_position(&self, position: u64) -> Result<Projections, EngineError> {
-        let head = self.shared.log.head().next_position;
-        Projections::fold(&self.shared.log, position.min(head))
+        let log = self.log()?;
+        let head = log.head().next_position;
+        Projections::fold(&log, position.min(head))
     }
 
     /// Checkpoints every projection now.
     pub fn checkpoint_projections(&self) -> Result<(), EngineError> {
+        let log = self.log()?;
         self.projections
             .projections
             .read()
             .expect("projections lock")
-            .save(&self.shared.log)
+            .save(&log)
     }
 
     /// Stops taking commands, finishes the queued ones and joins the threads.
@@ -440,7 +616,9 @@ impl<B: Backend> Engine<B> {
             // A thread that panicked has already failed its callers.
             let _ = thread.join();
         }
-        self.shared.log.wake_subscribers();
+        if let Some(log) = self.shared.log.get() {
+            log.wake_subscribers();
+        }
         if let Some(thread) = projector {
             let _ = thread.join();
         }
@@ -548,8 +726,8 @@ struct Writer {
 fn write_groups<B: Backend>(
     shared: &Shared<B>,
     model: Model,
-    mut queue: mpsc::Receiver<Job>,
-    groups: &std_mpsc::SyncSender<Group>,
+    mut queue: mpsc::Receiver<Message>,
+    groups: &std_mpsc::SyncSender<Group<B>>,
 ) {
     let mut writer = Writer {
         model,
@@ -557,22 +735,36 @@ fn write_groups<B: Backend>(
         in_flight_events: VecDeque::new(),
         sequence: 0,
     };
-    while let Some(first) = queue.blocking_recv() {
+    loop {
+        let first = match receive(shared, &mut queue) {
+            Received::Closed => break,
+            Received::RecoveryDue => {
+                recover(shared, &mut writer);
+                continue;
+            }
+            Received::Job(job) => job,
+        };
         let mut jobs = vec![first];
         while jobs.len() < GROUP_COMMANDS_MAX {
             match queue.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(Message::Job(job)) => jobs.push(job),
+                Ok(Message::Wake) => {}
                 Err(_) => break,
             }
         }
-        if let Some(cause) = shared.poisoned.lock().expect("poison lock").clone() {
+        let log = match shared.refusal() {
+            None => shared.log.get(),
+            Some(_) => None,
+        };
+        let Some(log) = log else {
             for job in jobs {
-                let _ = job.reply.send(Err(EngineError::Unavailable {
-                    cause: cause.clone(),
-                }));
+                let refusal = shared.refusal().unwrap_or(EngineError::Unavailable {
+                    cause: "the log is closed".into(),
+                });
+                let _ = job.reply.send(Err(refusal));
             }
             continue;
-        }
+        };
         let finished = shared.finished_sequence.load(Ordering::Acquire);
         writer
             .in_flight
@@ -581,20 +773,128 @@ fn write_groups<B: Backend>(
             .in_flight_events
             .retain(|(sequence, _)| *sequence > finished);
         writer.sequence += 1;
-        let group = decide_group(shared, &mut writer, jobs);
+        let group = decide_group(shared, log, &mut writer, jobs);
         writer
             .in_flight_events
             .push_back((group.sequence, Arc::clone(&group.recorded)));
         if let Err(std_mpsc::SendError(group)) = groups.send(group) {
             // The flusher is gone: commit here so that no prepared group is left behind.
+            let sequence = group.sequence;
             finish_group(shared, group);
+            shared.settle(sequence);
         }
     }
 }
 
+/// What the writer waits for.
+enum Received {
+    Job(Job),
+    /// Writes are refused and the next recovery attempt is due.
+    RecoveryDue,
+    /// The engine is shutting down.
+    Closed,
+}
+
+/// The next job; while writes are refused and a recovery is possible, also the
+/// moment of the next recovery attempt (the queue is then polled).
+fn receive<B: Backend>(shared: &Shared<B>, queue: &mut mpsc::Receiver<Message>) -> Received {
+    loop {
+        let due = match &shared.reopen {
+            Some(_) => shared.health.next_attempt(),
+            None => None,
+        };
+        let message = match due {
+            None => queue.blocking_recv(),
+            Some(due) => {
+                let now = std::time::Instant::now();
+                if now >= due {
+                    return Received::RecoveryDue;
+                }
+                match queue.try_recv() {
+                    Ok(message) => Some(message),
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        std::thread::sleep(
+                            (due - now)
+                                .min(std::time::Duration::from_millis(recovery::RECOVERY_POLL_MS)),
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        match message {
+            None => return Received::Closed,
+            Some(Message::Job(job)) => return Received::Job(job),
+            // A group failed: look at the clock again.
+            Some(Message::Wake) => {}
+        }
+    }
+}
+
+/// One attempt to recover from a failed write or flush by reopening the log; on
+/// failure the next attempt waits longer. See [`recovery`].
+fn recover<B: Backend>(shared: &Shared<B>, writer: &mut Writer) {
+    let Some(reopen) = &shared.reopen else {
+        return;
+    };
+    // Every group prepared on the failed log has been answered and dropped.
+    shared.wait_settled(writer.sequence);
+    match reopen_log(shared, reopen, writer) {
+        Ok(()) => shared.health.recovered(),
+        Err(why) => shared.health.attempt_failed(why),
+    }
+}
+
+fn reopen_log<B: Backend>(
+    shared: &Shared<B>,
+    reopen: &Reopen<B>,
+    writer: &mut Writer,
+) -> Result<(), String> {
+    if let Some(failed) = shared.log.get() {
+        // Closing a log that could not be reopened yet would leave no log to read
+        // from: first make sure the storage takes writes again.
+        failed
+            .backend()
+            .probe_writable()
+            .map_err(|e| format!("the storage still refuses writes: {e}"))?;
+        let durable = failed.head();
+        drop(failed);
+        shared.health.set_closed_at(durable);
+        shared.log.close(std::time::Duration::from_millis(
+            recovery::LOG_CLOSE_WAIT_MS,
+        ))?;
+    }
+    let durable = shared
+        .health
+        .closed_at()
+        .expect("the failed log's head is kept when it is closed");
+    let log = reopen().map_err(|e| format!("reopening the log: {e}"))?;
+    recovery::check_extends(&log, durable)?;
+    // The committed read model holds exactly the durable groups; a group whose flush
+    // reported failure may have reached the disk all the same, so fold the tail.
+    let mut model = shared.read.read().expect("read model lock").clone();
+    fold(&log, &mut model, log.head().next_position)
+        .map_err(|e| format!("folding the reopened log's tail: {e}"))?;
+    *shared.read.write().expect("read model lock") = model.clone();
+    writer.model = model;
+    writer.in_flight.clear();
+    writer.in_flight_events.clear();
+    shared
+        .finished_sequence
+        .store(writer.sequence, Ordering::Release);
+    shared.log.install(log);
+    Ok(())
+}
+
 /// Decides every job of a group against the writer's model, evolving it as it goes
 /// so that later commands see earlier ones, and prepares the accepted events.
-fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<Job>) -> Group {
+fn decide_group<B: Backend>(
+    shared: &Shared<B>,
+    log: Log<B>,
+    writer: &mut Writer,
+    jobs: Vec<Job>,
+) -> Group<B> {
     let model = &mut writer.model;
     let recorded_at = model::datetime_of_ms(shared.clock.now_ms());
     let mut batches = Vec::new();
@@ -608,7 +908,7 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
         let outcome = (|| {
             let (command_id, actor, memo) = log_names(&s.command_id, &s.actor, &s.memo)?;
             let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
-            if let Some(entry) = earlier_command(shared, &writer.in_flight, &command_id)? {
+            if let Some(entry) = earlier_command(&log, &writer.in_flight, &command_id)? {
                 return if entry.digest == digest {
                     Ok(Decided::Answer(Ok(Accepted {
                         first_position: entry.first_position,
@@ -632,7 +932,7 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
             let original = match &s.command {
                 Command::ReverseEvent { position, .. } if model.state.is_reversible(*position) => {
                     Some(original_event(
-                        shared,
+                        &log,
                         &writer.in_flight_events,
                         &recorded,
                         *position,
@@ -688,7 +988,8 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
         decided.push(outcome.unwrap_or_else(|e| Decided::Answer(Err(e))));
     }
     Group {
-        prepared: shared.log.prepare_group(batches),
+        prepared: log.prepare_group(batches),
+        log,
         decided,
         replies,
         recorded: Arc::new(recorded),
@@ -699,7 +1000,7 @@ fn decide_group<B: Backend>(shared: &Shared<B>, writer: &mut Writer, jobs: Vec<J
 /// The event at `position`, which the writer's model has evolved: in the group being
 /// decided, in a group not yet durable, or in the log.
 fn original_event<B: Backend>(
-    shared: &Shared<B>,
+    log: &Log<B>,
     in_flight_events: &VecDeque<(u64, Arc<Vec<Recorded>>)>,
     deciding: &[Recorded],
     position: u64,
@@ -718,8 +1019,7 @@ fn original_event<B: Backend>(
     if let Some(event) = in_memory {
         return Ok(event);
     }
-    let record = shared
-        .log
+    let record = log
         .read_all(position, 1)?
         .pop()
         .filter(|r| r.position == position)
@@ -735,23 +1035,19 @@ fn original_event<B: Backend>(
 /// The command already accepted under `command_id`, if any: in a group not yet
 /// durable, or in the log (its digest is in its first event's payload).
 fn earlier_command<B: Backend>(
-    shared: &Shared<B>,
+    log: &Log<B>,
     in_flight: &HashMap<String, (u64, CommandEntry)>,
     command_id: &ledger_store::CommandId,
 ) -> Result<Option<CommandEntry>, EngineError> {
     if let Some((_, entry)) = in_flight.get(command_id.as_str()) {
         return Ok(Some(*entry));
     }
-    let Some((first_position, count)) = shared.log.command_span(command_id) else {
+    let Some((first_position, count)) = log.command_span(command_id) else {
         return Ok(None);
     };
-    let record = shared
-        .log
-        .read_all(first_position, 1)?
-        .pop()
-        .ok_or_else(|| {
-            EngineError::corrupt(first_position, "a command's first event is missing".into())
-        })?;
+    let record = log.read_all(first_position, 1)?.pop().ok_or_else(|| {
+        EngineError::corrupt(first_position, "a command's first event is missing".into())
+    })?;
     let digest = model::decode_payload(&record)?.digest.ok_or_else(|| {
         EngineError::corrupt(
             first_position,
@@ -767,32 +1063,35 @@ fn earlier_command<B: Backend>(
 
 fn flush_groups<B: Backend>(
     shared: &Shared<B>,
-    groups: &std_mpsc::Receiver<Group>,
+    groups: &std_mpsc::Receiver<Group<B>>,
     options: EngineOptions,
 ) {
     let mut last_snapshot = shared.read.read().expect("read model lock").next_position;
     while let Ok(group) = groups.recv() {
+        let sequence = group.sequence;
+        let log = group.log.clone();
         finish_group(shared, group);
         let position = shared.read.read().expect("read model lock").next_position;
-        if position - last_snapshot >= options.snapshot_interval_events {
+        if position.saturating_sub(last_snapshot) >= options.snapshot_interval_events {
             let model = shared.read.read().expect("read model lock").clone();
             // A snapshot is a shortcut for the next open; failing to write one loses
             // nothing, so it is not an error of any command.
-            if shared
-                .log
+            if log
                 .save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)
                 .is_ok()
             {
                 last_snapshot = position;
             }
         }
+        drop(log);
+        shared.settle(sequence);
     }
 }
 
 /// Makes a decided group durable, publishes it to the read model and answers.
-fn finish_group<B: Backend>(shared: &Shared<B>, group: Group) {
+fn finish_group<B: Backend>(shared: &Shared<B>, group: Group<B>) {
     let started = std::time::Instant::now();
-    let results = shared.log.commit_prepared(group.prepared);
+    let results = group.log.commit_prepared(group.prepared);
     if let Some(observer) = shared.observer.get() {
         observer.group_committed(GroupCommitted {
             commands: group.decided.len(),
@@ -820,13 +1119,15 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group) {
         Decided::Answer(_) => None,
     });
     if let Some(cause) = failure.or(misplaced) {
-        *shared.poisoned.lock().expect("poison lock") = Some(cause.clone());
+        shared.fail(cause.clone());
         for (decided, reply) in group.decided.into_iter().zip(group.replies) {
             let answer = match decided {
                 Decided::Answer(Err(e)) => Err(e),
-                _ => Err(EngineError::Unavailable {
+                // The outcome is unknown until the log is reopened: the caller retries
+                // with the same command id, which settles it exactly once.
+                _ => Err(shared.refusal().unwrap_or(EngineError::Unavailable {
                     cause: cause.clone(),
-                }),
+                })),
             };
             let _ = reply.send(answer);
         }

@@ -1,7 +1,9 @@
 //! Hosts the read models of `ledger-projections`: a projector thread follows the log
 //! through a subscription, folds every durable event into each projection, and
 //! checkpoints each projection (its state with its position, in one snapshot) every
-//! so many events. On open each projection resumes from its own checkpoint.
+//! so many events. On open each projection resumes from its own checkpoint. It takes a
+//! handle to the engine's current log for each page only, so that a recovery can
+//! close a failed log and the projector goes on with the reopened one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -14,6 +16,7 @@ use ledger_projections::{
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{Backend, Log, RecordedEvent};
 
+use crate::recovery::LogSlot;
 use crate::EngineError;
 
 /// Pages at least this long are decoded and folded on two threads.
@@ -21,6 +24,9 @@ const PARALLEL_PAGE_MIN: usize = 512;
 
 /// How long the projector waits for new events before checking whether to stop.
 const PROJECTOR_POLL_MS: u64 = 100;
+
+/// How long the projector waits after a failed read before it tries again.
+const PROJECTOR_RETRY_MS: u64 = 1_000;
 
 /// Every read model, each with its own position.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -208,42 +214,55 @@ impl Hosted {
     }
 }
 
-/// The projector thread's loop.
-pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval_events: u64) {
-    let from = hosted
+/// The projector thread's loop. A failed read or decode is recorded (readers waiting
+/// for the projections see it) and retried: after a recovery the log is another one.
+pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_interval_events: u64) {
+    let mut next = hosted
         .projections
         .read()
         .expect("projections lock")
         .next_position();
-    let mut last_checkpoint = from;
-    let mut subscription = log.subscribe(from);
+    let mut last_checkpoint = next;
+    let fail = |e: String| {
+        *hosted.failure.lock().expect("projector lock") = Some(e);
+        std::thread::sleep(Duration::from_millis(PROJECTOR_RETRY_MS));
+    };
     while !hosted.stop.load(Ordering::Acquire) {
-        let page = match subscription.next_page(
+        let Some(log) = slot.get() else {
+            // A recovery has closed the log: wait for the reopened one.
+            std::thread::sleep(Duration::from_millis(PROJECTOR_POLL_MS));
+            continue;
+        };
+        let page = log.subscribe(next).next_page(
             READ_PAGE_EVENTS_MAX,
             Duration::from_millis(PROJECTOR_POLL_MS),
-        ) {
+        );
+        let page = match page {
             Ok(page) => page,
             Err(e) => {
-                *hosted.failure.lock().expect("projector lock") = Some(e.to_string());
-                return;
+                drop(log);
+                fail(e.to_string());
+                continue;
             }
         };
         if page.is_empty() {
             continue;
         }
-        let records = decode_in_turn(&page);
-        let records = match records {
+        let records = match decode_in_turn(&page) {
             Ok(records) => records,
             Err(e) => {
-                *hosted.failure.lock().expect("projector lock") = Some(e.to_string());
-                return;
+                drop(log);
+                fail(e.to_string());
+                continue;
             }
         };
+        next += page.len() as u64;
         let reached = {
             let mut projections = hosted.projections.write().expect("projections lock");
             projections.apply_all(&records);
             projections.next_position()
         };
+        *hosted.failure.lock().expect("projector lock") = None;
         *hosted.reached.lock().expect("projector lock") = reached;
         hosted.advanced.notify_all();
         if reached - last_checkpoint >= checkpoint_interval_events {
@@ -251,7 +270,7 @@ pub(crate) fn run<B: Backend>(log: &Log<B>, hosted: &Hosted, checkpoint_interval
             // Failing to checkpoint loses nothing: the projections are rebuilt from
             // the previous checkpoint and the log, and the store's indexes from its
             // previous index checkpoint (written here, off the commit path).
-            if projections.save(log).is_ok() && log.save_index_checkpoint().is_ok() {
+            if projections.save(&log).is_ok() && log.save_index_checkpoint().is_ok() {
                 last_checkpoint = reached;
             }
         }

@@ -60,6 +60,7 @@ fn open(dir: &str) -> Engine<SledBackend> {
         Arc::new(SystemClock),
         EngineOptions {
             snapshot_interval_events: 50,
+            ..EngineOptions::default()
         },
     )
     .unwrap()
@@ -122,7 +123,7 @@ fn engine_crash_child() {
         return;
     };
     let engine = Arc::new(open(&dir));
-    if engine.log().head().next_position == 0 {
+    if engine.log().unwrap().head().next_position == 0 {
         setup(&engine);
         println!("READY");
     }
@@ -191,8 +192,11 @@ fn the_committed_model_survives_sigkill_and_equals_a_rebuild() {
         acknowledged.extend(acks);
 
         let engine = open(dir.path().to_str().unwrap());
-        assert!(engine.log().verify().unwrap().is_intact(), "kill {kill}");
-        let head = engine.log().head().next_position;
+        assert!(
+            engine.log().unwrap().verify().unwrap().is_intact(),
+            "kill {kill}"
+        );
+        let head = engine.log().unwrap().head().next_position;
         let rebuilt = engine.model_at_position(head).unwrap();
         // Projections resume from their checkpoints (every 50 events, so a kill often
         // falls between the log's commit and a checkpoint) and must equal a rebuild.
@@ -221,7 +225,7 @@ fn the_committed_model_survives_sigkill_and_equals_a_rebuild() {
             assert!(balance.available >= Money::ZERO);
         });
         for (position, id) in acknowledged.iter().rev().take(200) {
-            let record = &engine.log().read_all(*position, 1).unwrap()[0];
+            let record = &engine.log().unwrap().read_all(*position, 1).unwrap()[0];
             assert_eq!(record.command_id.as_str(), id, "kill {kill}");
         }
         // A retry of the last acknowledged command is recognised, not paid again.

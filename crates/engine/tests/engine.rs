@@ -136,7 +136,7 @@ fn accepted_commands_are_durable_events_and_rejections_append_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
     setup(&engine, 50_000, 3);
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     let accepted = engine
         .submit(submission(
             "loan-1",
@@ -147,7 +147,7 @@ fn accepted_commands_are_durable_events_and_rejections_append_nothing() {
     assert_eq!((accepted.first_position, accepted.duplicate), (head, false));
     assert!(accepted.count >= 1);
     assert_eq!(
-        engine.log().head().next_position,
+        engine.log().unwrap().head().next_position,
         head + u64::from(accepted.count)
     );
     assert_eq!(available(&engine), "¥30,000.00");
@@ -165,18 +165,18 @@ fn accepted_commands_are_durable_events_and_rejections_append_nothing() {
         "{err}"
     );
     assert_eq!(
-        engine.log().head().next_position,
+        engine.log().unwrap().head().next_position,
         head + u64::from(accepted.count),
         "a rejection appends nothing"
     );
 
-    let record = &engine.log().read_all(head, 1).unwrap()[0];
+    let record = &engine.log().unwrap().read_all(head, 1).unwrap()[0];
     assert_eq!(record.event_type.as_str(), "LoanDisbursed");
     assert_eq!(record.stream.as_str(), "fund-SM-2021-REV");
     assert_eq!(record.actor.as_str(), "clerk-1");
     assert_eq!(record.memo.as_str(), "三明 2021");
     assert_eq!(record.command_id.as_str(), "loan-1");
-    assert!(engine.log().verify().unwrap().is_intact());
+    assert!(engine.log().unwrap().verify().unwrap().is_intact());
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn bad_input_is_refused_with_the_field_named_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
     setup(&engine, 1_000, 1);
-    let head = engine.log().head();
+    let head = engine.log().unwrap().head();
     let mut s = submission("bad/../id", "clerk-1", loan("L1", "H0000", yuan(10)));
     let err = engine.submit(s.clone()).unwrap_err();
     assert_eq!(err.code(), "invalid_input");
@@ -244,7 +244,7 @@ fn bad_input_is_refused_with_the_field_named_and_changes_nothing() {
     s.memo = "line\nbreak".into();
     let err = engine.submit(s).unwrap_err();
     assert!(err.to_string().contains("memo"), "{err}");
-    assert_eq!(engine.log().head(), head);
+    assert_eq!(engine.log().unwrap().head(), head);
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn concurrent_submitters_never_overdraw_a_fund() {
         }
     }
     assert_eq!(available(&engine), "¥1,000.00");
-    assert!(engine.log().verify().unwrap().is_intact());
+    assert!(engine.log().unwrap().verify().unwrap().is_intact());
 }
 
 /// `submit_checked` runs `ledger_domain::authorize` in the writer, before the rules:
@@ -368,7 +368,7 @@ fn checked_submissions_follow_role_and_scope() {
     register("u-2", "clerk-sm", ledger_domain::Role::Clerk, Some("FJ-SM"));
     register("u-3", "clerk-xm", ledger_domain::Role::Clerk, Some("FJ-XM"));
     register("u-4", "auditor", ledger_domain::Role::Auditor, None);
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     for (actor, code) in [
         ("stranger", "unknown_user"),
         ("auditor", "not_permitted"),
@@ -383,7 +383,11 @@ fn checked_submissions_follow_role_and_scope() {
             other => panic!("{actor}: expected a rejection, got {other:?}"),
         }
     }
-    assert_eq!(engine.log().head().next_position, head, "nothing appended");
+    assert_eq!(
+        engine.log().unwrap().head().next_position,
+        head,
+        "nothing appended"
+    );
     let accepted = engine
         .submit_checked(submission(
             "loan-ok",

@@ -33,7 +33,7 @@ fn event_payloads_are_encoded_exactly_as_committed() {
             })
             .unwrap();
     }
-    let last = engine.log().head().next_position - 1;
+    let last = engine.log().unwrap().head().next_position - 1;
     engine
         .submit(Submission {
             command_id: "golden-reversal".into(),
@@ -46,10 +46,16 @@ fn event_payloads_are_encoded_exactly_as_committed() {
             memo: String::new(),
         })
         .unwrap();
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     let mut records = Vec::new();
     while (records.len() as u64) < head {
-        records.extend(engine.log().read_all(records.len() as u64, 10_000).unwrap());
+        records.extend(
+            engine
+                .log()
+                .unwrap()
+                .read_all(records.len() as u64, 10_000)
+                .unwrap(),
+        );
     }
     let bless = std::env::var("WELFARE_BLESS_GOLDEN").as_deref() == Ok("1");
     let mut types = std::collections::BTreeSet::new();

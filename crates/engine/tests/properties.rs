@@ -148,7 +148,7 @@ proptest! {
         }
         let mut sent: Vec<Submission> = Vec::new();
         let mut positions: Vec<u64> = Vec::new();
-        let mut history: Vec<(u64, State)> = vec![(engine.log().head().next_position, engine.read(|m| m.state().clone()))];
+        let mut history: Vec<(u64, State)> = vec![(engine.log().unwrap().head().next_position, engine.read(|m| m.state().clone()))];
         let mut loans = 0u8;
         for (i, op) in ops.into_iter().enumerate() {
             let id = format!("op-{i}");
@@ -195,23 +195,23 @@ proptest! {
                 }
                 Op::Reverse { .. } | Op::Retry { .. } => continue,
             };
-            let head = engine.log().head().next_position;
+            let head = engine.log().unwrap().head().next_position;
             match engine.submit(s.clone()) {
                 Ok(accepted) if accepted.duplicate => {
-                    prop_assert_eq!(engine.log().head().next_position, head, "a retry appends nothing");
+                    prop_assert_eq!(engine.log().unwrap().head().next_position, head, "a retry appends nothing");
                 }
                 Ok(accepted) => {
                     positions.extend(accepted.first_position..accepted.first_position + u64::from(accepted.count));
                     sent.push(s);
-                    history.push((engine.log().head().next_position, engine.read(|m| m.state().clone())));
+                    history.push((engine.log().unwrap().head().next_position, engine.read(|m| m.state().clone())));
                 }
                 Err(e) => {
                     prop_assert!(matches!(e, ledger_engine::EngineError::Rejected(_)), "{:?}", e);
-                    prop_assert_eq!(engine.log().head().next_position, head, "a rejection appends nothing");
+                    prop_assert_eq!(engine.log().unwrap().head().next_position, head, "a rejection appends nothing");
                 }
             }
         }
-        let head = engine.log().head().next_position;
+        let head = engine.log().unwrap().head().next_position;
         let committed = engine.read(|m| m.state().clone());
         let folded = engine.model_at_position(head).unwrap();
         prop_assert_eq!(folded.state(), &committed);
@@ -222,6 +222,6 @@ proptest! {
         let incremental = engine.projections_after(head, Duration::from_secs(10), ledger_engine::Projections::clone).unwrap();
         prop_assert!(incremental == engine.projections_at_position(head).unwrap(), "projections rebuilt from 0 differ");
         check_balances(&committed, &engine, head);
-        prop_assert!(engine.log().verify().unwrap().is_intact());
+        prop_assert!(engine.log().unwrap().verify().unwrap().is_intact());
     }
 }

@@ -40,9 +40,9 @@ fn open(dir: &std::path::Path, create: bool) -> Engine<SledBackend> {
 fn distinct(engine: &Engine<SledBackend>, pick: impl Fn(&Event) -> Option<String>) -> usize {
     let mut seen = BTreeSet::new();
     let mut from = 0;
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     while from < head {
-        let page = engine.log().read_all(from, 10_000).unwrap();
+        let page = engine.log().unwrap().read_all(from, 10_000).unwrap();
         for record in &page {
             let payload: (Option<[u8; 32]>, Event) =
                 ledger_store::codec::decode_value(&record.payload).unwrap();
@@ -212,8 +212,8 @@ fn the_sanming_2021_figures_reproduce_through_the_engine_and_after_a_restart() {
         }),
         394
     );
-    assert!(engine.log().verify().unwrap().is_intact());
-    let head = engine.log().head().next_position;
+    assert!(engine.log().unwrap().verify().unwrap().is_intact());
+    let head = engine.log().unwrap().head().next_position;
     let incremental = engine
         .projections_after(head, std::time::Duration::from_secs(30), |p| {
             check_reports(p);

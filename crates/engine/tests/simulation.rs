@@ -153,7 +153,7 @@ impl Sim {
 
     /// Submits and records the outcome in the simulation's knowledge.
     fn submit(&mut self, submission: Submission) -> Result<Accepted, EngineError> {
-        let head = self.engine().log().head().next_position;
+        let head = self.engine().log().unwrap().head().next_position;
         let result = self.engine().submit(submission.clone());
         self.log.push(format!(
             "{} {} -> {:?}",
@@ -189,7 +189,7 @@ impl Sim {
                 }
             }
             Err(EngineError::Rejected(_) | EngineError::CommandIdConflict { .. }) => {
-                if self.engine().log().head().next_position != head {
+                if self.engine().log().unwrap().head().next_position != head {
                     self.fail("a refused command appended events");
                 }
             }
@@ -327,7 +327,7 @@ impl Sim {
                 let request = match pending.len() {
                     0 => self
                         .rng
-                        .gen_range(0..self.engine().log().head().next_position + 2),
+                        .gen_range(0..self.engine().log().unwrap().head().next_position + 2),
                     n => pending[self.rng.gen_range(0..n)],
                 };
                 if self.rng.gen_bool(0.8) {
@@ -343,7 +343,7 @@ impl Sim {
                 }
             }
             80..=89 => {
-                let head = self.engine().log().head().next_position;
+                let head = self.engine().log().unwrap().head().next_position;
                 (
                     "clerk-1",
                     Command::ReverseEvent {
@@ -446,7 +446,7 @@ impl Sim {
         );
         self.checked_up_to = 0;
         for submission in std::mem::take(&mut self.uncertain) {
-            let span = self.engine().log().command_span(
+            let span = self.engine().log().unwrap().command_span(
                 &ledger_store::CommandId::new(submission.command_id.as_str()).unwrap(),
             );
             match (span, self.submit(submission.clone())) {
@@ -467,7 +467,7 @@ impl Sim {
     /// A balance as of a past date equals the fold of the log's events dated up to it.
     fn read_as_of(&mut self) {
         let date = self.today - Days::new(self.rng.gen_range(0..40));
-        let head = self.engine().log().head().next_position;
+        let head = self.engine().log().unwrap().head().next_position;
         let answer = self
             .engine()
             .projections_after(head, Duration::from_secs(10), |p| {
@@ -488,7 +488,7 @@ impl Sim {
     /// After every step: acknowledged commands at their positions, dense positions,
     /// balanced postings, no negative cash.
     fn check_cheap(&mut self) {
-        let log = self.engine().log();
+        let log = self.engine().log().unwrap();
         let head = log.head().next_position;
         for (id, acked) in &self.acked {
             let span = log.command_span(&ledger_store::CommandId::new(id.as_str()).unwrap());
@@ -541,11 +541,11 @@ impl Sim {
     fn check_full(&mut self) {
         self.check_cheap();
         let engine = self.engine();
-        let report = engine.log().verify().unwrap();
+        let report = engine.log().unwrap().verify().unwrap();
         if !report.is_intact() {
             self.fail(&format!("the chain is broken: {:?}", report.first_break));
         }
-        let head = engine.log().head().next_position;
+        let head = engine.log().unwrap().head().next_position;
         let model = engine.read(|m| m.clone());
         let fold = engine.model_at_position(head).unwrap();
         if model.state() != fold.state() || model.next_position() != fold.next_position() {

@@ -1174,7 +1174,7 @@ fn dry_run<B: Backend>(
     let mut pending_approval = Vec::new();
     for row in &parsed.rows {
         let id = CommandId::new(row.command_id.as_str()).expect("checked when parsed");
-        if engine.log().command_span(&id).is_some() {
+        if engine.command_span(&id).is_some() {
             submit.push(row.clone());
             continue;
         }

@@ -25,9 +25,9 @@
 //!
 //! let mut show = |done: u64, total: u64| eprint!("\r{done}/{total}");
 //! let mut out = std::fs::File::create("ledger.jsonl")?;
-//! export_jsonl(engine.log(), .., &mut out, &mut show)?;
+//! export_jsonl(&engine.log()?, .., &mut out, &mut show)?;
 //! let mut out = std::fs::File::create("events.csv")?;
-//! export_csv(engine.log(), 1_000..2_000, CsvExportOptions::default(), &mut out, &mut show)?;
+//! export_csv(&engine.log()?, 1_000..2_000, CsvExportOptions::default(), &mut out, &mut show)?;
 //!
 //! let file = std::fs::read("payments.csv")?;
 //! let clerk = ledger_domain::UserId::new("clerk-0042").expect("a valid user id");

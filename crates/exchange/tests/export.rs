@@ -78,11 +78,11 @@ fn ledger_with_events<B: Backend>(engine: &Engine<B>) {
 fn export_all<B: Backend>(engine: &Engine<B>) -> (Vec<u8>, Vec<(u64, u64)>) {
     let mut out = Vec::new();
     let mut reports = Vec::new();
-    let exported = export_jsonl(engine.log(), .., &mut out, &mut |done, total| {
+    let exported = export_jsonl(&engine.log().unwrap(), .., &mut out, &mut |done, total| {
         reports.push((done, total))
     })
     .unwrap();
-    let head = engine.log().head();
+    let head = engine.log().unwrap().head();
     assert_eq!(exported.to_position, head.next_position);
     assert_eq!(exported.last_hash, head.hash);
     (out, reports)
@@ -101,7 +101,7 @@ fn the_script_verifies_the_export_of_a_sha256_ledger_and_names_each_tampered_pos
     let engine = memory_engine(HashAlgorithm::Sha256);
     ledger_with_events(&engine);
     let (bytes, reports) = export_all(&engine);
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     assert_eq!(reports.first(), Some(&(0, head)));
     assert_eq!(reports.last(), Some(&(head, head)));
 
@@ -112,7 +112,7 @@ fn the_script_verifies_the_export_of_a_sha256_ledger_and_names_each_tampered_pos
     assert!(
         out.contains(&format!(
             "last_hash {}",
-            hex::encode(engine.log().head().hash)
+            hex::encode(engine.log().unwrap().head().hash)
         )),
         "{out}"
     );
@@ -199,7 +199,7 @@ fn the_script_verifies_the_export_of_an_sm3_ledger_on_sled_whole_and_as_a_range(
     .unwrap();
     let engine = Engine::open(log, clock()).unwrap();
     ledger_with_events(&engine);
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
 
     let (bytes, _) = export_all(&engine);
     let header: serde_json::Value = serde_json::from_str(&lines(&bytes)[0]).unwrap();
@@ -210,7 +210,7 @@ fn the_script_verifies_the_export_of_an_sm3_ledger_on_sled_whole_and_as_a_range(
 
     // A range in the middle verifies on its own, from the prev_hash of its first line.
     let mut out = Vec::new();
-    let exported = export_jsonl(engine.log(), 5..12, &mut out, &mut |_, _| {}).unwrap();
+    let exported = export_jsonl(&engine.log().unwrap(), 5..12, &mut out, &mut |_, _| {}).unwrap();
     assert_eq!((exported.from_position, exported.events()), (5, 7));
     let range = lines(&out);
     assert_eq!(range.len(), 8);
@@ -241,9 +241,12 @@ fn each_jsonl_line_carries_the_stored_record_and_the_decoded_event() {
     assert_eq!(header["version"], 1);
     assert_eq!(header["hash_algorithm"], "sha256");
     assert_eq!(header["from_position"], 0);
-    assert_eq!(header["to_position"], engine.log().head().next_position);
+    assert_eq!(
+        header["to_position"],
+        engine.log().unwrap().head().next_position
+    );
 
-    let raw = engine.log().read_raw(0, 10_000).unwrap();
+    let raw = engine.log().unwrap().read_raw(0, 10_000).unwrap();
     let base64 = base64::engine::general_purpose::STANDARD;
     for (line, raw) in all[1..].iter().zip(&raw) {
         let fields: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -265,15 +268,20 @@ fn each_jsonl_line_carries_the_stored_record_and_the_decoded_event() {
 fn an_export_range_outside_the_log_is_refused() {
     let engine = memory_engine(HashAlgorithm::Sha256);
     setup(&engine);
-    let head = engine.log().head().next_position;
-    let error =
-        export_jsonl(engine.log(), 0..head + 1, &mut Vec::new(), &mut |_, _| {}).unwrap_err();
+    let head = engine.log().unwrap().head().next_position;
+    let error = export_jsonl(
+        &engine.log().unwrap(),
+        0..head + 1,
+        &mut Vec::new(),
+        &mut |_, _| {},
+    )
+    .unwrap_err();
     assert_eq!(error.code(), "export_range");
     // An empty range at the head is fine: a header and nothing else.
     let mut out = Vec::new();
-    let exported = export_jsonl(engine.log(), head.., &mut out, &mut |_, _| {}).unwrap();
+    let exported = export_jsonl(&engine.log().unwrap(), head.., &mut out, &mut |_, _| {}).unwrap();
     assert_eq!(exported.events(), 0);
-    assert_eq!(exported.last_hash, engine.log().head().hash);
+    assert_eq!(exported.last_hash, engine.log().unwrap().head().hash);
     assert_eq!(lines(&out).len(), 1);
 }
 
@@ -284,14 +292,14 @@ fn the_csv_export_keeps_amounts_exactly_with_bilingual_headers_and_a_bom() {
     let mut out = Vec::new();
     let mut last = (0, 0);
     let exported = export_csv(
-        engine.log(),
+        &engine.log().unwrap(),
         ..,
         CsvExportOptions::default(),
         &mut out,
         &mut |done, total| last = (done, total),
     )
     .unwrap();
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     assert_eq!((exported.events(), last), (head, (head, head)));
     assert!(
         out.starts_with(b"\xEF\xBB\xBF"),
@@ -338,13 +346,13 @@ fn the_csv_export_keeps_amounts_exactly_with_bilingual_headers_and_a_bom() {
         assert_eq!(&row[actor], "admin-sm");
         assert_eq!(row[hash].len(), 64);
     }
-    let raw = engine.log().read_raw(head - 1, 1).unwrap();
+    let raw = engine.log().unwrap().read_raw(head - 1, 1).unwrap();
     assert_eq!(&tail[2][hash], hex::encode(raw[0].hash));
 
     // Without the BOM the file starts with the first header.
     let mut plain = Vec::new();
     export_csv(
-        engine.log(),
+        &engine.log().unwrap(),
         0..1,
         CsvExportOptions { bom: false },
         &mut plain,
@@ -380,13 +388,13 @@ fn the_script_decodes_every_event_type_and_catches_an_edited_amount_in_the_reada
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.jsonl");
     std::fs::write(&path, &bytes).unwrap();
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     assert_intact(&path, head);
 
     // The CSV export has a row for each of them too, with the reversal's subject.
     let mut csv_bytes = Vec::new();
     export_csv(
-        engine.log(),
+        &engine.log().unwrap(),
         ..,
         CsvExportOptions { bom: false },
         &mut csv_bytes,
@@ -428,16 +436,16 @@ fn the_script_decodes_every_event_type_and_catches_an_edited_amount_in_the_reada
 fn an_export_refuses_a_stored_record_that_was_altered_and_names_its_position() {
     let engine = memory_engine(HashAlgorithm::Sha256);
     setup(&engine);
-    let raw = engine.log().read_raw(5, 1).unwrap().pop().unwrap();
+    let raw = engine.log().unwrap().read_raw(5, 1).unwrap().pop().unwrap();
     let mut stored = raw.record.clone();
     let last = stored.len() - 1;
     stored[last] ^= 0x01; // the payload's last byte
     stored.extend_from_slice(&raw.hash);
-    engine.log().backend().overwrite_record(5, stored);
+    engine.log().unwrap().backend().overwrite_record(5, stored);
     for result in [
-        export_jsonl(engine.log(), .., &mut Vec::new(), &mut |_, _| {}),
+        export_jsonl(&engine.log().unwrap(), .., &mut Vec::new(), &mut |_, _| {}),
         export_csv(
-            engine.log(),
+            &engine.log().unwrap(),
             3..8,
             CsvExportOptions::default(),
             &mut Vec::new(),
@@ -450,5 +458,5 @@ fn an_export_refuses_a_stored_record_that_was_altered_and_names_its_position() {
     }
     // A range after it still links: its first record is checked against position 5's
     // stored hash, which was left as it was.
-    export_jsonl(engine.log(), 6.., &mut Vec::new(), &mut |_, _| {}).unwrap();
+    export_jsonl(&engine.log().unwrap(), 6.., &mut Vec::new(), &mut |_, _| {}).unwrap();
 }

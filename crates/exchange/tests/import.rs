@@ -89,7 +89,7 @@ fn lines_of(errors: &[RowError]) -> Vec<u64> {
 #[test]
 fn the_example_file_imports_every_payment_kind() {
     let engine = ledger();
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     let mut reports = Vec::new();
     let summary = import_payments(
         &engine,
@@ -109,10 +109,11 @@ fn the_example_file_imports_every_payment_kind() {
     );
     assert_eq!(reports.first(), Some(&(0, 8)));
     assert_eq!(reports.last(), Some(&(8, 8)));
-    assert_eq!(engine.log().head().next_position, head + 8);
+    assert_eq!(engine.log().unwrap().head().next_position, head + 8);
 
     let events: Vec<String> = engine
         .log()
+        .unwrap()
         .read_all(head, 100)
         .unwrap()
         .iter()
@@ -138,7 +139,7 @@ fn the_example_file_imports_every_payment_kind() {
         let loan = model.state().loan(&LoanId::new("L0002").unwrap()).unwrap();
         assert_eq!(loan.principal(), yuan("20000.00"));
     });
-    let recorded = engine.log().read_all(head + 1, 1).unwrap();
+    let recorded = engine.log().unwrap().read_all(head + 1, 1).unwrap();
     assert_eq!(recorded[0].actor.as_str(), "clerk-0042");
     assert_eq!(recorded[0].memo.as_str(), "8月还款");
 }
@@ -197,7 +198,7 @@ fn mixed_file() -> Vec<u8> {
 #[test]
 fn a_bad_row_applies_nothing_and_every_bad_row_is_named_by_its_line() {
     let engine = ledger();
-    let head = engine.log().head();
+    let head = engine.log().unwrap().head();
     let (result, rejects) = import(&engine, &mixed_file(), false);
     let Err(ExchangeError::RowsRejected { errors }) = result else {
         panic!("expected rows rejected, got {result:?}");
@@ -212,7 +213,7 @@ fn a_bad_row_applies_nothing_and_every_bad_row_is_named_by_its_line() {
     ]) {
         assert!(error.reason.contains(expected), "{error}");
     }
-    assert_eq!(engine.log().head(), head, "nothing was applied");
+    assert_eq!(engine.log().unwrap().head(), head, "nothing was applied");
 
     // The rejects file holds the five rows as they were, with line and reason.
     let mut reader = csv::Reader::from_reader(&rejects[3..]);
@@ -274,12 +275,12 @@ fn rows_are_named_by_the_line_they_start_on_whatever_ends_the_lines() {
 #[test]
 fn with_skip_bad_rows_the_good_rows_are_applied_and_a_fixed_rejects_file_imports() {
     let engine = ledger();
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     let (result, rejects) = import(&engine, &mixed_file(), true);
     let summary = result.unwrap();
     assert_eq!((summary.rows, summary.applied), (7, 2));
     assert_eq!(lines_of(&summary.rejected), [3, 4, 5, 6, 7]);
-    assert_eq!(engine.log().head().next_position, head + 2);
+    assert_eq!(engine.log().unwrap().head().next_position, head + 2);
     assert_eq!(city_available(&engine, REVOLVING), "37000.00");
 
     // The clerk fixes the rejects in place and imports the rejects file itself.
@@ -293,7 +294,7 @@ fn with_skip_bad_rows_the_good_rows_are_applied_and_a_fixed_rejects_file_imports
     let (result, _) = import(&engine, fixed.as_bytes(), false);
     let summary = result.unwrap();
     assert_eq!((summary.applied, summary.rejected.len()), (5, 0));
-    assert_eq!(engine.log().head().next_position, head + 7);
+    assert_eq!(engine.log().unwrap().head().next_position, head + 7);
 }
 
 #[test]
@@ -316,21 +317,21 @@ fn running_a_file_again_applies_only_what_is_missing() {
     let (result, _) = import(&engine, &bytes, false);
     let summary = result.unwrap();
     assert_eq!((summary.applied, summary.duplicates), (5, 3));
-    let head = engine.log().head();
+    let head = engine.log().unwrap().head();
     let available = city_available(&engine, REVOLVING);
 
     // And once more: nothing is paid twice.
     let (result, _) = import(&engine, &bytes, false);
     let summary = result.unwrap();
     assert_eq!((summary.applied, summary.duplicates), (0, 8));
-    assert_eq!(engine.log().head(), head);
+    assert_eq!(engine.log().unwrap().head(), head);
     assert_eq!(city_available(&engine, REVOLVING), available);
 }
 
 #[test]
 fn an_overdraft_found_by_the_dry_run_is_reported_at_its_row() {
     let engine = ledger();
-    let head = engine.log().head();
+    let head = engine.log().unwrap().head();
     // ¥40,000.00 is available: the first loan fits, the second would overdraw the fund
     // only because of the first, and the repayment after it is fine.
     let bytes = file(&[
@@ -350,7 +351,7 @@ fn an_overdraft_found_by_the_dry_run_is_reported_at_its_row() {
         "{}",
         errors[0]
     );
-    assert_eq!(engine.log().head(), head);
+    assert_eq!(engine.log().unwrap().head(), head);
 
     // A row dated after the import's clock is refused by the same dry run.
     let bytes = file(&["loan,2022-01-05,SM-2021-REV,H0004,L0202,1.00,city,12,"]);
@@ -364,7 +365,7 @@ fn an_overdraft_found_by_the_dry_run_is_reported_at_its_row() {
 #[test]
 fn personal_information_is_refused() {
     let engine = ledger();
-    let head = engine.log().head();
+    let head = engine.log().unwrap().head();
     for header in [
         "姓名",
         "name",
@@ -399,7 +400,7 @@ fn personal_information_is_refused() {
         "{}",
         errors[1]
     );
-    assert_eq!(engine.log().head(), head);
+    assert_eq!(engine.log().unwrap().head(), head);
 }
 
 #[test]
@@ -460,7 +461,8 @@ fn a_payment_above_the_approval_threshold_is_applied_as_a_request() {
     assert_eq!(summary.pending_approval, [3]);
     let last = engine
         .log()
-        .read_all(engine.log().head().next_position - 1, 1)
+        .unwrap()
+        .read_all(engine.log().unwrap().head().next_position - 1, 1)
         .unwrap();
     assert_eq!(last[0].event_type.as_str(), "PaymentRequested");
 }
@@ -494,7 +496,7 @@ fn docs_exchange_md_shows_the_example_file_and_names_every_column() {
 #[test]
 fn an_importer_without_the_right_role_applies_nothing() {
     let engine = ledger();
-    let head = engine.log().head().next_position;
+    let head = engine.log().unwrap().head().next_position;
     let mut rejects = Vec::new();
     let result = import_payments(
         &engine,
@@ -517,7 +519,7 @@ fn an_importer_without_the_right_role_applies_nothing() {
         }
         other => panic!("expected every row refused, got {other:?}"),
     }
-    assert_eq!(engine.log().head().next_position, head);
+    assert_eq!(engine.log().unwrap().head().next_position, head);
 
     let text = format!(
         "{HEADER},经办人 actor\nloan,2021-07-01,SM-2021-REV,H0004,L0009,100.00,city,12,,clerk-0043"
@@ -533,5 +535,5 @@ fn an_importer_without_the_right_role_applies_nothing() {
         }
         other => panic!("expected the row refused, got {other:?}"),
     }
-    assert_eq!(engine.log().head().next_position, head);
+    assert_eq!(engine.log().unwrap().head().next_position, head);
 }

@@ -18,8 +18,10 @@
 //!
 //! # Layout
 //!
-//! In the ledger's sled database, three trees of the registry's own (the event log's
-//! tree is never touched):
+//! In a sled database, three trees of the registry's own. [`Vault::open_dir`] gives the
+//! registry a database of its own in `dir/sled` (what `welfare-ledger` does, so that the
+//! engine can close and reopen the log's database while the registry stays open);
+//! [`Vault::open`] takes any database and never touches its other trees:
 //!
 //! | tree | key | value |
 //! | --- | --- | --- |
@@ -27,7 +29,7 @@
 //! | `registry_dedup` | HMAC-SHA256(dedup secret, normalised id number) | beneficiary id |
 //! | `registry_meta` | `format`, `registry_id`, `key_id`, `dedup_secret`, `rotation`, `created_ms` | see [`record`] |
 //!
-//! In a directory the caller chooses (beside the database): `keys.slots`, a header of
+//! In the registry's directory: `keys.slots`, a header of
 //! 128 bytes (magic `WLKEYSLT`, format version, slot size, registry id, CRC-32) and then
 //! one 128-byte slot per person at offset `128 + 128 × index`: status (0 free, 1 used),
 //! cipher, wrapping key id (8), nonce (12), wrapped key (32 + 16 tag), CRC-32 of the

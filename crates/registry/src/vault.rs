@@ -320,6 +320,9 @@ impl Sled {
     }
 }
 
+/// The directory of the registry's own sled database inside its directory ([`Vault::open_dir`]).
+pub const SLED_DIR: &str = "sled";
+
 /// The beneficiary registry. `Send + Sync`: share it with an `Arc`.
 pub struct Vault {
     sled: Sled,
@@ -384,6 +387,26 @@ fn check_beneficiary(beneficiary: &str) -> Result<(), VaultError> {
 struct UnwrapFailed;
 
 impl Vault {
+    /// Opens the registry kept wholly in `dir`: its own sled database in `dir/sled`
+    /// and its key-slot file, creating both on first use (see [`Vault::open`]). Apart
+    /// from the log's database, the log can be closed and reopened (recovery from a
+    /// full disk) while the registry stays open, and the registry is one directory to
+    /// back up.
+    pub fn open_dir(
+        dir: &Path,
+        keys: VaultKeys,
+        cipher_for_new_records: Cipher,
+    ) -> Result<Vault, VaultError> {
+        let sled_dir = dir.join(SLED_DIR);
+        std::fs::create_dir_all(&sled_dir)
+            .map_err(VaultError::io("creating the registry directory", &sled_dir))?;
+        let db = sled::Config::new()
+            .path(&sled_dir)
+            .open()
+            .map_err(VaultError::storage("opening the registry's database"))?;
+        Vault::open(&db, &sled_dir, dir, keys, cipher_for_new_records)
+    }
+
     /// Opens the registry in `db` (its `registry_*` trees) with its key-slot file in `dir`,
     /// creating both on first use. `sled_dir` is the directory `db` was opened with: the
     /// vault syncs sled's data file itself, because sled's own flush is not power-safe. Checks the master key against the registry's key id,

@@ -226,19 +226,31 @@ struct Health {
     hash_algorithm: &'static str,
     /// Commands waiting for the writer.
     queue_depth: u64,
+    /// `available`; `recovering` while writes are refused after a failed write or
+    /// flush (a full disk) and the engine reopens its log when the storage takes
+    /// writes again; `unavailable` when only a restart recovers.
+    #[schema(example = "available")]
+    writes: &'static str,
 }
 
 /// Liveness and the log's head; no token needed.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, description = "The server is up", body = Health)))]
 async fn health<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
-    let head = app.engine.log().head();
+    let head = app.engine.head();
     Json(Health {
         status: "ok",
         events: head.next_position,
         head_hash: hex::encode(head.hash),
-        hash_algorithm: app.engine.log().algorithm().name(),
+        hash_algorithm: app.engine.algorithm().name(),
         queue_depth: u64::try_from(app.engine.queue_depth()).unwrap_or(u64::MAX),
+        writes: match app.engine.write_status() {
+            ledger_engine::WriteStatus::Available => "available",
+            ledger_engine::WriteStatus::Unavailable {
+                recovering: true, ..
+            } => "recovering",
+            ledger_engine::WriteStatus::Unavailable { .. } => "unavailable",
+        },
     })
     .into_response()
 }
@@ -248,8 +260,13 @@ async fn health<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
     responses((status = 200, description = "The metrics", body = String,
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 async fn metrics_text<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
-    let head = app.engine.log().head().next_position;
-    let body = app.metrics.render(head, app.engine.queue_depth());
+    let engine = &app.engine;
+    let body = app.metrics.render(metrics::EngineGauges {
+        log_events: engine.head().next_position,
+        queue_depth: engine.queue_depth(),
+        writes_unavailable: engine.write_status() != ledger_engine::WriteStatus::Available,
+        log_reopens: engine.recoveries(),
+    });
     (
         [(
             axum::http::header::CONTENT_TYPE,

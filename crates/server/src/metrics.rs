@@ -1,5 +1,6 @@
 //! `/metrics` in the Prometheus (OpenMetrics) text format: events appended, group
 //! commit sizes and latency (told by the engine through `GroupObserver`), queue depth,
+//! whether writes are refused and how often the log was reopened after a failure,
 //! commands by type and outcome, and requests by route and status.
 
 use std::sync::Mutex;
@@ -36,6 +37,8 @@ pub struct Metrics {
     commit_seconds: Histogram,
     queue_depth: Gauge,
     log_events: Gauge,
+    writes_unavailable: Gauge,
+    log_reopens: Counter,
     commands: Family<CommandLabels, Counter>,
     command_seconds: Histogram,
     requests: Family<RequestLabels, Counter>,
@@ -65,6 +68,8 @@ impl Metrics {
             commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 17)),
             queue_depth: Gauge::default(),
             log_events: Gauge::default(),
+            writes_unavailable: Gauge::default(),
+            log_reopens: Counter::default(),
             commands: Family::default(),
             command_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 17)),
             requests: Family::default(),
@@ -100,6 +105,16 @@ impl Metrics {
                 "log_events",
                 "Events in the log (its head position)",
                 m.log_events.clone(),
+            );
+            r.register(
+                "writes_unavailable",
+                "1 while the ledger refuses writes after a failed write or flush (a full disk), else 0",
+                m.writes_unavailable.clone(),
+            );
+            r.register(
+                "log_reopens",
+                "Times the engine reopened its log after a failed write or flush, without a restart",
+                m.log_reopens.clone(),
             );
             r.register(
                 "commands",
@@ -141,17 +156,33 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    pub fn render(&self, log_events: u64, queue_depth: usize) -> String {
+    pub fn render(&self, engine: EngineGauges) -> String {
         self.log_events
-            .set(i64::try_from(log_events).unwrap_or(i64::MAX));
+            .set(i64::try_from(engine.log_events).unwrap_or(i64::MAX));
         self.queue_depth
-            .set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
+            .set(i64::try_from(engine.queue_depth).unwrap_or(i64::MAX));
+        self.writes_unavailable
+            .set(i64::from(engine.writes_unavailable));
+        // The engine counts its reopens; the counter catches up with it.
+        let counted = self.log_reopens.get();
+        if engine.log_reopens > counted {
+            self.log_reopens.inc_by(engine.log_reopens - counted);
+        }
         let mut text = String::new();
         let registry = self.registry.lock().expect("metrics registry");
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &registry);
         text
     }
+}
+
+/// What `/metrics` reads from the engine when it is scraped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineGauges {
+    pub log_events: u64,
+    pub queue_depth: usize,
+    pub writes_unavailable: bool,
+    pub log_reopens: u64,
 }
 
 impl GroupObserver for Metrics {

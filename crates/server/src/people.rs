@@ -615,7 +615,7 @@ pub(crate) async fn access_log<B: Backend + 'static>(
         dates,
     };
     let page = PageRequest::new(q.offset, q.limit.unwrap_or(100))?;
-    let head = app.engine.log().head().next_position;
+    let head = app.engine.head().next_position;
     let entries = app
         .engine
         .projections_after(head, app.limits.read_wait, |p| {

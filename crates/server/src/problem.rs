@@ -14,6 +14,8 @@ pub struct Problem {
     pub status: StatusCode,
     pub code: String,
     pub detail: String,
+    /// Seconds after which a retry may succeed (the `Retry-After` header of a 503).
+    pub retry_after_seconds: Option<u64>,
 }
 
 /// The `application/problem+json` body (RFC 9457) of every error answer.
@@ -43,6 +45,7 @@ impl Problem {
             status,
             code: code.into(),
             detail: detail.into(),
+            retry_after_seconds: None,
         }
     }
 
@@ -86,6 +89,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -169,6 +177,22 @@ impl From<EngineError> for Problem {
                 error.code(),
                 error.to_string(),
             ),
+            EngineError::ReadModelBehind { .. } => Problem {
+                retry_after_seconds: Some(1),
+                ..Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.code(),
+                    error.to_string(),
+                )
+            },
+            EngineError::Recovering { retry_after_ms, .. } => Problem {
+                retry_after_seconds: Some(retry_after_ms.div_ceil(1000).max(1)),
+                ..Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.code(),
+                    error.to_string(),
+                )
+            },
             other => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 other.code(),

@@ -90,7 +90,7 @@ fn query_projections<B: Backend, R>(
 ) -> Result<R, Problem> {
     match at_position {
         Some(position) => {
-            let head = app.engine.log().head().next_position;
+            let head = app.engine.head().next_position;
             if position >= head {
                 return Err(Problem::not_found(
                     "unknown_position",
@@ -104,7 +104,7 @@ fn query_projections<B: Backend, R>(
             query(&projections)
         }
         None => {
-            let head = app.engine.log().head().next_position;
+            let head = app.engine.head().next_position;
             app.engine
                 .projections_after(head, app.limits.read_wait, query)?
         }
@@ -756,7 +756,7 @@ pub(crate) async fn event<B: Backend + 'static>(
     }
     let events = app
         .engine
-        .log()
+        .log()?
         .read_all(position, 1)
         .map_err(|e| Problem::internal(e.to_string()))?;
     let stored = events.first().ok_or_else(|| {
@@ -810,10 +810,14 @@ pub(crate) async fn verify<B: Backend + 'static>(
 ) -> Result<Response, Problem> {
     caller.must_read_everything("verifying the chain")?;
     let engine = Arc::clone(&app.engine);
-    let report = tokio::task::spawn_blocking(move || engine.log().verify())
-        .await
-        .map_err(|e| Problem::internal(format!("verify failed: {e}")))?
-        .map_err(|e| Problem::internal(e.to_string()))?;
+    let report = tokio::task::spawn_blocking(move || {
+        engine
+            .log()?
+            .verify()
+            .map_err(|e| Problem::internal(e.to_string()))
+    })
+    .await
+    .map_err(|e| Problem::internal(format!("verify failed: {e}")))??;
     Ok(json(&Verification {
         intact: report.is_intact(),
         hash_algorithm: report.algorithm.name().to_string(),
@@ -878,13 +882,13 @@ pub(crate) async fn export<B: Backend + 'static>(
 ) -> Result<Response, Problem> {
     caller.must_read_everything("exporting the ledger")?;
     let (sender, receiver) = tokio::sync::mpsc::channel(8);
-    let engine = Arc::clone(&app.engine);
+    let log = app.engine.log()?;
     tokio::task::spawn_blocking(move || {
         let mut out = ChannelWriter {
             sender: sender.clone(),
             buffer: Vec::new(),
         };
-        let result = ledger_exchange::export_jsonl(engine.log(), .., &mut out, &mut |_, _| {})
+        let result = ledger_exchange::export_jsonl(&log, .., &mut out, &mut |_, _| {})
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|_| std::io::Write::flush(&mut out));
         if let Err(e) = result {

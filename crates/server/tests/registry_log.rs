@@ -112,9 +112,9 @@ proptest! {
             let found = registry::disclose(&engine, &vault, &act(format!("find-{i}")), &target, "核对").unwrap();
             prop_assert_eq!(&found.beneficiary, &registered.beneficiary);
         }
-        let head = engine.log().head().next_position;
+        let head = engine.head().next_position;
         prop_assert!(head > 3);
-        for record in engine.log().read_raw(0, usize::try_from(head).unwrap()).unwrap() {
+        for record in engine.log().unwrap().read_raw(0, usize::try_from(head).unwrap()).unwrap() {
             for (name, id_number, phone, account) in &people {
                 for needle in [name, id_number, phone, account] {
                     prop_assert!(

@@ -120,7 +120,7 @@ async fn a_token_works_through_its_last_day_and_not_a_millisecond_longer() {
     // Then, one millisecond later, the next business day, it signs no one in: reads and
     // writes get 401 token_expired as problem+json, naming the day it expired.
     clock.set(utc_ms("2021-07-01 16:00:00.000"));
-    let head = engine.log().head().next_position;
+    let head = engine.head().next_position;
     for request in [me(&token), register_unit(&token, "unit-FJ")] {
         let (status, content_type, body) = send(&app, request).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -131,7 +131,7 @@ async fn a_token_works_through_its_last_day_and_not_a_millisecond_longer() {
             "{body}"
         );
     }
-    assert_eq!(engine.log().head().next_position, head, "nothing appended");
+    assert_eq!(engine.head().next_position, head, "nothing appended");
 
     // And turning the clock back (a clock that jumps) makes it work again: expiry is a
     // comparison with today's date, not a state recorded when it was first refused.

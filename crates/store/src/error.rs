@@ -16,7 +16,7 @@ pub enum StoreError {
     #[error("storage engine error while {op}: {message}")]
     Backend { op: &'static str, message: String },
     /// Damaged data. Never skipped: the position says where to look.
-    #[error("corrupt ledger at {}: {what}", position.map_or_else(|| "the header".to_string(), |p| format!("position {p}")))]
+    #[error("corrupt ledger{}: {what}", position.map_or_else(String::new, |p| format!(" at position {p}")))]
     Corruption { position: Option<u64>, what: String },
     #[error("the ledger was written in format version {found}; this program reads up to version {supported}: upgrade welfare-ledger")]
     NewerFormat { found: u16, supported: u16 },
@@ -42,17 +42,32 @@ impl StoreError {
     }
 
     pub(crate) fn backend(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
-        move |e| match e {
-            sled::Error::Io(source) => StoreError::Io { op, source },
+        move |e| {
+            match e {
+            sled::Error::Io(source) => StoreError::Io {
+                op,
+                source: plain_io_error(source),
+            },
             sled::Error::Corruption { at, .. } => StoreError::Corruption {
                 position: None,
-                what: format!("sled reports corruption at {at:?} while {op}"),
+                what: format!(
+                    "{}/db is damaged: sled reports corruption at {at:?} while {op}; restore the data directory from a backup",
+                    crate::SLED_DIR
+                ),
             },
             other => StoreError::Backend {
                 op,
                 message: other.to_string(),
             },
         }
+        }
+    }
+
+    /// Whether this is the disk running out of space (ENOSPC, or a disk quota).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::StorageFull
+                || source.raw_os_error() == Some(libc::EDQUOT))
     }
 
     /// A stable machine-readable code for this error.
@@ -69,6 +84,16 @@ impl StoreError {
             StoreError::ShutDown => "shut_down",
         }
     }
+}
+
+/// sled hands out copies of the IO error that stopped it as a custom error whose text
+/// is the original's `Debug` form (`Os { code: 28, kind: StorageFull, … }`); a full
+/// disk is given back its plain form ("No space left on device (os error 28)").
+fn plain_io_error(source: std::io::Error) -> std::io::Error {
+    if source.raw_os_error().is_none() && source.kind() == std::io::ErrorKind::StorageFull {
+        return std::io::Error::from_raw_os_error(libc::ENOSPC);
+    }
+    source
 }
 
 /// Why an append was not accepted. A rejection changes nothing.

@@ -1,5 +1,8 @@
 //! A backend wrapper that fails on purpose: the Nth write, the Nth flush, or every
-//! write while "the disk is full". For fault-injection tests and simulations.
+//! write, flush, snapshot and probe for space while "the disk is full" (until the
+//! test says it is not), and every read while "unreadable" (as sled after a failed
+//! write of its own). For fault-injection tests, simulations and the server's
+//! test-only failpoint.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +22,8 @@ pub struct FaultPlan {
     /// 1-based number of the flush that fails; 0 = none.
     fail_flush_number: AtomicU64,
     disk_full: AtomicBool,
+    /// Reads fail too, as sled's do after one of its own writes failed.
+    unreadable: AtomicBool,
     /// When a write fails, keep what it wrote anyway (a write that reached the
     /// disk but whose acknowledgement was lost).
     write_lands_anyway: AtomicBool,
@@ -44,9 +49,22 @@ impl FaultPlan {
         self.fail_flush_number.store(done + n, Ordering::SeqCst);
     }
 
-    /// While set, every write and flush fails with ENOSPC.
+    /// While set ("the disk is full until told otherwise"), every write, flush,
+    /// snapshot and probe for space fails with ENOSPC.
     pub fn set_disk_full(&self, full: bool) {
         self.disk_full.store(full, Ordering::SeqCst);
+    }
+
+    /// While set, every read of records, the header or the head marker fails with EIO,
+    /// as sled's reads do once one of its own writes has failed (until reopened).
+    /// Snapshots are files and stay readable.
+    pub fn set_unreadable(&self, unreadable: bool) {
+        self.unreadable.store(unreadable, Ordering::SeqCst);
+    }
+
+    /// Whether the disk is full (see [`FaultPlan::set_disk_full`]).
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::SeqCst)
     }
 
     /// Whether a failing write still stores its data (lost acknowledgement).
@@ -72,6 +90,16 @@ impl FaultPlan {
             op,
             source: std::io::Error::new(kind, format!("injected fault: {what}")),
         }
+    }
+
+    fn check_readable(&self, op: &'static str) -> Result<(), StoreError> {
+        if self.unreadable.load(Ordering::SeqCst) {
+            return Err(StoreError::Io {
+                op,
+                source: std::io::Error::from_raw_os_error(libc::EIO),
+            });
+        }
+        Ok(())
     }
 
     fn disk_full_error(op: &'static str) -> StoreError {
@@ -101,6 +129,7 @@ impl<B: Backend> FaultyBackend<B> {
 
 impl<B: Backend> Backend for FaultyBackend<B> {
     fn read_header(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.plan.check_readable("reading the header")?;
         self.inner.read_header()
     }
 
@@ -112,6 +141,7 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     }
 
     fn read_head(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.plan.check_readable("reading the head marker")?;
         self.inner.read_head()
     }
 
@@ -157,6 +187,7 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     }
 
     fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.plan.check_readable("reading a record")?;
         self.inner.read(position)
     }
 
@@ -166,10 +197,12 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         to: u64,
         visit: &mut dyn FnMut(u64, &[u8]) -> ControlFlow<()>,
     ) -> Result<(), StoreError> {
+        self.plan.check_readable("scanning records")?;
         self.inner.scan(from, to, visit)
     }
 
     fn last_position(&self) -> Result<Option<u64>, StoreError> {
+        self.plan.check_readable("finding the last record")?;
         self.inner.last_position()
     }
 
@@ -186,5 +219,12 @@ impl<B: Backend> Backend for FaultyBackend<B> {
 
     fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.load_snapshot(name)
+    }
+
+    fn probe_writable(&self) -> Result<(), StoreError> {
+        if self.plan.disk_full.load(Ordering::SeqCst) {
+            return Err(FaultPlan::disk_full_error("probing for free space"));
+        }
+        self.inner.probe_writable()
     }
 }

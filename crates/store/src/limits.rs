@@ -11,6 +11,9 @@ pub const GROUP_COMMIT_EVENTS_MAX: usize = 20_000;
 pub const QUEUE_DEPTH_MAX: usize = 4_096;
 /// Most events one read returns.
 pub const READ_PAGE_EVENTS_MAX: usize = 10_000;
+/// Bytes of the latest committed records a log keeps in memory for readers close
+/// behind its head (followers such as the engine's projector).
+pub const RECENT_RECORDS_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 pub const STREAM_NAME_BYTES_MAX: usize = 128;
 pub const COMMAND_ID_BYTES_MAX: usize = 128;

@@ -12,7 +12,9 @@ use crate::backend::Backend;
 use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION};
 use crate::error::{AppendError, StoreError};
 use crate::hash::{HashAlgorithm, GENESIS_HASH};
-use crate::limits::{BATCH_EVENTS_MAX, EVENT_BYTES_MAX, READ_PAGE_EVENTS_MAX};
+use crate::limits::{
+    BATCH_EVENTS_MAX, EVENT_BYTES_MAX, READ_PAGE_EVENTS_MAX, RECENT_RECORDS_BYTES_MAX,
+};
 use crate::types::{
     AppendBatch, Appended, CommandId, ExpectedVersion, Head, RawRecord, RecordedEvent, StreamName,
 };
@@ -260,8 +262,71 @@ struct WriterState {
     poisoned: Option<String>,
 }
 
+/// The stored values of the latest committed groups, in position order up to the
+/// committed head, at most [`RECENT_RECORDS_BYTES_MAX`] bytes of them. A subscription
+/// page that lies among them (a follower such as the engine's projector, close behind
+/// the head) is answered from memory: faster, and still possible after a failed write
+/// has made the backend refuse reads too (sled does, until it is reopened). Other
+/// reads (exports, lookups) always read the backend, the bytes on disk.
+/// Where a read takes records from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The backend: what an export, `verify` or a lookup must see, the bytes on disk.
+    Storage,
+    /// The latest committed records in memory if they cover the read, else the
+    /// backend: for subscriptions, which follow close behind the head.
+    RecentOrStorage,
+}
+
+/// A committed group's first position and stored values.
+type RecentGroup = (u64, Arc<Vec<Vec<u8>>>);
+
+#[derive(Default)]
+struct RecentRecords {
+    /// Each group's first position and stored values, oldest first, contiguous.
+    groups: VecDeque<RecentGroup>,
+    bytes: usize,
+}
+
+impl RecentRecords {
+    fn push(&mut self, first_position: u64, records: Arc<Vec<Vec<u8>>>) {
+        let end = self
+            .groups
+            .back()
+            .map(|(first, records)| first + records.len() as u64);
+        if end.is_some_and(|end| end != first_position) {
+            // Not contiguous (cannot happen: groups commit in order): start afresh.
+            self.groups.clear();
+            self.bytes = 0;
+        }
+        self.bytes += records.iter().map(Vec::len).sum::<usize>();
+        self.groups.push_back((first_position, records));
+        while self.bytes > RECENT_RECORDS_BYTES_MAX && self.groups.len() > 1 {
+            let (_, old) = self.groups.pop_front().expect("more than one group");
+            self.bytes -= old.iter().map(Vec::len).sum::<usize>();
+        }
+    }
+
+    /// The groups that hold positions `from..to`, if all of them are here.
+    fn covering(&self, from: u64, to: u64) -> Option<Vec<RecentGroup>> {
+        let (first, _) = self.groups.front()?;
+        let (last_first, last) = self.groups.back()?;
+        if from < *first || to > last_first + last.len() as u64 {
+            return None;
+        }
+        Some(
+            self.groups
+                .iter()
+                .filter(|(first, records)| first + (records.len() as u64) > from && *first < to)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
 struct Inner<B> {
     backend: B,
+    recent: RwLock<RecentRecords>,
     algorithm: HashAlgorithm,
     clock: Arc<dyn Clock>,
     index: RwLock<Index>,
@@ -351,6 +416,8 @@ struct Overlay {
     head: Head,
     first_position: u64,
     records: Vec<Vec<u8>>,
+    /// The records once written, kept for the recent records when committed.
+    written: Arc<Vec<Vec<u8>>>,
 }
 
 /// A group of appends whose records have been written but not yet made durable.
@@ -420,6 +487,7 @@ impl<B: Backend> Log<B> {
         Ok(Log {
             inner: Arc::new(Inner {
                 backend,
+                recent: RwLock::new(RecentRecords::default()),
                 algorithm: header.hash_algorithm,
                 clock,
                 index: RwLock::new(index),
@@ -708,6 +776,7 @@ impl<B: Backend> Log<B> {
             head: writer.head,
             first_position: writer.head.next_position,
             records: Vec::new(),
+            written: Arc::default(),
         };
         let planned: Vec<Planned> = match &writer.poisoned {
             Some(cause) => batches
@@ -750,7 +819,10 @@ impl<B: Backend> Log<B> {
                 &records,
                 &codec::encode_head(&marker),
             ) {
-                Ok(()) => writer.head = overlay.head,
+                Ok(()) => {
+                    writer.head = overlay.head;
+                    overlay.written = Arc::new(records);
+                }
                 Err(e) => {
                     writer.poisoned = Some(e.to_string());
                     write_error = Some(e);
@@ -798,6 +870,11 @@ impl<B: Backend> Log<B> {
                     index.add(placement);
                 }
                 drop(index);
+                self.inner
+                    .recent
+                    .write()
+                    .expect("recent records lock poisoned")
+                    .push(overlay.first_position, Arc::clone(&overlay.written));
                 *self
                     .inner
                     .committed
@@ -1040,10 +1117,19 @@ impl<B: Backend> Log<B> {
     }
 
     /// Reads up to `max` events (at most [`READ_PAGE_EVENTS_MAX`]) from `from`,
-    /// only among durable events.
+    /// only among durable events, from storage.
     pub fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(from, max, Source::Storage)
+    }
+
+    fn read_events(
+        &self,
+        from: u64,
+        max: usize,
+        source: Source,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut out = Vec::new();
-        self.visit(from, max, &mut |position, value| {
+        self.visit(from, max, source, &mut |position, value| {
             let event = codec::decode_stored(value).map_err(|e| e.0)?;
             if event.position != position {
                 return Err(format!("record claims position {}", event.position));
@@ -1054,10 +1140,11 @@ impl<B: Backend> Log<B> {
         Ok(out)
     }
 
-    /// Reads up to `max` records' exact bytes and stored hashes from `from`.
+    /// Reads up to `max` records' exact bytes and stored hashes from `from`, from
+    /// storage.
     pub fn read_raw(&self, from: u64, max: usize) -> Result<Vec<RawRecord>, StoreError> {
         let mut out = Vec::new();
-        self.visit(from, max, &mut |position, value| {
+        self.visit(from, max, Source::Storage, &mut |position, value| {
             let (record, hash) = codec::split_stored(value).map_err(|e| e.0)?;
             out.push(RawRecord {
                 position,
@@ -1070,7 +1157,13 @@ impl<B: Backend> Log<B> {
     }
 
     /// Visits durable records from `from` in order, checking that none is missing.
-    fn visit(&self, from: u64, max: usize, each: &mut RecordVisitor<'_>) -> Result<(), StoreError> {
+    fn visit(
+        &self,
+        from: u64,
+        max: usize,
+        source: Source,
+        each: &mut RecordVisitor<'_>,
+    ) -> Result<(), StoreError> {
         let head = self.head().next_position;
         let wanted = u64::try_from(max.min(READ_PAGE_EVENTS_MAX)).expect("page fits u64");
         let to = head.min(from.saturating_add(wanted));
@@ -1079,6 +1172,38 @@ impl<B: Backend> Log<B> {
         }
         let mut expected = from;
         let mut failure = None;
+        let recent = match source {
+            Source::Storage => None,
+            Source::RecentOrStorage => self
+                .inner
+                .recent
+                .read()
+                .expect("recent records lock poisoned")
+                .covering(from, to),
+        };
+        if let Some(groups) = recent {
+            'groups: for (first, records) in groups {
+                for (position, value) in (first..).zip(records.iter()) {
+                    if position < from {
+                        continue;
+                    }
+                    if position >= to {
+                        break 'groups;
+                    }
+                    if let Err(what) = each(position, value) {
+                        failure = Some((position, what));
+                        break 'groups;
+                    }
+                }
+            }
+            return match failure {
+                Some((position, what)) => Err(StoreError::Corruption {
+                    position: Some(position),
+                    what,
+                }),
+                None => Ok(()),
+            };
+        }
         self.inner.backend.scan(from, to, &mut |position, value| {
             let result = if position != expected {
                 Err((expected, "record is missing".to_string()))
@@ -1353,6 +1478,20 @@ impl<B: Backend> Log<B> {
         Ok(checkpoint.next_position)
     }
 
+    /// Closes the log if this is its last handle: drops it with its backend (for sled,
+    /// the database, whose file lock a reopen in the same process needs). Otherwise
+    /// gives the handle back, so that the caller can wait for the other handles (a
+    /// reader, a subscription) to be dropped and try again.
+    pub fn close(self) -> Result<(), Self> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => {
+                drop(inner);
+                Ok(())
+            }
+            Err(inner) => Err(Log { inner }),
+        }
+    }
+
     /// Whether the log refuses writes after a failed write or flush, and why.
     pub fn poisoned(&self) -> Option<String> {
         self.inner
@@ -1510,7 +1649,9 @@ impl<B: Backend> Subscription<B> {
         if !self.log.wait_beyond(self.next, timeout) {
             return Ok(Vec::new());
         }
-        let page = self.log.read_all(self.next, max)?;
+        let page = self
+            .log
+            .read_events(self.next, max, Source::RecentOrStorage)?;
         self.next += page.len() as u64;
         Ok(page)
     }

@@ -42,19 +42,45 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 
 /// The next journal while a checkpoint writes it, before it is renamed over the old one.
 const JOURNAL_NEXT_FILE: &str = "journal.next";
-/// The journal grows in zero-filled steps of this size (docs/decisions/0001).
+/// The journal grows in zero-filled steps of this size (docs/decisions/0001). Part of
+/// the format: opening refuses a journal shorter than its first frame plus one step
+/// as truncated (docs/FORMAT.md §9), so raising it would need the old value there.
 pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
+
+/// File in the data directory that [`Backend::probe_writable`] writes, syncs and
+/// removes to learn whether the disk has space again; present only during a probe.
+pub const SPACE_PROBE_FILE: &str = "space-probe";
+/// Bytes a probe for space writes: enough for what reopening the log writes (sled's
+/// next segment and a checkpoint's new journal, 1 MiB of zeros) with room to spare.
+pub const SPACE_PROBE_BYTES: u64 = 4 * JOURNAL_GROWTH_BYTES;
 
 /// How long opening waits for sled's file lock. sled 0.34 releases the lock only
 /// when its background flusher notices that the database was dropped, so a reopen
 /// right after a close in the same process can find it still held for a moment.
 pub const SLED_LOCK_WAIT_MS: u64 = 3_000;
 
-/// Opens the sled database, waiting up to [`SLED_LOCK_WAIT_MS`] for its lock.
+/// Opens the sled database, waiting up to [`SLED_LOCK_WAIT_MS`] for its lock. sled
+/// 0.34 panics on some damaged files instead of returning an error: that is caught
+/// and reported as the corruption it is, naming the file.
 fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(SLED_LOCK_WAIT_MS);
     loop {
-        match sled::Config::new().path(path).open() {
+        let opened = quietly_catching_panics(|| sled::Config::new().path(path).open());
+        let opened = match opened {
+            Ok(opened) => opened,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                return Err(damaged_sled(
+                    path,
+                    &format!("sled stopped with an internal error while reading it ({message})"),
+                ));
+            }
+        };
+        match opened {
             Ok(db) => return Ok(db),
             Err(sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock")
@@ -68,9 +94,87 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
                     source: e,
                 })
             }
+            Err(sled::Error::Corruption { .. }) => {
+                return Err(damaged_sled(
+                    path,
+                    "sled reports corruption while opening it",
+                ))
+            }
             Err(e) => return Err(StoreError::backend("opening the sled database")(e)),
         }
     }
+}
+
+thread_local! {
+    /// Set while this thread opens sled: a panic then is caught and reported as
+    /// corruption, so the panic hook need not print it.
+    static CATCHING_SLED_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic. The process's panic hook is wrapped once so that it
+/// stays silent for a panic caught here (on this thread only); every other panic is
+/// printed as before.
+fn quietly_catching_panics<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static WRAP_HOOK: std::sync::Once = std::sync::Once::new();
+    WRAP_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CATCHING_SLED_PANICS.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    CATCHING_SLED_PANICS.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING_SLED_PANICS.with(|c| c.set(false));
+    result
+}
+
+/// The corruption error for a sled database that cannot be opened. sled does not say
+/// which of its files is damaged; its `conf` and its latest `snap.*` (its page table)
+/// carry checksums, so a mismatch there names that file, and anything else names `db`,
+/// the file that holds the data.
+fn damaged_sled(path: &Path, what: &str) -> StoreError {
+    StoreError::Corruption {
+        position: None,
+        what: format!(
+            "{SLED_DIR}/{} is damaged: {what}; restore the data directory from a backup",
+            damaged_sled_file(path)
+        ),
+    }
+}
+
+fn damaged_sled_file(path: &Path) -> String {
+    // conf: its text, then a CRC-32 of it (u32 little-endian); 8 bytes or fewer count
+    // as missing and are written again.
+    let conf_intact = std::fs::read(path.join("conf")).map_or(true, |bytes| {
+        bytes.len() <= 8 || {
+            let (body, crc) = bytes.split_at(bytes.len() - 4);
+            crc32fast::hash(body).to_le_bytes() == crc
+        }
+    });
+    if !conf_intact {
+        return "conf".into();
+    }
+    // The latest snap.*: its body, a u64 length, then a CRC-32 of the body.
+    let latest_snapshot = std::fs::read_dir(path).ok().and_then(|entries| {
+        entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with("snap.") && !name.ends_with(".in___motion"))
+            .max()
+    });
+    if let Some(name) = latest_snapshot {
+        let intact = std::fs::read(path.join(&name)).is_ok_and(|bytes| {
+            bytes.len() > 12 && {
+                let (body, rest) = bytes.split_at(bytes.len() - 12);
+                crc32fast::hash(body).to_le_bytes() == rest[8..]
+            }
+        });
+        if !intact {
+            return name;
+        }
+    }
+    "db".into()
 }
 
 /// Extends `file` with zeros from `from` to at least `needed`, in whole growth steps,
@@ -129,6 +233,10 @@ pub struct SledBackend {
     data_file: File,
     journal: Mutex<Journal>,
     synced_blobs: Mutex<HashSet<OsString>>,
+    /// Set once opening has recovered: only then does closing checkpoint. A backend
+    /// whose open failed (damage was found) must leave the journal as it was, or the
+    /// next open would find nothing to report.
+    checkpoint_on_close: bool,
 }
 
 impl SledBackend {
@@ -138,10 +246,24 @@ impl SledBackend {
         let path = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&path).map_err(StoreError::io("creating the data directory"))?;
         let sled_path = path.join(SLED_DIR);
+        let journal_existed = path.join(JOURNAL_FILE).exists();
         let db = open_sled(&sled_path)?;
         let tree = db
             .open_tree(LOG_TREE)
             .map_err(StoreError::backend("opening the log tree"))?;
+        let holds_ledger = tree
+            .contains_key(HEADER_KEY)
+            .map_err(StoreError::backend("reading the header"))?;
+        if holds_ledger && !journal_existed {
+            // The journal holds the writes acknowledged since the last checkpoint; sled
+            // may not have them. Creating an empty one would accept whatever sled has.
+            return Err(StoreError::Corruption {
+                position: None,
+                what: format!(
+                    "{JOURNAL_FILE} is missing: sled holds a ledger, but the writes acknowledged since its last checkpoint were only in the journal; restore the data directory from a backup"
+                ),
+            });
+        }
         let data_file = File::open(sled_path.join("db"))
             .map_err(StoreError::io("opening sled's data file for fdatasync"))?;
         let journal_file = OpenOptions::new()
@@ -168,8 +290,11 @@ impl SledBackend {
                 durable_head: Vec::new(),
             }),
             synced_blobs: Mutex::new(HashSet::new()),
+            checkpoint_on_close: false,
         };
-        backend.recover()?;
+        let mut backend = backend;
+        backend.recover(holds_ledger)?;
+        backend.checkpoint_on_close = true;
         Ok(backend)
     }
 
@@ -195,7 +320,11 @@ impl SledBackend {
     /// frame is applied again (rewriting a chunk with the same bytes is harmless), the
     /// head marker is set to the last frame's, and chunks beyond it, left by writes
     /// that never reached the journal and so were never acknowledged, are removed.
-    fn recover(&self) -> Result<(), StoreError> {
+    ///
+    /// Nothing is rewritten before the journal and sled have been found to agree: a
+    /// journal cut short, a damaged checkpoint frame, or a sled database that lacks
+    /// records the journal says were durable is reported, naming the file.
+    fn recover(&self, holds_ledger: bool) -> Result<(), StoreError> {
         let mut journal = self.lock_journal();
         let mut bytes = Vec::new();
         File::open(self.path.join(JOURNAL_FILE))
@@ -204,11 +333,20 @@ impl SledBackend {
         let mut offset = 0;
         // The head marker as of the frames read so far: None before the first frame.
         let mut head: Option<Vec<u8>> = None;
+        let mut first_frame_len = None;
         journal.durable_head = self.read_head()?.unwrap_or_default();
         let corrupt = |offset: usize, what: String| StoreError::Corruption {
             position: None,
-            what: format!("journal frame at byte {offset}: {what}"),
+            what: format!("{JOURNAL_FILE} frame at byte {offset}: {what}"),
         };
+        if holds_ledger && bytes.is_empty() {
+            return Err(StoreError::Corruption {
+                position: None,
+                what: format!(
+                    "{JOURNAL_FILE} is empty, but sled holds a ledger: the journal was truncated; restore the data directory from a backup"
+                ),
+            });
+        }
         loop {
             // The journal is preallocated with zeros: the frames end where zeros begin.
             if bytes[offset..].iter().all(|&b| b == 0) {
@@ -250,9 +388,30 @@ impl SledBackend {
                         self.insert_chunks(frame.first_position, &frame.values)?;
                     }
                     head = Some(frame.head);
+                    first_frame_len.get_or_insert(used);
                     offset += used;
                 }
-                FrameRead::Damaged { what, .. } => {
+                FrameRead::Damaged { what, declared_end } => {
+                    // The first frame is a checkpoint's, written whole to a new file
+                    // before it replaced the journal: no crash can tear it.
+                    if offset == 0 {
+                        return Err(corrupt(
+                            offset,
+                            format!("{what}; the first frame is written whole before the journal is replaced, so this is damage, not a torn write"),
+                        ));
+                    }
+                    // A flush grows the file (and syncs its size) before it writes a
+                    // frame, so a frame that a crash tore still lies inside the file.
+                    if let Some(end) = declared_end.filter(|end| offset + end > bytes.len()) {
+                        return Err(corrupt(
+                            offset,
+                            format!(
+                                "the frame declares {} bytes but the journal ends at byte {}: the journal was truncated",
+                                end,
+                                bytes.len()
+                            ),
+                        ));
+                    }
                     // Each flush writes one frame and returns only once it is durable;
                     // the next flush starts after that. So only the last frame can be
                     // torn by a crash, and a torn frame was never acknowledged: it is
@@ -271,12 +430,59 @@ impl SledBackend {
                 }
             }
         }
+        if let Some(first) = first_frame_len {
+            // Every journal is written as a checkpoint frame followed by at least one
+            // step of zeros, and only ever grows.
+            if (bytes.len() as u64) < first as u64 + JOURNAL_GROWTH_BYTES {
+                return Err(StoreError::Corruption {
+                    position: None,
+                    what: format!(
+                        "{JOURNAL_FILE} is {} bytes, shorter than its checkpoint frame and the {JOURNAL_GROWTH_BYTES} bytes it is always preallocated with: it was truncated, and writes it held may be lost; restore the data directory from a backup",
+                        bytes.len()
+                    ),
+                });
+            }
+        }
         if let Some(head) = head {
+            self.check_sled_holds(&head)?;
             self.set_head(&head)?;
             self.remove_chunks_from(next_position_of(&head)?)?;
             journal.durable_head = head;
         }
         self.checkpoint(&mut journal)
+    }
+
+    /// After the journal's frames were replayed, sled must hold the ledger's header
+    /// and every record before the journal's head: the records up to the journal's
+    /// checkpoint were made durable in sled's files then. If it does not, its files
+    /// were deleted, truncated or damaged (sled itself may start afresh or stop at the
+    /// damage without an error).
+    fn check_sled_holds(&self, head: &[u8]) -> Result<(), StoreError> {
+        let durable = next_position_of(head)?;
+        if durable == 0 {
+            return Ok(());
+        }
+        let damaged = |what: String| {
+            StoreError::Corruption {
+            position: None,
+            what: format!(
+                "{SLED_DIR}/db: {what}, but the journal says {durable} events were durable: sled's files were deleted, truncated or damaged; restore the data directory from a backup"
+            ),
+        }
+        };
+        if self.read_header()?.is_none() {
+            return Err(damaged("sled holds no ledger (no header)".into()));
+        }
+        match self.last_position()? {
+            None => Err(damaged("sled holds no records".into())),
+            Some(last) if last + 1 < durable => Err(StoreError::Corruption {
+                position: Some(last + 1),
+                what: format!(
+                    "{SLED_DIR}/db holds records up to position {last} only, but the journal says {durable} events were durable: sled's files were truncated or damaged; restore the data directory from a backup"
+                ),
+            }),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Sets or (for empty bytes, the state before the first append) removes the head marker.
@@ -423,6 +629,9 @@ impl Drop for SledBackend {
     /// A clean close checkpoints, so that the next open has no journal to replay.
     /// A failure here loses nothing: the journal still holds every durable write.
     fn drop(&mut self) {
+        if !self.checkpoint_on_close {
+            return;
+        }
         if let Ok(mut journal) = self.journal.lock() {
             if journal.pending.is_none() {
                 let _ = self.checkpoint(&mut journal);
@@ -624,6 +833,27 @@ impl Backend for SledBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io("reading a snapshot")(e)),
         }
+    }
+
+    /// Writes [`SPACE_PROBE_BYTES`] to [`SPACE_PROBE_FILE`], syncs them (some file
+    /// systems report ENOSPC only then) and removes the file again.
+    fn probe_writable(&self) -> Result<(), StoreError> {
+        let path = self.path.join(SPACE_PROBE_FILE);
+        let written = (|| {
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)?;
+            preallocate(&file, 0, SPACE_PROBE_BYTES).map(|_| ())
+        })();
+        let removed = std::fs::remove_file(&path);
+        written.map_err(StoreError::io(
+            "probing for free space (writing a test file)",
+        ))?;
+        removed.map_err(StoreError::io(
+            "probing for free space (removing the test file)",
+        ))
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {

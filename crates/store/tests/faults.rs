@@ -2,7 +2,10 @@
 //! a failed write or flush fails the appends of that commit with an operating error,
 //! the log then refuses writes until reopened, reads keep working and never show the
 //! failed batch, and after reopening a retry with the same command id appends exactly
-//! once. Also: one bad batch in a group commit does not disturb the others.
+//! once. Also: one bad batch in a group commit does not disturb the others; a probe
+//! for space fails while the disk is full; a log closes only as its last handle, after
+//! which the same process can open its directory again (what the engine's in-process
+//! recovery relies on).
 
 // Test data are small counts and indexes: truncating casts cannot happen here.
 #![allow(clippy::cast_possible_truncation)]
@@ -13,8 +16,8 @@ use std::sync::Arc;
 
 use common::*;
 use ledger_store::{
-    AppendError, ExpectedVersion, FaultPlan, FaultyBackend, GroupCommitter, Log, MemoryBackend,
-    SledBackend, StoreError,
+    AppendError, Backend as _, ExpectedVersion, FaultPlan, FaultyBackend, GroupCommitter, Log,
+    MemoryBackend, SledBackend, StoreError,
 };
 
 fn open_faulty(memory: &MemoryBackend, plan: &Arc<FaultPlan>) -> Log<FaultyBackend<MemoryBackend>> {
@@ -351,4 +354,88 @@ fn a_crash_takes_back_only_what_was_not_flushed() {
         .unwrap();
     assert!(retry.duplicate);
     assert_eq!(retry.first_position, 1);
+}
+
+#[test]
+fn a_probe_for_space_fails_while_the_disk_is_full_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = FaultPlan::new();
+    let log = create(FaultyBackend::new(
+        SledBackend::open(dir.path()).unwrap(),
+        Arc::clone(&plan),
+    ));
+    log.backend().probe_writable().unwrap();
+    plan.set_disk_full(true);
+    let err = log.backend().probe_writable().unwrap_err();
+    assert!(err.is_disk_full(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("No space left on device (os error 28)"),
+        "{err}"
+    );
+    plan.set_disk_full(false);
+    log.backend().probe_writable().unwrap();
+    assert!(
+        !dir.path().join(ledger_store::SPACE_PROBE_FILE).exists(),
+        "the probe removes its file"
+    );
+}
+
+#[test]
+fn a_log_closes_only_as_its_last_handle_and_then_reopens_in_the_same_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = create(SledBackend::open(dir.path()).unwrap());
+    log.append(batch(
+        "c1",
+        vec![event("fund-a", ExpectedVersion::Any, b"1")],
+    ))
+    .unwrap();
+    let head = log.head();
+    let reader = log.clone();
+    // Another handle is left: the log is given back, still open.
+    let log = log.close().unwrap_err();
+    assert_eq!(log.head(), head);
+    drop(reader);
+    log.close().unwrap();
+    // sled's file lock is released: the same process opens the directory again.
+    let reopened = Log::open(SledBackend::open(dir.path()).unwrap(), None, clock()).unwrap();
+    assert_eq!(reopened.head(), head);
+    assert!(reopened.verify().unwrap().is_intact());
+}
+
+#[test]
+fn the_latest_records_are_read_from_memory_while_the_storage_refuses_reads() {
+    let plan = FaultPlan::new();
+    let log = create(FaultyBackend::new(MemoryBackend::new(), Arc::clone(&plan)));
+    // 150 records of about 60 KB: more than the 8 MiB kept in memory.
+    for i in 0..150u64 {
+        log.append(batch(
+            &format!("c{i}"),
+            vec![event("fund-a", ExpectedVersion::Any, &payload(i, 60_000))],
+        ))
+        .unwrap();
+    }
+    plan.set_unreadable(true);
+    // The latest records, as a follower close behind the head reads them.
+    let latest = log
+        .subscribe(140)
+        .next_page(10, std::time::Duration::ZERO)
+        .unwrap();
+    assert_eq!(latest.len(), 10);
+    assert_eq!(latest[9].payload, payload(149, 60_000));
+    // Older ones are only in storage, which refuses reads: an error, never a gap.
+    let kept = ledger_store::limits::RECENT_RECORDS_BYTES_MAX / 60_000;
+    assert!(kept < 150);
+    let err = log
+        .subscribe(0)
+        .next_page(10, std::time::Duration::ZERO)
+        .unwrap_err();
+    assert_eq!(err.code(), "io_error", "{err}");
+    // Every other read (an export, a lookup) reads storage, the bytes on disk.
+    assert_eq!(log.read_all(149, 1).unwrap_err().code(), "io_error");
+    assert_eq!(log.read_raw(149, 1).unwrap_err().code(), "io_error");
+    assert_eq!(log.verify().unwrap_err().code(), "io_error");
+    plan.set_unreadable(false);
+    assert_eq!(log.read_all(0, 150).unwrap().len(), 150);
+    assert!(log.verify().unwrap().is_intact());
 }

@@ -198,15 +198,31 @@ fn a_changed_last_record_or_head_marker_stops_open() {
 
     let copy = copy_dir(original.path());
     // The journal's checkpoint frame also records the head, and open trusts it over
-    // sled's copy; an insider who rewrites the head marker must empty the journal too.
-    alter(copy.path(), HEAD_KEY, |v| v[0] = 25);
-    std::fs::write(copy.path().join(ledger_store::JOURNAL_FILE), b"").unwrap();
-    let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
+    // sled's copy (an emptied or shortened journal is refused by name): an insider who
+    // rewrites the head marker must write a journal that agrees with it too.
+    let mut head = Vec::new();
+    alter(copy.path(), HEAD_KEY, |v| {
+        v[0] = 25;
+        head = v.clone();
+    });
+    let mut journal = ledger_store::codec::encode_journal_frame(25, &head, &[]);
+    journal.resize(journal.len() + 1024 * 1024, 0);
+    std::fs::write(copy.path().join(ledger_store::JOURNAL_FILE), journal).unwrap();
+    // Refused as soon as the journal is replayed: sled lacks records the head names.
+    let err = SledBackend::open(copy.path())
+        .and_then(|backend| Log::open(backend, None, clock()))
+        .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("head marker says the log holds 25 events"),
+        matches!(
+            err,
+            StoreError::Corruption {
+                position: Some(20),
+                ..
+            }
+        ),
         "{err}"
     );
+    assert!(err.to_string().contains("25 events"), "{err}");
 }
 
 #[test]
