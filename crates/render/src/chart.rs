@@ -156,7 +156,8 @@ pub fn svg(spec: &ChartSpec) -> String {
     let plot = Plot {
         left: PADDING_PX + tick_label_px + 6.0,
         right: width - PADDING_PX,
-        top: unit_baseline + 8.0,
+        // Room for half of the top tick label, which is centred on the plot's top.
+        top: unit_baseline + FONT_PX,
         bottom: height - PADDING_PX - FONT_PX - 6.0,
     };
     let _ = write!(

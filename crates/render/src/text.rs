@@ -2,8 +2,8 @@
 
 use unicode_width::UnicodeWidthChar;
 
-/// Escapes text for XML character data and attribute values (`&`, `<`, `>`, `"`, `'`),
-/// and replaces characters XML 1.0 forbids (control characters other than tab, line
+/// Escapes text for XML character data and attribute values (`&`, `<`, `>`, `"`, `'`,
+/// and tab, line feed and carriage return as character references), and replaces characters XML 1.0 forbids (control characters other than tab, line
 /// feed and carriage return; U+FFFE, U+FFFF) with U+FFFD, so that any string gives
 /// well-formed XML.
 pub(crate) fn xml_escape(text: &str) -> String {
@@ -15,7 +15,11 @@ pub(crate) fn xml_escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
+            // As character references, so that a parser's end-of-line and attribute
+            // normalisation cannot turn them into spaces or line feeds.
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             c if is_xml_char(c) => out.push(c),
             _ => out.push('\u{FFFD}'),
         }
@@ -68,7 +72,7 @@ mod tests {
             xml_escape("幸福工程\u{0}\u{1b}\u{FFFF}"),
             "幸福工程\u{FFFD}\u{FFFD}\u{FFFD}"
         );
-        assert_eq!(xml_escape("a\tb\nc"), "a\tb\nc");
+        assert_eq!(xml_escape("a\tb\nc\r"), "a&#9;b&#10;c&#13;");
     }
 
     #[test]
