@@ -1,8 +1,9 @@
 //! Welfare Ledger's rendering, pure: tables as CSV and XLSX downloads, charts as
 //! accessible SVG, and the money and rate formatting the manager pages share.
 //!
-//! Nothing here does IO, reads a clock or runs async code: every function takes a
-//! value and returns bytes or a string, so the web layer decides where they go.
+//! Nothing here does IO or runs async code, and the output is a function of the input
+//! alone (same table or chart, same bytes): every function takes a value and returns
+//! bytes or a string, so the web layer decides where they go.
 //!
 //! - [`Table`] → [`csv`] (UTF-8 with a BOM, formula injection neutralised) and [`xlsx`]
 //!   (numbers where Excel can hold them exactly, exact text otherwise).
@@ -25,7 +26,7 @@ pub use chart::{
 };
 pub use format::{percent, ratio_of, to_wan, wan_yuan, yuan, yuan_plain, UNDEFINED};
 pub use table_csv::csv;
-pub use table_xlsx::{xlsx, XLSX_SIGNIFICANT_DIGITS_MAX};
+pub use table_xlsx::{xlsx, XLSX_CREATED, XLSX_SIGNIFICANT_DIGITS_MAX};
 
 use rust_decimal::Decimal;
 

@@ -13,12 +13,18 @@
 //! `#,##0.00`, ratios `0.00%`; an undefined ratio is the text "—".
 //!
 //! Cells are typed, so text that starts with `=` stays text: no formula injection.
+//!
+//! The same table always gives the same bytes: the workbook's "created" property is
+//! fixed at [`XLSX_CREATED`] instead of the writer's default of now (the download's own
+//! time is the HTTP response's business), so a download can be cached and compared.
 
 use std::str::FromStr;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use rust_xlsxwriter::{ColNum, Format, FormatAlign, Note, RowNum, Workbook, Worksheet};
+use rust_xlsxwriter::{
+    ColNum, DocProperties, ExcelDateTime, Format, FormatAlign, Note, RowNum, Workbook, Worksheet,
+};
 
 use crate::format::{to_money, UNDEFINED};
 use crate::text::display_width;
@@ -27,6 +33,9 @@ use crate::{Cell, ColumnKind, RenderError, Table};
 /// Excel's precision: a decimal with more significant digits than this is written as
 /// text, never as a rounded number.
 pub const XLSX_SIGNIFICANT_DIGITS_MAX: u32 = 15;
+
+/// The fixed "created" date of every workbook, `(year, month, day)`, midnight UTC.
+pub const XLSX_CREATED: (u16, u8, u8) = (2000, 1, 1);
 
 /// Column widths in Excel's units (the width of a digit); a Chinese character is two.
 const COLUMN_WIDTH_MIN: usize = 8;
@@ -52,6 +61,13 @@ Exact value kept as text: Excel numbers hold only 15 significant digits.";
 /// than a worksheet holds, or a text longer than 32,767 characters.
 pub fn xlsx(table: &Table) -> Result<Vec<u8>, RenderError> {
     let mut workbook = Workbook::new();
+    let (year, month, day) = XLSX_CREATED;
+    let created = ExcelDateTime::from_ymd(year, month, day)?;
+    workbook.set_properties(
+        &DocProperties::new()
+            .set_title(&table.title)
+            .set_creation_datetime(&created),
+    );
     let sheet = workbook.add_worksheet();
     sheet.set_name(sheet_name(&table.title))?;
     let formats = Formats::new();

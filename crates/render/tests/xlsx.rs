@@ -315,3 +315,14 @@ fn given_a_text_beyond_excels_limit_when_written_then_an_error_not_a_panic() {
         .to_string()
         .starts_with("cannot write the table as xlsx"));
 }
+
+#[test]
+fn given_the_same_table_when_written_twice_then_the_same_bytes() {
+    let first = xlsx(&insurance()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(first, xlsx(&insurance()).unwrap());
+    let workbook = Workbook::open(&first);
+    assert!(workbook
+        .part("docProps/core.xml")
+        .contains("2000-01-01T00:00:00Z"));
+}
