@@ -141,7 +141,7 @@ pub fn svg(spec: &ChartSpec) -> String {
     );
 
     let legend_top = title_baseline + 8.0;
-    let legend_bottom = legend(&mut out, spec, legend_top, width);
+    let legend_bottom = legend(&mut out, spec, legend_top, width, height);
 
     let unit_baseline = legend_bottom + FONT_PX;
     let tick_labels: Vec<String> = axis
@@ -154,7 +154,8 @@ pub fn svg(spec: &ChartSpec) -> String {
         .map(|label| text_px(label, FONT_PX))
         .fold(text_px(&spec.unit, FONT_PX), f64::max);
     let plot = Plot {
-        left: PADDING_PX + tick_label_px + 6.0,
+        // Labels of absurd magnitude may run off the left edge rather than squeeze the plot.
+        left: (PADDING_PX + tick_label_px + 6.0).min(width * 0.45),
         right: width - PADDING_PX,
         // Room for half of the top tick label, which is centred on the plot's top.
         top: unit_baseline + FONT_PX,
@@ -357,24 +358,43 @@ fn categories(series: &[Series]) -> Vec<String> {
 }
 
 /// Writes the legend from `top`, wrapping entries across rows; returns its bottom.
-fn legend(out: &mut String, spec: &ChartSpec, top: f64, width: f64) -> f64 {
+///
+/// The legend takes at most a third of the height: past that, the entries that do not
+/// fit are counted on a last row ("另有 N 个系列未列出"); their series are still drawn, and
+/// the page's data table names them all.
+fn legend(out: &mut String, spec: &ChartSpec, top: f64, width: f64, height: f64) -> f64 {
     if spec.series.is_empty() {
         return top;
     }
     let swatch_px = 18.0;
     let gap_px = 14.0;
     let name_px_max = (width - 2.0 * PADDING_PX - swatch_px - 4.0).min(240.0);
-    out.push_str(r#"<g class="legend">"#);
+    let rows_max = (height / 3.0 / LEGEND_ROW_PX).floor().max(2.0);
+
+    // Lay out every entry first: (name, x, row).
+    let mut entries = Vec::with_capacity(spec.series.len());
     let mut x = PADDING_PX;
-    let mut row_top = top;
-    for (index, series) in spec.series.iter().enumerate() {
+    let mut row = 0.0_f64;
+    for series in &spec.series {
         let name = truncate_to_px(&series.name, name_px_max, FONT_PX);
         let entry_px = swatch_px + 4.0 + text_px(&name, FONT_PX);
         if x > PADDING_PX && x + entry_px > width - PADDING_PX {
             x = PADDING_PX;
-            row_top += LEGEND_ROW_PX;
+            row += 1.0;
         }
-        let middle = row_top + LEGEND_ROW_PX / 2.0;
+        entries.push((name, x, row));
+        x += entry_px + gap_px;
+    }
+    let rows_drawn = if row < rows_max {
+        row + 1.0
+    } else {
+        entries.retain(|(_, _, row)| *row < rows_max - 1.0);
+        rows_max
+    };
+
+    out.push_str(r#"<g class="legend">"#);
+    for (index, (name, x, row)) in entries.iter().enumerate() {
+        let middle = top + row * LEGEND_ROW_PX + LEGEND_ROW_PX / 2.0;
         let colour = COLOURS[index % COLOURS.len()];
         match spec.kind {
             ChartKind::Line => {
@@ -402,12 +422,20 @@ fn legend(out: &mut String, spec: &ChartSpec, top: f64, width: f64) -> f64 {
             r##"<text x="{x:.1}" y="{y:.1}" fill="#1a1a1a">{name}</text>"##,
             x = x + swatch_px + 4.0,
             y = middle + FONT_PX * 0.35,
-            name = xml_escape(&name),
+            name = xml_escape(name),
         );
-        x += entry_px + gap_px;
+    }
+    let hidden = spec.series.len() - entries.len();
+    if hidden > 0 {
+        let _ = write!(
+            out,
+            r##"<text class="legend-more" x="{x:.1}" y="{y:.1}" fill="#444444">另有 {hidden} 个系列未列出 · {hidden} more</text>"##,
+            x = PADDING_PX,
+            y = top + (rows_max - 0.5) * LEGEND_ROW_PX + FONT_PX * 0.35,
+        );
     }
     out.push_str("</g>");
-    row_top + LEGEND_ROW_PX
+    top + rows_drawn * LEGEND_ROW_PX
 }
 
 fn y_axis(out: &mut String, axis: &YAxis, labels: &[String], plot: &Plot) {

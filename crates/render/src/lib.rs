@@ -12,6 +12,40 @@
 //! - [`yuan`], [`wan_yuan`], [`percent`]: the ledger's display of money and rates,
 //!   delegated to `ledger_domain::Money` and `ledger_domain::Percent`.
 //!
+//! ```
+//! use ledger_render::{csv, percent, svg, wan_yuan, Cell, ChartKind, ChartSpec, Column, ColumnKind, Series, Table};
+//! use rust_decimal::Decimal;
+//!
+//! let premium = Decimal::new(9_668_400_00, 2);
+//! let table = Table {
+//!     title: "三明市 2021 年计生保险".to_owned(),
+//!     columns: vec![
+//!         Column { heading: "税后保费收入（元）".to_owned(), kind: ColumnKind::Money },
+//!         Column { heading: "简单赔付率".to_owned(), kind: ColumnKind::Ratio },
+//!     ],
+//!     rows: vec![vec![Cell::Money(premium), Cell::Ratio(Some(Decimal::new(7313, 4)))]],
+//!     footnotes: vec!["简单赔付率 = 已决赔款 ÷ 税后保费收入".to_owned()],
+//! };
+//! let bytes = csv(&table);
+//! assert!(String::from_utf8(bytes).unwrap().contains("9668400.00,73.13%"));
+//! assert_eq!(wan_yuan(premium), "966.84");
+//! assert_eq!(percent(None), "—");
+//!
+//! let chart = svg(&ChartSpec {
+//!     title: "保费收入".to_owned(),
+//!     description: "2021 年税后保费收入，单位万元".to_owned(),
+//!     kind: ChartKind::Bar,
+//!     unit: "万元".to_owned(),
+//!     series: vec![Series {
+//!         name: "意外伤害保险".to_owned(),
+//!         points: vec![("2021".to_owned(), Some(ledger_render::to_wan(premium)))],
+//!     }],
+//!     width: 640,
+//!     height: 360,
+//! });
+//! assert!(chart.starts_with("<svg "));
+//! ```
+//!
 //! Money is never a float here. Pixel coordinates in the SVG are `f64` (geometry, not
 //! money), and an XLSX number is an `f64` only when it round-trips to the same decimal.
 

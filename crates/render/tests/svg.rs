@@ -423,3 +423,69 @@ fn different_charts_get_different_ids() {
     assert_ne!(id(&a), id(&b));
     assert_eq!(id(&a), id(&svg(&sanming(ChartKind::Line))), "deterministic");
 }
+
+#[test]
+fn many_series_keep_the_legend_within_a_third_of_the_height() {
+    let spec = ChartSpec {
+        series: (0..40)
+            .map(|i| Series {
+                name: format!("第{i}个县区计生协"),
+                points: vec![("2021".to_owned(), Some(Decimal::from(i)))],
+            })
+            .collect(),
+        width: 320,
+        height: 240,
+        ..sanming(ChartKind::Bar)
+    };
+    check_invariants(&spec).unwrap();
+    let text = svg(&spec);
+    let doc = Document::parse(&text).unwrap();
+    let more = find(&doc, "legend-more").text().unwrap().to_owned();
+    let shown = find(&doc, "legend")
+        .children()
+        .filter(|n| n.has_tag_name("text") && n.attribute("class").is_none())
+        .count();
+    assert!(
+        more.starts_with(&format!("另有 {} 个系列未列出", 40 - shown)),
+        "{more}"
+    );
+    let legend_bottom = find(&doc, "legend")
+        .descendants()
+        .filter_map(|n| n.attribute("y")?.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(
+        legend_bottom <= 16.0 + 12.0 + 8.0 + 240.0 / 3.0,
+        "{legend_bottom}"
+    );
+}
+
+#[test]
+fn extreme_values_still_give_a_valid_chart() {
+    for values in [
+        vec![Decimal::MAX, Decimal::MIN],
+        vec![Decimal::MAX],
+        vec![Decimal::MIN],
+        vec![d("0.0000000000000000000000000001")],
+        vec![d("1000000000000"), d("-1000000000000")],
+    ] {
+        let spec = ChartSpec {
+            series: vec![Series {
+                name: "极值".to_owned(),
+                points: values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{i}"), Some(*v)))
+                    .collect(),
+            }],
+            width: 320,
+            height: 200,
+            ..sanming(ChartKind::Line)
+        };
+        check_invariants(&spec).unwrap();
+        check_invariants(&ChartSpec {
+            kind: ChartKind::Bar,
+            ..spec
+        })
+        .unwrap();
+    }
+}
