@@ -5,7 +5,7 @@
 //! alone (same table or chart, same bytes): every function takes a value and returns
 //! bytes or a string, so the web layer decides where they go.
 //!
-//! - [`Table`] → [`csv`] (UTF-8 with a BOM, formula injection neutralised) and [`xlsx`]
+//! - [`Table`] → [`csv()`] (UTF-8 with a BOM, formula injection neutralised) and [`xlsx`]
 //!   (numbers where Excel can hold them exactly, exact text otherwise).
 //! - [`ChartSpec`] → [`svg`] (a self-contained line or bar chart; the page also shows
 //!   the chart's data as a table, which is the accessible form of the figures).
@@ -121,6 +121,10 @@ pub enum Cell {
 }
 
 /// Why a table could not be rendered. Only XLSX can fail, and only on Excel's limits.
+///
+/// An operating error from the page's point of view (the table is too big for the
+/// format, not wrong): the web layer answers 500 with problem+json code
+/// `render.xlsx_limit` and offers the CSV download, which has no such limit.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The spreadsheet writer refused the table: too many rows (more than 1,048,574 data
