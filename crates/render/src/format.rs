@@ -83,8 +83,8 @@ pub fn to_wan(yuan: Decimal) -> Decimal {
 }
 
 /// Rounds to fen and wraps in `Money`; `None` beyond the `i64` fen range.
-pub(crate) fn to_money(d: Decimal) -> Option<Money> {
-    let fen = round_two(d).checked_mul(Decimal::ONE_HUNDRED)?;
+fn to_money(d: Decimal) -> Option<Money> {
+    let fen = round_to_fen(d).checked_mul(Decimal::ONE_HUNDRED)?;
     Some(Money::from_fen(fen.to_i64()?))
 }
 
@@ -114,14 +114,15 @@ fn percent_of_fraction(fraction: Decimal) -> Percent {
     percent_of_counts(fraction.mantissa(), denominator).expect("10^scale is never zero")
 }
 
-fn round_two(d: Decimal) -> Decimal {
+/// Rounds yuan half away from zero to two decimals (fen).
+pub(crate) fn round_to_fen(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
 /// `d` rounded half away from zero and written with exactly two decimals, no
 /// separators: the exact form for values beyond the domain's `Money` range.
 fn fixed_two(d: Decimal) -> String {
-    let mut rounded = round_two(d);
+    let mut rounded = round_to_fen(d);
     if rounded.is_zero() {
         rounded.set_sign_positive(true);
     }

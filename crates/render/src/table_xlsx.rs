@@ -26,7 +26,7 @@ use rust_xlsxwriter::{
     ColNum, DocProperties, ExcelDateTime, Format, FormatAlign, Note, RowNum, Workbook, Worksheet,
 };
 
-use crate::format::{to_money, UNDEFINED};
+use crate::format::{round_to_fen, UNDEFINED};
 use crate::text::display_width;
 use crate::{Cell, ColumnKind, RenderError, Table};
 
@@ -144,9 +144,8 @@ fn write_cell(
             sheet.write_string(row, col, text)?;
         }
         Cell::Money(yuan) => {
-            // Rounded to fen first, as everywhere (`yuan`, CSV); beyond the domain's
-            // money range the decimal is kept as it is.
-            let yuan = to_money(*yuan).map_or(*yuan, |money| money.to_decimal());
+            // Rounded to fen first, as everywhere (`yuan`, CSV).
+            let yuan = round_to_fen(*yuan);
             write_decimal(sheet, formats, row, col, yuan, &formats.money)?;
         }
         Cell::Ratio(Some(fraction)) => {
@@ -195,7 +194,11 @@ fn write_decimal(
 }
 
 fn inexact_note() -> Note {
-    Note::new(NOTE_INEXACT).add_author_prefix(false)
+    // Wide enough for the two sentences without scrolling the note.
+    Note::new(NOTE_INEXACT)
+        .add_author_prefix(false)
+        .set_width(320)
+        .set_height(64)
 }
 
 /// The `f64` for `value` if Excel can hold it exactly: at most

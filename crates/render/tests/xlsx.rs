@@ -1,5 +1,6 @@
-//! Proves that `xlsx` writes exact numbers, keeps inexact ones as text with a note,
-//! round-trips Chinese text, and lays out title, header, freeze panes and footnotes.
+//! Proves that `xlsx` writes exact numbers, keeps inexact ones as text with a note (for
+//! any decimal: a proptest), round-trips Chinese text, lays out title, header, freeze
+//! panes and footnotes, and gives the same bytes for the same table.
 //!
 //! How: the workbook bytes are unzipped (the `zip` crate) and the sheet, shared-strings,
 //! styles and comments XML are parsed (roxmltree) into a map from cell reference to
@@ -10,7 +11,8 @@ use std::io::{Cursor, Read};
 use std::str::FromStr;
 
 use ledger_render::{xlsx, Cell, Column, ColumnKind, Table};
-use rust_decimal::Decimal;
+use proptest::prelude::*;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 fn d(text: &str) -> Decimal {
     Decimal::from_str(text).unwrap()
@@ -325,4 +327,43 @@ fn given_the_same_table_when_written_twice_then_the_same_bytes() {
     assert!(workbook
         .part("docProps/core.xml")
         .contains("2000-01-01T00:00:00Z"));
+}
+
+fn decimal() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        (-1_000_000_000_000_000_i64..=1_000_000_000_000_000, 0u32..=2)
+            .prop_map(|(m, s)| Decimal::new(m, s)),
+        (i64::MIN..=i64::MAX, 0u32..=28).prop_map(|(m, s)| Decimal::new(m, s)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the decimal, the sheet holds either a number whose text is that decimal
+    /// or a string that is exactly it: Excel never sees a rounded figure.
+    #[test]
+    fn money_and_ratios_are_exact_numbers_or_exact_text(values in proptest::collection::vec(decimal(), 1..20)) {
+        let table = Table {
+            title: "精确".to_owned(),
+            columns: vec![column("金额", ColumnKind::Money), column("比率", ColumnKind::Ratio)],
+            rows: values.iter().map(|v| vec![Cell::Money(*v), Cell::Ratio(Some(*v))]).collect(),
+            footnotes: Vec::new(),
+        };
+        let cells = Workbook::open(&xlsx(&table).unwrap()).cells();
+        for (index, value) in values.iter().enumerate() {
+            let row = index + 3;
+            let fen = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+            for (reference, expected) in [(format!("A{row}"), fen), (format!("B{row}"), *value)] {
+                let cell = &cells[&reference];
+                let written = Decimal::from_str(&cell.value)
+                    .map_err(|e| TestCaseError::fail(format!("{reference}: {:?}: {e}", cell.value)))?;
+                prop_assert_eq!(written, expected, "{}", reference);
+                if cell.kind.is_none() {
+                    let digits = written.normalize().mantissa().unsigned_abs().to_string();
+                    prop_assert!(digits.trim_end_matches('0').len() <= 15, "{}: {}", reference, cell.value);
+                }
+            }
+        }
+    }
 }
