@@ -10,7 +10,7 @@
 //! written in Rust's shortest round-trip form (which is what lands in the sheet XML),
 //! reads back as the same decimal. Otherwise the exact decimal is written as
 //! right-aligned text with a note on the cell saying why. Money is formatted
-//! `#,##0.00`, ratios `0.00%`; an undefined ratio is the text "—".
+//! `#,##0.00`, ratios `0.00%`, counts `#,##0`; an undefined ratio is the text "—".
 //!
 //! Cells are typed, so text that starts with `=` stays text: no formula injection.
 //!
@@ -49,6 +49,7 @@ const FIRST_DATA_ROW: RowNum = 2;
 
 const MONEY_FORMAT: &str = "#,##0.00";
 const RATIO_FORMAT: &str = "0.00%";
+const COUNT_FORMAT: &str = "#,##0";
 
 const NOTE_INEXACT: &str = "精确值以文本保存：超出 Excel 数字的 15 位有效数字。\
 Exact value kept as text: Excel numbers hold only 15 significant digits.";
@@ -111,6 +112,7 @@ struct Formats {
     header_number: Format,
     money: Format,
     ratio: Format,
+    count: Format,
     exact_text: Format,
     undefined: Format,
 }
@@ -126,6 +128,7 @@ impl Formats {
                 .set_align(FormatAlign::Right),
             money: Format::new().set_num_format(MONEY_FORMAT),
             ratio: Format::new().set_num_format(RATIO_FORMAT),
+            count: Format::new().set_num_format(COUNT_FORMAT),
             exact_text: Format::new().set_align(FormatAlign::Right),
             undefined: Format::new().set_align(FormatAlign::Right),
         }
@@ -156,7 +159,7 @@ fn write_cell(
         }
         Cell::Count(count) => match exact_f64(Decimal::from(*count)) {
             Some(number) => {
-                sheet.write_number(row, col, number)?;
+                sheet.write_number_with_format(row, col, number, &formats.count)?;
             }
             None => {
                 sheet.write_string_with_format(row, col, count.to_string(), &formats.exact_text)?;

@@ -210,6 +210,8 @@ fn given_exact_decimals_when_written_then_the_sheet_holds_numbers_with_formats()
     assert_eq!(cells["C5"].value, "1.21");
 
     assert_eq!(cells["D3"].value, "120000");
+    assert_eq!(cells["D3"].kind, None);
+    assert_eq!(cells["D3"].number_format.as_deref(), Some("#,##0"));
     assert_eq!(cells["D6"].value, "0");
 }
 
