@@ -2,7 +2,8 @@
 //!
 //! One worksheet: the title (bold, larger) in row 1, the header (bold, frozen with the
 //! title so that they stay on screen while scrolling) in row 2, the data rows, an empty
-//! row, then each footnote in column A of its own row.
+//! row, then each footnote in column A of its own row. Printed, it fits the width of an
+//! A4 page and repeats the title and header on every page.
 //!
 //! Excel keeps numbers as `f64` and shows at most 15 significant digits. A money or ratio
 //! cell is written as a number only when that loses nothing: the decimal has at most
@@ -83,6 +84,11 @@ pub fn xlsx(table: &Table) -> Result<Vec<u8>, RenderError> {
         sheet.write_string_with_format(HEADER_ROW, col, &column.heading, format)?;
     }
     sheet.set_freeze_panes(FIRST_DATA_ROW, 0)?;
+    // Printed: A4 (paper size 9), as wide as one page, title and header on every page.
+    sheet
+        .set_paper_size(9)
+        .set_print_fit_to_pages(1, 0)
+        .set_repeat_rows(TITLE_ROW, HEADER_ROW)?;
 
     for (index, row) in table.rows.iter().enumerate() {
         let row_num = row_num(index, FIRST_DATA_ROW)?;

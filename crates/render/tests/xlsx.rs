@@ -288,6 +288,16 @@ fn given_a_table_when_written_then_title_and_header_bold_frozen_and_footnotes_be
     assert_eq!(pane.attribute("ySplit"), Some("2"));
     assert_eq!(pane.attribute("topLeftCell"), Some("A3"));
 
+    // Printing: one page wide, title and header repeated.
+    let fit = doc
+        .descendants()
+        .find(|n| n.has_tag_name("pageSetup"))
+        .expect("page setup");
+    assert_eq!(fit.attribute("fitToHeight"), Some("0"));
+    assert!(workbook
+        .part("xl/workbook.xml")
+        .contains("!$1:$2</definedName>"));
+
     // The Chinese heading column is wider than the minimum.
     let widths: Vec<f64> = doc
         .descendants()
