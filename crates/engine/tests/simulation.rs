@@ -77,6 +77,8 @@ struct Stats {
     rejected: u64,
     retries: u64,
     crashes: u64,
+    /// Write or flush failures injected (each followed by a crash).
+    io_faults: u64,
     /// IO errors whose command had reached the disk (lost acknowledgements).
     landed_anyway: u64,
     /// IO errors whose command was lost with the crash.
@@ -398,6 +400,7 @@ impl Sim {
             13..=16 => {
                 // The disk fails the next write or flush; half of the failed flushes
                 // reach the disk anyway (a lost acknowledgement). Then the process dies.
+                self.stats.io_faults += 1;
                 let flush = self.rng.gen_bool(0.5);
                 if flush {
                     self.plan.set_flush_lands_anyway(self.rng.gen_bool(0.5));
@@ -591,6 +594,7 @@ fn seeded_workloads_with_faults_and_crashes_keep_every_invariant() {
         total.rejected += s.rejected;
         total.retries += s.retries;
         total.crashes += s.crashes;
+        total.io_faults += s.io_faults;
         total.landed_anyway += s.landed_anyway;
         total.lost += s.lost;
     }
@@ -602,7 +606,7 @@ fn seeded_workloads_with_faults_and_crashes_keep_every_invariant() {
             "{total:?}"
         );
         assert!(
-            total.crashes > 0 && total.landed_anyway > 0 && total.lost > 0,
+            total.crashes > 0 && total.io_faults > 0 && total.landed_anyway > 0 && total.lost > 0,
             "{total:?}"
         );
     }
