@@ -159,12 +159,14 @@ impl Projections {
     pub(crate) fn fold<B: Backend>(log: &Log<B>, end: u64) -> Result<Self, EngineError> {
         let mut projections = Projections::default();
         projections.reserve(end);
-        let mut actor = None;
         crate::fold_log(
             log,
             0,
             end,
-            move |record| event_record(record, &mut actor),
+            || {
+                let mut actor = None;
+                move |record: &RecordView<'_>| event_record(record, &mut actor)
+            },
             |page| projections.apply_all(page),
         )?;
         Ok(projections)
