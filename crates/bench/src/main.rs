@@ -4,7 +4,7 @@
 //! machines can be compared by their ratio to the baseline.
 //!
 //! Run with `cargo run --release -p ledger-bench -- store` (or `engine`,
-//! `engine-open`, `http-load`). Not part of the test command: benchmarks need a quiet
+//! `engine-open`, `engine-rebuild`, `http-load`). Not part of the test command: benchmarks need a quiet
 //! machine and minutes, not a CI slot.
 
 use std::fs::OpenOptions;
@@ -34,7 +34,7 @@ use ledger_store::{
 #[command(about = "Welfare Ledger benchmarks")]
 struct Args {
     /// Which suite to run.
-    #[arg(value_parser = ["store", "engine", "engine-open", "http-load"], default_value = "store")]
+    #[arg(value_parser = ["store", "engine", "engine-open", "engine-rebuild", "http-load"], default_value = "store")]
     suite: String,
     /// Directory for benchmark data (must be on the disk you want to measure, not tmpfs).
     #[arg(long, default_value = "target/bench-data")]
@@ -51,6 +51,9 @@ struct Args {
     /// How many times the engine suite reopens the ledger from its snapshots.
     #[arg(long, default_value_t = 3)]
     open_repeats: u32,
+    /// How many times `engine-rebuild` rebuilds the projections and the model.
+    #[arg(long, default_value_t = 3)]
+    rebuild_repeats: u32,
     /// Concurrent clients for the group-commit measurement.
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -76,7 +79,7 @@ struct Args {
     keep_data: bool,
     /// Run only these sections, comma-separated: baseline-sled, single, concurrent,
     /// bulk, large (the fdatasync baseline always runs: other figures are given as
-    /// ratios to it).
+    /// ratios to it); for `engine-rebuild`: model, projections, breakdown.
     #[arg(long)]
     only: Option<String>,
 }
@@ -99,6 +102,7 @@ fn main() -> anyhow::Result<()> {
     let rows = match args.suite.as_str() {
         "engine" => engine::suite(&args, duration)?,
         "engine-open" => engine::reopen_suite(&args)?,
+        "engine-rebuild" => engine::rebuild_suite(&args)?,
         _ => store_suite(&args, duration)?,
     };
     println!();

@@ -129,9 +129,21 @@ macro_rules! define_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
-                // Validate on the way in: a stored or received id is held to the same rules.
-                let text = String::deserialize(deserializer)?;
-                $name::new(text).map_err(serde::de::Error::custom)
+                // Validate on the way in: a stored or received id is held to the same
+                // rules. The text is taken as a `&str` (borrowed from the input where the
+                // format allows), so an id costs one allocation, its `Arc`, not a
+                // `String` first: a rebuild decodes millions of them.
+                struct Text;
+                impl serde::de::Visitor<'_> for Text {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write!(f, "a {} as a string", $kind)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<$name, E> {
+                        $name::new(text).map_err(E::custom)
+                    }
+                }
+                deserializer.deserialize_str(Text)
             }
         }
     };

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use ledger_domain::{evolve, Event, Recorded, State, UserId, CURRENT_SCHEMA_VERSION};
 use ledger_store::{
-    Actor, CommandId, EventType, ExpectedVersion, HashAlgorithm, Memo, NewEvent, RecordedEvent,
+    Actor, CommandId, EventType, ExpectedVersion, HashAlgorithm, Memo, NewEvent, RecordView,
     StreamName, GENESIS_HASH,
 };
 use serde::{Deserialize, Serialize};
@@ -77,8 +77,10 @@ impl Model {
     }
 }
 
-/// Decodes an event's payload, refusing schema versions this code cannot read.
-pub(crate) fn decode_payload(record: &RecordedEvent) -> Result<Payload, EngineError> {
+/// Decodes an event's payload, refusing schema versions this code cannot read. Takes
+/// a view so that a rebuild decodes straight from the stored bytes; an owned
+/// `RecordedEvent` passes `record.view()`.
+pub(crate) fn decode_payload(record: &RecordView<'_>) -> Result<Payload, EngineError> {
     if record.schema_version != CURRENT_SCHEMA_VERSION {
         return Err(EngineError::corrupt(
             record.position,
@@ -88,9 +90,9 @@ pub(crate) fn decode_payload(record: &RecordedEvent) -> Result<Payload, EngineEr
             ),
         ));
     }
-    let payload: Payload = ledger_store::codec::decode_value(&record.payload)
+    let payload: Payload = ledger_store::codec::decode_value(record.payload)
         .map_err(|e| EngineError::corrupt(record.position, format!("payload: {e}")))?;
-    if payload.event.event_type() != record.event_type.as_str() {
+    if payload.event.event_type() != record.event_type {
         return Err(EngineError::corrupt(
             record.position,
             format!(
@@ -104,21 +106,21 @@ pub(crate) fn decode_payload(record: &RecordedEvent) -> Result<Payload, EngineEr
 }
 
 /// The domain's envelope for a stored event.
-pub(crate) fn recorded_of(record: &RecordedEvent, event: Event) -> Result<Recorded, EngineError> {
+pub(crate) fn recorded_of(record: &RecordView<'_>, event: Event) -> Result<Recorded, EngineError> {
     recorded_sharing(record, event, &mut None)
 }
 
 /// [`recorded_of`], reusing `last_actor` when the event has the same actor (runs of
 /// events by one clerk are the rule), else checking the name and remembering it.
 pub(crate) fn recorded_sharing(
-    record: &RecordedEvent,
+    record: &RecordView<'_>,
     event: Event,
     last_actor: &mut Option<UserId>,
 ) -> Result<Recorded, EngineError> {
     let actor = match last_actor {
-        Some(actor) if actor.as_str() == record.actor.as_str() => actor.clone(),
+        Some(actor) if actor.as_str() == record.actor => actor.clone(),
         _ => {
-            let actor = UserId::new(record.actor.as_str())
+            let actor = UserId::new(record.actor)
                 .map_err(|e| EngineError::corrupt(record.position, format!("actor: {e}")))?;
             *last_actor = Some(actor.clone());
             actor
@@ -229,7 +231,7 @@ mod tests {
         let minimised = vec![
             0x00, 0, 0, 0, 0, 0x00, 0x00, 0x68, 0x01, 0x00, 0x00, 0x00, 0x01,
         ];
-        let record = RecordedEvent {
+        let record = ledger_store::RecordedEvent {
             position: 41,
             prev_hash: [0; 32],
             hash: [0; 32],
@@ -246,7 +248,7 @@ mod tests {
             memo: ledger_store::Memo::new("").unwrap(),
             payload: minimised,
         };
-        match decode_payload(&record) {
+        match decode_payload(&record.view()) {
             Err(EngineError::Store(ledger_store::StoreError::Corruption { position, what })) => {
                 assert_eq!(position, Some(41));
                 assert!(what.starts_with("payload: "), "{what}");

@@ -14,12 +14,12 @@ use ledger_projections::{
     ProgrammeReports, Projection,
 };
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
-use ledger_store::{Backend, Log, RecordedEvent};
+use ledger_store::{Backend, Log, RecordView, RecordedEvent};
 
 use crate::recovery::LogSlot;
 use crate::EngineError;
 
-/// Pages at least this long are decoded and folded on two threads.
+/// Pages at least this long are folded on two threads.
 const PARALLEL_PAGE_MIN: usize = 512;
 
 /// How long the projector waits for new events before checking whether to stop.
@@ -82,6 +82,16 @@ impl Projections {
         }
     }
 
+    /// Tells every projection that about `events` more events follow (a rebuild).
+    fn reserve(&mut self, events: u64) {
+        self.fund_ledger.reserve(events);
+        self.programmes.reserve(events);
+        self.insurance.reserve(events);
+        self.loans.reserve(events);
+        self.audit.reserve(events);
+        self.personal_data.reserve(events);
+    }
+
     /// Checkpoints every projection.
     pub(crate) fn save<B: Backend>(&self, log: &Log<B>) -> Result<(), EngineError> {
         save(log, &self.fund_ledger)?;
@@ -108,7 +118,8 @@ impl Projections {
     }
 
     /// Applies records in order. The projections are independent, so a large page
-    /// is folded on two threads, the work split about evenly between them.
+    /// is folded on two threads, the work split about evenly between them (the fund
+    /// ledger costs about as much as the other four together; docs/PERFORMANCE.md).
     pub(crate) fn apply_all(&mut self, records: &[EventRecord]) {
         let Projections {
             fund_ledger,
@@ -121,15 +132,15 @@ impl Projections {
         let mut first = |records: &[EventRecord]| {
             for record in records {
                 feed(fund_ledger, record);
-                feed(programmes, record);
                 feed(insurance, record);
-                feed(audit, record);
+                feed(personal_data, record);
             }
         };
         let mut second = |records: &[EventRecord]| {
             for record in records {
+                feed(programmes, record);
+                feed(audit, record);
                 feed(loans, record);
-                feed(personal_data, record);
             }
         };
         if records.len() < PARALLEL_PAGE_MIN {
@@ -144,26 +155,35 @@ impl Projections {
     }
 
     /// Every projection folded from position 0 up to `end`: what a rebuild gives.
+    /// Each record is decoded once, from the stored bytes, for all the projections.
     pub(crate) fn fold<B: Backend>(log: &Log<B>, end: u64) -> Result<Self, EngineError> {
         let mut projections = Projections::default();
-        crate::fold_log(log, 0, end, event_records, |page| {
-            projections.apply_all(page);
-        })?;
+        projections.reserve(end);
+        crate::fold_log(
+            log,
+            0,
+            end,
+            || {
+                let mut actor = None;
+                move |record: &RecordView<'_>| event_record(record, &mut actor)
+            },
+            |page| projections.apply_all(page),
+        )?;
         Ok(projections)
     }
 }
 
-/// Stored events as the projections take them; a large page is decoded on two threads.
-pub(crate) fn event_records(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
-    if page.len() < PARALLEL_PAGE_MIN {
-        return decode_in_turn(page);
-    }
-    let (front, back) = page.split_at(page.len() / 2);
-    std::thread::scope(|scope| {
-        let back = scope.spawn(|| decode_in_turn(back));
-        let mut records = decode_in_turn(front)?;
-        records.extend(back.join().expect("decoding thread panicked")?);
-        Ok(records)
+/// A stored event as the projections take it, sharing `last_actor`'s id with the
+/// previous event when the actor is the same.
+pub(crate) fn event_record(
+    record: &RecordView<'_>,
+    last_actor: &mut Option<ledger_domain::UserId>,
+) -> Result<EventRecord, EngineError> {
+    let payload = crate::model::decode_payload(record)?;
+    Ok(EventRecord {
+        recorded: crate::model::recorded_sharing(record, payload.event, last_actor)?,
+        memo: record.memo.to_owned(),
+        hash: record.hash,
     })
 }
 
@@ -171,14 +191,7 @@ pub(crate) fn event_records(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, 
 fn decode_in_turn(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
     let mut actor = None;
     page.iter()
-        .map(|record| {
-            let payload = crate::model::decode_payload(record)?;
-            Ok(EventRecord {
-                recorded: crate::model::recorded_sharing(record, payload.event, &mut actor)?,
-                memo: record.memo.to_string(),
-                hash: record.hash,
-            })
-        })
+        .map(|record| event_record(&record.view(), &mut actor))
         .collect()
 }
 

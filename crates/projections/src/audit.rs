@@ -377,6 +377,13 @@ impl Projection for AuditTrail {
         s.entries.push(entry);
     }
 
+    fn reserve(&mut self, events: u64) {
+        // One entry per event.
+        self.stored
+            .entries
+            .reserve(usize::try_from(events).unwrap_or(0));
+    }
+
     fn next_position(&self) -> u64 {
         self.stored.next_position
     }

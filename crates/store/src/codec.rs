@@ -3,12 +3,14 @@
 //! integers. docs/FORMAT.md specifies every byte; golden files pin it.
 
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
-use bincode::{Decode, Encode};
+use bincode::{BorrowDecode, Decode, Encode};
 use chrono::NaiveDate;
 
 use crate::hash::HashAlgorithm;
 use crate::limits::EVENT_BYTES_MAX;
-use crate::types::{Actor, CommandId, EventType, Memo, NewEvent, RecordedEvent, StreamName};
+use crate::types::{
+    Actor, CommandId, EventType, Memo, NewEvent, RecordView, RecordedEvent, StreamName,
+};
 
 /// The format version this code writes. Opening a ledger with a newer one is refused.
 pub const FORMAT_VERSION: u16 = 1;
@@ -273,6 +275,91 @@ pub fn decode_record(bytes: &[u8], hash: [u8; 32]) -> Result<RecordedEvent, Code
             ))
         })?,
         memo: Memo::new(raw.memo).map_err(name_err)?,
+        payload: raw.payload,
+    })
+}
+
+/// The record envelope, layout 1, read in place: [`RecordV1`] with every string and
+/// the payload borrowed. bincode encodes `&str` and `&[u8]` exactly like `String` and
+/// `Vec<u8>`, checks the UTF-8, and refuses a length beyond the bytes before taking a
+/// slice, so nothing is allocated whatever the bytes claim.
+#[derive(BorrowDecode)]
+struct RecordV1Ref<'a> {
+    position: u64,
+    prev_hash: [u8; 32],
+    recorded_at_ms: i64,
+    command_id: &'a str,
+    command_event_index: u32,
+    command_event_count: u32,
+    stream: &'a str,
+    stream_version: u64,
+    event_type: &'a str,
+    schema_version: u16,
+    actor: &'a str,
+    effective_date_days: i32,
+    memo: &'a str,
+    payload: &'a [u8],
+}
+
+/// Decodes a stored value in place, as [`decode_stored`] does but borrowing every text
+/// and the payload from `value`.
+pub fn decode_stored_view(value: &[u8]) -> Result<RecordView<'_>, CodecError> {
+    let (record, hash) = split_stored(value)?;
+    decode_record_view(record, hash)
+}
+
+/// Decodes record bytes in place: the same checks, in the same order and with the same
+/// messages, as [`decode_record`], without allocating.
+pub fn decode_record_view(bytes: &[u8], hash: [u8; 32]) -> Result<RecordView<'_>, CodecError> {
+    let (&layout, body) = bytes
+        .split_first()
+        .ok_or_else(|| CodecError("empty record".into()))?;
+    if layout != RECORD_LAYOUT_V1 {
+        return Err(CodecError(format!(
+            "unknown record layout {layout}; this version reads layout {RECORD_LAYOUT_V1}"
+        )));
+    }
+    let (raw, used) = bincode::borrow_decode_from_slice::<RecordV1Ref<'_>, _>(body, config())
+        .map_err(|e| CodecError(format!("cannot decode: {e}")))?;
+    if used != body.len() {
+        return Err(CodecError(format!(
+            "{} trailing bytes after the encoded value",
+            body.len() - used
+        )));
+    }
+    let name_err = |e: crate::types::NameError| CodecError(e.to_string());
+    if raw.command_event_count == 0 || raw.command_event_index >= raw.command_event_count {
+        return Err(CodecError(format!(
+            "event index {} is outside its command of {} events",
+            raw.command_event_index, raw.command_event_count
+        )));
+    }
+    CommandId::check(raw.command_id).map_err(name_err)?;
+    StreamName::check(raw.stream).map_err(name_err)?;
+    EventType::check(raw.event_type).map_err(name_err)?;
+    Actor::check(raw.actor).map_err(name_err)?;
+    let effective_date = date_from_days(raw.effective_date_days).ok_or_else(|| {
+        CodecError(format!(
+            "effective date {} days from 1970-01-01 is out of range",
+            raw.effective_date_days
+        ))
+    })?;
+    Memo::check(raw.memo).map_err(name_err)?;
+    Ok(RecordView {
+        position: raw.position,
+        prev_hash: raw.prev_hash,
+        hash,
+        recorded_at_ms: raw.recorded_at_ms,
+        command_id: raw.command_id,
+        command_event_index: raw.command_event_index,
+        command_event_count: raw.command_event_count,
+        stream: raw.stream,
+        stream_version: raw.stream_version,
+        event_type: raw.event_type,
+        schema_version: raw.schema_version,
+        actor: raw.actor,
+        effective_date,
+        memo: raw.memo,
         payload: raw.payload,
     })
 }

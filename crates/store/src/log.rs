@@ -16,7 +16,8 @@ use crate::limits::{
     BATCH_EVENTS_MAX, EVENT_BYTES_MAX, READ_PAGE_EVENTS_MAX, RECENT_RECORDS_BYTES_MAX,
 };
 use crate::types::{
-    AppendBatch, Appended, CommandId, ExpectedVersion, Head, RawRecord, RecordedEvent, StreamName,
+    AppendBatch, Appended, CommandId, ExpectedVersion, Head, RawRecord, RecordView, RecordedEvent,
+    StreamName,
 };
 
 /// Where the time recorded on events comes from. Injected so tests are deterministic.
@@ -1138,6 +1139,31 @@ impl<B: Backend> Log<B> {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// Reads up to `max` events (at most [`READ_PAGE_EVENTS_MAX`]) from `from`, only
+    /// among durable events, from storage, like [`Log::read_all`], but hands each one to
+    /// `each` as a [`RecordView`] borrowing the stored bytes instead of collecting owned
+    /// events: a rebuild decodes millions of records and keeps none of them. Every
+    /// record gets the checks of [`Log::read_all`] (the codec's, and its position); an
+    /// error from `each` is corruption at that record's position. Returns how many
+    /// records were visited.
+    pub fn read_views(
+        &self,
+        from: u64,
+        max: usize,
+        each: &mut dyn FnMut(RecordView<'_>) -> Result<(), String>,
+    ) -> Result<usize, StoreError> {
+        let mut count = 0;
+        self.visit(from, max, Source::Storage, &mut |position, value| {
+            let view = codec::decode_stored_view(value).map_err(|e| e.0)?;
+            if view.position != position {
+                return Err(format!("record claims position {}", view.position));
+            }
+            count += 1;
+            each(view)
+        })?;
+        Ok(count)
     }
 
     /// Reads up to `max` records' exact bytes and stored hashes from `from`, from

@@ -119,9 +119,15 @@ macro_rules! validated_string {
         impl $name {
             pub fn new(value: impl Into<String>) -> Result<Self, NameError> {
                 let value = value.into();
-                let check: fn(&str) -> Result<(), NameError> = $check;
-                check(&value)?;
+                Self::check(&value)?;
                 Ok($name(value))
+            }
+
+            /// Whether `value` is valid, without building the name: what
+            /// [`RecordView`](crate::RecordView) holds its borrowed fields to.
+            pub fn check(value: &str) -> Result<(), NameError> {
+                let check: fn(&str) -> Result<(), NameError> = $check;
+                check(value)
             }
 
             pub fn as_str(&self) -> &str {
@@ -291,6 +297,76 @@ impl RecordedEvent {
             && self.effective_date == new.effective_date
             && self.memo == new.memo
             && self.payload == new.payload
+    }
+}
+
+/// An event as stored in the log, read in place: the same fields as [`RecordedEvent`],
+/// every text and the payload borrowed from the stored bytes, so that reading a record
+/// allocates nothing. It is built only by the codec, with every check of the owned
+/// decoder: the names are valid ([`CommandId::check`] and the others), the event index
+/// lies inside its command, the date is in range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub position: u64,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+    pub recorded_at_ms: i64,
+    pub command_id: &'a str,
+    pub command_event_index: u32,
+    pub command_event_count: u32,
+    pub stream: &'a str,
+    pub stream_version: u64,
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub actor: &'a str,
+    pub effective_date: NaiveDate,
+    pub memo: &'a str,
+    pub payload: &'a [u8],
+}
+
+impl RecordView<'_> {
+    /// The owned event with the same fields (the names were checked when decoded).
+    pub fn to_recorded(&self) -> RecordedEvent {
+        RecordedEvent {
+            position: self.position,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+            recorded_at_ms: self.recorded_at_ms,
+            command_id: CommandId(self.command_id.to_owned()),
+            command_event_index: self.command_event_index,
+            command_event_count: self.command_event_count,
+            stream: StreamName(self.stream.to_owned()),
+            stream_version: self.stream_version,
+            event_type: EventType(self.event_type.to_owned()),
+            schema_version: self.schema_version,
+            actor: Actor(self.actor.to_owned()),
+            effective_date: self.effective_date,
+            memo: Memo(self.memo.to_owned()),
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
+impl RecordedEvent {
+    /// This event as a view borrowing its fields.
+    pub fn view(&self) -> RecordView<'_> {
+        RecordView {
+            position: self.position,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+            recorded_at_ms: self.recorded_at_ms,
+            command_id: self.command_id.as_str(),
+            command_event_index: self.command_event_index,
+            command_event_count: self.command_event_count,
+            stream: self.stream.as_str(),
+            stream_version: self.stream_version,
+            event_type: self.event_type.as_str(),
+            schema_version: self.schema_version,
+            actor: self.actor.as_str(),
+            effective_date: self.effective_date,
+            memo: self.memo.as_str(),
+            payload: &self.payload,
+        }
     }
 }
 
