@@ -827,7 +827,14 @@ struct FormPage {
     key: String,
     fields: Vec<FieldView>,
     form_error: Option<ErrorView>,
+    summary: Vec<SummaryItem>,
     has_errors: bool,
+}
+
+pub(crate) struct SummaryItem {
+    pub href: String,
+    pub label: String,
+    pub message: String,
 }
 
 fn error_text(tr: Tr, e: &FieldError) -> String {
@@ -945,6 +952,31 @@ fn form_page(
         .iter()
         .find(|e| e.field.is_empty())
         .map(|e| ErrorView::of(tr, &e.code, &e.detail));
+    // The error summary at the top links to each field with a message (WCAG 3.3.1).
+    let summary = errors
+        .iter()
+        .filter(|e| !e.field.is_empty())
+        .map(|e| {
+            let label = match e.field.strip_prefix("share_") {
+                Some(tier) => format!("{} {}", tr.t("field.shares"), tr.of("tier.", tier)),
+                None => kind
+                    .fields()
+                    .iter()
+                    .find(|f| f.name == e.field)
+                    .map_or_else(|| e.field.clone(), |f| tr.t(f.key).to_string()),
+            };
+            let target = if e.field == "shares" {
+                "field-shares".to_string()
+            } else {
+                format!("f-{}", e.field)
+            };
+            SummaryItem {
+                href: format!("#{target}"),
+                label,
+                message: error_text(tr, e),
+            }
+        })
+        .collect();
     html(
         status,
         session,
@@ -955,6 +987,7 @@ fn form_page(
             key,
             fields,
             form_error,
+            summary,
             has_errors: !errors.is_empty(),
         }
         .render(),
