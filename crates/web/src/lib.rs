@@ -9,6 +9,7 @@
 //! ([`money`]). docs/USER-GUIDE.md is the manual.
 
 pub mod api;
+pub mod dashboard;
 pub mod forms;
 pub mod i18n;
 pub mod money;
@@ -69,6 +70,11 @@ pub fn router<B: Backend + 'static>(app: Arc<App<B>>) -> Router {
         .route("/web/audit", get(pages::audit::<B>))
         .route("/web/audit/export.jsonl", get(pages::export::<B>))
         .route("/web/verify", get(pages::verify::<B>))
+        .route("/web/dashboard", get(pages::dashboard::<B>))
+        .route(
+            "/web/dashboard/download/{file}",
+            get(pages::dashboard_download::<B>),
+        )
         .layer(DefaultBodyLimit::max(WEB_BODY_BYTES_MAX))
         .with_state(web)
 }
@@ -91,4 +97,6 @@ pub const WEB_PATHS: &[&str] = &[
     "/web/audit",
     "/web/audit/export.jsonl",
     "/web/verify",
+    "/web/dashboard",
+    "/web/dashboard/download/{file}",
 ];

@@ -195,9 +195,14 @@ impl Chrome {
                 ("/web/funds", "nav.funds"),
                 ("/web/requests", "nav.requests"),
             ],
-            Some(Role::Manager) => &[("/web/", "nav.home"), ("/web/funds", "nav.funds")],
+            Some(Role::Manager) => &[
+                ("/web/", "nav.home"),
+                ("/web/dashboard", "nav.dashboard"),
+                ("/web/funds", "nav.funds"),
+            ],
             Some(Role::Auditor | Role::Admin) => &[
                 ("/web/", "nav.home"),
+                ("/web/dashboard", "nav.dashboard"),
                 ("/web/funds", "nav.funds"),
                 ("/web/audit", "nav.audit"),
                 ("/web/verify", "nav.verify"),
@@ -476,10 +481,14 @@ pub(crate) async fn home<B: Backend>(State(web): State<Arc<Web<B>>>, session: Se
             card("/web/funds", "nav.funds", "home.intro"),
         ],
         Role::Approver => vec![card("/web/requests", "nav.requests", "home.approver")],
-        Role::Manager => vec![card("/web/funds", "nav.funds", "home.manager")],
+        Role::Manager => vec![
+            card("/web/dashboard", "nav.dashboard", "home.manager"),
+            card("/web/funds", "nav.funds", "home.intro"),
+        ],
         Role::Auditor => vec![
             card("/web/audit", "nav.audit", "home.auditor"),
             card("/web/verify", "nav.verify", "verify.title"),
+            card("/web/dashboard", "nav.dashboard", "home.manager"),
         ],
         Role::Admin => vec![card("/web/funds", "nav.funds", "home.admin")],
     };
@@ -1607,4 +1616,239 @@ pub(crate) async fn verify<B: Backend>(
         }
         .render(),
     )
+}
+
+// ---------------------------------------------------------------- dashboard
+
+pub(crate) struct CellView {
+    pub text: String,
+    pub num: bool,
+    pub href: Option<String>,
+}
+
+pub(crate) struct TableView {
+    pub name: &'static str,
+    pub title: String,
+    pub headings: Vec<(String, bool)>,
+    pub rows: Vec<Vec<CellView>>,
+    pub footnotes: Vec<String>,
+    pub csv: String,
+    pub xlsx: String,
+    pub chart: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    unit: String,
+    year: String,
+    wan: bool,
+    up: Option<String>,
+    tables: Vec<TableView>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DashboardQuery {
+    unit: Option<String>,
+    year: Option<String>,
+    wan: Option<String>,
+}
+
+impl DashboardQuery {
+    fn resolve<B: Backend>(&self, web: &Web<B>, me: &Me) -> Result<(String, i32), ApiProblem> {
+        let unit = match self
+            .unit
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => u.to_string(),
+            None => crate::dashboard::default_unit(web, me.scope.as_deref()).ok_or_else(|| {
+                ApiProblem {
+                    status: 404,
+                    code: "unknown_unit".into(),
+                    detail: "the ledger has no units yet".into(),
+                }
+            })?,
+        };
+        let year = match self
+            .year
+            .as_deref()
+            .map(str::trim)
+            .filter(|y| !y.is_empty())
+        {
+            Some(y) => y.parse::<i32>().map_err(|_| ApiProblem {
+                status: 400,
+                code: "year_invalid".into(),
+                detail: format!("{y} is not a year"),
+            })?,
+            None => crate::dashboard::this_year(web),
+        };
+        Ok((unit, year))
+    }
+}
+
+fn cell_view(cell: &ledger_render::Cell, wan: bool) -> CellView {
+    use ledger_render::Cell;
+    let (text, num) = match cell {
+        Cell::Text(t) => (t.clone(), false),
+        Cell::Money(d) if wan => (ledger_render::wan_yuan(*d), true),
+        Cell::Money(d) => (ledger_render::yuan(*d), true),
+        Cell::Ratio(r) => (ledger_render::percent(*r), true),
+        Cell::Count(n) => (n.to_string(), true),
+        Cell::Empty => (String::new(), false),
+    };
+    CellView {
+        text,
+        num,
+        href: None,
+    }
+}
+
+pub(crate) async fn dashboard<B: Backend>(
+    State(web): State<Arc<Web<B>>>,
+    session: Session,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    use crate::dashboard::{build, monthly_chart, trends_chart, Which};
+    let (token, me) = sign_in_or_return!(web, session);
+    let (unit, year) = match q.resolve(&web, &me) {
+        Ok(x) => x,
+        Err(p) => return error_page(&session, Some(&me), &p),
+    };
+    let wan = q.wan.is_some_and(|w| !w.is_empty());
+    let chrome = Chrome::new(&session, Some(&me), "dashboard.title", "/web/dashboard");
+    let tr = chrome.tr;
+    let mut tables = Vec::new();
+    for which in Which::ALL {
+        let built = match build(&web, &token, tr, which, &unit, year).await {
+            Ok(b) => b,
+            Err(p) => return error_page(&session, Some(&me), &p),
+        };
+        let table = &built.table;
+        let chart = match which {
+            Which::Monthly => Some(monthly_chart(tr, table)),
+            Which::Trends => Some(trends_chart(tr, table)),
+            _ => None,
+        };
+        let headings = table
+            .columns
+            .iter()
+            .map(|c| {
+                let heading = if wan && c.kind == ledger_render::ColumnKind::Money {
+                    c.heading
+                        .replace(tr.t("dashboard.yuan_suffix"), tr.t("dashboard.wan_suffix"))
+                } else {
+                    c.heading.clone()
+                };
+                (heading, c.kind != ledger_render::ColumnKind::Text)
+            })
+            .collect();
+        let rows = table
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(|(j, cell)| {
+                        let mut view = cell_view(cell, wan);
+                        if j == 0 {
+                            view.href = built.links.get(i).cloned().flatten();
+                        }
+                        view
+                    })
+                    .collect()
+            })
+            .collect();
+        let file = |ext: &str| {
+            format!(
+                "/web/dashboard/download/{}.{ext}{}",
+                which.name(),
+                query(&[("unit", &unit), ("year", &year.to_string())])
+            )
+        };
+        tables.push(TableView {
+            name: which.name(),
+            title: table.title.clone(),
+            headings,
+            rows,
+            footnotes: table.footnotes.clone(),
+            csv: file("csv"),
+            xlsx: file("xlsx"),
+            chart,
+        });
+    }
+    let up = crate::dashboard::parent(&web, &unit, me.scope.as_deref()).map(|p| {
+        format!(
+            "/web/dashboard{}",
+            query(&[("unit", &p), ("year", &year.to_string())])
+        )
+    });
+    html(
+        StatusCode::OK,
+        &session,
+        DashboardPage {
+            chrome,
+            unit,
+            year: year.to_string(),
+            wan,
+            up,
+            tables,
+        }
+        .render(),
+    )
+}
+
+/// A dashboard table as CSV or XLSX: `/web/dashboard/download/<table>.<csv|xlsx>`.
+pub(crate) async fn dashboard_download<B: Backend>(
+    State(web): State<Arc<Web<B>>>,
+    session: Session,
+    Path(file): Path<String>,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    use crate::dashboard::{build, Which};
+    let (token, me) = sign_in_or_return!(web, session);
+    let Some((which, ext)) = file
+        .rsplit_once('.')
+        .and_then(|(name, ext)| Which::from_name(name).map(|w| (w, ext)))
+        .filter(|(_, ext)| matches!(*ext, "csv" | "xlsx"))
+    else {
+        return not_found(&session, Some(&me));
+    };
+    let (unit, year) = match q.resolve(&web, &me) {
+        Ok(x) => x,
+        Err(p) => return error_page(&session, Some(&me), &p),
+    };
+    let tr = Tr { lang: session.lang };
+    let built = match build(&web, &token, tr, which, &unit, year).await {
+        Ok(b) => b,
+        Err(p) => return error_page(&session, Some(&me), &p),
+    };
+    let (bytes, content_type) = if ext == "csv" {
+        (ledger_render::csv(&built.table), "text/csv; charset=utf-8")
+    } else {
+        match ledger_render::xlsx(&built.table) {
+            Ok(bytes) => (
+                bytes,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            Err(e) => {
+                return error_page(
+                    &session,
+                    Some(&me),
+                    &ApiProblem::internal(format!("{e} ({})", e.code())),
+                )
+            }
+        }
+    };
+    let name = format!("{unit}-{year}-{}.{ext}", which.name());
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }

@@ -488,3 +488,98 @@ async fn a_payment_above_the_threshold_waits_for_another_person_to_approve_it() 
         trail.body
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_programmes_units_months_and_trends_with_downloads() {
+    let l = ledger();
+    let grant = [
+        ("csrf", CSRF),
+        ("idempotency_key", "web-test-grant-small"),
+        ("fund", "SM-HP"),
+        ("beneficiary", "b-000002"),
+        ("modality", "Relief"),
+        ("share_County", "1,234.56"),
+        ("effective_date", "2021-11-05"),
+    ];
+    assert_eq!(
+        l.post("clerk-sm", "/web/record/grant", &grant).await.status,
+        StatusCode::CREATED
+    );
+
+    // The manager's own unit by default; figures in 元, or in 万元 when asked.
+    let page = l.get(Some("manager-sm"), "/web/dashboard?year=2021").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for id in [
+        "table-programmes",
+        "table-units",
+        "table-monthly",
+        "table-trends",
+    ] {
+        assert!(page.body.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(page.body.contains("幸福工程"));
+    assert!(page.body.contains("1,234.56"), "the grant in 元");
+    assert!(page.body.contains("<svg"), "charts drawn on the server");
+    assert!(
+        page.body.contains("简单赔付率 = 已决赔款 ÷ 税后保费收入"),
+        "definitions as footnotes"
+    );
+    let wan = l
+        .get(Some("manager-sm"), "/web/dashboard?year=2021&wan=1")
+        .await;
+    assert!(
+        wan.body.contains("（万元）") && wan.body.contains("0.12"),
+        "{}",
+        wan.body
+    );
+
+    // Drill down from the province to the city.
+    let province = l
+        .get(Some("auditor"), "/web/dashboard?unit=FJ&year=2021")
+        .await;
+    assert!(
+        province
+            .body
+            .contains("href=\"/web/dashboard?unit=FJ-SM&#38;year=2021\""),
+        "{}",
+        province.body
+    );
+    let city = l
+        .get(Some("auditor"), "/web/dashboard?unit=FJ-SM&year=2021")
+        .await;
+    assert!(city.body.contains("id=\"up\""), "a way back up");
+
+    // Downloads: CSV with a byte order mark and footnotes, XLSX a zip.
+    let csv = l
+        .get(
+            Some("manager-sm"),
+            "/web/dashboard/download/monthly.csv?year=2021",
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with('\u{feff}'));
+    assert!(csv.body.contains("2021-11,1234.56"), "{}", csv.body);
+    assert!(csv.body.contains("每月发放 = "), "{}", csv.body);
+    let xlsx = l
+        .send(
+            Request::get("/web/dashboard/download/programmes.xlsx?year=2021")
+                .header(header::COOKIE, format!("wl_token={}", token("manager-sm")))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert!(xlsx.body.starts_with("PK"), "an XLSX is a zip file");
+
+    // The API's scope: a city manager cannot read the province.
+    let refused = l
+        .get(Some("manager-sm"), "/web/dashboard?unit=FJ&year=2021")
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        l.get(Some("manager-sm"), "/web/dashboard/download/nothing.csv")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
