@@ -245,6 +245,17 @@ impl Web {
             .execute("window.scrollTo(0, 0);", vec![])
             .await
             .unwrap();
+        self.save(name).await;
+    }
+
+    /// A screenshot with the element `css` scrolled to the top of the window.
+    async fn shot_at(&self, name: &str, css: &str) {
+        let script = format!("document.querySelector({css:?}).scrollIntoView();");
+        self.c.execute(&script, vec![]).await.unwrap();
+        self.save(name).await;
+    }
+
+    async fn save(&self, name: &str) {
         let png = self.c.screenshot().await.unwrap();
         std::fs::write(self.shots.join(name), png).unwrap();
     }
@@ -340,6 +351,7 @@ async fn staff_use_the_web_workspace_in_a_real_browser() {
     let clerk = issue_token(&data, "clerk-fj-sm");
     let approver = issue_token(&data, "approver-fj-sm");
     let auditor = issue_token(&data, "auditor-fj");
+    let manager = issue_token(&data, "manager-fj");
     let key = dir.path().join("ledger.master-key");
     let server = common::serve_with(&data, &[("WELFARE_LEDGER_MASTER_KEY_FILE", &key)]);
     let api = common::Api {
@@ -446,10 +458,10 @@ async fn staff_use_the_web_workspace_in_a_real_browser() {
     web.fill("#f-share_City", "25,000").await;
     web.fill("#f-memo", "幸福工程 浏览器测试").await;
     web.click("#submit").await;
-    let page = web.source().await;
+    let notice = web.text("#notice-2").await;
     assert!(
-        page.contains("待另一人审批"),
-        "the payment waits for approval"
+        notice.contains("待另一人审批"),
+        "the payment waits for approval: {notice}"
     );
     let command_id = web.text("#command-ids").await;
     web.sign_out().await;
@@ -513,6 +525,18 @@ async fn staff_use_the_web_workspace_in_a_real_browser() {
     web.go("/web/record/loan").await;
     assert!(web.text("#page-error").await.contains("not_permitted"));
     web.shot("auditor-refused.png").await;
+    web.sign_out().await;
+
+    // A manager reads the province's dashboard and drills down to a city.
+    web.sign_in(&manager).await;
+    web.go("/web/dashboard?unit=FJ&year=2024").await;
+    assert!(web.text("#table-programmes").await.contains("幸福工程"));
+    assert!(web.source().await.contains("<svg"), "charts drawn on the server");
+    web.shot("manager-dashboard.png").await;
+    web.shot_at("manager-charts.png", "#h-monthly").await;
+    web.click("#table-units a[href*='unit=FJ-SM&']").await;
+    assert!(web.text("h1").await.contains("FJ-SM"));
+    assert!(web.text("#table-units").await.contains("FJ-SM-SX"), "the counties of Sanming");
 
     // English, and a phone-width screen.
     web.go("/web/funds/FJ-SM-HAPPINESS").await;
