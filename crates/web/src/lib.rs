@@ -12,6 +12,7 @@ pub mod api;
 pub mod dashboard;
 pub mod forms;
 pub mod i18n;
+pub mod import;
 pub mod money;
 mod pages;
 pub mod session;
@@ -32,6 +33,7 @@ pub const WEB_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub struct Web<B: Backend> {
     pub app: Arc<App<B>>,
     pub api: api::Api,
+    pub imports: Arc<import::Jobs>,
 }
 
 impl<B: Backend> std::fmt::Debug for Web<B> {
@@ -46,6 +48,7 @@ impl<B: Backend> std::fmt::Debug for Web<B> {
 pub fn router<B: Backend + 'static>(app: Arc<App<B>>) -> Router {
     let web = Arc::new(Web {
         api: api::Api::new(ledger_server::router(Arc::clone(&app))),
+        imports: Arc::default(),
         app,
     });
     Router::new()
@@ -64,6 +67,15 @@ pub fn router<B: Backend + 'static>(app: Arc<App<B>>) -> Router {
         .route(
             "/web/record/{kind}",
             get(pages::record_form::<B>).post(pages::record_submit::<B>),
+        )
+        .route(
+            "/web/import",
+            get(pages::import_form::<B>).post(pages::import_start::<B>),
+        )
+        .route("/web/import/{job}", get(pages::import_job::<B>))
+        .route(
+            "/web/import/{job}/rejects.csv",
+            get(pages::import_rejects::<B>),
         )
         .route("/web/requests", get(pages::requests::<B>))
         .route("/web/requests/{request}", post(pages::decide_request::<B>))
@@ -92,6 +104,9 @@ pub const WEB_PATHS: &[&str] = &[
     "/web/funds/{fund}",
     "/web/record",
     "/web/record/{kind}",
+    "/web/import",
+    "/web/import/{job}",
+    "/web/import/{job}/rejects.csv",
     "/web/requests",
     "/web/requests/{request}",
     "/web/audit",

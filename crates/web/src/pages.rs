@@ -177,6 +177,8 @@ pub(crate) struct Chrome {
     pub scope_label: String,
     pub nav: Vec<Nav>,
     pub lang_href: String,
+    /// Reload the page after this many seconds (0: never); an import in progress.
+    pub refresh_seconds: u32,
 }
 
 impl Chrome {
@@ -188,6 +190,7 @@ impl Chrome {
                 ("/web/", "nav.home"),
                 ("/web/funds", "nav.funds"),
                 ("/web/record", "nav.record"),
+                ("/web/import", "nav.import"),
                 ("/web/requests", "nav.requests"),
             ],
             Some(Role::Approver) => &[
@@ -231,6 +234,7 @@ impl Chrome {
             role_label,
             scope_label,
             nav,
+            refresh_seconds: 0,
             lang_href: format!(
                 "/web/lang?to={}&back={}",
                 session.lang.other().code(),
@@ -478,6 +482,7 @@ pub(crate) async fn home<B: Backend>(State(web): State<Arc<Web<B>>>, session: Se
     let cards = match me.role {
         Role::Clerk => vec![
             card("/web/record", "nav.record", "home.clerk"),
+            card("/web/import", "nav.import", "import.intro"),
             card("/web/funds", "nav.funds", "home.intro"),
         ],
         Role::Approver => vec![card("/web/requests", "nav.requests", "home.approver")],
@@ -1850,5 +1855,203 @@ pub(crate) async fn dashboard_download<B: Backend>(
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
+    response
+}
+
+// ---------------------------------------------------------------- CSV import
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    chrome: Chrome,
+    error: Option<ErrorView>,
+}
+
+pub(crate) async fn import_form<B: Backend>(
+    State(web): State<Arc<Web<B>>>,
+    session: Session,
+) -> Response {
+    let (_, me) = sign_in_or_return!(web, session);
+    if let Err(p) = may_record(&web, &me) {
+        return error_page(&session, Some(&me), &p);
+    }
+    let chrome = Chrome::new(&session, Some(&me), "import.title", "/web/import");
+    html(
+        StatusCode::OK,
+        &session,
+        ImportPage {
+            chrome,
+            error: None,
+        }
+        .render(),
+    )
+}
+
+pub(crate) async fn import_start<B: Backend + 'static>(
+    State(web): State<Arc<Web<B>>>,
+    session: Session,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
+    let (_, me) = sign_in_or_return!(web, session);
+    if let Err(p) = may_record(&web, &me) {
+        return error_page(&session, Some(&me), &p);
+    }
+    let (mut csrf, mut skip, mut file, mut file_name) = (None, false, None, String::new());
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name == "file" {
+                    file_name = field.file_name().unwrap_or("payments.csv").to_string();
+                }
+                match field.bytes().await {
+                    Ok(bytes) => match name.as_str() {
+                        "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                        "skip_bad_rows" => skip = !bytes.is_empty(),
+                        "file" => file = Some(bytes.to_vec()),
+                        _ => {}
+                    },
+                    Err(e) => return import_refused(&session, &me, "import_file", &e.body_text()),
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return import_refused(&session, &me, "import_file", &e.body_text()),
+        }
+    }
+    if !session.csrf_matches(csrf.as_deref()) {
+        return csrf_refused(&session, Some(&me));
+    }
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return import_refused(
+            &session,
+            &me,
+            "import_file",
+            "choose a CSV file of payments",
+        );
+    };
+    let actor = match UserId::new(&me.user) {
+        Ok(a) => a,
+        Err(e) => return error_page(&session, Some(&me), &ApiProblem::internal(e.to_string())),
+    };
+    match web
+        .imports
+        .start(Arc::clone(&web.app.engine), actor, file_name, file, skip)
+    {
+        Ok(job) => Redirect::to(&format!("/web/import/{job}")).into_response(),
+        Err(e) => error_page(
+            &session,
+            Some(&me),
+            &ApiProblem::internal(format!("the import could not start: {e}")),
+        ),
+    }
+}
+
+fn import_refused(session: &Session, me: &Me, code: &str, detail: &str) -> Response {
+    let chrome = Chrome::new(session, Some(me), "import.title", "/web/import");
+    let error = Some(ErrorView::of(chrome.tr, code, detail));
+    html(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        session,
+        ImportPage { chrome, error }.render(),
+    )
+}
+
+pub(crate) struct ImportView {
+    pub id: String,
+    pub file_name: String,
+    pub running: bool,
+    pub done: u64,
+    pub total: u64,
+    pub percent: u64,
+    pub summary: Vec<(&'static str, String)>,
+    pub error: Option<ErrorView>,
+    pub has_rejects: bool,
+}
+
+#[derive(Template)]
+#[template(path = "import_job.html")]
+struct ImportJobPage {
+    chrome: Chrome,
+    job: ImportView,
+}
+
+/// Seconds between reloads of a running import's page.
+const IMPORT_REFRESH_SECONDS: u32 = 1;
+
+pub(crate) async fn import_job<B: Backend>(
+    State(web): State<Arc<Web<B>>>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    use crate::import::Stage;
+    let (_, me) = sign_in_or_return!(web, session);
+    let Some(job) = web.imports.get(&id, &me.user) else {
+        return not_found(&session, Some(&me));
+    };
+    let mut chrome = Chrome::new(&session, Some(&me), "import.title", "/web/import");
+    let tr = chrome.tr;
+    let (done, total) = match &job.stage {
+        Stage::Applying { done, total } => (*done, *total),
+        Stage::Finished(s) => (s.applied + s.duplicates, s.applied + s.duplicates),
+        _ => (0, 0),
+    };
+    let summary = match &job.stage {
+        Stage::Finished(s) => vec![
+            ("import.rows", s.rows.to_string()),
+            ("import.applied", s.applied.to_string()),
+            ("import.duplicates", s.duplicates.to_string()),
+            ("import.rejected", s.rejected.len().to_string()),
+            ("import.pending", s.pending_approval.len().to_string()),
+        ],
+        _ => Vec::new(),
+    };
+    let error = match &job.stage {
+        Stage::Failed { code, message } => Some(ErrorView::of(tr, code, message)),
+        _ => None,
+    };
+    if job.running() {
+        chrome.refresh_seconds = IMPORT_REFRESH_SECONDS;
+    }
+    let view = ImportView {
+        running: job.running(),
+        percent: if total == 0 { 0 } else { done * 100 / total },
+        done,
+        total,
+        summary,
+        error,
+        has_rejects: !job.rejects.is_empty(),
+        id: job.id,
+        file_name: job.file_name,
+    };
+    html(
+        StatusCode::OK,
+        &session,
+        ImportJobPage { chrome, job: view }.render(),
+    )
+}
+
+pub(crate) async fn import_rejects<B: Backend>(
+    State(web): State<Arc<Web<B>>>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let (_, me) = sign_in_or_return!(web, session);
+    let Some(job) = web
+        .imports
+        .get(&id, &me.user)
+        .filter(|j| !j.rejects.is_empty())
+    else {
+        return not_found(&session, Some(&me));
+    };
+    let mut response = (StatusCode::OK, job.rejects).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"rejects.csv\""),
+    );
     response
 }

@@ -583,3 +583,113 @@ async fn the_dashboard_shows_programmes_units_months_and_trends_with_downloads()
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_csv_import_runs_in_the_background_with_progress_and_a_rejects_file() {
+    let l = ledger();
+    let header = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/examples/payments.csv"
+    ))
+    .unwrap()
+    .lines()
+    .next()
+    .unwrap()
+    .to_string();
+    let file = format!(
+        "{header}\n\
+         grant,2021-07-15,SM-HP,b-000002,,,,3000.00,,,,province:1000.00;city:2000.00,,,,第十七批,,skills,,,,,,,,,,技能培训\n\
+         grant,2021-07-16,SM-HP,b-999999,,,,500.00,,,county,,,,,,,relief,,,,,,,,,,无此人\n"
+    );
+    let boundary = "XBOUNDARYX";
+    let mut body = String::new();
+    for (name, value) in [("csrf", CSRF), ("skip_bad_rows", "1")] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"july.csv\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    let request = |body: String| {
+        Request::post("/web/import")
+            .header(
+                header::COOKIE,
+                format!("wl_csrf={CSRF}; wl_token={}", token("clerk-sm")),
+            )
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let before = l.available("SM-HP");
+    let started = l.send(request(body.clone())).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let job = started.location.clone();
+    assert!(job.starts_with("/web/import/"), "{job}");
+
+    // The page reloads itself while the import runs, then shows what was done.
+    let mut page = l.get(Some("clerk-sm"), &job).await;
+    for _ in 0..200 {
+        if !page.body.contains("http-equiv=\"refresh\"") {
+            break;
+        }
+        assert!(page.body.contains("<progress"), "{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        page = l.get(Some("clerk-sm"), &job).await;
+    }
+    assert!(page.body.contains("导入完成"), "{}", page.body);
+    let summary = page.body.split("id=\"import-summary\"").nth(1).unwrap();
+    assert!(
+        summary.contains("本次记入</th><td class=\"num\">1<"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("被拒绝的行</th><td class=\"num\">1<"),
+        "{summary}"
+    );
+    assert_eq!(
+        l.available("SM-HP").to_decimal(),
+        before.to_decimal() - Amount::parse("3000").unwrap().to_decimal()
+    );
+    let rejects = l.get(Some("clerk-sm"), &format!("{job}/rejects.csv")).await;
+    assert_eq!(rejects.status, StatusCode::OK);
+    assert!(
+        rejects.body.contains("b-999999") && rejects.body.contains("原因 reason"),
+        "{}",
+        rejects.body
+    );
+    assert!(!rejects.body.contains("b-000002"), "only the refused row");
+
+    // Another member of staff cannot see the job; importing the file again pays nothing twice.
+    assert_eq!(
+        l.get(Some("approver-sm"), &job).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let again = l.send(request(body)).await;
+    let mut page = l.get(Some("clerk-sm"), &again.location).await;
+    for _ in 0..200 {
+        if !page.body.contains("http-equiv=\"refresh\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        page = l.get(Some("clerk-sm"), &again.location).await;
+    }
+    assert!(
+        page.body
+            .contains("以前已记入（未重复）</th><td class=\"num\">1<"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        l.available("SM-HP").to_decimal(),
+        before.to_decimal() - Amount::parse("3000").unwrap().to_decimal()
+    );
+    // Only clerks import.
+    assert_eq!(
+        l.get(Some("auditor"), "/web/import").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
