@@ -531,12 +531,18 @@ async fn staff_use_the_web_workspace_in_a_real_browser() {
     web.sign_in(&manager).await;
     web.go("/web/dashboard?unit=FJ&year=2024").await;
     assert!(web.text("#table-programmes").await.contains("幸福工程"));
-    assert!(web.source().await.contains("<svg"), "charts drawn on the server");
+    assert!(
+        web.source().await.contains("<svg"),
+        "charts drawn on the server"
+    );
     web.shot("manager-dashboard.png").await;
     web.shot_at("manager-charts.png", "#h-monthly").await;
     web.click("#table-units a[href*='unit=FJ-SM&']").await;
     assert!(web.text("h1").await.contains("FJ-SM"));
-    assert!(web.text("#table-units").await.contains("FJ-SM-SX"), "the counties of Sanming");
+    assert!(
+        web.text("#table-units").await.contains("FJ-SM-SX"),
+        "the counties of Sanming"
+    );
 
     // English, and a phone-width screen.
     web.go("/web/funds/FJ-SM-HAPPINESS").await;

@@ -2014,7 +2014,7 @@ pub(crate) async fn import_job<B: Backend>(
     }
     let view = ImportView {
         running: job.running(),
-        percent: if total == 0 { 0 } else { done * 100 / total },
+        percent: (done.saturating_mul(100)).checked_div(total).unwrap_or(0),
         done,
         total,
         summary,
