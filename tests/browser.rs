@@ -361,11 +361,11 @@ async fn staff_use_the_web_workspace_in_a_real_browser() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
-    let year =
+    let china =
         chrono::DateTime::from_timestamp(i64::try_from(now.as_secs()).unwrap() + 8 * 3600, 0)
-            .unwrap()
-            .format("%Y")
-            .to_string();
+            .unwrap();
+    let year = china.format("%Y").to_string();
+    let today = china.format("%Y-%m-%d").to_string();
     let bursary_fund = "FJ-SM-2025-BURSARY";
     allocate(
         &api,
@@ -464,6 +464,48 @@ async fn staff_use_the_web_workspace_in_a_real_browser() {
         "the payment waits for approval: {notice}"
     );
     let command_id = web.text("#command-ids").await;
+
+    // A CSV import with one good row and one bad one, skipping the bad one.
+    let header = std::fs::read_to_string(common::repo().join("docs/examples/payments.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let csv = dir.path().join("payments-web.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "{header}\ncondolence,{today},,{mother},,,WEB-NO-SUCH-CAMPAIGN,500.00,,,city,,,,,,,,,,,,,,poor_household,cash,,春节慰问\n\
+             grant,{today},FJ-SM-HAPPINESS,{mother},,,,800.00,,,city,,,,,,,relief,,,,,,,,,,浏览器导入\n"
+        ),
+    )
+    .unwrap();
+    web.go("/web/import").await;
+    web.c
+        .find(Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
+    web.click("#skip_bad_rows").await;
+    web.click("#start-import").await;
+    let started_import = Instant::now();
+    while !web.text("#import-status").await.contains("导入完成") {
+        assert!(
+            started_import.elapsed() < Duration::from_secs(30),
+            "the import did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let summary = web.text("#import-summary").await;
+    assert!(
+        summary.contains("本次记入 1") && summary.contains("被拒绝的行 1"),
+        "{summary}"
+    );
+    assert!(web.text("#rejects").await.contains("rejects.csv"));
+    web.shot("clerk-import.png").await;
     web.sign_out().await;
 
     // The approver sees it with its reserved amount, and approves it.
