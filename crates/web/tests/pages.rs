@@ -693,3 +693,69 @@ async fn a_csv_import_runs_in_the_background_with_progress_and_a_rejects_file() 
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_clerk_withdraws_their_own_request_with_a_reason() {
+    let l = ledger();
+    let grant = [
+        ("csrf", CSRF),
+        ("idempotency_key", "web-test-grant-withdraw"),
+        ("fund", "SM-HP"),
+        ("beneficiary", "b-000002"),
+        ("modality", "Health"),
+        ("share_Province", "9,000"),
+        ("share_City", "9,000"),
+        ("share_County", "9,000"),
+        ("effective_date", "2021-12-20"),
+    ];
+    assert_eq!(
+        l.post("clerk-sm", "/web/record/grant", &grant).await.status,
+        StatusCode::CREATED
+    );
+    let request = l
+        .engine
+        .read(|m| m.state().pending_requests().next().unwrap().0);
+    let queue = l.get(Some("clerk-sm"), "/web/requests").await;
+    assert!(queue.body.contains("撤回"), "{}", queue.body);
+    let path = format!("/web/requests/{request}");
+    let withdrawn = l
+        .post(
+            "clerk-sm",
+            &path,
+            &[
+                ("csrf", CSRF),
+                ("idempotency_key", "web-withdraw-1"),
+                ("decision", "reject"),
+                ("reason", "金额有误，重新申请"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        withdrawn.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        withdrawn.body
+    );
+    assert!(l
+        .engine
+        .read(|m| m.state().pending_requests().next().is_none()));
+    // Approving what is no longer pending is refused with the rule's message.
+    let late = l
+        .post(
+            "approver-sm",
+            &path,
+            &[
+                ("csrf", CSRF),
+                ("idempotency_key", "web-approve-late"),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        late.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        late.body
+    );
+    assert!(late.body.contains("unknown_request"), "{}", late.body);
+}
