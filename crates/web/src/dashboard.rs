@@ -48,6 +48,32 @@ struct Programmes {
 }
 
 #[derive(Debug, Deserialize)]
+struct FundRow {
+    fund: String,
+    unit: String,
+    programme: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Funds {
+    funds: Vec<FundRow>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FundFigures {
+    available: String,
+    reserved: String,
+    loans_outstanding: String,
+    received: String,
+    disbursed: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Balance {
+    figures: FundFigures,
+}
+
+#[derive(Debug, Deserialize)]
 struct Loans {
     repayment_rate: Option<String>,
     par30: Option<String>,
@@ -74,6 +100,7 @@ struct Insurance {
 /// The dashboard's tables, by the name their download carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
+    Balances,
     Programmes,
     Children,
     Monthly,
@@ -81,7 +108,8 @@ pub enum Which {
 }
 
 impl Which {
-    pub const ALL: [Which; 4] = [
+    pub const ALL: [Which; 5] = [
+        Which::Balances,
         Which::Programmes,
         Which::Children,
         Which::Monthly,
@@ -90,6 +118,7 @@ impl Which {
 
     pub fn name(self) -> &'static str {
         match self {
+            Which::Balances => "balances",
             Which::Programmes => "programmes",
             Which::Children => "units",
             Which::Monthly => "monthly",
@@ -177,6 +206,87 @@ pub async fn build<B: Backend>(
 ) -> Result<Built, ApiProblem> {
     let (from, to) = year_range(year)?;
     match which {
+        Which::Balances => {
+            // Every fund of the unit's subtree (the API lists those in the caller's
+            // scope), as of the year's end or today, summed per programme.
+            let as_of = to.min(web.app.today());
+            let root = ledger_domain::UnitCode::new(unit).map_err(|e| ApiProblem {
+                status: 400,
+                code: "invalid_id".into(),
+                detail: e.to_string(),
+            })?;
+            let funds: Funds = web.api.get(token, "/api/v1/funds").await?;
+            let within: Vec<FundRow> = web.app.engine.read(|m| {
+                funds
+                    .funds
+                    .into_iter()
+                    .filter(|f| {
+                        ledger_domain::UnitCode::new(&f.unit)
+                            .is_ok_and(|u| m.state().is_within(&u, &root))
+                    })
+                    .collect()
+            });
+            let mut totals: Vec<(String, u64, [Decimal; 5])> = Vec::new();
+            for f in &within {
+                let balance: Balance = web
+                    .api
+                    .get(
+                        token,
+                        &format!(
+                            "/api/v1/funds/{}/balance{}",
+                            encode(&f.fund),
+                            query(&[("as_of", &as_of.to_string())])
+                        ),
+                    )
+                    .await?;
+                let g = &balance.figures;
+                let figures = [
+                    &g.received,
+                    &g.disbursed,
+                    &g.reserved,
+                    &g.loans_outstanding,
+                    &g.available,
+                ]
+                .map(|t| parse(t).unwrap_or_default());
+                match totals.iter_mut().find(|(p, _, _)| *p == f.programme) {
+                    Some((_, count, sums)) => {
+                        *count += 1;
+                        for (sum, x) in sums.iter_mut().zip(figures) {
+                            *sum += x;
+                        }
+                    }
+                    None => totals.push((f.programme.clone(), 1, figures)),
+                }
+            }
+            let rows = totals
+                .iter()
+                .map(|(programme, count, sums)| {
+                    let mut row = vec![
+                        Cell::Text(tr.of("programme.", programme)),
+                        Cell::Count(*count),
+                    ];
+                    row.extend(sums.iter().map(|d| Cell::Money(*d)));
+                    row
+                })
+                .collect();
+            Ok(Built {
+                table: Table {
+                    title: format!("{unit} · {as_of} · {}", tr.t("dashboard.balances")),
+                    columns: vec![
+                        col(tr, "funds.programme", ColumnKind::Text),
+                        col(tr, "dashboard.funds", ColumnKind::Count),
+                        col(tr, "fund.received", ColumnKind::Money),
+                        col(tr, "fund.disbursed", ColumnKind::Money),
+                        col(tr, "fund.reserved", ColumnKind::Money),
+                        col(tr, "fund.outstanding", ColumnKind::Money),
+                        col(tr, "fund.available", ColumnKind::Money),
+                    ],
+                    rows,
+                    footnotes: definitions(tr, &["dashboard.money_note", "def.balances"]),
+                },
+                links: Vec::new(),
+            })
+        }
         Which::Programmes => {
             let report = programmes(web, token, unit, from, to).await?;
             let rows = report

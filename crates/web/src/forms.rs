@@ -1103,6 +1103,37 @@ mod tests {
     }
 
     #[test]
+    fn every_label_hint_and_choice_of_every_form_has_its_texts() {
+        for kind in Kind::ALL {
+            assert!(crate::i18n::has(kind.title_key()), "{kind:?}");
+            for f in kind.fields() {
+                assert!(crate::i18n::has(f.key), "{}", f.key);
+                if let Some(hint) = f.hint {
+                    assert!(crate::i18n::has(hint), "{hint}");
+                }
+                match f.input {
+                    Input::Choice(choices) => {
+                        for (_, key) in choices {
+                            assert!(crate::i18n::has(key), "{key}");
+                        }
+                    }
+                    Input::Shares(tiers) => {
+                        for tier in tiers {
+                            assert!(crate::i18n::has(&format!("tier.{tier:?}")), "{tier:?}");
+                        }
+                    }
+                    Input::Fund(programmes) => {
+                        for p in programmes {
+                            assert!(crate::i18n::has(&format!("programme.{p:?}")), "{p:?}");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
     fn rule_codes_land_on_the_field_they_concern() {
         assert_eq!(field_of_code(Kind::Bursary, "insufficient_funds"), "shares");
         assert_eq!(field_of_code(Kind::Loan, "insufficient_funds"), "principal");

@@ -763,8 +763,8 @@ struct RecordIndexPage {
 }
 
 /// Refuses, with the ledger's own rule, a caller whose role may not record payments:
-/// `authorize` on a probe command (for a fund that does not exist, so that only the
-/// role counts; the scope is checked when the real command is submitted).
+/// `authorize` on a probe command (a repayment of a loan that does not exist, so that
+/// only the role counts; the scope is checked when the real command is submitted).
 fn may_record<B: Backend>(web: &Web<B>, me: &Me) -> Result<(), ApiProblem> {
     let user = UserId::new(&me.user).map_err(|e| ApiProblem::internal(e.to_string()))?;
     let probe = ledger_domain::Command::RepayLoan {
@@ -1189,7 +1189,9 @@ fn as_field_error(kind: Kind, problem: &ApiProblem) -> FieldError {
 /// records all or none: each is first decided, in order, against a copy of the
 /// ledger's state with the domain's own `authorize` and `decide`, as a CSV import does.
 /// Commands already recorded under their ids (a resubmission) are skipped here; the
-/// engine answers them with their original result.
+/// engine answers them with their original result. Another member of staff's payment
+/// between the dry run and the submission can still make a later command fail; the
+/// page then shows its rule, and submitting the same form again records the rest.
 fn dry_run<B: Backend>(
     web: &Web<B>,
     me: &Me,

@@ -510,6 +510,7 @@ async fn the_dashboard_shows_programmes_units_months_and_trends_with_downloads()
     let page = l.get(Some("manager-sm"), "/web/dashboard?year=2021").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     for id in [
+        "table-balances",
         "table-programmes",
         "table-units",
         "table-monthly",
@@ -520,6 +521,10 @@ async fn the_dashboard_shows_programmes_units_months_and_trends_with_downloads()
     assert!(page.body.contains("幸福工程"));
     assert!(page.body.contains("1,234.56"), "the grant in 元");
     assert!(page.body.contains("<svg"), "charts drawn on the server");
+    // The happiness fund's ¥30,000 received less the grant, at the year's end.
+    let balances = page.body.split("id=\"table-balances\"").nth(1).unwrap();
+    let balances = &balances[..balances.find("</table>").unwrap()];
+    assert!(balances.contains("28,765.44"), "{balances}");
     assert!(
         page.body.contains("简单赔付率 = 已决赔款 ÷ 税后保费收入"),
         "definitions as footnotes"
