@@ -1,7 +1,8 @@
 //! The web workspace in a real browser: the real binary serves the demo ledger (its
 //! smallest scale) on loopback, and headless Chromium, driven through chromedriver
 //! over WebDriver (fantoccini), signs in as a clerk, records a bursary with three tier
-//! shares and sees the fund's balance fall by their sum; sees a rejected form show
+//! shares (with a double click on submit) and sees the fund's balance fall by their sum,
+//! once; imports a CSV with a bad row skipped; sees a rejected form show
 //! the rule's message at the field; records a grant over the fund's approval
 //! threshold, which an approver then approves; and signs in as an auditor, who finds
 //! the payment in the audit trail, sees the chain verified and is refused recording.
@@ -407,7 +408,14 @@ async fn staff_use_the_web_workspace_in_a_real_browser() {
     web.fill("#f-share_County", "0.1万").await;
     web.fill("#f-memo", "金秋助学 浏览器测试").await;
     web.shot("clerk-bursary-form.png").await;
-    web.click("#submit").await;
+    // A double click on submit: two posts of the same form, which pay once.
+    web.c
+        .execute(
+            "const b = document.getElementById('submit'); b.click(); b.click();",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert!(web.text("#notice-1").await.contains("已写入账本"));
     let after_page = yuan(&web.text("#fund-available").await);
     web.shot("clerk-recorded.png").await;
