@@ -1,16 +1,20 @@
 //! The web workspace in a real browser: the real binary serves the demo ledger (its
-//! smallest scale) on loopback, and headless Chromium, driven through chromedriver
-//! over WebDriver (fantoccini), signs in as a clerk, records a bursary with three tier
-//! shares (with a double click on submit) and sees the fund's balance fall by their sum,
-//! once; imports a CSV with a bad row skipped; sees a rejected form show
-//! the rule's message at the field; records a grant over the fund's approval
-//! threshold, which an approver then approves; and signs in as an auditor, who finds
-//! the payment in the audit trail, sees the chain verified and is refused recording.
-//! Screenshots of the main pages (1280×800, and one 390×844 phone-width) are written
-//! to docs/screenshots/, where docs/USER-GUIDE.md shows them.
+//! smallest scale) on loopback, and headless Chromium, driven through chromedriver over
+//! WebDriver (fantoccini), goes through the staff's tasks. A clerk signs in (with the
+//! keyboard), records a bursary with three tier shares by double-clicking submit and
+//! sees the fund's balance fall by their sum, once; sees a refused form keep what was
+//! typed and show the rule's message at the field; records a grant above the fund's
+//! approval threshold; and imports a CSV with a bad row skipped. An approver approves
+//! the grant from the queue. An auditor finds it in the audit trail by command id and
+//! by beneficiary, sees the chain verified with the server's head hash, and is refused
+//! recording. A manager reads the province's dashboard and drills down to a city. The
+//! pages switch to English, and a phone-width screen has no sideways scrolling.
+//! Screenshots of the main pages (1280×800, and one 390×844) are written to
+//! docs/screenshots/, where docs/USER-GUIDE.md shows them.
 //!
-//! It needs Debian's `chromium` and `chromium-driver`; without chromedriver it fails
-//! and says so (it never skips).
+//! It needs Debian's `chromium` and `chromium-driver` (and `fonts-wqy-microhei` for
+//! Chinese glyphs in the screenshots); without chromedriver it fails and says so (it
+//! never skips).
 
 mod common;
 
