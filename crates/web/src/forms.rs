@@ -72,6 +72,8 @@ const fn hinted(
 /// The kinds of record a clerk makes from the web.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    Commit,
+    Receive,
     Loan,
     Repayment,
     Grant,
@@ -86,7 +88,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
+        Kind::Commit,
+        Kind::Receive,
         Kind::Loan,
         Kind::Repayment,
         Kind::Grant,
@@ -103,6 +107,8 @@ impl Kind {
     /// The name in the page's address.
     pub fn slug(self) -> &'static str {
         match self {
+            Kind::Commit => "commit",
+            Kind::Receive => "receive",
             Kind::Loan => "loan",
             Kind::Repayment => "repayment",
             Kind::Grant => "grant",
@@ -124,6 +130,8 @@ impl Kind {
     /// The i18n key of its title.
     pub fn title_key(self) -> &'static str {
         match self {
+            Kind::Commit => "kind.commit",
+            Kind::Receive => "kind.receive",
             Kind::Loan => "kind.loan",
             Kind::Repayment => "kind.repayment",
             Kind::Grant => "kind.grant",
@@ -141,6 +149,23 @@ impl Kind {
     /// Its fields, in order; every form ends with the business date and the memo.
     pub fn fields(self) -> Vec<Field> {
         let mut fields = match self {
+            Kind::Commit | Kind::Receive => vec![
+                field("fund", "field.fund", Input::Fund(ALL_PROGRAMMES), true),
+                field(
+                    "tier",
+                    "field.tier",
+                    Input::Choice(APPROPRIATION_TIERS),
+                    true,
+                ),
+                hinted(
+                    "amount",
+                    "field.amount",
+                    Input::Amount,
+                    true,
+                    "field.amount_hint",
+                ),
+                field("reference", "field.reference", Input::Text, false),
+            ],
             Kind::Loan => vec![
                 field("fund", "field.fund", Input::Fund(LENDING), true),
                 field("loan", "field.loan", Input::Text, true),
@@ -408,6 +433,22 @@ impl Kind {
     }
 }
 
+const ALL_PROGRAMMES: &[Programme] = &[
+    Programme::HappinessProject,
+    Programme::RevolvingFund,
+    Programme::Housing,
+    Programme::Bursary,
+    Programme::Insurance,
+    Programme::Condolence,
+];
+const APPROPRIATION_TIERS: &[(&str, &str)] = &[
+    ("Province", "tier.Province"),
+    ("City", "tier.City"),
+    ("County", "tier.County"),
+    ("Township", "tier.Township"),
+    ("Village", "tier.Village"),
+    ("Donation", "tier.Donation"),
+];
 const LENDING: &[Programme] = &[Programme::HappinessProject, Programme::RevolvingFund];
 const THREE_TIERS: &[FundingTier] = &[
     FundingTier::Province,
@@ -696,6 +737,31 @@ pub fn parse(kind: Kind, values: &Values) -> Result<Parsed, Vec<FieldError>> {
     let memo = r.text("memo").unwrap_or_default();
     let mut fund = None;
     let commands: Option<Vec<Command>> = match kind {
+        Kind::Commit | Kind::Receive => {
+            let f = r.id("fund", fund_id);
+            let tier = r.choice::<FundingTier>("tier");
+            let amount = r.amount("amount");
+            let reference = r.text("reference");
+            fund.clone_from(&f);
+            (|| {
+                let (fund, tier, amount) = (f?, tier?, amount?);
+                Some(vec![if kind == Kind::Commit {
+                    Command::CommitAppropriation {
+                        fund,
+                        tier,
+                        amount,
+                        reference,
+                    }
+                } else {
+                    Command::ReceiveAppropriation {
+                        fund,
+                        tier,
+                        amount,
+                        reference,
+                    }
+                }])
+            })()
+        }
         Kind::Loan => {
             let f = r.id("fund", fund_id);
             let loan = r.id("loan", loan_id);
@@ -999,7 +1065,7 @@ pub fn field_of_code(kind: Kind, code: &str) -> &'static str {
         "loan_rate_invalid" => &["annual_rate_bp"],
         "year_invalid" => &["academic_year"],
         "effective_date_in_future" | "period_closed" | "before_disbursement" => &["effective_date"],
-        "personal_digits" | "text_invalid" => &["memo", "name", "batch", "goods"],
+        "personal_digits" | "text_invalid" => &["memo", "name", "batch", "goods", "reference"],
         _ => &[],
     };
     let fields = kind.fields();

@@ -764,3 +764,65 @@ async fn a_clerk_withdraws_their_own_request_with_a_reason() {
     );
     assert!(late.body.contains("unknown_request"), "{}", late.body);
 }
+
+#[tokio::test]
+async fn appropriations_are_committed_then_received_and_more_than_committed_is_refused() {
+    let l = ledger();
+    let before = l.available("SM-HP");
+    let form = |key: &'static str, amount: &'static str| {
+        [
+            ("csrf", CSRF),
+            ("idempotency_key", key),
+            ("fund", "SM-HP"),
+            ("tier", "City"),
+            ("amount", amount),
+            ("reference", "明计协〔2021〕12号"),
+            ("effective_date", "2021-12-01"),
+        ]
+    };
+    let committed = l
+        .post(
+            "clerk-sm",
+            "/web/record/commit",
+            &form("web-commit-1", "5万"),
+        )
+        .await;
+    assert_eq!(committed.status, StatusCode::CREATED, "{}", committed.body);
+    assert_eq!(l.available("SM-HP"), before, "a commitment is not cash yet");
+    let received = l
+        .post(
+            "clerk-sm",
+            "/web/record/receive",
+            &form("web-receive-1", "50,000.00"),
+        )
+        .await;
+    assert_eq!(received.status, StatusCode::CREATED, "{}", received.body);
+    assert_eq!(
+        l.available("SM-HP").to_decimal(),
+        before.to_decimal() + Amount::from_yuan(50_000).unwrap().to_decimal()
+    );
+    let too_much = l
+        .post(
+            "clerk-sm",
+            "/web/record/receive",
+            &form("web-receive-2", "1"),
+        )
+        .await;
+    assert_eq!(
+        too_much.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_much.body
+    );
+    assert!(
+        too_much.body.contains("id=\"amount-error\""),
+        "{}",
+        too_much.body
+    );
+    assert!(
+        too_much.body.contains("commitment_exceeded")
+            || too_much.body.contains("到位资金超过已下达金额"),
+        "{}",
+        too_much.body
+    );
+}
