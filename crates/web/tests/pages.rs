@@ -820,8 +820,7 @@ async fn appropriations_are_committed_then_received_and_more_than_committed_is_r
         too_much.body
     );
     assert!(
-        too_much.body.contains("commitment_exceeded")
-            || too_much.body.contains("到位资金超过已下达金额"),
+        too_much.body.contains("到位资金超过已下达金额"),
         "{}",
         too_much.body
     );
