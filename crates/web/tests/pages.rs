@@ -825,3 +825,48 @@ async fn appropriations_are_committed_then_received_and_more_than_committed_is_r
         too_much.body
     );
 }
+
+#[test]
+fn the_pages_paths_are_apart_from_the_apis_routes() {
+    for path in ledger_web::WEB_PATHS {
+        assert!(
+            !ledger_server::ROUTES.iter().any(|(_, api)| api == path),
+            "{path} is an API route"
+        );
+        assert!(*path == "/" || path.starts_with("/web"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_form_renders_in_both_languages_with_labels_bound_to_inputs() {
+    let l = ledger();
+    for kind in ledger_web::forms::Kind::ALL {
+        let path = format!("/web/record/{}", kind.slug());
+        for (lang, word) in [("zh", "提交"), ("en", "Submit")] {
+            let page = l.get_lang(Some("clerk-sm"), &path, lang).await;
+            assert_eq!(page.status, StatusCode::OK, "{path} {lang}");
+            assert!(page.body.contains(word), "{path} {lang}");
+            // Every input, select and share field has a label naming its id.
+            for id in page
+                .body
+                .split(" id=\"f-")
+                .skip(1)
+                .map(|rest| &rest[..rest.find('"').unwrap()])
+            {
+                assert!(
+                    page.body.contains(&format!("<label for=\"f-{id}\"")),
+                    "{path}: no label for f-{id}"
+                );
+            }
+        }
+    }
+    let english = l
+        .get_lang(Some("clerk-sm"), "/web/record/loan", "en")
+        .await
+        .body;
+    assert!(english.contains("Principal (元)") && english.contains("Business date"));
+    assert!(
+        !english.contains("本金"),
+        "no Chinese label left in English"
+    );
+}
