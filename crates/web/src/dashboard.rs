@@ -22,6 +22,8 @@ pub const TREND_YEARS: i32 = 5;
 #[derive(Debug, Deserialize)]
 struct Helped {
     beneficiaries: u64,
+    households: u64,
+    students: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,6 +302,8 @@ pub async fn build<B: Backend>(
                         money(&r.disbursed),
                         Cell::Ratio(fraction(r.budget_execution_rate.as_deref())),
                         Cell::Count(r.helped.beneficiaries),
+                        Cell::Count(r.helped.households),
+                        Cell::Count(r.helped.students),
                         Cell::Ratio(fraction(r.disbursed_growth.as_deref())),
                     ]
                 })
@@ -314,6 +318,8 @@ pub async fn build<B: Backend>(
                         col(tr, "dashboard.disbursed", ColumnKind::Money),
                         col(tr, "dashboard.budget_execution", ColumnKind::Ratio),
                         col(tr, "dashboard.beneficiaries", ColumnKind::Count),
+                        col(tr, "dashboard.households", ColumnKind::Count),
+                        col(tr, "dashboard.students", ColumnKind::Count),
                         col(tr, "dashboard.growth", ColumnKind::Ratio),
                     ],
                     rows,
