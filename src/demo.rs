@@ -70,6 +70,7 @@ pub fn demo(cli: &Cli, listen: &str, seed: u64, scale_percent: u32) -> Result<u8
         println!("the demo ledger is served on http://{address}");
         println!("  auditor {DEMO_AUDITOR}:  {auditor}");
         println!("  clerk {}: {}", clerk.0, clerk.1);
+        println!("the web workspace: http://{address}/web/ (sign in with one of these tokens)");
         println!("try:");
         println!("  curl -H 'Authorization: Bearer {auditor}' http://{address}/api/v1/funds");
         println!("  curl -H 'Authorization: Bearer {auditor}' 'http://{address}/api/v1/units/FJ/programmes?year=2024'");
@@ -81,7 +82,8 @@ pub fn demo(cli: &Cli, listen: &str, seed: u64, scale_percent: u32) -> Result<u8
             Limits::default(),
             registry,
         );
-        ledger_server::serve(listener, app, serve::shutdown_signal()).await
+        let pages = ledger_web::router(Arc::clone(&app));
+        ledger_server::serve_with(listener, app, pages, serve::shutdown_signal()).await
     })?;
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(exit::OK)

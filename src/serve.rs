@@ -58,7 +58,8 @@ fn serve_engine<B: Backend>(
         if !with_registry {
             eprintln!("(no master key: the registry of personal information is off)");
         }
-        ledger_server::serve(listener, app, shutdown_signal()).await
+        let pages = ledger_web::router(Arc::clone(&app));
+        ledger_server::serve_with(listener, app, pages, shutdown_signal()).await
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     let head = engine.head().next_position;

@@ -191,7 +191,19 @@ pub async fn serve<B: Backend + 'static>(
     app: Arc<App<B>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
+    serve_with(listener, app, Router::new(), shutdown).await
+}
+
+/// [`serve`] with more routes merged beside the API's (the web pages of
+/// `ledger-web`); `extra` must not answer any path of [`ROUTES`] and has no fallback of
+/// its own (the API's 404 answers what neither serves).
+pub async fn serve_with<B: Backend + 'static>(
+    listener: tokio::net::TcpListener,
+    app: Arc<App<B>>,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app).merge(extra))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -1,0 +1,153 @@
+//! Cookies: the bearer token (HttpOnly, SameSite=Strict), the CSRF token that every
+//! form carries back (double submit: the form's hidden field must equal the cookie),
+//! and the language. No session is kept on the server: the token itself signs in,
+//! through the API, on every request.
+
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use rand::RngCore;
+
+use crate::i18n::Lang;
+
+pub const TOKEN_COOKIE: &str = "wl_token";
+pub const CSRF_COOKIE: &str = "wl_csrf";
+pub const LANG_COOKIE: &str = "wl_lang";
+
+/// What the browser's cookies say.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: Option<String>,
+    csrf_cookie: Option<String>,
+    /// The CSRF token of this page: the cookie's, or a fresh one to set.
+    pub csrf: String,
+    pub lang: Lang,
+}
+
+impl Session {
+    pub fn from_headers(headers: &HeaderMap) -> Session {
+        let token = cookie(headers, TOKEN_COOKIE).filter(|t| !t.is_empty());
+        let csrf_cookie = cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 64);
+        let lang = Lang::from_cookie(cookie(headers, LANG_COOKIE).as_deref());
+        let csrf = csrf_cookie.clone().unwrap_or_else(random_hex);
+        Session {
+            token,
+            csrf_cookie,
+            csrf,
+            lang,
+        }
+    }
+
+    /// Whether a submitted form's CSRF field matches the cookie (both present).
+    pub fn csrf_matches(&self, submitted: Option<&str>) -> bool {
+        match (&self.csrf_cookie, submitted) {
+            (Some(cookie), Some(field)) => constant_time_eq(cookie.as_bytes(), field.as_bytes()),
+            _ => false,
+        }
+    }
+
+    /// The `Set-Cookie` for the CSRF token when the browser has none yet.
+    pub fn csrf_set_cookie(&self) -> Option<HeaderValue> {
+        if self.csrf_cookie.is_some() {
+            return None;
+        }
+        set_cookie(CSRF_COOKIE, &self.csrf, None)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Session::from_headers(&parts.headers))
+    }
+}
+
+/// The value of cookie `name`.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole site. `max_age` 0
+/// deletes it. No `Secure` flag: the server answers plain HTTP on loopback; put a TLS
+/// proxy that adds it in front of any other address.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<u32>) -> Option<HeaderValue> {
+    let age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}"
+    ))
+    .ok()
+}
+
+/// 32 random bytes as 64 hex digits (CSRF tokens, idempotency keys).
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A fresh idempotency key for a form: the command id it records under.
+pub fn idempotency_key() -> String {
+    format!("web-{}", &random_hex()[..32])
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; wl_token=wlt_x; wl_lang=en"),
+        );
+        assert_eq!(cookie(&headers, TOKEN_COOKIE).as_deref(), Some("wlt_x"));
+        assert_eq!(cookie(&headers, "missing"), None);
+        let session = Session::from_headers(&headers);
+        assert_eq!(session.lang, Lang::En);
+        assert!(
+            session.csrf_set_cookie().is_some(),
+            "a CSRF cookie is set when missing"
+        );
+        assert!(
+            !session.csrf_matches(Some(&session.csrf)),
+            "no cookie, no match"
+        );
+    }
+
+    #[test]
+    fn the_csrf_field_must_equal_the_cookie() {
+        let token = "a".repeat(64);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("wl_csrf={token}")).unwrap(),
+        );
+        let session = Session::from_headers(&headers);
+        assert!(session.csrf_matches(Some(&token)));
+        assert!(!session.csrf_matches(Some(&"b".repeat(64))));
+        assert!(!session.csrf_matches(None));
+        assert!(session.csrf_set_cookie().is_none());
+    }
+
+    #[test]
+    fn keys_are_fresh_and_valid_command_ids() {
+        let (a, b) = (idempotency_key(), idempotency_key());
+        assert_ne!(a, b);
+        assert!(ledger_store::CommandId::new(format!("{a}.9")).is_ok());
+    }
+}
