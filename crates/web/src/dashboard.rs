@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::api::{encode, query, ApiProblem};
 use crate::i18n::Tr;
-use crate::money::{fraction, parse};
+use crate::money::{budget_execution, fraction, parse};
 use crate::Web;
 
 /// Years in the trend table and chart, ending with the year shown.
@@ -346,7 +346,7 @@ pub async fn build<B: Backend>(
                 let committed: Decimal =
                     child.rows.iter().filter_map(|r| parse(&r.committed)).sum();
                 let helped: u64 = child.rows.iter().map(|r| r.helped.beneficiaries).sum();
-                let execution = (!committed.is_zero()).then(|| (disbursed / committed).round_dp(4));
+                let execution = budget_execution(disbursed, committed);
                 rows.push(vec![
                     Cell::Text(child.unit.clone()),
                     Cell::Money(committed),

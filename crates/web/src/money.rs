@@ -3,6 +3,7 @@
 //! `ledger_render`'s formatting (which is the domain's `Money` and `Percent`). Exact
 //! decimal throughout; never a float.
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 /// Parses an API money or rate string.
@@ -26,6 +27,23 @@ pub fn fraction(text: Option<&str>) -> Option<Decimal> {
     text.and_then(parse).map(|p| p / Decimal::ONE_HUNDRED)
 }
 
+/// Budget execution (disbursed ÷ committed) of yuan amounts summed from the API, as a
+/// fraction, by the domain's rule (`rates::budget_execution_rate`: rounded half away
+/// from zero to hundredths of a percent); `None` when nothing was committed or an
+/// amount is beyond the ledger's range.
+pub fn budget_execution(disbursed: Decimal, committed: Decimal) -> Option<Decimal> {
+    let money = |yuan: Decimal| {
+        (yuan * Decimal::ONE_HUNDRED)
+            .trunc()
+            .to_i64()
+            .map(ledger_domain::Money::from_fen)
+    };
+    ledger_render::ratio_of(ledger_domain::rates::budget_execution_rate(
+        money(disbursed)?,
+        money(committed)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +63,20 @@ mod tests {
         assert_eq!(show_yuan(None), "—");
         assert_eq!(show_yuan(Some("x")), "—");
         assert_eq!(fraction(Some("73.13")), Some(Decimal::new(7313, 4)));
+    }
+
+    #[test]
+    fn budget_execution_follows_the_domain_rule() {
+        let yuan = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(
+            budget_execution(yuan("437092.00"), yuan("232348.53")),
+            Some(Decimal::new(18812, 4))
+        );
+        // 1 ÷ 32 = 3.125%: half away from zero gives 3.13% (half to even would give 3.12%).
+        assert_eq!(
+            budget_execution(yuan("1.00"), yuan("32.00")),
+            Some(Decimal::new(313, 4))
+        );
+        assert_eq!(budget_execution(yuan("5.00"), yuan("0.00")), None);
     }
 }
