@@ -21,6 +21,11 @@ use clap::{Parser, Subcommand};
 use error::{exit, Failure};
 use ledger_store::{Backend as _, HashAlgorithm, Log};
 
+/// mimalloc, as in `ledger-bench` (decision 0016): rebuilds and the read model allocate
+/// and free millions of small values, which it serves from thread-local pages.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "welfare-ledger",

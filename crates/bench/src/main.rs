@@ -19,7 +19,7 @@ use anyhow::Context as _;
 mod engine;
 mod http_load;
 
-// The same allocator as the `welfare-ledger` binary, so that figures match it.
+// The same allocator as the `welfare-ledger` binary (decision 0016), so that figures match it.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use chrono::NaiveDate;
