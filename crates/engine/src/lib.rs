@@ -644,7 +644,7 @@ pub fn recorded_event(record: &ledger_store::RecordedEvent) -> Result<Recorded, 
 pub fn event_record(
     record: &ledger_store::RecordView<'_>,
 ) -> Result<ledger_projections::EventRecord, EngineError> {
-    projector::event_record(record, &mut None)
+    projector::event_record(record, &mut projector::Decoding::default())
 }
 
 /// Folds the log's events from `model.next_position` up to `end` into `model`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ledger_projections::{
     AuditTrail, EventRecord, FundLedger, InsuranceReports, LoanReports, PersonalDataLog,
-    ProgrammeReports, Projection,
+    ProgrammeReports, Projection, SymbolTable, Symbols,
 };
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{Backend, Log, RecordView, RecordedEvent};
@@ -164,8 +164,8 @@ impl Projections {
             0,
             end,
             || {
-                let mut actor = None;
-                move |record: &RecordView<'_>| event_record(record, &mut actor)
+                let mut decoding = Decoding::with_symbols();
+                move |record: &RecordView<'_>| event_record(record, &mut decoding)
             },
             |page| projections.apply_all(page),
         )?;
@@ -173,25 +173,60 @@ impl Projections {
     }
 }
 
-/// A stored event as the projections take it, sharing `last_actor`'s id with the
-/// previous event when the actor is the same.
-pub(crate) fn event_record(
-    record: &RecordView<'_>,
-    last_actor: &mut Option<ledger_domain::UserId>,
-) -> Result<EventRecord, EngineError> {
-    let payload = crate::model::decode_payload(record)?;
-    Ok(EventRecord {
-        recorded: crate::model::recorded_sharing(record, payload.event, last_actor)?,
-        memo: record.memo.to_owned(),
-        hash: record.hash,
-    })
+/// What a decoder shares between the events it decodes in turn: the previous event's
+/// actor and memo (runs of one clerk's events with one memo are the rule: equal ones
+/// share one allocation) and, for the decoders of a fold, a symbol table
+/// (`ledger_projections::SymbolTable`: the projections then intern the ids by number).
+#[derive(Debug, Default)]
+pub(crate) struct Decoding {
+    actor: Option<ledger_domain::UserId>,
+    memo: Option<Arc<str>>,
+    symbols: Option<SymbolTable>,
 }
 
-/// Decodes stored events in order, sharing each actor's id between its events.
-fn decode_in_turn(page: &[RecordedEvent]) -> Result<Vec<EventRecord>, EngineError> {
-    let mut actor = None;
+impl Decoding {
+    pub(crate) fn with_symbols() -> Decoding {
+        Decoding {
+            symbols: Some(SymbolTable::new()),
+            ..Decoding::default()
+        }
+    }
+}
+
+/// A stored event as the projections take it, sharing the actor's id and the memo
+/// with the previous event's when they are the same.
+pub(crate) fn event_record(
+    record: &RecordView<'_>,
+    decoding: &mut Decoding,
+) -> Result<EventRecord, EngineError> {
+    let payload = crate::model::decode_payload(record)?;
+    let memo = match &decoding.memo {
+        Some(memo) if **memo == *record.memo => Arc::clone(memo),
+        _ => {
+            let memo: Arc<str> = Arc::from(record.memo);
+            decoding.memo = Some(Arc::clone(&memo));
+            memo
+        }
+    };
+    let mut event = EventRecord {
+        recorded: crate::model::recorded_sharing(record, payload.event, &mut decoding.actor)?,
+        memo,
+        hash: record.hash,
+        symbols: Symbols::default(),
+    };
+    if let Some(symbols) = &mut decoding.symbols {
+        symbols.assign(&mut event);
+    }
+    Ok(event)
+}
+
+/// Decodes stored events in order with `decoding`'s sharing.
+fn decode_in_turn(
+    page: &[RecordedEvent],
+    decoding: &mut Decoding,
+) -> Result<Vec<EventRecord>, EngineError> {
     page.iter()
-        .map(|record| event_record(&record.view(), &mut actor))
+        .map(|record| event_record(&record.view(), decoding))
         .collect()
 }
 
@@ -236,6 +271,9 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_int
         .expect("projections lock")
         .next_position();
     let mut last_checkpoint = next;
+    // One table for the thread's life: the projections then meet every id's symbol
+    // once (the table holds each distinct id's text once more; docs/PERFORMANCE.md).
+    let mut decoding = Decoding::with_symbols();
     let fail = |e: String| {
         *hosted.failure.lock().expect("projector lock") = Some(e);
         std::thread::sleep(Duration::from_millis(PROJECTOR_RETRY_MS));
@@ -261,7 +299,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_int
         if page.is_empty() {
             continue;
         }
-        let records = match decode_in_turn(&page) {
+        let records = match decode_in_turn(&page, &mut decoding) {
             Ok(records) => records,
             Err(e) => {
                 drop(log);

@@ -132,8 +132,9 @@ fn records_read_in_place_decode_exactly_like_owned_records() {
     for (record, viewed) in records.iter().zip(&in_place) {
         let owned = EventRecord {
             recorded: recorded_event(record).unwrap(),
-            memo: record.memo.to_string(),
+            memo: record.memo.as_str().into(),
             hash: record.hash,
+            symbols: Default::default(),
         };
         assert_eq!(&owned, viewed, "position {}", record.position);
         types.insert(record.event_type.as_str());

@@ -235,7 +235,7 @@ proptest! {
         prop_assert_eq!(in_place.len(), owned.len());
         for (viewed, record) in in_place.iter().zip(&owned) {
             prop_assert_eq!(&viewed.recorded, &ledger_engine::recorded_event(record).unwrap());
-            prop_assert_eq!(viewed.memo.as_str(), record.memo.as_str());
+            prop_assert_eq!(&*viewed.memo, record.memo.as_str());
             prop_assert_eq!(viewed.hash, record.hash);
         }
         drop(log);

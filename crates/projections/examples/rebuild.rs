@@ -97,8 +97,9 @@ impl Maker {
             hash[..8].copy_from_slice(&recorded.position.to_be_bytes());
             self.log.push(EventRecord {
                 recorded,
-                memo: "receipt 2021-000123 ok".to_owned(),
+                memo: "receipt 2021-000123 ok".into(),
                 hash,
+                symbols: Default::default(),
             });
         }
         true

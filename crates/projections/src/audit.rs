@@ -347,9 +347,13 @@ impl Projection for AuditTrail {
         let r = &record.recorded;
         let position = r.position;
         let s = &mut self.stored;
-        let actor = s.actors.intern(&r.actor);
-        let fund = r.event.fund().map_or(NONE, |f| s.funds.intern(f));
-        let beneficiary = s.beneficiary_of(&r.event).unwrap_or(NONE);
+        let actor = s
+            .actors
+            .intern_symbol(&r.actor, record.symbol(r.actor.as_str()));
+        let fund = r.event.fund().map_or(NONE, |f| {
+            s.funds.intern_symbol(f, record.symbol(f.as_str()))
+        });
+        let beneficiary = s.beneficiary_of(record).unwrap_or(NONE);
         if let Event::EventReversed {
             position: original, ..
         } = &r.event
@@ -397,11 +401,14 @@ impl Stored {
 
     /// The beneficiary an event concerns, interning new ones and remembering who each
     /// loan and award is for.
-    fn beneficiary_of(&mut self, event: &Event) -> Option<u32> {
-        let direct = match event {
+    fn beneficiary_of(&mut self, record: &EventRecord) -> Option<u32> {
+        let intern = |interner: &mut Interner<BeneficiaryId>, id: &BeneficiaryId| {
+            interner.intern_symbol(id, record.symbol(id.as_str()))
+        };
+        let direct = match &record.recorded.event {
             Event::BeneficiaryRegistered { beneficiary, .. } => beneficiary,
             Event::LoanDisbursed(l) => {
-                let i = self.beneficiaries.intern(&l.beneficiary);
+                let i = intern(&mut self.beneficiaries, &l.beneficiary);
                 self.loan_beneficiary.insert(l.loan.clone(), i);
                 return Some(i);
             }
@@ -413,7 +420,7 @@ impl Stored {
                 student: beneficiary,
                 ..
             } => {
-                let i = self.beneficiaries.intern(beneficiary);
+                let i = intern(&mut self.beneficiaries, beneficiary);
                 self.award_beneficiary.insert(award.clone(), i);
                 return Some(i);
             }
@@ -466,7 +473,7 @@ impl Stored {
             | Event::PersonalDataAccessGranted { .. }
             | Event::PersonalDataAccessWithdrawn { .. } => return None,
         };
-        Some(self.beneficiaries.intern(direct))
+        Some(intern(&mut self.beneficiaries, direct))
     }
 }
 

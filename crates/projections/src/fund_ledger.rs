@@ -253,7 +253,7 @@ impl Projection for FundLedger {
         advance(&mut self.next_position, record, Self::NAME);
         let r = &record.recorded;
         if let Event::FundOpened { fund, .. } = &r.event {
-            self.funds.entry(fund);
+            self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
             return;
         }
         let changes = changes_of(&r.event);
@@ -264,8 +264,10 @@ impl Projection for FundLedger {
             .event
             .fund()
             .expect("an event that moves money names its fund");
-        let actor = self.actors.intern(&r.actor);
-        let book = self.funds.entry(fund);
+        let actor = self
+            .actors
+            .intern_symbol(&r.actor, record.symbol(r.actor.as_str()));
+        let book = self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
         book.now.add_all(changes.as_slice());
         book.daily.add(r.effective_date, changes.as_slice());
         let memo = self.texts.push_repeated(&record.memo, &mut self.last_memo);
@@ -486,8 +488,9 @@ mod tests {
                         .unwrap(),
                     event,
                 },
-                memo: format!("memo {i}"),
+                memo: format!("memo {i}").into(),
                 hash: [u8::try_from(i).unwrap(); 32],
+                symbols: Default::default(),
             });
         }
         ledger
@@ -617,8 +620,9 @@ mod tests {
                     period: ledger_domain::Period::Year { year: 2020 },
                 },
             },
-            memo: String::new(),
+            memo: "".into(),
             hash: [0; 32],
+            symbols: Default::default(),
         });
     }
 }

@@ -10,6 +10,8 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
+use crate::symbols::Symbol;
+
 /// The Fx hash (rustc's): a multiply and a rotate per 8 bytes. SipHash, the standard
 /// map's default, costs several times more on short ids and buys resistance to
 /// crafted collisions, which ids recorded through validated commands do not need.
@@ -68,12 +70,64 @@ impl Hasher for FxHasher {
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A list of distinct values and the index of each.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Interner<T: Eq + Hash + Clone> {
     values: Vec<T>,
     /// Rebuilt from `values` on load, so a hash map's unordered iteration never reaches
     /// the serialised form; hashing beats comparing ids along a tree path here.
     index: FastMap<T, u32>,
+    /// The index of each symbol met (`crate::symbols`), per symbol table: not part of
+    /// the value (neither compared nor serialised).
+    by_symbol: SymbolIndexes,
+}
+
+/// Two interning tables are equal when they list the same values in the same order
+/// (the lookup map follows from the list; the symbol indexes are a cache).
+impl<T: Eq + Hash + Clone> PartialEq for Interner<T> {
+    fn eq(&self, other: &Interner<T>) -> bool {
+        self.values == other.values
+    }
+}
+
+impl<T: Eq + Hash + Clone> Eq for Interner<T> {}
+
+/// How many symbol tables an interning table remembers indexes for: a rebuild's
+/// readers each have one (`ledger-engine` runs two), the projector thread one more.
+const SYMBOL_TABLES_KEPT: usize = 4;
+
+/// "No index known" in a symbol index.
+const UNKNOWN: u32 = u32::MAX;
+
+/// Per symbol table, the interned index of each symbol number met (`UNKNOWN` for
+/// numbers not met yet), the table met most recently first.
+#[derive(Debug, Clone, Default)]
+struct SymbolIndexes(Vec<(u64, Vec<u32>)>);
+
+impl SymbolIndexes {
+    fn get(&self, symbol: Symbol) -> Option<u32> {
+        let (_, indexes) = self.0.iter().find(|(table, _)| *table == symbol.table)?;
+        let i = *indexes.get(symbol.number as usize)?;
+        (i != UNKNOWN).then_some(i)
+    }
+
+    fn insert(&mut self, symbol: Symbol, index: u32) {
+        let at = match self.0.iter().position(|(table, _)| *table == symbol.table) {
+            Some(at) => at,
+            None => {
+                if self.0.len() == SYMBOL_TABLES_KEPT {
+                    self.0.pop();
+                }
+                self.0.insert(0, (symbol.table, Vec::new()));
+                0
+            }
+        };
+        let indexes = &mut self.0[at].1;
+        let number = symbol.number as usize;
+        if indexes.len() <= number {
+            indexes.resize(number + 1, UNKNOWN);
+        }
+        indexes[number] = index;
+    }
 }
 
 impl<T: Eq + Hash + Clone + Serialize> Serialize for Interner<T> {
@@ -100,6 +154,7 @@ impl<T: Eq + Hash + Clone> Default for Interner<T> {
         Interner {
             values: Vec::new(),
             index: FastMap::default(),
+            by_symbol: SymbolIndexes::default(),
         }
     }
 }
@@ -114,6 +169,41 @@ impl<T: Eq + Hash + Clone> Interner<T> {
         self.values.push(value.clone());
         self.index.insert(value.clone(), i);
         i
+    }
+
+    /// [`Interner::intern`], through the index of `symbol` when it was met before
+    /// (`symbol` must be the symbol of `value`: `EventRecord::symbol` gives only such).
+    pub(crate) fn intern_symbol(&mut self, value: &T, symbol: Option<Symbol>) -> u32 {
+        let Some(symbol) = symbol else {
+            return self.intern(value);
+        };
+        if let Some(i) = self.by_symbol.get(symbol) {
+            debug_assert!(
+                self.values[i as usize] == *value,
+                "a symbol of another value"
+            );
+            return i;
+        }
+        let i = self.intern(value);
+        self.by_symbol.insert(symbol, i);
+        i
+    }
+
+    /// [`Interner::find`], through the index of `symbol` when it was met before.
+    pub(crate) fn find_symbol(&mut self, value: &T, symbol: Option<Symbol>) -> Option<u32> {
+        let Some(symbol) = symbol else {
+            return self.find(value);
+        };
+        if let Some(i) = self.by_symbol.get(symbol) {
+            debug_assert!(
+                self.values[i as usize] == *value,
+                "a symbol of another value"
+            );
+            return Some(i);
+        }
+        let i = self.find(value)?;
+        self.by_symbol.insert(symbol, i);
+        Some(i)
     }
 
     /// The index of `value`, if it was interned.
@@ -149,7 +239,11 @@ impl<T: Eq + Hash + Clone> From<Vec<T>> for Interner<T> {
                 )
             })
             .collect();
-        Interner { values, index }
+        Interner {
+            values,
+            index,
+            by_symbol: SymbolIndexes::default(),
+        }
     }
 }
 
@@ -234,7 +328,15 @@ impl<K: Eq + Hash + Clone, V> Keyed<K, V> {
     where
         V: Default,
     {
-        let i = self.keys.intern(key) as usize;
+        self.entry_symbol(key, None)
+    }
+
+    /// [`Keyed::entry`] through `key`'s symbol (`Interner::intern_symbol`).
+    pub(crate) fn entry_symbol(&mut self, key: &K, symbol: Option<Symbol>) -> &mut V
+    where
+        V: Default,
+    {
+        let i = self.keys.intern_symbol(key, symbol) as usize;
         if i == self.values.len() {
             self.values.push(V::default());
         }

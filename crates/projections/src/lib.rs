@@ -32,8 +32,11 @@ mod pack;
 mod pairs;
 mod programmes;
 mod query;
+mod symbols;
 mod text;
 mod time;
+
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -51,6 +54,7 @@ pub use programmes::{
     Helped, ProgrammeReport, ProgrammeReports, ProgrammeRow, TierRow, UnitProgrammes,
 };
 pub use query::{DateRange, Page, PageRequest, QueryError, PAGE_SIZE_MAX};
+pub use symbols::{SymbolTable, Symbols};
 
 /// One event as the engine hands it to the projections: the domain's envelope plus what
 /// the log's record adds (the memo, and the chain hash that follows the record).
@@ -58,10 +62,15 @@ pub use query::{DateRange, Page, PageRequest, QueryError, PAGE_SIZE_MAX};
 pub struct EventRecord {
     /// Position, command id, actor, dates and the event.
     pub recorded: ledger_domain::Recorded,
-    /// Why: the free-text memo or reference the clerk gave with the command.
-    pub memo: String,
+    /// Why: the free-text memo or reference the clerk gave with the command. Shared:
+    /// a decoder hands runs of events with one memo the same allocation.
+    pub memo: Arc<str>,
     /// The record's hash in the log's hash chain.
     pub hash: [u8; 32],
+    /// Numbers for its ids from the decoder's [`SymbolTable`], if it has one
+    /// (`Symbols::default()` otherwise): they speed up interning and change no answer.
+    #[serde(skip)]
+    pub symbols: Symbols,
 }
 
 /// A read model: a fold over the log.

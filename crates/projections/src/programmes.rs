@@ -203,7 +203,7 @@ impl Projection for ProgrammeReports {
                 return;
             }
             Event::FundOpened { fund, .. } => {
-                self.funds.entry(fund);
+                self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
                 return;
             }
             _ => {}
@@ -212,11 +212,11 @@ impl Projection for ProgrammeReports {
             return;
         };
         let changes = changes_of(&r.event);
-        let help = self.help_of(r);
+        let help = self.help_of(record);
         if changes.is_empty() && help.is_none() {
             return;
         }
-        let book = self.funds.entry(fund);
+        let book = self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
         book.daily.add(r.effective_date, changes.as_slice());
         if let Some(help) = help {
             book.helps.push(help);
@@ -229,14 +229,15 @@ impl Projection for ProgrammeReports {
 }
 
 impl ProgrammeReports {
-    fn beneficiary(&self, id: &BeneficiaryId) -> u32 {
+    fn beneficiary(&mut self, id: &BeneficiaryId, record: &EventRecord) -> u32 {
         self.beneficiaries
-            .find(id)
+            .find_symbol(id, record.symbol(id.as_str()))
             .unwrap_or_else(|| panic!("a payment names beneficiary {id}, who was never registered"))
     }
 
     /// The payment to a beneficiary this event records, or undoes.
-    fn help_of(&self, r: &ledger_domain::Recorded) -> Option<Help> {
+    fn help_of(&mut self, record: &EventRecord) -> Option<Help> {
+        let r = &record.recorded;
         let day = Day::from(r.effective_date);
         let (beneficiary, amount, migrant) = match &r.event {
             Event::LoanDisbursed(l) => (&l.beneficiary, l.principal, l.migrant),
@@ -269,7 +270,7 @@ impl ProgrammeReports {
         Some(Help {
             position: r.position,
             day,
-            beneficiary: self.beneficiary(beneficiary),
+            beneficiary: self.beneficiary(beneficiary, record),
             fen: amount.fen(),
             migrant,
         })

@@ -1006,7 +1006,7 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
         assert_eq!(e.command_id, rec.command_id);
         assert_eq!(e.effective_date, rec.effective_date);
         assert_eq!(e.recorded_at, rec.recorded_at);
-        assert_eq!(e.memo, r.memo);
+        assert_eq!(e.memo, &*r.memo);
         assert_eq!(e.hash, r.hash);
         assert_eq!(e.fund.as_ref(), rec.event.fund());
         if let Event::EventReversed { position, .. } = rec.event {

@@ -72,10 +72,14 @@ fn check_identifier(kind: NameKind, value: &str, max: usize) -> Result<(), NameE
             "it must start with an ASCII letter or digit",
         ));
     }
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
-    {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
+    // Bytes first (every allowed character is one ASCII byte); the characters only to
+    // name the first one refused.
+    if !value.bytes().all(allowed) {
+        let bad = value
+            .chars()
+            .find(|&c| !u8::try_from(c).is_ok_and(allowed))
+            .expect("a refused byte belongs to a refused character");
         return Err(NameError::new(
             kind,
             value,
@@ -100,7 +104,8 @@ fn check_text(kind: NameKind, value: &str, max: usize, allow_empty: bool) -> Res
             format!("it is {} bytes long; the maximum is {max}", value.len()),
         ));
     }
-    if value.chars().any(char::is_control) {
+    // Printable ASCII has no control character; anything else is looked at by character.
+    if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.chars().any(char::is_control) {
         return Err(NameError::new(
             kind,
             value,

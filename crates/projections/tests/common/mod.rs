@@ -13,7 +13,7 @@ use ledger_domain::{
 };
 use ledger_projections::{
     AuditTrail, EventRecord, FundFigures, FundLedger, InsuranceReports, LoanReports,
-    ProgrammeReports, Projection,
+    ProgrammeReports, Projection, SymbolTable,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -128,6 +128,10 @@ pub struct Ledger {
     /// The memo of the next commands (the command id when `None`).
     pub memo: Option<String>,
     commands: u64,
+    /// Records are stamped with symbols (`SymbolTable`) of two tables in turn, as a
+    /// rebuild's two readers do, so that every test goes through symbol interning;
+    /// `Ledger::rebuild` folds them again with every interning table empty.
+    symbols: [SymbolTable; 2],
 }
 
 impl Default for Ledger {
@@ -145,6 +149,7 @@ impl Ledger {
             today: day(2021, 3, 1),
             memo: None,
             commands: 0,
+            symbols: [SymbolTable::new(), SymbolTable::new()],
         }
     }
 
@@ -180,11 +185,17 @@ impl Ledger {
                 event,
             };
             evolve(&mut self.state, &recorded);
-            let record = EventRecord {
+            let mut record = EventRecord {
                 recorded,
-                memo: self.memo.clone().unwrap_or_else(|| ctx.command_id.clone()),
+                memo: self
+                    .memo
+                    .clone()
+                    .unwrap_or_else(|| ctx.command_id.clone())
+                    .into(),
                 hash: fake_hash(position),
+                symbols: Default::default(),
             };
+            self.symbols[usize::from(self.commands % 2 == 0)].assign(&mut record);
             self.projections.apply(&record);
             self.log.push(record);
             positions.push(position);
