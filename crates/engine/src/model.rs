@@ -16,8 +16,45 @@ use crate::EngineError;
 /// rebuilt from the log alone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Payload {
+    #[serde(deserialize_with = "digest_in_words")]
     pub digest: Option<[u8; 32]>,
     pub event: Event,
+}
+
+/// Reads an optional digest, written as `[u8; 32]`, as four `u64`s: with the payload
+/// codec's fixed-width little-endian integers (`ledger_store::codec::encode_value`,
+/// docs/FORMAT.md §10) those are the same 32 bytes, taken in four steps of serde
+/// instead of thirty-two (a rebuild decodes one digest per command).
+fn digest_in_words<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<[u8; 32]>, D::Error> {
+    struct Words([u8; 32]);
+    impl<'de> Deserialize<'de> for Words {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Words, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Words;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a 32-byte digest")
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<Words, A::Error> {
+                    let mut bytes = [0u8; 32];
+                    for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+                        let word: u64 = seq
+                            .next_element()?
+                            .ok_or_else(|| serde::de::Error::invalid_length(i, &self))?;
+                        chunk.copy_from_slice(&word.to_le_bytes());
+                    }
+                    Ok(Words(bytes))
+                }
+            }
+            deserializer.deserialize_tuple(4, Visitor)
+        }
+    }
+    Ok(Option::<Words>::deserialize(deserializer)?.map(|Words(bytes)| bytes))
 }
 
 /// [`Payload`] by reference, for encoding without cloning the event: serde writes a
@@ -221,6 +258,24 @@ pub(crate) fn log_names(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A digest read in words is the digest written in bytes, and a payload cut
+        /// inside its digest is refused as before.
+        #[test]
+        fn a_digest_reads_back_in_words(digest in proptest::option::of(proptest::array::uniform32(0u8..)), cut in 0usize..40) {
+            let event = Event::ApprovalThresholdSet {
+                fund: ledger_domain::FundId::new("HP-001").unwrap(),
+                threshold: Some(ledger_domain::Amount::parse("5000.00").unwrap()),
+            };
+            let bytes = ledger_store::codec::encode_value(&PayloadRef { digest, event: &event }).unwrap();
+            let back: Payload = ledger_store::codec::decode_value(&bytes).unwrap();
+            proptest::prop_assert_eq!(back.digest, digest);
+            proptest::prop_assert_eq!(back.event, event);
+            let cut = cut.min(bytes.len() - 1);
+            proptest::prop_assert!(ledger_store::codec::decode_value::<Payload>(&bytes[..cut]).is_err());
+        }
+    }
 
     /// Found by the `record_decoder` fuzz target (docs/RELIABILITY.md, "Fuzzing"): this
     /// payload (no digest, `UnitRegistered`, a unit code claiming 0x0100_0000_0168_0000

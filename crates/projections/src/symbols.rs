@@ -84,7 +84,10 @@ impl EventRecord {
 #[derive(Debug)]
 pub struct SymbolTable {
     table: u64,
-    numbers: FastMap<Box<str>, u32>,
+    /// Texts of up to [`SHORT_MAX`] bytes, held inline in the map: a lookup compares
+    /// within the table instead of following a pointer to each candidate's text.
+    short: FastMap<[u64; 3], u32>,
+    long: FastMap<Box<str>, u32>,
     /// The last actor's text address and number: runs of one actor's events share
     /// the actor's `Arc` (the engine's decoder shares it), so its address repeats.
     last_actor: Stamp,
@@ -94,7 +97,8 @@ impl Default for SymbolTable {
     fn default() -> SymbolTable {
         SymbolTable {
             table: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
-            numbers: FastMap::default(),
+            short: FastMap::default(),
+            long: FastMap::default(),
             last_actor: Stamp::default(),
         }
     }
@@ -107,13 +111,17 @@ impl SymbolTable {
     }
 
     fn number(&mut self, text: &str) -> Stamp {
-        let next = u32::try_from(self.numbers.len()).expect("fewer than 2^32 distinct ids");
-        let number = match self.numbers.get(text) {
-            Some(&n) => n,
-            None => {
-                self.numbers.insert(text.into(), next);
-                next
-            }
+        let next = u32::try_from(self.short.len() + self.long.len())
+            .expect("fewer than 2^32 distinct ids");
+        let number = match short_key(text) {
+            Some(key) => *self.short.entry(key).or_insert(next),
+            None => match self.long.get(text) {
+                Some(&n) => n,
+                None => {
+                    self.long.insert(text.into(), next);
+                    next
+                }
+            },
         };
         Stamp {
             at: text.as_ptr() as usize,
@@ -145,6 +153,22 @@ impl SymbolTable {
             beneficiary,
         };
     }
+}
+
+/// The longest text a [`SymbolTable`] keys inline.
+const SHORT_MAX: usize = 23;
+
+/// A text of up to [`SHORT_MAX`] bytes as three words: its bytes, zero-padded, and its
+/// length in the last byte (so that no two texts share a key).
+fn short_key(text: &str) -> Option<[u64; 3]> {
+    let len = u8::try_from(text.len())
+        .ok()
+        .filter(|&n| usize::from(n) <= SHORT_MAX)?;
+    let mut bytes = [0u8; 24];
+    bytes[..text.len()].copy_from_slice(text.as_bytes());
+    bytes[SHORT_MAX] = len;
+    let word = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    Some([word(0), word(1), word(2)])
 }
 
 /// The beneficiary an event names in its own fields, if any.
@@ -252,6 +276,24 @@ mod tests {
         assert_ne!(c.symbol(fund_of(&c).as_str()), a.symbol(fa.as_str()));
         // Symbols are not part of the record's value.
         assert_eq!(a, grant(0, "HP-1", "M1", &clerk));
+    }
+
+    #[test]
+    fn short_and_long_texts_are_numbered_apart_and_once() {
+        let mut table = SymbolTable::new();
+        let long = "F".repeat(SHORT_MAX + 1);
+        let texts = ["", "a", "a\0", &"F".repeat(SHORT_MAX), &long, "b"];
+        let numbers: Vec<u32> = texts.iter().map(|t| table.number(t).number).collect();
+        assert_eq!(numbers, [0, 1, 2, 3, 4, 5]);
+        let again: Vec<u32> = texts
+            .iter()
+            .map(|t| {
+                // The same text in another allocation.
+                let copy = String::from(*t);
+                table.number(copy.as_str()).number
+            })
+            .collect();
+        assert_eq!(again, numbers);
     }
 
     #[test]
