@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use arrayvec::ArrayVec;
 use chrono::NaiveDate;
 use ledger_domain::{
     rates, Amount, ClaimPayer, Event, FundingTier, InsuranceModel, Money, Percent, Reversible,
@@ -97,18 +98,12 @@ pub(crate) fn merge(into: &mut Vec<Delta>, delta: Delta) {
 /// figures of each tier.
 const CHANGES_MAX: usize = 2 * FundingTier::ALL.len();
 
-const NO_DELTA: Delta = Delta {
-    tier: FundingTier::Province,
-    component: Component::Committed,
-    fen: 0,
-};
-
-/// The changes one event makes, held inline: computing them allocates nothing, which
-/// matters when the engine rebuilds millions of events per second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The changes one event makes, held inline: computing them allocates nothing, and
+/// nothing is written for the places left unused (an `ArrayVec`), which matters when
+/// the engine rebuilds millions of events per second.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Changes {
-    len: usize,
-    items: [Delta; CHANGES_MAX],
+    items: ArrayVec<Delta, CHANGES_MAX>,
     /// +1 for the event itself, -1 when a reversal undoes it.
     sign: i64,
 }
@@ -116,18 +111,17 @@ pub(crate) struct Changes {
 impl Changes {
     fn new(sign: i64) -> Changes {
         Changes {
-            len: 0,
-            items: [NO_DELTA; CHANGES_MAX],
+            items: ArrayVec::new(),
             sign,
         }
     }
 
     pub(crate) fn as_slice(&self) -> &[Delta] {
-        &self.items[..self.len]
+        &self.items
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.items.is_empty()
     }
 
     fn add(&mut self, tier: FundingTier, component: Component, fen: i64) {
@@ -135,29 +129,28 @@ impl Changes {
             return;
         }
         let fen = fen * self.sign;
-        let live = &mut self.items[..self.len];
-        match live
+        match self
+            .items
             .iter()
             .position(|d| d.tier == tier && d.component == component)
         {
             Some(i) => {
-                live[i].fen = checked(live[i].fen, fen);
-                if live[i].fen == 0 {
-                    live.swap(i, self.len - 1);
-                    self.len -= 1;
+                let live = &mut self.items[i];
+                live.fen = checked(live.fen, fen);
+                if live.fen == 0 {
+                    self.items.swap_remove(i);
                 }
             }
             None => {
                 assert!(
-                    self.len < CHANGES_MAX,
+                    !self.items.is_full(),
                     "an event changes at most {CHANGES_MAX} figures"
                 );
-                self.items[self.len] = Delta {
+                self.items.push(Delta {
                     tier,
                     component,
                     fen,
-                };
-                self.len += 1;
+                });
             }
         }
     }
