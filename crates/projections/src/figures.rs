@@ -376,7 +376,7 @@ impl FundFen {
         *slot = checked(*slot, fen);
     }
 
-    pub(crate) fn add_all(&mut self, deltas: &[Delta]) {
+    pub(crate) fn add_all<'a>(&mut self, deltas: impl IntoIterator<Item = &'a Delta>) {
         for d in deltas {
             self.add(d);
         }

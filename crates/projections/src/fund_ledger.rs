@@ -9,6 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use ledger_domain::{Event, FundId, UserId};
 use serde::{Deserialize, Serialize};
 
+use crate::chunked::Chunked;
 use crate::figures::{changes_of, Daily, Delta, FundFen, FundFigures};
 use crate::intern::{Interner, Keyed};
 use crate::query::{DateRange, Page, PageRequest, QueryError};
@@ -39,10 +40,10 @@ struct FundBook {
     /// In position order: appending is all a rebuild does; a statement sorts its range.
     /// Movements and changes are packed together in checkpoints (`crate::pack`).
     #[serde(with = "packed_movements")]
-    movements: Vec<Movement>,
+    movements: Chunked<Movement>,
     /// The movements' changes back to back (one allocation per book, not per movement).
     #[serde(with = "packed_changes")]
-    changes: Vec<Delta>,
+    changes: Chunked<Delta>,
 }
 
 /// Movements as one packed byte string: a count, then per movement its position, day
@@ -53,12 +54,13 @@ mod packed_movements {
     use serde::{Deserializer, Serializer};
 
     use super::Movement;
+    use crate::chunked::Chunked;
     use crate::pack::{Packer, Unpacker};
     use crate::text::TextRef;
     use crate::time::{Day, Stamp};
 
     pub(super) fn serialize<S: Serializer>(
-        movements: &[Movement],
+        movements: &Chunked<Movement>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut p = Packer {
@@ -66,7 +68,7 @@ mod packed_movements {
         };
         p.unsigned(movements.len() as u64);
         let mut last = Movement::default();
-        for m in movements {
+        for m in movements.iter() {
             // Casts between u64 and i64 keep every bit; gaps wrap.
             p.gap(m.position as i64, last.position as i64);
             p.gap(i64::from(m.day.number()), i64::from(last.day.number()));
@@ -87,7 +89,7 @@ mod packed_movements {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<Vec<Movement>, D::Error> {
+    ) -> Result<Chunked<Movement>, D::Error> {
         crate::pack::deserialize(deserializer, "movements", |bytes| {
             let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
@@ -95,7 +97,7 @@ mod packed_movements {
             if count > bytes.len() / 8 {
                 return Err("the movement count exceeds the bytes".into());
             }
-            let mut movements = Vec::with_capacity(count);
+            let mut movements = Chunked::default();
             let mut last = Movement::default();
             for _ in 0..count {
                 let position = u.gap(last.position as i64)? as u64;
@@ -135,18 +137,19 @@ mod packed_changes {
     use ledger_domain::FundingTier;
     use serde::{Deserializer, Serializer};
 
+    use crate::chunked::Chunked;
     use crate::figures::{Component, Delta};
     use crate::pack::{Packer, Unpacker};
 
     pub(super) fn serialize<S: Serializer>(
-        changes: &[Delta],
+        changes: &Chunked<Delta>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut p = Packer {
             bytes: Vec::with_capacity(changes.len() * 4),
         };
         p.unsigned(changes.len() as u64);
-        for d in changes {
+        for d in changes.iter() {
             let tier = u8::try_from(d.tier.index()).expect("few tiers");
             p.raw(&[tier, d.component.index()]);
             p.signed(d.fen);
@@ -156,14 +159,14 @@ mod packed_changes {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<Vec<Delta>, D::Error> {
+    ) -> Result<Chunked<Delta>, D::Error> {
         crate::pack::deserialize(deserializer, "changes", |bytes| {
             let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
             if count > bytes.len() / 3 {
                 return Err("the change count exceeds the bytes".into());
             }
-            let mut changes = Vec::with_capacity(count);
+            let mut changes = Chunked::default();
             for _ in 0..count {
                 let [tier, component] = u.array()?;
                 let tier = *FundingTier::ALL
@@ -187,9 +190,9 @@ mod packed_changes {
 }
 
 impl FundBook {
-    fn changes(&self, m: &Movement) -> &[Delta] {
+    fn changes(&self, m: &Movement) -> impl Iterator<Item = &Delta> + '_ {
         let start = usize::try_from(m.first_change).expect("the changes fit in memory");
-        &self.changes[start..start + usize::from(m.change_count)]
+        self.changes.range(start, usize::from(m.change_count))
     }
 }
 
@@ -272,7 +275,9 @@ impl Projection for FundLedger {
         book.daily.add(r.effective_date, changes.as_slice());
         let memo = self.texts.push_repeated(&record.memo, &mut self.last_memo);
         let first_change = book.changes.len() as u64;
-        book.changes.extend_from_slice(changes.as_slice());
+        for d in changes.as_slice() {
+            book.changes.push(*d);
+        }
         book.movements.push(Movement {
             position: r.position,
             day: Day::from(r.effective_date),

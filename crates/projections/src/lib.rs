@@ -22,6 +22,7 @@
 
 mod access_log;
 mod audit;
+mod chunked;
 mod directory;
 mod figures;
 mod fund_ledger;

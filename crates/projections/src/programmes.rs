@@ -14,6 +14,7 @@ use ledger_domain::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::chunked::Chunked;
 use crate::directory::{branch, check_unit, children, Branch, Directory};
 use crate::figures::{changes_of, money, Daily, FundFen};
 use crate::intern::{Interner, Keyed};
@@ -56,7 +57,7 @@ struct Help {
 struct ProgrammeBook {
     daily: Daily,
     /// In position order: appending is all a rebuild does; a report filters by date.
-    helps: Vec<Help>,
+    helps: Chunked<Help>,
 }
 
 /// Programme figures for any subtree and period (projection `programme_reports`).
@@ -281,9 +282,10 @@ impl ProgrammeReports {
     fn undone_help(&self, original: u64, reversed: &Reversible) -> Option<Help> {
         let helps = &self.funds.get(reversed.fund())?.helps;
         let i = helps.binary_search_by_key(&original, |h| h.position).ok()?;
+        let undone = helps.get(i)?;
         Some(Help {
-            fen: -helps[i].fen,
-            ..helps[i]
+            fen: -undone.fen,
+            ..*undone
         })
     }
 
@@ -311,7 +313,7 @@ impl ProgrammeReports {
                 .add_fund(&book.daily.between(last_year.from(), last_year.to()));
             let (from, to) = (Day::from(range.from()), Day::from(range.to()));
             let (before_from, before_to) = (Day::from(last_year.from()), Day::from(last_year.to()));
-            for h in &book.helps {
+            for h in book.helps.iter() {
                 // Both tests: a period longer than a year overlaps its year-earlier twin.
                 if from <= h.day && h.day <= to {
                     acc.now.helps.push(*h);
