@@ -20,7 +20,7 @@ use crate::intern::{FastMap, Interner};
 use crate::query::{DateRange, Page, PageRequest};
 use crate::text::{TextRef, Texts};
 use crate::time::{Day, Stamp};
-use crate::{advance, type_index, EventRecord, Projection};
+use crate::{advance, named_beneficiary, type_index, EventRecord, Projection};
 
 /// Marks "no beneficiary" or "no fund" in an entry (interned indices stop below it).
 const NONE: u32 = u32::MAX;
@@ -405,12 +405,12 @@ impl Stored {
         let intern = |interner: &mut Interner<BeneficiaryId>, id: &BeneficiaryId| {
             interner.intern_symbol(id, record.symbol(id.as_str()))
         };
-        let direct = match &record.recorded.event {
-            Event::BeneficiaryRegistered { beneficiary, .. } => beneficiary,
+        let event = &record.recorded.event;
+        match event {
             Event::LoanDisbursed(l) => {
                 let i = intern(&mut self.beneficiaries, &l.beneficiary);
                 self.loan_beneficiary.insert(l.loan.clone(), i);
-                return Some(i);
+                Some(i)
             }
             Event::HousingGrantAwarded {
                 award, beneficiary, ..
@@ -422,58 +422,26 @@ impl Stored {
             } => {
                 let i = intern(&mut self.beneficiaries, beneficiary);
                 self.award_beneficiary.insert(award.clone(), i);
-                return Some(i);
+                Some(i)
             }
             Event::LoanRepaid { loan, .. }
             | Event::LoanRescheduled { loan, .. }
-            | Event::LoanWrittenOff { loan, .. } => {
-                return self.loan_beneficiary.get(loan).copied()
-            }
-            Event::GrantPaid(g) => &g.beneficiary,
-            Event::HousingInstalmentPaid { beneficiary, .. }
-            | Event::FollowUpVisitRecorded { beneficiary, .. }
-            | Event::CondolencePaid { beneficiary, .. }
-            | Event::PersonalDataAccessed { beneficiary, .. }
-            | Event::BeneficiaryRestricted { beneficiary, .. }
-            | Event::BeneficiaryRestrictionLifted { beneficiary, .. }
-            | Event::BeneficiaryErased { beneficiary, .. } => beneficiary,
-            Event::BursaryInstalmentPaid { student, .. } => student,
-            Event::ClaimPaid(c) => &c.beneficiary,
-            Event::PaymentRequested { payment, .. } => match payment {
-                Payment::Loan(l) => &l.beneficiary,
-                Payment::Grant(g) => &g.beneficiary,
-                Payment::HousingInstalment(h) => {
-                    return self.award_beneficiary.get(&h.award).copied()
-                }
-                Payment::BursaryInstalment(b) => {
-                    return self.award_beneficiary.get(&b.award).copied()
-                }
-                Payment::Condolence(c) => &c.beneficiary,
-                Payment::Claim(c) => &c.beneficiary,
-                Payment::Premium(_) => return None,
-            },
+            | Event::LoanWrittenOff { loan, .. } => self.loan_beneficiary.get(loan).copied(),
+            Event::PaymentRequested {
+                payment: Payment::HousingInstalment(h),
+                ..
+            } => self.award_beneficiary.get(&h.award).copied(),
+            Event::PaymentRequested {
+                payment: Payment::BursaryInstalment(b),
+                ..
+            } => self.award_beneficiary.get(&b.award).copied(),
             Event::PaymentApproved { request, .. }
             | Event::PaymentRejected { request, .. }
-            | Event::PaymentRequestExpired { request, .. } => return self.beneficiary_at(*request),
-            Event::EventReversed { position, .. } => return self.beneficiary_at(*position),
-            Event::UnitRegistered { .. }
-            | Event::FundOpened { .. }
-            | Event::ApprovalThresholdSet { .. }
-            | Event::AppropriationCommitted { .. }
-            | Event::AppropriationReceived { .. }
-            | Event::CampaignOpened { .. }
-            | Event::PremiumCollected { .. }
-            | Event::ClaimsReserveEstimated { .. }
-            | Event::PeriodClosed { .. }
-            | Event::UserRegistered { .. }
-            | Event::UserRoleChanged { .. }
-            | Event::UserDisabled { .. }
-            | Event::TokenIssued { .. }
-            | Event::TokenRevoked { .. }
-            | Event::PersonalDataAccessGranted { .. }
-            | Event::PersonalDataAccessWithdrawn { .. } => return None,
-        };
-        Some(intern(&mut self.beneficiaries, direct))
+            | Event::PaymentRequestExpired { request, .. } => self.beneficiary_at(*request),
+            Event::EventReversed { position, .. } => self.beneficiary_at(*position),
+            // Every other event concerns the beneficiary it names, if any.
+            _ => named_beneficiary(event).map(|b| intern(&mut self.beneficiaries, b)),
+        }
     }
 }
 

@@ -39,6 +39,7 @@ mod time;
 
 use std::sync::Arc;
 
+use ledger_domain::{BeneficiaryId, Event, Payment};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +73,60 @@ pub struct EventRecord {
     /// (`Symbols::default()` otherwise): they speed up interning and change no answer.
     #[serde(skip)]
     pub symbols: Symbols,
+}
+
+/// The beneficiary an event names in its own fields, if any (a repayment, an approval
+/// or a reversal concerns one only through an earlier event).
+pub(crate) fn named_beneficiary(event: &Event) -> Option<&BeneficiaryId> {
+    Some(match event {
+        Event::GrantPaid(g) => &g.beneficiary,
+        Event::LoanDisbursed(l) => &l.beneficiary,
+        Event::ClaimPaid(c) => &c.beneficiary,
+        Event::BeneficiaryRegistered { beneficiary, .. }
+        | Event::HousingGrantAwarded { beneficiary, .. }
+        | Event::HousingInstalmentPaid { beneficiary, .. }
+        | Event::FollowUpVisitRecorded { beneficiary, .. }
+        | Event::CondolencePaid { beneficiary, .. }
+        | Event::PersonalDataAccessed { beneficiary, .. }
+        | Event::BeneficiaryRestricted { beneficiary, .. }
+        | Event::BeneficiaryRestrictionLifted { beneficiary, .. }
+        | Event::BeneficiaryErased { beneficiary, .. } => beneficiary,
+        Event::BursaryAwarded { student, .. } | Event::BursaryInstalmentPaid { student, .. } => {
+            student
+        }
+        Event::PaymentRequested { payment, .. } => match payment {
+            Payment::Loan(l) => &l.beneficiary,
+            Payment::Grant(g) => &g.beneficiary,
+            Payment::Condolence(c) => &c.beneficiary,
+            Payment::Claim(c) => &c.beneficiary,
+            Payment::HousingInstalment(_) | Payment::BursaryInstalment(_) | Payment::Premium(_) => {
+                return None
+            }
+        },
+        Event::UnitRegistered { .. }
+        | Event::FundOpened { .. }
+        | Event::ApprovalThresholdSet { .. }
+        | Event::AppropriationCommitted { .. }
+        | Event::AppropriationReceived { .. }
+        | Event::LoanRepaid { .. }
+        | Event::LoanRescheduled { .. }
+        | Event::LoanWrittenOff { .. }
+        | Event::CampaignOpened { .. }
+        | Event::PremiumCollected { .. }
+        | Event::ClaimsReserveEstimated { .. }
+        | Event::PaymentApproved { .. }
+        | Event::PaymentRejected { .. }
+        | Event::PaymentRequestExpired { .. }
+        | Event::PeriodClosed { .. }
+        | Event::EventReversed { .. }
+        | Event::UserRegistered { .. }
+        | Event::UserRoleChanged { .. }
+        | Event::UserDisabled { .. }
+        | Event::TokenIssued { .. }
+        | Event::TokenRevoked { .. }
+        | Event::PersonalDataAccessGranted { .. }
+        | Event::PersonalDataAccessWithdrawn { .. } => return None,
+    })
 }
 
 /// A read model: a fold over the log.

@@ -17,10 +17,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ledger_domain::{BeneficiaryId, Event, Payment};
-
 use crate::intern::FastMap;
-use crate::EventRecord;
+use crate::{named_beneficiary, EventRecord};
 
 /// The next table's number (0 is "no table").
 static NEXT_TABLE: AtomicU64 = AtomicU64::new(1);
@@ -171,42 +169,12 @@ fn short_key(text: &str) -> Option<[u64; 3]> {
     Some([word(0), word(1), word(2)])
 }
 
-/// The beneficiary an event names in its own fields, if any.
-fn named_beneficiary(event: &Event) -> Option<&BeneficiaryId> {
-    Some(match event {
-        Event::GrantPaid(g) => &g.beneficiary,
-        Event::LoanDisbursed(l) => &l.beneficiary,
-        Event::ClaimPaid(c) => &c.beneficiary,
-        Event::BeneficiaryRegistered { beneficiary, .. }
-        | Event::HousingGrantAwarded { beneficiary, .. }
-        | Event::HousingInstalmentPaid { beneficiary, .. }
-        | Event::FollowUpVisitRecorded { beneficiary, .. }
-        | Event::CondolencePaid { beneficiary, .. }
-        | Event::PersonalDataAccessed { beneficiary, .. }
-        | Event::BeneficiaryRestricted { beneficiary, .. }
-        | Event::BeneficiaryRestrictionLifted { beneficiary, .. }
-        | Event::BeneficiaryErased { beneficiary, .. } => beneficiary,
-        Event::BursaryAwarded { student, .. } | Event::BursaryInstalmentPaid { student, .. } => {
-            student
-        }
-        Event::PaymentRequested { payment, .. } => match payment {
-            Payment::Loan(l) => &l.beneficiary,
-            Payment::Grant(g) => &g.beneficiary,
-            Payment::Condolence(c) => &c.beneficiary,
-            Payment::Claim(c) => &c.beneficiary,
-            Payment::HousingInstalment(_) | Payment::BursaryInstalment(_) | Payment::Premium(_) => {
-                return None
-            }
-        },
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
     use ledger_domain::{
-        Amount, FundId, FundingTier, GrantModality, GrantPayment, Recorded, TierSplit, UserId,
+        Amount, BeneficiaryId, Event, FundId, FundingTier, GrantModality, GrantPayment, Recorded,
+        TierSplit, UserId,
     };
 
     use super::*;
