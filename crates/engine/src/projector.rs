@@ -272,7 +272,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_int
         .next_position();
     let mut last_checkpoint = next;
     // One table for the thread's life: the projections then meet every id's symbol
-    // once (the table holds each distinct id's text once more; docs/PERFORMANCE.md).
+    // once (the table holds each distinct id's text once more; docs/PROJECTIONS.md).
     let mut decoding = Decoding::with_symbols();
     let fail = |e: String| {
         *hosted.failure.lock().expect("projector lock") = Some(e);
