@@ -17,6 +17,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ledger_domain::UserId;
+
 use crate::intern::FastMap;
 use crate::{named_beneficiary, EventRecord};
 
@@ -86,9 +88,11 @@ pub struct SymbolTable {
     /// within the table instead of following a pointer to each candidate's text.
     short: FastMap<[u64; 3], u32>,
     long: FastMap<Box<str>, u32>,
-    /// The last actor's text address and number: runs of one actor's events share
-    /// the actor's `Arc` (the engine's decoder shares it), so its address repeats.
-    last_actor: Stamp,
+    /// The last actor and its stamp: runs of one actor's events share the actor's
+    /// `Arc` (the engine's decoder shares it), so its address repeats. Held here, so
+    /// that the address cannot be freed and reused for another text while it is
+    /// compared against.
+    last_actor: Option<(UserId, Stamp)>,
 }
 
 impl Default for SymbolTable {
@@ -97,7 +101,7 @@ impl Default for SymbolTable {
             table: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
             short: FastMap::default(),
             long: FastMap::default(),
-            last_actor: Stamp::default(),
+            last_actor: None,
         }
     }
 }
@@ -130,13 +134,13 @@ impl SymbolTable {
     /// Stamps `record` with this table's numbers for its actor, fund and beneficiary.
     pub fn assign(&mut self, record: &mut EventRecord) {
         let r = &record.recorded;
-        let actor = r.actor.as_str();
-        let actor = if self.last_actor.matches(actor) {
-            self.last_actor
-        } else {
-            let stamp = self.number(actor);
-            self.last_actor = stamp;
-            stamp
+        let actor = match &self.last_actor {
+            Some((_, stamp)) if stamp.matches(r.actor.as_str()) => *stamp,
+            _ => {
+                let stamp = self.number(r.actor.as_str());
+                self.last_actor = Some((r.actor.clone(), stamp));
+                stamp
+            }
         };
         let fund = r
             .event
