@@ -131,25 +131,6 @@ pub fn decode_head(bytes: &[u8]) -> Result<HeadMarker, CodecError> {
     decode_exact(bytes)
 }
 
-/// The record envelope, layout 1. Field order is the byte order on disk.
-#[derive(Encode, Decode)]
-struct RecordV1 {
-    position: u64,
-    prev_hash: [u8; 32],
-    recorded_at_ms: i64,
-    command_id: String,
-    command_event_index: u32,
-    command_event_count: u32,
-    stream: String,
-    stream_version: u64,
-    event_type: String,
-    schema_version: u16,
-    actor: String,
-    effective_date_days: i32,
-    memo: String,
-    payload: Vec<u8>,
-}
-
 /// 1970-01-01 counted as days from 0001-01-01 (chrono's common era day numbering).
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
@@ -237,52 +218,16 @@ pub fn decode_stored(value: &[u8]) -> Result<RecordedEvent, CodecError> {
 
 /// Decodes record bytes; `hash` is the chain hash stored with them. Every name is
 /// validated again after reading, so a record that decodes is also a record the log
-/// could have written.
+/// could have written. The checks are [`decode_record_view`]'s: this is its owned copy.
 pub fn decode_record(bytes: &[u8], hash: [u8; 32]) -> Result<RecordedEvent, CodecError> {
-    let (&layout, body) = bytes
-        .split_first()
-        .ok_or_else(|| CodecError("empty record".into()))?;
-    if layout != RECORD_LAYOUT_V1 {
-        return Err(CodecError(format!(
-            "unknown record layout {layout}; this version reads layout {RECORD_LAYOUT_V1}"
-        )));
-    }
-    let raw: RecordV1 = decode_exact(body)?;
-    let name_err = |e: crate::types::NameError| CodecError(e.to_string());
-    if raw.command_event_count == 0 || raw.command_event_index >= raw.command_event_count {
-        return Err(CodecError(format!(
-            "event index {} is outside its command of {} events",
-            raw.command_event_index, raw.command_event_count
-        )));
-    }
-    Ok(RecordedEvent {
-        position: raw.position,
-        prev_hash: raw.prev_hash,
-        hash,
-        recorded_at_ms: raw.recorded_at_ms,
-        command_id: CommandId::new(raw.command_id).map_err(name_err)?,
-        command_event_index: raw.command_event_index,
-        command_event_count: raw.command_event_count,
-        stream: StreamName::new(raw.stream).map_err(name_err)?,
-        stream_version: raw.stream_version,
-        event_type: EventType::new(raw.event_type).map_err(name_err)?,
-        schema_version: raw.schema_version,
-        actor: Actor::new(raw.actor).map_err(name_err)?,
-        effective_date: date_from_days(raw.effective_date_days).ok_or_else(|| {
-            CodecError(format!(
-                "effective date {} days from 1970-01-01 is out of range",
-                raw.effective_date_days
-            ))
-        })?,
-        memo: Memo::new(raw.memo).map_err(name_err)?,
-        payload: raw.payload,
-    })
+    decode_record_view(bytes, hash).map(|view| view.to_recorded())
 }
 
-/// The record envelope, layout 1, read in place: [`RecordV1`] with every string and
-/// the payload borrowed. bincode encodes `&str` and `&[u8]` exactly like `String` and
-/// `Vec<u8>`, checks the UTF-8, and refuses a length beyond the bytes before taking a
-/// slice, so nothing is allocated whatever the bytes claim.
+/// The record envelope, layout 1, read in place: every string and the payload
+/// borrowed from the stored bytes. Field order is the byte order on disk
+/// ([`encode_record`] writes the same fields). bincode encodes `&str` and `&[u8]`
+/// exactly like `String` and `Vec<u8>`, checks the UTF-8, and refuses a length beyond
+/// the bytes before taking a slice, so nothing is allocated whatever the bytes claim.
 #[derive(BorrowDecode)]
 struct RecordV1Ref<'a> {
     position: u64,
@@ -308,8 +253,8 @@ pub fn decode_stored_view(value: &[u8]) -> Result<RecordView<'_>, CodecError> {
     decode_record_view(record, hash)
 }
 
-/// Decodes record bytes in place: the same checks, in the same order and with the same
-/// messages, as [`decode_record`], without allocating.
+/// Decodes record bytes in place, without allocating: the one place the envelope's
+/// checks are made ([`decode_record`] copies the result).
 pub fn decode_record_view(bytes: &[u8], hash: [u8; 32]) -> Result<RecordView<'_>, CodecError> {
     let (&layout, body) = bytes
         .split_first()
