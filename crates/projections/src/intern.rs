@@ -171,22 +171,27 @@ impl<T: Eq + Hash + Clone> Interner<T> {
         i
     }
 
-    /// [`Interner::intern`], through the index of `symbol` when it was met before
-    /// (`symbol` must be the symbol of `value`: `EventRecord::symbol` gives only such).
+    /// The index met before for `symbol`, the symbol of `value`
+    /// (`EventRecord::symbol` gives only such).
+    fn known(&self, value: &T, symbol: Symbol) -> Option<u32> {
+        let i = self.by_symbol.get(symbol)?;
+        debug_assert!(
+            self.values[i as usize] == *value,
+            "a symbol of another value"
+        );
+        Some(i)
+    }
+
+    /// [`Interner::intern`], through the index of `symbol` when it was met before.
     pub(crate) fn intern_symbol(&mut self, value: &T, symbol: Option<Symbol>) -> u32 {
         let Some(symbol) = symbol else {
             return self.intern(value);
         };
-        if let Some(i) = self.by_symbol.get(symbol) {
-            debug_assert!(
-                self.values[i as usize] == *value,
-                "a symbol of another value"
-            );
-            return i;
-        }
-        let i = self.intern(value);
-        self.by_symbol.insert(symbol, i);
-        i
+        self.known(value, symbol).unwrap_or_else(|| {
+            let i = self.intern(value);
+            self.by_symbol.insert(symbol, i);
+            i
+        })
     }
 
     /// [`Interner::find`], through the index of `symbol` when it was met before.
@@ -194,16 +199,11 @@ impl<T: Eq + Hash + Clone> Interner<T> {
         let Some(symbol) = symbol else {
             return self.find(value);
         };
-        if let Some(i) = self.by_symbol.get(symbol) {
-            debug_assert!(
-                self.values[i as usize] == *value,
-                "a symbol of another value"
-            );
-            return Some(i);
-        }
-        let i = self.find(value)?;
-        self.by_symbol.insert(symbol, i);
-        Some(i)
+        self.known(value, symbol).or_else(|| {
+            let i = self.find(value)?;
+            self.by_symbol.insert(symbol, i);
+            Some(i)
+        })
     }
 
     /// The index of `value`, if it was interned.
