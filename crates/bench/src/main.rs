@@ -79,9 +79,19 @@ struct Args {
     keep_data: bool,
     /// Run only these sections, comma-separated: baseline-sled, single, concurrent,
     /// bulk, large (the fdatasync baseline always runs: other figures are given as
-    /// ratios to it); for `engine-rebuild`: model, projections, breakdown.
+    /// ratios to it); for `engine`: commands (the suite stops after them); for
+    /// `engine-rebuild`: model, projections, breakdown.
     #[arg(long)]
     only: Option<String>,
+}
+
+impl Args {
+    /// Whether `--only` leaves `section` in (everything runs without `--only`).
+    fn selected(&self, section: &str) -> bool {
+        self.only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|s| s.trim() == section))
+    }
 }
 
 /// Target size of one encoded event, in bytes, as the issue specifies.
@@ -190,11 +200,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 fn store_suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>> {
-    let selected = |section: &str| {
-        args.only
-            .as_deref()
-            .is_none_or(|only| only.split(',').any(|s| s.trim() == section))
-    };
+    let selected = |section: &str| args.selected(section);
     let mut rows = Vec::new();
     let record_bytes = {
         let dir = fresh_dir(&args.dir, "probe")?;
