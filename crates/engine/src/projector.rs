@@ -28,6 +28,25 @@ const PROJECTOR_POLL_MS: u64 = 100;
 /// How long the projector waits after a failed read before it tries again.
 const PROJECTOR_RETRY_MS: u64 = 1_000;
 
+/// How much the projector thread lowers its CPU priority (its nice value), so that on
+/// a busy machine the writer, the flusher and the callers waiting for them go first:
+/// projections are read models that follow the log, an acknowledgement is the
+/// caller's wait (decision 0017).
+const PROJECTOR_NICE_INCREMENT: i32 = 10;
+
+/// Lowers the calling thread's CPU priority by [`PROJECTOR_NICE_INCREMENT`] (on Linux
+/// the nice value belongs to each thread, and threads it spawns inherit it). Where
+/// that is not possible nothing changes: it orders work, it guards nothing.
+fn yield_to_the_writer() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let thread = Some(rustix::thread::gettid());
+        let current = getpriority_process(thread).unwrap_or(0);
+        let _ = setpriority_process(thread, (current + PROJECTOR_NICE_INCREMENT).min(19));
+    }
+}
+
 /// Every read model, each with its own position.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Projections {
@@ -271,6 +290,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_int
         .expect("projections lock")
         .next_position();
     let mut last_checkpoint = next;
+    yield_to_the_writer();
     // One table for the thread's life: the projections then meet every id's symbol
     // once (the table holds each distinct id's text once more; docs/PROJECTIONS.md).
     let mut decoding = Decoding::with_symbols();
