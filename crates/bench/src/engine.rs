@@ -334,6 +334,66 @@ fn process_stat(fields: &[usize]) -> Vec<u64> {
         .collect()
 }
 
+/// Nanoseconds each of the process's threads has run so far, summed by thread name,
+/// from `/proc/self/task/*/schedstat` (its first field).
+fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let (Ok(name), Ok(schedstat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("schedstat")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        let ns: u64 = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let name = name.trim_end();
+        // Numbered pool threads (sled-io-3) count as one pool.
+        let name = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        *by_name.entry(name.to_string()).or_insert(0) += ns;
+    }
+    by_name
+}
+
+/// CPU per command of the engine's threads and of the rest, between two
+/// [`cpu_by_thread`] readings.
+fn cpu_per_command(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    commands: u64,
+) -> String {
+    let mut parts = Vec::new();
+    let mut rest = 0;
+    let mut total = 0;
+    for (name, ns) in after {
+        let used = ns.saturating_sub(before.get(name).copied().unwrap_or(0));
+        total += used;
+        match name.as_str() {
+            "ledger-writer" | "ledger-flusher" | "ledger-projecto" | "tokio-rt-worker" => {
+                parts.push(format!(
+                    "{} {:.1}",
+                    name.trim_start_matches("ledger-"),
+                    used as f64 / 1000.0 / commands.max(1) as f64
+                ));
+            }
+            _ => rest += used,
+        }
+    }
+    format!(
+        "µs CPU per command: {}, other {:.1}, total {:.1}",
+        parts.join(", "),
+        rest as f64 / 1000.0 / commands.max(1) as f64,
+        total as f64 / 1000.0 / commands.max(1) as f64
+    )
+}
+
 fn cpu_per_event(cpu: Duration, events: u64) -> String {
     format!(
         "{:.0} ns CPU/event",
@@ -439,6 +499,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         .enable_all()
         .build()?;
     let next_id = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_by_thread();
     let (all, elapsed) = {
         let engine = Arc::clone(&engine);
         run_clients(&runtime, args.clients, duration, &next_id, move |n| {
@@ -452,6 +513,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         })?
     };
     let n = all.len() as u64;
+    let cpu = cpu_per_command(&cpu_before, &cpu_by_thread(), n);
     let mut lat = Latencies(all);
     rows.push(Row {
         name: format!(
@@ -461,7 +523,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         rate: per_second(n, elapsed),
         unit: "commands/s",
         detail: format!(
-            "p50 {} µs, p99 {} µs, p99.9 {} µs; {}; target ≥ 80,000/s",
+            "p50 {} µs, p99 {} µs, p99.9 {} µs; {}; {cpu}; target ≥ 80,000/s",
             lat.percentile(50.0),
             lat.percentile(99.0),
             lat.percentile(99.9),
