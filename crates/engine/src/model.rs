@@ -202,9 +202,9 @@ pub(crate) fn digest_of(
     effective_date: chrono::NaiveDate,
     memo: &str,
 ) -> [u8; 32] {
-    let bytes = ledger_store::codec::encode_value(&(command, actor, effective_date, memo))
-        .expect("commands encode");
-    HashAlgorithm::Sha256.chain(&GENESIS_HASH, &bytes)
+    HashAlgorithm::Sha256
+        .chain_value(&GENESIS_HASH, &(command, actor, effective_date, memo))
+        .expect("commands encode")
 }
 
 /// The log records of one command's events.

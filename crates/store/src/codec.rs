@@ -27,11 +27,20 @@ pub const RECORD_KEY_PREFIX: u8 = b'R';
 type Config = Configuration<LittleEndian, Fixint, Limit<EVENT_BYTES_MAX>>;
 
 fn config() -> Config {
+    unlimited_config().with_limit::<EVENT_BYTES_MAX>()
+}
+
+/// The configuration of every encoding here, without a size limit (records and values
+/// are encoded without one; decoders add theirs).
+fn unlimited_config() -> Configuration<LittleEndian, Fixint> {
     bincode::config::legacy()
         .with_little_endian()
         .with_fixed_int_encoding()
-        .with_limit::<EVENT_BYTES_MAX>()
 }
+
+/// Room an encoded value starts with: most event payloads fit, so encoding one grows
+/// its buffer once at most, instead of doubling from eight bytes.
+const VALUE_CAPACITY_START_BYTES: usize = 256;
 
 /// Why bytes could not be decoded. The caller adds where they came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -199,14 +208,8 @@ pub fn encode_record(event: &NewEvent, at: Placement<'_>) -> Vec<u8> {
     out.push(RECORD_LAYOUT_V1);
     // Encoding into a Vec cannot fail except through the size limit, which the caller
     // checks on the result; encode without the limit and let the caller decide.
-    bincode::encode_into_std_write(
-        fields,
-        &mut out,
-        bincode::config::legacy()
-            .with_little_endian()
-            .with_fixed_int_encoding(),
-    )
-    .expect("encoding into a Vec cannot fail");
+    bincode::encode_into_std_write(fields, &mut out, unlimited_config())
+        .expect("encoding into a Vec cannot fail");
     out
 }
 
@@ -328,13 +331,20 @@ fn decode_exact<T: Decode<()>>(bytes: &[u8]) -> Result<T, CodecError> {
 /// the envelope. Types must avoid serde features bincode cannot decode (`flatten`,
 /// `untagged`, `skip_serializing_if`, `deserialize_any`).
 pub fn encode_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    bincode::serde::encode_to_vec(
-        value,
-        bincode::config::legacy()
-            .with_little_endian()
-            .with_fixed_int_encoding(),
-    )
-    .map_err(|e| CodecError(format!("cannot encode: {e}")))
+    let mut out = Vec::with_capacity(VALUE_CAPACITY_START_BYTES);
+    encode_value_into(value, &mut out)?;
+    Ok(out)
+}
+
+/// Writes the bytes [`encode_value`] gives into `out` (a hasher, a buffer), without
+/// gathering them first.
+pub fn encode_value_into<T: serde::Serialize>(
+    value: &T,
+    out: &mut impl std::io::Write,
+) -> Result<(), CodecError> {
+    bincode::serde::encode_into_std_write(value, out, unlimited_config())
+        .map(|_| ())
+        .map_err(|e| CodecError(format!("cannot encode: {e}")))
 }
 
 /// The limits given to bincode when decoding a value of at most this many bytes, in
@@ -370,14 +380,9 @@ pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, C
 fn decode_value_within<T: serde::de::DeserializeOwned, const LIMIT: usize>(
     bytes: &[u8],
 ) -> Result<T, CodecError> {
-    let (value, used) = bincode::serde::decode_from_slice::<T, _>(
-        bytes,
-        bincode::config::legacy()
-            .with_little_endian()
-            .with_fixed_int_encoding()
-            .with_limit::<LIMIT>(),
-    )
-    .map_err(|e| CodecError(format!("cannot decode: {e}")))?;
+    let (value, used) =
+        bincode::serde::decode_from_slice::<T, _>(bytes, unlimited_config().with_limit::<LIMIT>())
+            .map_err(|e| CodecError(format!("cannot decode: {e}")))?;
     if used != bytes.len() {
         return Err(CodecError(format!(
             "{} trailing bytes after the encoded value",
@@ -412,14 +417,7 @@ pub fn encode_value_snapshot<T: serde::Serialize>(
     out.extend_from_slice(&SNAPSHOT_MAGIC);
     out.extend_from_slice(&position.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    bincode::serde::encode_into_std_write(
-        value,
-        &mut out,
-        bincode::config::legacy()
-            .with_little_endian()
-            .with_fixed_int_encoding(),
-    )
-    .map_err(|e| CodecError(format!("cannot encode: {e}")))?;
+    encode_value_into(value, &mut out)?;
     let crc = crc32fast::hash(&out[20..]);
     out[16..20].copy_from_slice(&crc.to_le_bytes());
     Ok(out)
@@ -629,10 +627,11 @@ pub const CHUNK_BYTES_TARGET: usize = 4 * 1024;
 pub fn encode_chunks(values: &[Vec<u8>]) -> Vec<(usize, Vec<u8>)> {
     let mut chunks = Vec::new();
     let mut start = 0;
-    let mut current: Vec<u8> = Vec::new();
+    let mut current: Vec<u8> = Vec::with_capacity(CHUNK_BYTES_TARGET);
     for (i, value) in values.iter().enumerate() {
         if !current.is_empty() && current.len() + 4 + value.len() > CHUNK_BYTES_TARGET {
-            chunks.push((start, std::mem::take(&mut current)));
+            let full = std::mem::replace(&mut current, Vec::with_capacity(CHUNK_BYTES_TARGET));
+            chunks.push((start, full));
             start = i;
         }
         let len = u32::try_from(value.len()).expect("a stored value is bounded by EVENT_BYTES_MAX");

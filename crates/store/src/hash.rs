@@ -54,6 +54,31 @@ impl HashAlgorithm {
             }
         }
     }
+
+    /// `chain(prev_hash, &codec::encode_value(value)?)`, with the encoding streamed
+    /// into the hash instead of gathered in a buffer first.
+    pub fn chain_value<T: serde::Serialize>(
+        self,
+        prev_hash: &[u8; 32],
+        value: &T,
+    ) -> Result<[u8; 32], crate::codec::CodecError> {
+        fn hashed<H: sha2::Digest + std::io::Write>(
+            mut h: H,
+            prev_hash: &[u8; 32],
+            value: &impl serde::Serialize,
+        ) -> Result<[u8; 32], crate::codec::CodecError>
+        where
+            [u8; 32]: From<sha2::digest::Output<H>>,
+        {
+            h.update(prev_hash);
+            crate::codec::encode_value_into(value, &mut h)?;
+            Ok(h.finalize().into())
+        }
+        match self {
+            HashAlgorithm::Sha256 => hashed(sha2::Sha256::new(), prev_hash, value),
+            HashAlgorithm::Sm3 => hashed(sm3::Sm3::new(), prev_hash, value),
+        }
+    }
 }
 
 impl fmt::Display for HashAlgorithm {
@@ -111,5 +136,24 @@ mod tests {
         }
         assert_eq!(HashAlgorithm::from_code(0), None);
         assert!("md5".parse::<HashAlgorithm>().is_err());
+    }
+
+    proptest::proptest! {
+        /// Streaming a value's encoding into the hash gives the very digest of hashing
+        /// its encoded bytes: the engine's command digests are stored in the log, so
+        /// the two must never differ.
+        #[test]
+        fn chain_value_equals_chaining_the_encoded_bytes(
+            prev in proptest::array::uniform32(proptest::num::u8::ANY),
+            text in ".{0,300}",
+            numbers in proptest::collection::vec(proptest::num::u64::ANY, 0..40),
+            flag in proptest::option::of(proptest::bool::ANY),
+        ) {
+            let value = (&text, &numbers, flag);
+            let bytes = crate::codec::encode_value(&value).unwrap();
+            for a in [HashAlgorithm::Sha256, HashAlgorithm::Sm3] {
+                proptest::prop_assert_eq!(a.chain_value(&prev, &value).unwrap(), a.chain(&prev, &bytes));
+            }
+        }
     }
 }
