@@ -59,13 +59,26 @@ pub const SPACE_PROBE_BYTES: u64 = 4 * JOURNAL_GROWTH_BYTES;
 /// right after a close in the same process can find it still held for a moment.
 pub const SLED_LOCK_WAIT_MS: u64 = 3_000;
 
+/// Bytes of sled's page cache (sled's default is 1 GiB). Reading the log is one pass
+/// from start to end (a rebuild, an export, a verification, the tail after a
+/// checkpoint), so a cache that holds the whole log helps only a second pass in the
+/// same process, while every page it takes is fresh memory the kernel zeroes first:
+/// with a smaller cache the memory of evicted pages is reused instead. Measured in
+/// decision 0018: the first rebuild of a process ~25% faster, later ones ~15% slower.
+pub const SLED_CACHE_BYTES: u64 = 256 << 20;
+
 /// Opens the sled database, waiting up to [`SLED_LOCK_WAIT_MS`] for its lock. sled
 /// 0.34 panics on some damaged files instead of returning an error: that is caught
 /// and reported as the corruption it is, naming the file.
 fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(SLED_LOCK_WAIT_MS);
     loop {
-        let opened = quietly_catching_panics(|| sled::Config::new().path(path).open());
+        let opened = quietly_catching_panics(|| {
+            sled::Config::new()
+                .path(path)
+                .cache_capacity(SLED_CACHE_BYTES)
+                .open()
+        });
         let opened = match opened {
             Ok(opened) => opened,
             Err(panic) => return Err(sled_panicked(path, panic.as_ref())),
