@@ -69,7 +69,8 @@ impl GroupObserver for GroupTally {
 }
 
 impl GroupTally {
-    /// "N groups/s, M commands per group, commit mean T µs" since the last call.
+    /// "N groups/s of M commands, commit mean T µs" over `elapsed`, counting from zero
+    /// again afterwards.
     fn take(&self, elapsed: Duration) -> String {
         let groups = self.groups.swap(0, Ordering::Relaxed).max(1);
         let commands = self.commands.swap(0, Ordering::Relaxed);
@@ -489,9 +490,9 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     )?;
     let engine = Arc::new(open(&dir)?);
     setup(&engine)?;
+    // Counts the groups from here on, not the setup's.
     let tally = Arc::new(GroupTally::default());
     engine.set_observer(Arc::clone(&tally) as Arc<dyn GroupObserver>);
-    tally.take(Duration::from_secs(1));
 
     // Commands through the writer: 64 concurrent submitters paying grants.
     let runtime = tokio::runtime::Builder::new_multi_thread()
