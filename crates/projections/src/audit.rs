@@ -16,6 +16,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use ledger_domain::{AwardId, BeneficiaryId, Event, FundId, LoanId, Payment, UserId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::chunked::Chunked;
 use crate::intern::{FastMap, Interner};
 use crate::query::{DateRange, Page, PageRequest};
 use crate::text::{TextRef, Texts};
@@ -46,7 +47,7 @@ struct Stored {
     next_position: u64,
     /// In position order; packed in checkpoints (`crate::pack`).
     #[serde(with = "packed_entries")]
-    entries: Vec<Entry>,
+    entries: Chunked<Entry>,
     texts: Texts,
     actors: Interner<UserId>,
     funds: Interner<FundId>,
@@ -73,12 +74,13 @@ mod packed_entries {
     use serde::{Deserializer, Serializer};
 
     use super::Entry;
+    use crate::chunked::Chunked;
     use crate::pack::{Packer, Unpacker};
     use crate::text::TextRef;
     use crate::time::{Day, Stamp};
 
     pub(super) fn serialize<S: Serializer>(
-        entries: &[Entry],
+        entries: &Chunked<Entry>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut p = Packer {
@@ -86,7 +88,7 @@ mod packed_entries {
         };
         p.unsigned(entries.len() as u64);
         let mut last = Entry::default();
-        for e in entries {
+        for e in entries.iter() {
             pack_entry(&mut p, e, &last);
             last = e.clone();
         }
@@ -146,7 +148,7 @@ mod packed_entries {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<Vec<Entry>, D::Error> {
+    ) -> Result<Chunked<Entry>, D::Error> {
         crate::pack::deserialize(deserializer, "audit entries", |bytes| {
             let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
@@ -154,7 +156,7 @@ mod packed_entries {
             if count > bytes.len() / 32 {
                 return Err("the entry count exceeds the bytes".into());
             }
-            let mut entries = Vec::with_capacity(count);
+            let mut entries = Chunked::default();
             let mut last = Entry::default();
             for _ in 0..count {
                 let entry = unpack_entry(&mut u, &last)?;
@@ -286,21 +288,24 @@ fn fingerprint(command_id: &str) -> u64 {
     })
 }
 
-fn entry_index(entries: &[Entry], position: u64) -> Option<usize> {
+fn entry_index(entries: &Chunked<Entry>, position: u64) -> Option<usize> {
     entries.binary_search_by_key(&position, |e| e.position).ok()
 }
 
 impl Indexes {
     fn build(stored: &Stored) -> Indexes {
         let mut indexes = Indexes::default();
-        for (i, e) in stored.entries.iter().enumerate() {
-            indexes.add(stored, &stored.entries[..i], e);
+        let mut previous = None;
+        for e in stored.entries.iter() {
+            indexes.add(stored, previous, e);
+            previous = Some(e);
         }
         indexes
     }
 
-    /// Indexes entry `e`, whose predecessors are `before`.
-    fn add(&mut self, stored: &Stored, before: &[Entry], e: &Entry) {
+    /// Indexes entry `e`, the one after `previous`; `stored` holds every entry before
+    /// `e` (and, while the indexes are built at once, the ones after it too).
+    fn add(&mut self, stored: &Stored, previous: Option<&Entry>, e: &Entry) {
         push_at(&mut self.by_actor, e.actor, e.position);
         if e.fund != NONE {
             push_at(&mut self.by_fund, e.fund, e.position);
@@ -314,10 +319,7 @@ impl Indexes {
             .push(e.position);
         let command_id = stored.texts.get(e.command_id);
         // A later event of the command just indexed: the first one is already there.
-        if before
-            .last()
-            .is_some_and(|p| stored.texts.get(p.command_id) == command_id)
-        {
+        if previous.is_some_and(|p| stored.texts.get(p.command_id) == command_id) {
             return;
         }
         let key = fingerprint(command_id);
@@ -326,8 +328,9 @@ impl Indexes {
                 self.by_command.insert(key, e.position);
             }
             Some(&first) => {
-                let same = entry_index(before, first)
-                    .is_some_and(|i| stored.texts.get(before[i].command_id) == command_id);
+                let same = entry_index(&stored.entries, first)
+                    .and_then(|i| stored.entries.get(i))
+                    .is_some_and(|p| stored.texts.get(p.command_id) == command_id);
                 if !same {
                     self.command_collisions
                         .entry(command_id.into())
@@ -376,16 +379,9 @@ impl Projection for AuditTrail {
             event_type: type_index(&r.event),
         };
         if let Some(indexes) = self.indexes.get_mut() {
-            indexes.add(s, &s.entries, &entry);
+            indexes.add(s, s.entries.last(), &entry);
         }
         s.entries.push(entry);
-    }
-
-    fn reserve(&mut self, events: u64) {
-        // One entry per event.
-        self.stored
-            .entries
-            .reserve(usize::try_from(events).unwrap_or(0));
     }
 
     fn next_position(&self) -> u64 {
@@ -395,7 +391,7 @@ impl Projection for AuditTrail {
 
 impl Stored {
     fn beneficiary_at(&self, position: u64) -> Option<u32> {
-        let e = &self.entries[entry_index(&self.entries, position)?];
+        let e = self.entries.get(entry_index(&self.entries, position)?)?;
         (e.beneficiary != NONE).then_some(e.beneficiary)
     }
 
@@ -465,7 +461,7 @@ impl AuditTrail {
         }
         let first = *indexes.by_command.get(&fingerprint(command_id))?;
         let i = entry_index(&s.entries, first)?;
-        (s.texts.get(s.entries[i].command_id) == command_id).then_some(i)
+        (s.texts.get(s.entries.get(i)?.command_id) == command_id).then_some(i)
     }
 
     fn record(&self, e: &Entry) -> AuditRecord {
@@ -498,7 +494,7 @@ impl AuditTrail {
     /// The event at a position.
     pub fn entry(&self, position: u64) -> Option<AuditRecord> {
         let entries = &self.stored.entries;
-        Some(self.record(&entries[entry_index(entries, position)?]))
+        Some(self.record(entries.get(entry_index(entries, position)?)?))
     }
 
     /// How many events the trail holds.
@@ -552,22 +548,24 @@ impl AuditTrail {
     /// in the log: the writer appends them together).
     pub fn by_command(&self, command_id: &str, page: PageRequest) -> Page<AuditRecord> {
         let s = &self.stored;
-        let run: &[Entry] = match self.command_start(command_id) {
+        let (start, len) = match self.command_start(command_id) {
             Some(start) => {
-                let rest = &s.entries[start..];
-                let len = rest
-                    .iter()
+                let len = s
+                    .entries
+                    .iter_from(start)
                     .take_while(|e| s.texts.get(e.command_id) == command_id)
                     .count();
-                &rest[..len]
+                (start, len)
             }
-            None => &[],
+            None => (0, 0),
         };
-        let items = run[page.window(run.len())]
-            .iter()
+        let window = page.window(len);
+        let items = s
+            .entries
+            .range(start + window.start, window.len())
             .map(|e| self.record(e))
             .collect();
-        Page::new(items, run.len() as u64, page)
+        Page::new(items, len as u64, page)
     }
 
     /// Every event with an effective date in the range, ordered by effective date then
@@ -632,7 +630,7 @@ mod tests {
                 event_type: 0,
             };
             if let Some(indexes) = trail.indexes.get_mut() {
-                indexes.add(s, &s.entries, &e);
+                indexes.add(s, s.entries.last(), &e);
             }
             s.entries.push(e);
         };
