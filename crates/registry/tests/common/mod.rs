@@ -88,8 +88,23 @@ impl Ledger {
         self.data_dir().join("registry")
     }
 
+    /// Opens the ledger's sled database, waiting for the lock that sled 0.34 releases
+    /// only a moment after the previous handle is dropped (as the store's own open
+    /// does): a test that reopens at once otherwise fails on a busy machine.
     pub fn db(&self) -> sled::Db {
-        sled::open(self.db_dir()).unwrap()
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            match sled::open(self.db_dir()) {
+                Ok(db) => return db,
+                Err(e)
+                    if std::time::Instant::now() < deadline
+                        && e.to_string().contains("could not acquire lock") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("opening sled at {}: {e}", self.db_dir().display()),
+            }
+        }
     }
 
     pub fn open(
