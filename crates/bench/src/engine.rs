@@ -257,7 +257,6 @@ fn rebuild_breakdown(engine: &Engine<SledBackend>, events: u64) -> anyhow::Resul
     fn fold<P: Projection>(records: &[EventRecord]) -> Duration {
         let start = Instant::now();
         let mut projection = P::default();
-        projection.reserve(records.len() as u64);
         for record in records {
             projection.apply(record);
         }

@@ -101,16 +101,6 @@ impl Projections {
         }
     }
 
-    /// Tells every projection that about `events` more events follow (a rebuild).
-    fn reserve(&mut self, events: u64) {
-        self.fund_ledger.reserve(events);
-        self.programmes.reserve(events);
-        self.insurance.reserve(events);
-        self.loans.reserve(events);
-        self.audit.reserve(events);
-        self.personal_data.reserve(events);
-    }
-
     /// Checkpoints every projection.
     pub(crate) fn save<B: Backend>(&self, log: &Log<B>) -> Result<(), EngineError> {
         save(log, &self.fund_ledger)?;
@@ -177,7 +167,6 @@ impl Projections {
     /// Each record is decoded once, from the stored bytes, for all the projections.
     pub(crate) fn fold<B: Backend>(log: &Log<B>, end: u64) -> Result<Self, EngineError> {
         let mut projections = Projections::default();
-        projections.reserve(end);
         crate::fold_log(
             log,
             0,

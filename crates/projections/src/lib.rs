@@ -153,14 +153,6 @@ pub trait Projection:
     /// Folds one event into the projection.
     fn apply(&mut self, record: &EventRecord);
 
-    /// A hint before a rebuild: about `events` more events follow. A projection that
-    /// keeps one record per event reserves room for them at once, so that its array is
-    /// not copied each time it doubles (copying, and touching fresh memory twice, was a
-    /// large part of a rebuild's time; docs/PERFORMANCE.md). Changes no state.
-    fn reserve(&mut self, events: u64) {
-        let _ = events;
-    }
-
     /// One past the position of the last event applied (0 when empty): the checkpoint
     /// the engine stores with the state.
     fn next_position(&self) -> u64;
