@@ -1129,6 +1129,10 @@ fn flush_groups<B: Backend>(
         let sequence = group.sequence;
         let log = group.log.clone();
         finish_group(shared, group);
+        // The callers have their answers: now the backend's deferred work (sled's
+        // inserts, decision 0019), while the writer decides the next group. A failure
+        // here fails the next flush and every read, which report it.
+        let _ = log.store_durable();
         let position = shared.read.read().expect("read model lock").next_position;
         if position.saturating_sub(last_snapshot) >= options.snapshot_interval_events {
             let model = shared.read.read().expect("read model lock").clone();

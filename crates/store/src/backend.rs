@@ -11,8 +11,9 @@ use crate::error::StoreError;
 /// - `write` makes all of its records and the head marker visible at once, or none;
 /// - after `flush` returns `Ok`, everything written before it survives a process
 ///   crash and a power loss;
-/// - reads see everything written, flushed or not (the log bounds reads by its
-///   committed head, so unflushed records are never shown to callers).
+/// - reads see everything flushed, and may or may not see what was written since
+///   (the log bounds reads by its committed head, so unflushed records are never
+///   shown to callers).
 pub trait Backend: Send + Sync + 'static {
     /// The stored header, if the ledger has been created.
     fn read_header(&self) -> Result<Option<Vec<u8>>, StoreError>;
@@ -29,6 +30,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Makes every earlier write durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Does now the work that makes flushed writes readable, which a backend may
+    /// defer past `flush` (the sled backend's inserts, decision 0019): a writer calls
+    /// it once it has answered, off the answer's path. Reads never depend on it: a
+    /// backend that defers does the work on a read first. Backends that defer
+    /// nothing have nothing to do.
+    fn store_durable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// The record at `position`.
     fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Visits records at `from..to` in order until `visit` breaks. A missing position

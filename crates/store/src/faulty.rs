@@ -186,6 +186,10 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.flush()
     }
 
+    fn store_durable(&self) -> Result<(), StoreError> {
+        self.inner.store_durable()
+    }
+
     fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.plan.check_readable("reading a record")?;
         self.inner.read(position)

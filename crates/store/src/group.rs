@@ -208,6 +208,9 @@ fn commit_and_answer<B: Backend>(
     let results = log.commit_prepared(group);
     add_elapsed(&stats.commit_nanos, started);
     answer(results, replies, stats);
+    // Answered: now the backend's deferred work, off the callers' path (decision
+    // 0019). A failure fails the next flush and every read, which report it.
+    let _ = log.store_durable();
 }
 
 fn answer(results: Vec<Result<Appended, AppendError>>, replies: Replies, stats: &GroupStats) {

@@ -1117,6 +1117,13 @@ impl<B: Backend> Log<B> {
                 .all(|(s, n)| s.same_content(n)))
     }
 
+    /// Lets the backend do the work it deferred past the last flush (see
+    /// [`Backend::store_durable`]). For a writer that has answered its callers:
+    /// reads do it themselves when nobody has.
+    pub fn store_durable(&self) -> Result<(), StoreError> {
+        self.inner.backend.store_durable()
+    }
+
     /// Reads up to `max` events (at most [`READ_PAGE_EVENTS_MAX`]) from `from`,
     /// only among durable events, from storage.
     pub fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {

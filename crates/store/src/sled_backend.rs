@@ -10,6 +10,11 @@
 //! flushed and its files are `fdatasync`ed, and the journal starts empty again. On
 //! open, frames that sled lost are replayed. See docs/decisions/0001 and 0002.
 //!
+//! sled gets a write's records only once its frame is durable, and not on the way
+//! to the caller's answer: [`Backend::store_durable`] moves them into sled after the
+//! engine has answered, and every read (and every checkpoint) does it first if
+//! nobody has yet. See docs/decisions/0019.
+//!
 //! Records are packed into chunks of about 4 KiB per sled value, keyed by the chunk's
 //! first position: sled costs microseconds per insert, so one insert per chunk
 //! instead of one per event is most of the write path's speed.
@@ -220,6 +225,35 @@ struct PendingFrame {
     records: Vec<Vec<u8>>,
 }
 
+/// Journal frames that are durable but whose records sled does not have yet, oldest
+/// first (decision 0019).
+#[derive(Debug, Default)]
+struct Unstored {
+    frames: std::collections::VecDeque<PendingFrame>,
+    /// Why storing a frame in sled failed: every later flush and read fails with it,
+    /// so the log stops taking writes; the journal still holds the frames.
+    failure: Option<StoreError>,
+}
+
+/// The same error again, for every caller after the first: an IO error keeps its
+/// kind (a full disk stays a full disk), the others their text.
+fn repeated(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Io { op, source } => StoreError::Io {
+            op,
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        StoreError::Corruption { position, what } => StoreError::Corruption {
+            position: *position,
+            what: what.clone(),
+        },
+        other => StoreError::Backend {
+            op: "storing durable records in sled",
+            message: other.to_string(),
+        },
+    }
+}
+
 #[derive(Debug)]
 struct Journal {
     /// Shared so that a flush can write and sync without holding the journal lock,
@@ -249,6 +283,8 @@ pub struct SledBackend {
     data_file: File,
     journal: Mutex<Journal>,
     synced_blobs: Mutex<HashSet<OsString>>,
+    /// Lock order: `journal` before `unstored`.
+    unstored: Mutex<Unstored>,
     /// Set once opening has recovered: only then does closing checkpoint. A backend
     /// whose open failed (damage was found) must leave the journal as it was, or the
     /// next open would find nothing to report.
@@ -306,6 +342,7 @@ impl SledBackend {
                 durable_head: Vec::new(),
             }),
             synced_blobs: Mutex::new(HashSet::new()),
+            unstored: Mutex::new(Unstored::default()),
             checkpoint_on_close: false,
         };
         let mut backend = backend;
@@ -549,11 +586,33 @@ impl SledBackend {
         Ok(())
     }
 
+    /// Stores the records of durable frames in sled, oldest first. A frame leaves the
+    /// queue only once sled has all of it, so a failure leaves it for the next try.
+    fn store_unstored(&self) -> Result<(), StoreError> {
+        let mut unstored = self.unstored.lock().expect("unstored frames lock poisoned");
+        if let Some(failure) = &unstored.failure {
+            return Err(repeated(failure));
+        }
+        while let Some(frame) = unstored.frames.front() {
+            let stored = self
+                .insert_chunks(frame.first_position, &frame.records)
+                .and_then(|()| self.set_head(&frame.head));
+            if let Err(e) = stored {
+                unstored.failure = Some(repeated(&e));
+                return Err(e);
+            }
+            unstored.frames.pop_front();
+        }
+        Ok(())
+    }
+
     /// Makes sled's state durable on its own, then replaces the journal with one
     /// that holds only a checkpoint frame (the head marker of that state). The new
     /// journal is written beside the old one and renamed over it, so a crash leaves
-    /// one or the other, never neither.
+    /// one or the other, never neither. sled first gets every durable frame's
+    /// records: the new journal no longer holds them.
     fn checkpoint(&self, journal: &mut Journal) -> Result<(), StoreError> {
+        self.store_unstored()?;
         self.db
             .flush()
             .map_err(StoreError::backend("flushing the database"))?;
@@ -693,6 +752,7 @@ impl Backend for SledBackend {
     }
 
     fn read_head(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store_unstored()?;
         Ok(self
             .tree
             .get(HEAD_KEY)
@@ -706,8 +766,6 @@ impl Backend for SledBackend {
         records: &[Vec<u8>],
         head: &[u8],
     ) -> Result<(), StoreError> {
-        self.insert_chunks(first_position, records)?;
-        self.set_head(head)?;
         let mut journal = self.lock_journal();
         match &mut journal.pending {
             Some(pending) => {
@@ -726,6 +784,14 @@ impl Backend for SledBackend {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        if let Some(failure) = &self
+            .unstored
+            .lock()
+            .expect("unstored frames lock poisoned")
+            .failure
+        {
+            return Err(repeated(failure));
+        }
         let (pending, at, allocated, file) = {
             let mut journal = self.lock_journal();
             (
@@ -735,12 +801,9 @@ impl Backend for SledBackend {
                 Arc::clone(&journal.file),
             )
         };
-        let (data, head) = match pending {
-            Some(p) => (
-                codec::encode_journal_frame(p.first_position, &p.head, &p.records),
-                Some(p.head),
-            ),
-            None => (Vec::new(), None),
+        let data = match &pending {
+            Some(p) => codec::encode_journal_frame(p.first_position, &p.head, &p.records),
+            None => Vec::new(),
         };
         let end = at + data.len() as u64;
         if end > allocated {
@@ -757,8 +820,13 @@ impl Backend for SledBackend {
         }
         let mut journal = self.lock_journal();
         journal.len = end;
-        if let Some(head) = head {
-            journal.durable_head = head;
+        if let Some(pending) = pending {
+            journal.durable_head.clone_from(&pending.head);
+            self.unstored
+                .lock()
+                .expect("unstored frames lock poisoned")
+                .frames
+                .push_back(pending);
         }
         if journal.len > JOURNAL_BYTES_MAX {
             self.checkpoint(&mut journal)?;
@@ -766,7 +834,12 @@ impl Backend for SledBackend {
         Ok(())
     }
 
+    fn store_durable(&self) -> Result<(), StoreError> {
+        self.store_unstored()
+    }
+
     fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store_unstored()?;
         let Some((first, chunk)) = self.chunk_holding(position)? else {
             return Ok(None);
         };
@@ -788,6 +861,7 @@ impl Backend for SledBackend {
         if from >= to {
             return Ok(());
         }
+        self.store_unstored()?;
         let start = self.chunk_holding(from)?.map_or(from, |(first, _)| first);
         for item in self.tree.range(record_key(start)..record_key(to)) {
             let (key, chunk) = item.map_err(StoreError::backend("scanning records"))?;
@@ -806,6 +880,7 @@ impl Backend for SledBackend {
     }
 
     fn last_position(&self) -> Result<Option<u64>, StoreError> {
+        self.store_unstored()?;
         let upper = [RECORD_KEY_PREFIX + 1];
         let last = self
             .tree

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use ledger_store::{ExpectedVersion, GroupCommitter, HashAlgorithm, Log, SledBackend, SystemClock};
+use ledger_store::{
+    ExpectedVersion, GroupCommitter, HashAlgorithm, Log, SledBackend, SystemClock, LOG_TREE,
+};
 use rand::{Rng, SeedableRng};
 
 const CHILD_ENV: &str = "LEDGER_CRASH_CHILD_DIR";
@@ -111,11 +113,12 @@ fn acknowledged_appends_survive_sigkill() {
         let reader = std::thread::spawn(move || {
             let mut acks = Vec::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("ACK ") {
+                // The harness prints "test crash_child ... " before the first one.
+                if let Some(at) = line.find("ACK ") {
                     if acks.is_empty() {
                         let _ = first_ack.send(());
                     }
-                    acks.push(line);
+                    acks.push(line[at..].to_string());
                 }
             }
             acks
@@ -183,4 +186,102 @@ fn acknowledged_appends_survive_sigkill() {
         runs_with_acks, kills,
         "every run must be killed while acknowledging appends"
     );
+}
+
+const UNSTORED_CHILD_ENV: &str = "LEDGER_UNSTORED_CHILD_DIR";
+/// Commands the child of `writes_sled_never_got_survive_sigkill` appends.
+const UNSTORED_COMMANDS: u32 = 200;
+
+/// The child's body: appends through `Log::append`, which makes each write durable in
+/// the journal but leaves sled's inserts for later (decision 0019), and nothing here
+/// reads, so sled never gets them. Reports how many entries sled's log tree holds,
+/// then waits to be killed.
+#[test]
+fn unstored_child() {
+    let Ok(dir) = std::env::var(UNSTORED_CHILD_ENV) else {
+        return;
+    };
+    let log = Log::create(
+        SledBackend::open(&dir).unwrap(),
+        HashAlgorithm::Sha256,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    for i in 0..UNSTORED_COMMANDS {
+        let id = format!("c{i}");
+        let events = (0..=(i % 3))
+            .map(|k| {
+                event(
+                    "fund-1",
+                    ExpectedVersion::Any,
+                    format!("{id}/{k}").as_bytes(),
+                )
+            })
+            .collect();
+        log.append(batch(&id, events)).unwrap();
+    }
+    let tree = log.backend().db().open_tree(LOG_TREE).unwrap();
+    println!("SLED-ENTRIES {}", tree.len());
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Acknowledged writes that were only in the journal when the process died (sled had
+/// not been given their records yet) are all there after reopening, in order.
+#[test]
+fn writes_sled_never_got_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(&exe)
+        .args([
+            "--exact",
+            "unstored_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(UNSTORED_CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let entries: usize = stdout
+        .lines()
+        .map_while(Result::ok)
+        // The harness prints "test unstored_child ... " before it on the same line.
+        .find_map(|line| {
+            line.split_once("SLED-ENTRIES ")
+                .map(|(_, n)| n.trim().parse().unwrap())
+        })
+        .expect("the child reports sled's entries");
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    // The header and nothing else: not one record, not even the head marker.
+    assert_eq!(
+        entries, 1,
+        "sled was given records before anything read them"
+    );
+
+    let log = Log::open(
+        SledBackend::open(dir.path()).unwrap(),
+        None,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    assert!(log.verify().unwrap().is_intact());
+    let events = log
+        .read_all(0, ledger_store::limits::READ_PAGE_EVENTS_MAX)
+        .unwrap();
+    let expected: u32 = (0..UNSTORED_COMMANDS).map(|i| i % 3 + 1).sum();
+    assert_eq!(events.len(), expected as usize);
+    let mut position = 0;
+    for i in 0..UNSTORED_COMMANDS {
+        for k in 0..=(i % 3) {
+            let e = &events[position];
+            assert_eq!(e.position, position as u64);
+            assert_eq!(e.command_id.to_string(), format!("c{i}"));
+            assert_eq!(e.payload, format!("c{i}/{k}").into_bytes());
+            position += 1;
+        }
+    }
 }
