@@ -53,15 +53,17 @@ fn the_projector_yields_the_cpu_to_the_writer_and_the_flusher() {
     .unwrap();
     let process = nice_in(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
     let engine = Engine::open(log, clock).unwrap();
-    // The projector names itself and lowers its priority as it starts. (The kernel cuts
-    // thread names to 15 bytes.)
+    // Each thread takes its name once it runs, and the projector lowers its priority
+    // as it starts: wait for all three. (The kernel cuts thread names to 15 bytes.)
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let threads = loop {
         let threads = nice_by_thread();
+        let named = |wanted: &str| threads.iter().any(|(name, _)| name == wanted);
         let lowered = threads
             .iter()
             .any(|(name, nice)| name == "ledger-projecto" && *nice != process);
-        if lowered || std::time::Instant::now() > deadline {
+        let started = lowered && named("ledger-writer") && named("ledger-flusher");
+        if started || std::time::Instant::now() > deadline {
             break threads;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
