@@ -8,7 +8,8 @@ use crate::error::StoreError;
 /// Raw durable storage for the log.
 ///
 /// Contract, checked by the conformance tests in `tests/`:
-/// - `write` makes all of its records and the head marker visible at once, or none;
+/// - `write` takes all of its records and the head marker, or none (a failed write
+///   leaves nothing a read would show);
 /// - after `flush` returns `Ok`, everything written before it survives a process
 ///   crash and a power loss;
 /// - reads see everything flushed, and may or may not see what was written since
