@@ -987,4 +987,41 @@ mod tests {
             .contains("(static)"));
         assert!(!CATCHING_SLED_PANICS.with(std::cell::Cell::get));
     }
+
+    /// Once storing a durable frame in sled has failed, every later flush and read
+    /// fails with that error (so the log refuses writes and is reopened), and a full
+    /// disk stays recognisable as one; the frame stays queued, and the journal keeps
+    /// it for the next open.
+    #[test]
+    fn after_a_failure_to_store_in_sled_every_flush_and_read_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SledBackend::open(dir.path()).unwrap();
+        backend.write_header(b"a header").unwrap();
+        let head = codec::encode_head(&codec::HeadMarker {
+            next_position: 1,
+            hash: [0; 32],
+        });
+        backend.write(0, &[b"a record".to_vec()], &head).unwrap();
+        backend.flush().unwrap();
+        backend
+            .unstored
+            .lock()
+            .unwrap()
+            .failure
+            .replace(StoreError::Io {
+                op: "writing a chunk of records",
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            });
+        for _ in 0..2 {
+            assert!(backend.flush().unwrap_err().is_disk_full());
+            assert!(backend.store_durable().unwrap_err().is_disk_full());
+            assert!(backend.read(0).unwrap_err().is_disk_full());
+            assert!(backend.last_position().unwrap_err().is_disk_full());
+        }
+        assert_eq!(backend.unstored.lock().unwrap().frames.len(), 1);
+        // The frame was durable in the journal: a new open replays it into sled.
+        drop(backend);
+        let reopened = SledBackend::open(dir.path()).unwrap();
+        assert_eq!(reopened.read(0).unwrap(), Some(b"a record".to_vec()));
+    }
 }
