@@ -586,13 +586,20 @@ impl SledBackend {
         Ok(())
     }
 
+    /// The queue of durable frames sled lacks, or the error that storing one of them
+    /// failed with.
+    fn lock_unstored(&self) -> Result<std::sync::MutexGuard<'_, Unstored>, StoreError> {
+        let unstored = self.unstored.lock().expect("unstored frames lock poisoned");
+        match &unstored.failure {
+            Some(failure) => Err(repeated(failure)),
+            None => Ok(unstored),
+        }
+    }
+
     /// Stores the records of durable frames in sled, oldest first. A frame leaves the
     /// queue only once sled has all of it, so a failure leaves it for the next try.
     fn store_unstored(&self) -> Result<(), StoreError> {
-        let mut unstored = self.unstored.lock().expect("unstored frames lock poisoned");
-        if let Some(failure) = &unstored.failure {
-            return Err(repeated(failure));
-        }
+        let mut unstored = self.lock_unstored()?;
         while let Some(frame) = unstored.frames.front() {
             let stored = self
                 .insert_chunks(frame.first_position, &frame.records)
@@ -784,14 +791,7 @@ impl Backend for SledBackend {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        if let Some(failure) = &self
-            .unstored
-            .lock()
-            .expect("unstored frames lock poisoned")
-            .failure
-        {
-            return Err(repeated(failure));
-        }
+        drop(self.lock_unstored()?);
         let (pending, at, allocated, file) = {
             let mut journal = self.lock_journal();
             (

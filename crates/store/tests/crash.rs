@@ -13,17 +13,39 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use ledger_store::{
-    ExpectedVersion, GroupCommitter, HashAlgorithm, Log, SledBackend, SystemClock, LOG_TREE,
+    AppendBatch, ExpectedVersion, GroupCommitter, HashAlgorithm, Log, SledBackend, SystemClock,
+    LOG_TREE,
 };
 use rand::{Rng, SeedableRng};
 
 const CHILD_ENV: &str = "LEDGER_CRASH_CHILD_DIR";
+
+/// Command `id`, the `i`th of its writer: 1 to 3 events on `stream`, each carrying
+/// "{id}/{k}" so that a reader can check it.
+fn command(id: &str, stream: &str, i: u32) -> AppendBatch {
+    let events = (0..=(i % 3))
+        .map(|k| event(stream, ExpectedVersion::Any, format!("{id}/{k}").as_bytes()))
+        .collect();
+    batch(id, events)
+}
+
+/// Runs the test `name` of this binary as a child process, with `env` set to `dir`,
+/// its standard output piped.
+fn spawn_child(name: &str, env: &str, dir: &std::path::Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(env, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
 
 /// The child's body. Without the environment variable it is an ordinary, empty test.
 #[test]
@@ -50,16 +72,9 @@ fn crash_child() {
             scope.spawn(move || {
                 for i in 0u32.. {
                     let id = format!("r{run}-t{t}-{i}");
-                    let events = (0..=(i % 3))
-                        .map(|k| {
-                            event(
-                                &format!("fund-{}", t % 5),
-                                ExpectedVersion::Any,
-                                format!("{id}/{k}").as_bytes(),
-                            )
-                        })
-                        .collect();
-                    let appended = committer.append(batch(&id, events)).unwrap();
+                    let appended = committer
+                        .append(command(&id, &format!("fund-{}", t % 5), i))
+                        .unwrap();
                     let mut out = std::io::stdout().lock();
                     writeln!(
                         out,
@@ -87,7 +102,6 @@ fn acknowledged_appends_survive_sigkill() {
     eprintln!("crash test seed {seed} (set CRASH_TEST_SEED to replay the kill timings)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut acknowledged: HashMap<String, (u64, u32)> = HashMap::new();
     let mut runs_with_acks = 0;
     let mut timings = Vec::new();
@@ -101,13 +115,7 @@ fn acknowledged_appends_survive_sigkill() {
             total_acknowledged += acknowledged.len();
             acknowledged.clear();
         }
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child("crash_child", CHILD_ENV, dir.path());
         let stdout = child.stdout.take().unwrap();
         let (first_ack, got_first_ack) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
@@ -208,17 +216,7 @@ fn unstored_child() {
     )
     .unwrap();
     for i in 0..UNSTORED_COMMANDS {
-        let id = format!("c{i}");
-        let events = (0..=(i % 3))
-            .map(|k| {
-                event(
-                    "fund-1",
-                    ExpectedVersion::Any,
-                    format!("{id}/{k}").as_bytes(),
-                )
-            })
-            .collect();
-        log.append(batch(&id, events)).unwrap();
+        log.append(command(&format!("c{i}"), "fund-1", i)).unwrap();
     }
     let tree = log.backend().db().open_tree(LOG_TREE).unwrap();
     println!("SLED-ENTRIES {}", tree.len());
@@ -231,19 +229,7 @@ fn unstored_child() {
 #[test]
 fn writes_sled_never_got_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(&exe)
-        .args([
-            "--exact",
-            "unstored_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(UNSTORED_CHILD_ENV, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_child("unstored_child", UNSTORED_CHILD_ENV, dir.path());
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let entries: usize = stdout
         .lines()
