@@ -21,10 +21,10 @@ use clap::{Parser, Subcommand};
 use error::{exit, Failure};
 use ledger_store::{Backend as _, HashAlgorithm, Log};
 
-/// mimalloc, as in `ledger-bench` (decision 0016): rebuilds and the read model allocate
-/// and free millions of small values, which it serves from thread-local pages.
+/// mimalloc, as in `ledger-bench` (decisions 0016, 0020): rebuilds and the read model
+/// allocate and free millions of small values, which it serves from thread-local pages.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: ledger_alloc::Allocator = ledger_alloc::Allocator;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -229,6 +229,7 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
+    ledger_alloc::configure();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => ExitCode::from(code),

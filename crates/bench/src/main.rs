@@ -19,9 +19,11 @@ use anyhow::Context as _;
 mod engine;
 mod http_load;
 
-// The same allocator as the `welfare-ledger` binary (decision 0016), so that figures match it.
+// The same allocator, configured the same way, as the `welfare-ledger` binary
+// (decisions 0016, 0020), so that figures match it.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: ledger_alloc::Allocator = ledger_alloc::Allocator;
+
 use chrono::NaiveDate;
 use clap::Parser;
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
@@ -98,6 +100,7 @@ impl Args {
 const EVENT_BYTES_TARGET: usize = 200;
 
 fn main() -> anyhow::Result<()> {
+    ledger_alloc::configure();
     let args = Args::parse();
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
