@@ -1,5 +1,7 @@
 //! The spreadsheet export: one CSV row per event, headers in Chinese and English,
-//! amounts as plain decimal text (`1234.56`: never an exponent, never a float).
+//! amounts as plain decimal text (`1234.56`: never an exponent, never a float), and no
+//! cell a spreadsheet would run as a formula (a memo `=HYPERLINK(…)` is written
+//! `'=HYPERLINK(…)`; the JSONL export keeps the exact text).
 
 use std::io::Write;
 use std::ops::RangeBounds;
@@ -7,6 +9,7 @@ use std::ops::RangeBounds;
 use ledger_domain::{
     Amount, ClaimPayer, Event, FundingTier, Money, Payment, Reversible, TierSplit,
 };
+use ledger_render::neutralise_formula;
 use ledger_store::{Backend, Log};
 
 use crate::{for_each_event, resolve_range, ExchangeError, Exported, Progress};
@@ -73,7 +76,7 @@ pub fn export_csv<B: Backend>(
         let recorded = &event.recorded;
         let summary = Summary::of(&recorded.event);
         let details = serde_json::to_string(&recorded.event).map_err(std::io::Error::from)?;
-        writer.write_record([
+        let cells = [
             recorded.position.to_string(),
             recorded
                 .recorded_at
@@ -97,7 +100,11 @@ pub fn export_csv<B: Backend>(
             event.stored.memo.as_str().to_string(),
             hex::encode(event.raw.hash),
             details,
-        ])?;
+        ];
+        // Only the memo is free text today (ids start with a letter or digit, amounts
+        // are positive), but every cell goes through the same check.
+        let cells = cells.each_ref().map(|cell| neutralise_formula(cell));
+        writer.write_record(cells.iter().map(|cell| cell.as_bytes()))?;
         Ok(())
     })?;
     writer.flush()?;

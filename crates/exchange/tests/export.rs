@@ -365,6 +365,89 @@ fn the_csv_export_keeps_amounts_exactly_with_bilingual_headers_and_a_bom() {
 }
 
 #[test]
+fn the_csv_export_writes_no_cell_a_spreadsheet_would_run_as_a_formula() {
+    let engine = memory_engine(HashAlgorithm::Sha256);
+    setup(&engine);
+    let memos = [
+        "=HYPERLINK(\"http://example.invalid\",\"点我\")",
+        "+1+1",
+        "-5 调整",
+        "@SUM(A1:A9)",
+        "三明 2021 =1",
+    ];
+    for (n, memo) in memos.iter().enumerate() {
+        engine
+            .submit(ledger_engine::Submission {
+                command_id: format!("memo-{n}"),
+                command: ledger_domain::Command::CommitAppropriation {
+                    fund: ledger_domain::FundId::new(REVOLVING).unwrap(),
+                    tier: ledger_domain::FundingTier::Donation,
+                    amount: yuan("1.00"),
+                    reference: None,
+                },
+                actor: user("admin-sm"),
+                effective_date: day(2021, 6, 30),
+                memo: (*memo).to_string(),
+            })
+            .unwrap();
+    }
+    let mut out = Vec::new();
+    export_csv(
+        &engine.log().unwrap(),
+        ..,
+        CsvExportOptions { bom: false },
+        &mut out,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let mut reader = csv::Reader::from_reader(&out[..]);
+    let memo = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h.ends_with(" memo"))
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let cells: Vec<&str> = rows[rows.len() - memos.len()..]
+        .iter()
+        .map(|row| &row[memo])
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            "'=HYPERLINK(\"http://example.invalid\",\"点我\")",
+            "'+1+1",
+            "'-5 调整",
+            "'@SUM(A1:A9)",
+            "三明 2021 =1",
+        ]
+    );
+    // No cell of any row starts like a formula.
+    for row in &rows {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} would run as a formula"
+            );
+        }
+    }
+    // The auditor's export keeps each memo exactly.
+    let (jsonl, _) = export_all(&engine);
+    let exported: Vec<String> = lines(&jsonl)[1..]
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|line| {
+            line["event"]["command_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("memo-")
+        })
+        .map(|line| line["memo"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(exported, memos);
+}
+
+#[test]
 fn the_script_decodes_every_event_type_and_catches_an_edited_amount_in_the_readable_event() {
     let engine = memory_engine(HashAlgorithm::Sha256);
     ledger_with_events(&engine);

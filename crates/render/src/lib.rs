@@ -61,6 +61,7 @@ pub use chart::{
 pub use format::{percent, ratio_of, to_wan, wan_yuan, yuan, yuan_plain, UNDEFINED};
 pub use table_csv::csv;
 pub use table_xlsx::{xlsx, XLSX_CREATED, XLSX_SIGNIFICANT_DIGITS_MAX};
+pub use text::neutralise_formula;
 
 use rust_decimal::Decimal;
 

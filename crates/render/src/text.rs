@@ -38,8 +38,9 @@ fn is_xml_char(c: char) -> bool {
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// Prefixes text that a spreadsheet would take for a formula with `'`, which Excel and
-/// LibreOffice treat as "this cell is text" (`=1+1` → `'=1+1`).
-pub(crate) fn neutralise_formula(text: &str) -> std::borrow::Cow<'_, str> {
+/// LibreOffice treat as "this cell is text" (`=1+1` → `'=1+1`). For every CSV meant for
+/// a spreadsheet: the dashboard's tables and the ledger's CSV export.
+pub fn neutralise_formula(text: &str) -> std::borrow::Cow<'_, str> {
     if text.starts_with(FORMULA_STARTS) {
         std::borrow::Cow::Owned(format!("'{text}"))
     } else {
