@@ -450,6 +450,12 @@ fn cases(tokens: Tokens) -> Vec<Case> {
             "invalid_input",
         ),
         (
+            "a memo with a right-to-left override",
+            ok_grant.replacen('{', r#"{"memo": "利息\u202e001", "#, 1),
+            400,
+            "invalid_input",
+        ),
+        (
             "a memo of 2 KB",
             ok_grant.replacen('{', &format!(r#"{{"memo": "{}", "#, "m".repeat(2_048)), 1),
             400,

@@ -33,7 +33,7 @@ pub use sled_backend::{
 };
 pub use types::{
     Actor, AppendBatch, Appended, CommandId, EventType, ExpectedVersion, Head, Memo, NameError,
-    NameKind, NewEvent, RawRecord, RecordView, RecordedEvent, StreamName,
+    NameKind, NewEvent, RawRecord, RecordView, RecordedEvent, StreamName, BIDI_CONTROLS,
 };
 
 /// The contract every event store offers, whatever keeps the bytes: the sled and

@@ -115,8 +115,14 @@ fn check_text(kind: NameKind, value: &str, max: usize, allow_empty: bool) -> Res
     Ok(())
 }
 
+/// A validated string type. `check` is what every stored value satisfies (decoding
+/// checks it); `new` also applies `new_check`, where given: a rule for values written
+/// from now on that records written before it may break.
 macro_rules! validated_string {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        validated_string!($(#[$doc])* $name, $check, |_| Ok(()));
+    };
+    ($(#[$doc:meta])* $name:ident, $check:expr, $new_check:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -125,6 +131,8 @@ macro_rules! validated_string {
             pub fn new(value: impl Into<String>) -> Result<Self, NameError> {
                 let value = value.into();
                 Self::check(&value)?;
+                let new_check: fn(&str) -> Result<(), NameError> = $new_check;
+                new_check(&value)?;
                 Ok($name(value))
             }
 
@@ -176,10 +184,37 @@ validated_string!(
     |v| check_text(NameKind::Actor, v, ACTOR_BYTES_MAX, false)
 );
 validated_string!(
-    /// Why an event happened: a memo or a reference to a voucher. May be empty.
+    /// Why an event happened: a memo or a reference to a voucher. May be empty. A new
+    /// memo may not hold bidirectional formatting characters ([`BIDI_CONTROLS`]);
+    /// records written before that rule still decode.
     Memo,
-    |v| check_text(NameKind::Memo, v, MEMO_BYTES_MAX, true)
+    |v| check_text(NameKind::Memo, v, MEMO_BYTES_MAX, true),
+    |v| check_no_bidi_controls(NameKind::Memo, v)
 );
+
+/// Unicode's bidirectional formatting characters: marks, embeddings, overrides and
+/// isolates. They make text display in another order than it is stored
+/// (`"fee\u{202E}001"` shows as "fee100"), so an auditor reading a memo could read
+/// something other than what was hashed.
+pub const BIDI_CONTROLS: [char; 12] = [
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
+
+fn check_no_bidi_controls(kind: NameKind, value: &str) -> Result<(), NameError> {
+    // ASCII text holds none; anything else is looked at by character.
+    match value.chars().find(|c| !c.is_ascii() && BIDI_CONTROLS.contains(c)) {
+        None => Ok(()),
+        Some(c) => Err(NameError::new(
+            kind,
+            value,
+            format!(
+                "it contains the bidirectional formatting character U+{:04X}, which makes text display in another order than it is recorded",
+                u32::from(c)
+            ),
+        )),
+    }
+}
 
 /// Snapshot names become file names: the identifier alphabet only, so no name can
 /// reach outside the snapshot directory.
@@ -425,5 +460,22 @@ mod tests {
             Memo::new("a".repeat(MEMO_BYTES_MAX + 1)).unwrap_err().kind,
             NameKind::Memo
         );
+    }
+
+    #[test]
+    fn a_new_memo_refuses_bidirectional_formatting_but_a_stored_one_still_checks() {
+        for c in BIDI_CONTROLS {
+            let memo = format!("利息{c}001");
+            let err = Memo::new(memo.as_str()).unwrap_err();
+            assert_eq!(err.kind, NameKind::Memo);
+            assert!(
+                err.reason.contains(&format!("U+{:04X}", u32::from(c))),
+                "{err}"
+            );
+            // What decoding checks: records written before the rule still read.
+            assert!(Memo::check(&memo).is_ok());
+        }
+        // Right-to-left text itself is fine.
+        assert!(Memo::new("مساعدة 2021 幸福工程").is_ok());
     }
 }
