@@ -661,7 +661,7 @@ fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), Eng
                 model::recorded_sharing(record, payload.event, &mut actor)
             }
         },
-        |page: &[Recorded]| page.iter().for_each(|recorded| model.apply(recorded)),
+        |page: &mut Vec<Recorded>| page.iter().for_each(|recorded| model.apply(recorded)),
     )
 }
 
@@ -671,8 +671,10 @@ fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), Eng
 ///
 /// Reading and decoding take about as long as applying, so [`FOLD_READERS`] threads
 /// read and decode alternate pages (each with its own decoder), a page or two ahead of
-/// `apply`, which takes the pages in order. The page buffers go back to their reader
-/// once applied and are refilled there (so the decoded values are also freed by the
+/// `apply`, which takes the pages in order. `apply` gets the page's buffer, which it may
+/// lend to another thread while it applies the page, as long as it puts it back before
+/// it returns. The page buffers go back to their reader once applied and are refilled
+/// there (so the decoded values are also freed by the
 /// thread that allocated them): a rebuild allocates a few pages once instead of a fresh
 /// multi-megabyte buffer per page, whose page faults cost more than the decoding.
 ///
@@ -685,7 +687,7 @@ pub(crate) fn fold_log<B: Backend, T: Send, D>(
     from: u64,
     end: u64,
     decoder: impl Fn() -> D + Sync,
-    mut apply: impl FnMut(&[T]),
+    mut apply: impl FnMut(&mut Vec<T>),
 ) -> Result<(), EngineError>
 where
     D: FnMut(&ledger_store::RecordView<'_>) -> Result<T, EngineError>,
@@ -749,10 +751,10 @@ where
             let Ok(page) = decoded.recv() else {
                 break;
             };
-            let page = page?;
+            let mut page = page?;
             let full = page.len() as u64 == (end - next).min(page_events);
             next += page.len() as u64;
-            apply(&page);
+            apply(&mut page);
             // The reader may have finished: then the buffer is simply dropped.
             let _ = spent.send(page);
             if !full {
@@ -1275,7 +1277,7 @@ mod tests {
                 from,
                 end,
                 || |view: &ledger_store::RecordView<'_>| Ok(view.position),
-                |page: &[u64]| seen.extend_from_slice(page),
+                |page: &mut Vec<u64>| seen.extend_from_slice(page),
             )
             .unwrap();
             assert_eq!(seen, (from..end).collect::<Vec<_>>(), "{from}..{end}");
@@ -1295,7 +1297,7 @@ mod tests {
                         }
                     }
                 },
-                |page: &[u64]| seen.extend_from_slice(page),
+                |page: &mut Vec<u64>| seen.extend_from_slice(page),
             )
             .unwrap_err();
             match error {
