@@ -69,7 +69,7 @@ fn loan(id: &str, beneficiary: &str, principal: Amount) -> Command {
 }
 
 /// A city with one revolving fund holding `cash` yuan of city money, and `households`.
-fn setup(engine: &Engine<SledBackend>, cash: i64, households: usize) {
+fn setup<B: ledger_store::Backend>(engine: &Engine<B>, cash: i64, households: usize) {
     let admin = "admin-sm";
     let mut n = 0;
     let mut run = |command: Command| {
@@ -413,4 +413,41 @@ fn checked_submissions_follow_role_and_scope() {
         other => panic!("expected out_of_scope, got {other:?}"),
     }
     reverse("rev-sm", "clerk-sm").expect("the city's clerk reverses the loan");
+}
+
+/// A rebuild reads the log in pages of `READ_PAGE_EVENTS_MAX` events and folds half of
+/// the projections on a helper thread it lends each page to: over several pages, and
+/// a last one partly filled, the rebuilt projections equal the incremental ones, and so
+/// does a rebuild up to a position inside a page.
+#[test]
+fn a_rebuild_over_several_pages_equals_the_incremental_projections() {
+    use ledger_store::limits::READ_PAGE_EVENTS_MAX;
+    use ledger_store::MemoryBackend;
+    let log = Log::create(MemoryBackend::new(), HashAlgorithm::Sha256, clock()).unwrap();
+    let engine = Engine::open(log, clock()).unwrap();
+    setup(&engine, 1_000_000, 100);
+    let loans = 2 * READ_PAGE_EVENTS_MAX + READ_PAGE_EVENTS_MAX / 3;
+    for i in 0..loans {
+        engine
+            .submit(submission(
+                &format!("loan-{i}"),
+                &format!("clerk-{}", i % 7),
+                loan(&format!("L{i}"), &format!("H{:04}", i % 100), yuan(10)),
+            ))
+            .unwrap();
+    }
+    let head = engine.head().next_position;
+    assert!(head > 2 * READ_PAGE_EVENTS_MAX as u64, "{head} events");
+    let rebuilt = engine.projections_at_position(head).unwrap();
+    let equal = engine
+        .projections_after(head, std::time::Duration::from_secs(60), |incremental| {
+            *incremental == rebuilt
+        })
+        .unwrap();
+    assert!(equal, "the rebuild over {head} events differs");
+    // Up to a position inside the second page: the same as the first events only.
+    let inside = READ_PAGE_EVENTS_MAX as u64 + 1_234;
+    let partial = engine.projections_at_position(inside).unwrap();
+    assert_eq!(partial.next_position(), inside);
+    assert!(partial != rebuilt);
 }
