@@ -3,8 +3,9 @@
 //! retries append nothing; a command id reused for another command is refused,
 //! also after a restart; a reopened engine (from the log, or from a snapshot plus
 //! the tail) has exactly the state it had; concurrent submitters can never
-//! overdraw a fund because one writer decides in order; and the model as of a
-//! position equals the state the ledger had then.
+//! overdraw a fund because one writer decides in order; the model as of a position
+//! equals the state the ledger had then; and a rebuild over several pages of the log
+//! equals the incremental projections.
 
 use std::sync::Arc;
 
