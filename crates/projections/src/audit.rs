@@ -122,7 +122,7 @@ mod packed_entries {
         let mut texts = [TextRef::default(); 2];
         for (text, previous) in texts.iter_mut().zip([last.command_id, last.memo]) {
             let start = u.gap(previous.parts().0 as i64)? as u64;
-            *text = TextRef::from_parts(start, u.u32()?);
+            *text = TextRef::from_parts(start, u.u32()?)?;
         }
         let mut indices = [0u32; 3];
         for index in &mut indices {

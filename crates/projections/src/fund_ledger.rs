@@ -108,7 +108,7 @@ mod packed_movements {
                 let [event_type] = u.array()?;
                 let actor = u.u32()?;
                 let start = u.gap(last.memo.parts().0 as i64)? as u64;
-                let memo = TextRef::from_parts(start, u.u32()?);
+                let memo = TextRef::from_parts(start, u.u32()?)?;
                 let [change_count] = u.array()?;
                 let m = Movement {
                     position,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// was tens of megabytes). Its serde form is still the pair ([`TextRefParts`]), so
 /// checkpoints are unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(from = "TextRefParts", into = "TextRefParts")]
+#[serde(try_from = "TextRefParts", into = "TextRefParts")]
 pub(crate) struct TextRef(u64);
 
 /// Bits of a [`TextRef`] that hold the start: an arena of up to 1 TiB, and texts of up
@@ -26,8 +26,10 @@ struct TextRefParts {
     len: u32,
 }
 
-impl From<TextRefParts> for TextRef {
-    fn from(parts: TextRefParts) -> TextRef {
+impl TryFrom<TextRefParts> for TextRef {
+    type Error = String;
+
+    fn try_from(parts: TextRefParts) -> Result<TextRef, String> {
         TextRef::from_parts(parts.start, parts.len)
     }
 }
@@ -46,14 +48,17 @@ impl TextRef {
         (self.0 & ((1 << START_BITS) - 1), len)
     }
 
-    /// Panics if the start or the length does not fit (see [`START_BITS`]): the arena
-    /// and the event size limit keep both far inside.
-    pub(crate) fn from_parts(start: u64, len: u32) -> TextRef {
-        assert!(
-            start < 1 << START_BITS && u64::from(len) < 1 << (64 - START_BITS),
-            "a text at {start} of {len} bytes is beyond the arena's reach"
-        );
-        TextRef(u64::from(len) << START_BITS | start)
+    /// Refuses a start or a length that does not fit (see [`START_BITS`]): the arena
+    /// and the event size limit keep both far inside, so only a damaged checkpoint
+    /// holds one.
+    pub(crate) fn from_parts(start: u64, len: u32) -> Result<TextRef, String> {
+        if start < 1 << START_BITS && u64::from(len) < 1 << (64 - START_BITS) {
+            Ok(TextRef(u64::from(len) << START_BITS | start))
+        } else {
+            Err(format!(
+                "a text at {start} of {len} bytes is beyond the arena's reach"
+            ))
+        }
     }
 }
 
@@ -66,11 +71,13 @@ impl Texts {
     pub(crate) fn push(&mut self, text: &str) -> TextRef {
         let start = self.bytes.len() as u64;
         self.bytes.push_str(text);
-        // The log's event size limit keeps every memo far below 4 GiB.
+        // The log's event size limit keeps every memo far below 4 GiB, and a ledger's
+        // texts far below the arena's reach.
         TextRef::from_parts(
             start,
             u32::try_from(text.len()).expect("a memo is shorter than 4 GiB"),
         )
+        .expect("the texts fit the arena's reach")
     }
 
     /// Pushes `text` unless it equals `last` (the caller's previous text), whose
@@ -113,7 +120,7 @@ mod tests {
     fn a_text_ref_is_eight_bytes_and_keeps_the_pair_s_serde_form() {
         assert_eq!(std::mem::size_of::<TextRef>(), 8);
         for (start, len) in [(0, 0), (7, 1_024), ((1 << START_BITS) - 1, (1 << 24) - 1)] {
-            let text = TextRef::from_parts(start, len);
+            let text = TextRef::from_parts(start, len).unwrap();
             assert_eq!(text.parts(), (start, len));
             let config = bincode::config::standard();
             let pair = bincode::serde::encode_to_vec(TextRefParts { start, len }, config).unwrap();
@@ -122,8 +129,19 @@ mod tests {
                 bincode::serde::decode_from_slice(&pair, config).unwrap();
             assert_eq!(back, text);
         }
-        assert!(std::panic::catch_unwind(|| TextRef::from_parts(1 << START_BITS, 0)).is_err());
-        assert!(std::panic::catch_unwind(|| TextRef::from_parts(0, 1 << 24)).is_err());
+        assert!(TextRef::from_parts(1 << START_BITS, 0).is_err());
+        assert!(TextRef::from_parts(0, 1 << 24).is_err());
+        // A damaged checkpoint's text reference is an error, not a panic.
+        let beyond = TextRefParts {
+            start: 1 << START_BITS,
+            len: 3,
+        };
+        let bytes = bincode::serde::encode_to_vec(beyond, bincode::config::standard()).unwrap();
+        assert!(bincode::serde::decode_from_slice::<TextRef, _>(
+            &bytes,
+            bincode::config::standard()
+        )
+        .is_err());
     }
 
     #[test]
