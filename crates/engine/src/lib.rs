@@ -674,9 +674,9 @@ fn fold<B: Backend>(log: &Log<B>, model: &mut Model, end: u64) -> Result<(), Eng
 /// `apply`, which takes the pages in order. `apply` gets the page's buffer, which it may
 /// lend to another thread while it applies the page, as long as it puts it back before
 /// it returns. The page buffers go back to their reader once applied and are refilled
-/// there (so the decoded values are also freed by the
-/// thread that allocated them): a rebuild allocates a few pages once instead of a fresh
-/// multi-megabyte buffer per page, whose page faults cost more than the decoding.
+/// there (so the decoded values are also freed by the thread that allocated them): a
+/// rebuild allocates a few pages once instead of a fresh multi-megabyte buffer per
+/// page, whose page faults cost more than the decoding.
 ///
 /// What a fold checks: every record as [`Log::read_views`] does (it decodes with every
 /// check of docs/FORMAT.md §3, is stored at its position, none is missing up to the

@@ -187,11 +187,14 @@ impl Projections {
         let (mut first, mut second) = projections.halves();
         std::thread::scope(|scope| {
             let (pages, helper_pages) = std_mpsc::sync_channel::<Arc<Vec<EventRecord>>>(1);
-            let (helper_done, done) = std_mpsc::sync_channel::<Arc<Vec<EventRecord>>>(1);
+            let (helper_done, done) = std_mpsc::sync_channel::<()>(1);
             scope.spawn(move || {
                 for page in helper_pages {
                     second.apply(&page);
-                    if helper_done.send(page).is_err() {
+                    // Its share of the page goes before the answer, so that the fold
+                    // gets the buffer back whole.
+                    drop(page);
+                    if helper_done.send(()).is_err() {
                         break;
                     }
                 }
@@ -210,7 +213,7 @@ impl Projections {
                         .send(Arc::clone(&shared))
                         .expect("the fold's helper thread ended");
                     first.apply(&shared);
-                    drop(done.recv().expect("the fold's helper thread ended"));
+                    done.recv().expect("the fold's helper thread ended");
                     *page = Arc::try_unwrap(shared).expect("the helper has given the page back");
                 },
             )
