@@ -152,6 +152,10 @@ pub struct UnitProgrammes {
     pub unit: UnitCode,
     /// One row per programme with a fund in the child's subtree.
     pub rows: Vec<ProgrammeRow>,
+    /// Distinct beneficiaries helped in the period by the child's subtree, all
+    /// programmes together: someone paid by two programmes counts once (the rows'
+    /// counts need not add up to this).
+    pub helped: Helped,
 }
 
 /// A programme report: the whole subtree, the root's own funds, and each child's subtree.
@@ -172,6 +176,9 @@ pub struct ProgrammeReport {
     pub own: Vec<ProgrammeRow>,
     /// Each direct child's subtree, in unit-code order.
     pub children: Vec<UnitProgrammes>,
+    /// Distinct beneficiaries helped in the period by the whole subtree, all programmes
+    /// together: someone paid by two programmes counts once.
+    pub helped: Helped,
 }
 
 impl Projection for ProgrammeReports {
@@ -325,23 +332,32 @@ impl ProgrammeReports {
         }
         let mut rows: BTreeMap<Programme, Accumulator> = BTreeMap::new();
         let mut own = Vec::new();
-        let mut by_child: BTreeMap<UnitCode, Vec<ProgrammeRow>> = BTreeMap::new();
+        let mut by_child: BTreeMap<UnitCode, (Vec<ProgrammeRow>, Vec<Help>)> = BTreeMap::new();
+        let mut all_helps = Vec::new();
         for ((place, programme), acc) in accumulators {
             let total = rows.entry(programme).or_default();
             total.funds += acc.funds;
             total.now.merge(&acc.now);
             total.before.merge(&acc.before);
-            let row = self.row(programme, acc);
+            all_helps.extend_from_slice(&acc.now.helps);
             match place {
-                Branch::Own => own.push(row),
-                Branch::Child(child) => by_child.entry(child).or_default().push(row),
+                Branch::Own => own.push(self.row(programme, acc)),
+                Branch::Child(child) => {
+                    let (rows, helps) = by_child.entry(child).or_default();
+                    helps.extend_from_slice(&acc.now.helps);
+                    rows.push(self.row(programme, acc));
+                }
             }
         }
         let children = children(state, unit)
             .into_iter()
-            .map(|child| UnitProgrammes {
-                rows: by_child.remove(&child).unwrap_or_default(),
-                unit: child,
+            .map(|child| {
+                let (rows, mut helps) = by_child.remove(&child).unwrap_or_default();
+                UnitProgrammes {
+                    rows,
+                    helped: self.distinct(&mut helps).1,
+                    unit: child,
+                }
             })
             .collect();
         Ok(ProgrammeReport {
@@ -354,6 +370,7 @@ impl ProgrammeReports {
                 .collect(),
             own,
             children,
+            helped: self.distinct(&mut all_helps).1,
         })
     }
 

@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use ledger_domain::{
-    BeneficiaryCategory, BeneficiaryKind, Command, FundingTier, GrantModality, GrantPayment,
-    Programme,
+    BeneficiaryCategory, BeneficiaryKind, CampaignId, Command, CondolenceForm, CondolencePayment,
+    FundingTier, GrantModality, GrantPayment, Programme,
 };
 use ledger_projections::{DateRange, ProgrammeReport, ProgrammeRow};
 
@@ -176,6 +176,46 @@ fn rows_per_child_unit_let_a_manager_drill_down() {
     // The province rolls everything up.
     let province = report(&l, "FJ", DateRange::year(2021).unwrap());
     assert_eq!(hp_row(&province.rows).disbursed, money("24000.00"));
+}
+
+#[test]
+fn the_report_counts_each_beneficiary_once_across_programmes() {
+    let mut l = given_happiness_project_funds();
+    when_a_year_of_payments_is_recorded(&mut l);
+    // Shaxian's festival visit pays M1, whom the Happiness Project already helped.
+    l.open_fund("SX-WW", "FJ-SM-SX", Programme::Condolence);
+    l.fund_cash("SX-WW", FundingTier::County, yuan(10_000));
+    let campaign = CampaignId::new("SX-2021-SPRING").unwrap();
+    l.ok(Command::OpenCampaign {
+        campaign: campaign.clone(),
+        fund: fund("SX-WW"),
+        name: "两节慰问 2021".into(),
+    });
+    l.ok(Command::PayCondolence(CondolencePayment {
+        campaign,
+        beneficiary: person("M1"),
+        category: Mother,
+        form: CondolenceForm::Cash,
+        amount: yuan(500),
+        shares: one_tier(FundingTier::County, yuan(500)),
+    }));
+    let r = report(&l, "FJ-SM", DateRange::year(2021).unwrap());
+    assert_eq!(r.rows.len(), 2);
+    let per_programme: u64 = r.rows.iter().map(|row| row.helped.beneficiaries).sum();
+    assert_eq!(per_programme, 4, "M1 is in both programmes' rows");
+    // M1, M2 and H2, each once.
+    assert_eq!(r.helped.beneficiaries, 3);
+    assert_eq!(r.helped.mothers, 2);
+    assert_eq!(r.helped.households, 1);
+    let shaxian = &r.children[0];
+    assert_eq!(shaxian.unit.as_str(), "FJ-SM-SX");
+    assert_eq!(shaxian.rows.len(), 2);
+    // M1 and M2; the city's own grant to M1 is not Shaxian's.
+    assert_eq!(shaxian.helped.beneficiaries, 2);
+    assert_eq!(r.children[1].helped.beneficiaries, 1);
+    // A period without payments helps no one.
+    let empty = report(&l, "FJ-SM", DateRange::year(2019).unwrap());
+    assert_eq!(empty.helped.beneficiaries, 0);
 }
 
 #[test]

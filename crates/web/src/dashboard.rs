@@ -41,12 +41,16 @@ struct ProgrammeRow {
 struct ChildRows {
     unit: String,
     rows: Vec<ProgrammeRow>,
+    /// All programmes together, each beneficiary once.
+    helped: Helped,
 }
 
 #[derive(Debug, Deserialize)]
 struct Programmes {
     rows: Vec<ProgrammeRow>,
     children: Vec<ChildRows>,
+    /// All programmes together, each beneficiary once.
+    helped: Helped,
 }
 
 #[derive(Debug, Deserialize)]
@@ -345,14 +349,13 @@ pub async fn build<B: Backend>(
                     child.rows.iter().filter_map(|r| parse(&r.disbursed)).sum();
                 let committed: Decimal =
                     child.rows.iter().filter_map(|r| parse(&r.committed)).sum();
-                let helped: u64 = child.rows.iter().map(|r| r.helped.beneficiaries).sum();
                 let execution = budget_execution(disbursed, committed);
                 rows.push(vec![
                     Cell::Text(child.unit.clone()),
                     Cell::Money(committed),
                     Cell::Money(disbursed),
                     Cell::Ratio(execution),
-                    Cell::Count(helped),
+                    Cell::Count(child.helped.beneficiaries),
                 ]);
                 links.push(Some(format!(
                     "/web/dashboard{}",
@@ -376,7 +379,7 @@ pub async fn build<B: Backend>(
                             "dashboard.money_note",
                             "def.budget_execution",
                             "def.units_sum",
-                            "def.helped",
+                            "def.helped_all",
                         ],
                     ),
                 },
@@ -394,11 +397,10 @@ pub async fn build<B: Backend>(
                 let report = programmes(web, token, unit, first, last).await?;
                 let disbursed: Decimal =
                     report.rows.iter().filter_map(|r| parse(&r.disbursed)).sum();
-                let helped: u64 = report.rows.iter().map(|r| r.helped.beneficiaries).sum();
                 rows.push(vec![
                     Cell::Text(format!("{year}-{month:02}")),
                     Cell::Money(disbursed),
-                    Cell::Count(helped),
+                    Cell::Count(report.helped.beneficiaries),
                 ]);
             }
             Ok(Built {
@@ -412,7 +414,7 @@ pub async fn build<B: Backend>(
                     rows,
                     footnotes: definitions(
                         tr,
-                        &["dashboard.money_note", "def.monthly", "def.helped"],
+                        &["dashboard.money_note", "def.monthly", "def.helped_all"],
                     ),
                 },
                 links: Vec::new(),

@@ -333,6 +333,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("dashboard.unit_hint", "单位编号，如 FJ、FJ-SM、FJ-SM-SX", "A unit code such as FJ, FJ-SM, FJ-SM-SX"),
     ("dashboard.money_note", "金额单位：元；下载的 CSV/XLSX 均为元，精确到分。", "Money in 元 (yuan), exact to the fen, in the CSV and XLSX downloads."),
     ("def.helped", "受助户/人次 = 期间内收到该项目付款的不同受助对象数；其中户与学生按登记的对象类型和类别计（定义见 docs/PROJECTIONS.md）。", "Households / people helped = the distinct beneficiaries paid by the programme in the period; households and students by their registered kind and category (docs/PROJECTIONS.md)."),
+    ("def.helped_all", "受助户/人次 = 期间内收到任一项目付款的不同受助对象数；同一对象受多个项目资助只计一次（定义见 docs/PROJECTIONS.md）。", "Households / people helped = the distinct beneficiaries paid by any programme in the period; someone helped by several programmes counts once (docs/PROJECTIONS.md)."),
     ("def.units_sum", "每个下级单位的数字为其整棵子树（含其下所有单位）各项目之和。", "Each unit below counts its whole subtree, all programmes together."),
     ("def.monthly", "每月发放 = 业务日期在该月内的各项目已发放金额之和（定义见 docs/PROJECTIONS.md）。", "Disbursed per month = the programmes' money disbursed with a business date in the month (docs/PROJECTIONS.md)."),
     ("def.trend_dates", "赔付率按年度计算（计生家庭意外伤害保险）；还款率、PAR30 与借款余额截至各年 12 月 31 日。", "Loss ratios are per year (household accident insurance); repayment rate, PAR30 and outstanding are as of 31 December of each year."),

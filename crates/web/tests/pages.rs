@@ -563,7 +563,7 @@ async fn the_dashboard_shows_programmes_units_months_and_trends_with_downloads()
         .await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.body.starts_with('\u{feff}'));
-    assert!(csv.body.contains("2021-11,1234.56"), "{}", csv.body);
+    assert!(csv.body.contains("2021-11,1234.56,1"), "{}", csv.body);
     assert!(csv.body.contains("每月发放 = "), "{}", csv.body);
     let xlsx = l
         .send(
