@@ -252,6 +252,104 @@ fn staff_record_and_read_within_their_roles_and_scopes() {
 }
 
 #[test]
+fn a_group_of_commands_is_recorded_all_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    let admin = init(&data);
+    let server = serve(&data);
+    let s = setup(&server, &admin);
+    let api = &s.api;
+    let group = |amounts: &[&str]| {
+        let commands: Vec<serde_json::Value> = amounts
+            .iter()
+            .map(|a| json!({"command": grant("HP-SX", "b-000001", a), "effective_date": "2021-06-30", "memo": "第十七批"}))
+            .collect();
+        json!({ "commands": commands })
+    };
+    let available = || {
+        api.get(&s.clerk_sx, "/api/v1/funds/HP-SX/balance").body["figures"]["available"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let head = || api.get(&s.auditor, "/api/v1/verify").body["head_position"].clone();
+    let before = head();
+
+    // ¥105,000 of ¥100,000: the third grant is refused, and so are the first two.
+    let refused = api.post(
+        &s.clerk_sx,
+        "g-1",
+        "/api/v1/command-groups",
+        &group(&["30000.00", "30000.00", "45000.00"]),
+    );
+    problem(&refused, 422, "insufficient_funds");
+    assert_eq!(refused.body["command_index"], 2, "{}", refused.body);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("command 3 of the group: "),
+        "{}",
+        refused.body
+    );
+    assert_eq!(available(), "100000.00");
+    assert_eq!(head(), before);
+
+    // A group that fits: one answer per command, ids `{key}.{i}`, consecutive positions.
+    let recorded = api.post(
+        &s.clerk_sx,
+        "g-2",
+        "/api/v1/command-groups",
+        &group(&["30000.00", "30000.00"]),
+    );
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    let commands = recorded.body["commands"].as_array().unwrap();
+    assert_eq!(commands.len(), 2);
+    assert_eq!(commands[0]["command_id"], "g-2.1");
+    assert_eq!(commands[1]["command_id"], "g-2.2");
+    assert_eq!(
+        commands[1]["first_position"].as_u64().unwrap(),
+        commands[0]["first_position"].as_u64().unwrap() + 1
+    );
+    assert_eq!(available(), "40000.00");
+    let retry = api.post(
+        &s.clerk_sx,
+        "g-2",
+        "/api/v1/command-groups",
+        &group(&["30000.00", "30000.00"]),
+    );
+    assert_eq!((retry.status, &retry.body), (201, &recorded.body));
+    assert!(retry.replayed);
+    assert_eq!(available(), "40000.00");
+
+    // Out of scope, empty, an erasure: refused, nothing recorded.
+    let after = head();
+    let foreign = api.post(
+        &s.clerk_xm,
+        "g-3",
+        "/api/v1/command-groups",
+        &group(&["1.00"]),
+    );
+    problem(&foreign, 403, "out_of_scope");
+    assert_eq!(foreign.body["command_index"], 0);
+    let empty = api.post(
+        &s.clerk_sx,
+        "g-4",
+        "/api/v1/command-groups",
+        &json!({"commands": []}),
+    );
+    problem(&empty, 400, "invalid_group");
+    let erasure = api.post(
+        &s.clerk_sx,
+        "g-5",
+        "/api/v1/command-groups",
+        &json!({"commands": [{"command": {"EraseBeneficiary": {"beneficiary": "b-000001", "reason": "请求删除"}}}]}),
+    );
+    problem(&erasure, 400, "invalid_group");
+    assert_eq!(head(), after);
+}
+
+#[test]
 fn every_error_class_is_problem_json_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ledger");

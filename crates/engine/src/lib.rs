@@ -22,7 +22,7 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use ledger_domain::{
     authorize_with, decide_with, Command, CommandContext, Event, Recorded, Rejection, UserId,
 };
@@ -146,12 +146,67 @@ impl EngineError {
     }
 }
 
-type Reply = oneshot::Sender<Result<Accepted, EngineError>>;
+/// Why the engine recorded none of an all-or-none group of commands.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{error}", .command.map(|i| format!("command {} of the group: ", i + 1)).unwrap_or_default())]
+pub struct GroupRefused {
+    /// The command that was refused (0-based), or `None` when the group as a whole was
+    /// (the engine shut down or refuses writes).
+    pub command: Option<usize>,
+    pub error: EngineError,
+}
+
+impl From<EngineError> for GroupRefused {
+    fn from(error: EngineError) -> Self {
+        GroupRefused {
+            command: None,
+            error,
+        }
+    }
+}
+
+/// The most commands [`Engine::submit_all_checked_async`] takes at once.
+pub const ALL_OR_NONE_COMMANDS_MAX: usize = 64;
+
+fn check_group_size(submissions: &[Submission]) -> Result<(), EngineError> {
+    if submissions.is_empty() || submissions.len() > ALL_OR_NONE_COMMANDS_MAX {
+        return Err(EngineError::InvalidInput {
+            field: "commands".into(),
+            message: format!(
+                "a group holds 1 to {ALL_OR_NONE_COMMANDS_MAX} commands, not {}",
+                submissions.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// What a job carries and how it is answered.
+enum Work {
+    One(Submission, oneshot::Sender<Result<Accepted, EngineError>>),
+    /// Recorded all together, in order, or not at all.
+    All(
+        Vec<Submission>,
+        oneshot::Sender<Result<Vec<Accepted>, GroupRefused>>,
+    ),
+}
+
+impl Work {
+    fn refuse(self, error: EngineError) {
+        match self {
+            Work::One(_, reply) => {
+                let _ = reply.send(Err(error));
+            }
+            Work::All(_, reply) => {
+                let _ = reply.send(Err(error.into()));
+            }
+        }
+    }
+}
 
 struct Job {
-    submission: Submission,
+    work: Work,
     authority: Authority,
-    reply: Reply,
 }
 
 /// What the writer's queue carries.
@@ -172,7 +227,7 @@ enum Authority {
     Operator,
 }
 
-/// What the writer decided for one job, answered after its group is durable.
+/// What the writer decided for one command, answered after its group is durable.
 enum Decided {
     /// New events: the index of the batch in the group and the expected positions.
     Appended { batch: usize, first_position: u64 },
@@ -180,13 +235,48 @@ enum Decided {
     Answer(Result<Accepted, EngineError>),
 }
 
+/// What the writer decided for one job.
+enum DecidedJob {
+    One(Decided, oneshot::Sender<Result<Accepted, EngineError>>),
+    /// Every command accepted (each `Appended` or an `Answer(Ok)`), or the refusal.
+    All(
+        Result<Vec<Decided>, GroupRefused>,
+        oneshot::Sender<Result<Vec<Accepted>, GroupRefused>>,
+    ),
+}
+
+impl DecidedJob {
+    /// The accepted commands' batches and expected first positions.
+    fn appended(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let decided: &[Decided] = match self {
+            DecidedJob::One(d, _) => std::slice::from_ref(d),
+            DecidedJob::All(Ok(all), _) => all,
+            DecidedJob::All(Err(_), _) => &[],
+        };
+        decided.iter().filter_map(|d| match d {
+            Decided::Appended {
+                batch,
+                first_position,
+            } => Some((*batch, *first_position)),
+            Decided::Answer(_) => None,
+        })
+    }
+
+    fn commands(&self) -> usize {
+        match self {
+            DecidedJob::One(..) => 1,
+            DecidedJob::All(Ok(all), _) => all.len(),
+            DecidedJob::All(Err(_), _) => 0,
+        }
+    }
+}
+
 /// One decided group on its way to the flusher.
 struct Group<B: Backend> {
     /// The log the group was prepared on, which must commit it.
     log: Log<B>,
     prepared: PreparedGroup,
-    decided: Vec<Decided>,
-    replies: Vec<Reply>,
+    decided: Vec<DecidedJob>,
     /// The domain envelopes of the group's events, for the read model (and for the
     /// writer, which may have to find a reversal's original here until it is durable).
     recorded: Arc<Vec<Recorded>>,
@@ -475,21 +565,55 @@ impl<B: Backend> Engine<B> {
         self.enqueue(submission, Authority::Staff).await
     }
 
+    /// Submits several commands as the members of staff named by their actors, to be
+    /// recorded all together, in order, in one durable group, or not at all: the writer
+    /// decides each against the state the earlier ones left (as `submit_checked`), and
+    /// if any is refused it forgets the others' events and answers with the refusal
+    /// and the command's index. Commands already recorded under their ids count as
+    /// accepted with their original positions (`duplicate`), so a resubmission of the
+    /// same group is answered as before. At most [`ALL_OR_NONE_COMMANDS_MAX`] commands.
+    pub async fn submit_all_checked_async(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> Result<Vec<Accepted>, GroupRefused> {
+        check_group_size(&submissions)?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Work::All(submissions, reply), Authority::Staff)
+            .await?;
+        answer
+            .await
+            .map_err(|_| EngineError::from(StoreError::ShutDown))?
+    }
+
+    /// `submit_all_checked_async` for callers outside an async runtime.
+    pub fn submit_all_checked(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> Result<Vec<Accepted>, GroupRefused> {
+        check_group_size(&submissions)?;
+        let (reply, answer) = oneshot::channel();
+        self.send_blocking(Work::All(submissions, reply), Authority::Staff)?;
+        answer
+            .blocking_recv()
+            .map_err(|_| EngineError::from(StoreError::ShutDown))?
+    }
+
     fn enqueue_blocking(
         &self,
         submission: Submission,
         authority: Authority,
     ) -> Result<Accepted, EngineError> {
         let (reply, answer) = oneshot::channel();
+        self.send_blocking(Work::One(submission, reply), authority)?;
+        answer.blocking_recv().map_err(|_| StoreError::ShutDown)?
+    }
+
+    fn send_blocking(&self, work: Work, authority: Authority) -> Result<(), EngineError> {
         let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
         queue
-            .blocking_send(Message::Job(Job {
-                submission,
-                authority,
-                reply,
-            }))
+            .blocking_send(Message::Job(Job { work, authority }))
             .map_err(|_| StoreError::ShutDown)?;
-        answer.blocking_recv().map_err(|_| StoreError::ShutDown)?
+        Ok(())
     }
 
     async fn enqueue(
@@ -498,16 +622,17 @@ impl<B: Backend> Engine<B> {
         authority: Authority,
     ) -> Result<Accepted, EngineError> {
         let (reply, answer) = oneshot::channel();
+        self.send(Work::One(submission, reply), authority).await?;
+        answer.await.map_err(|_| StoreError::ShutDown)?
+    }
+
+    async fn send(&self, work: Work, authority: Authority) -> Result<(), EngineError> {
         let queue = self.queue.as_ref().ok_or(StoreError::ShutDown)?;
         queue
-            .send(Message::Job(Job {
-                submission,
-                authority,
-                reply,
-            }))
+            .send(Message::Job(Job { work, authority }))
             .await
             .map_err(|_| StoreError::ShutDown)?;
-        answer.await.map_err(|_| StoreError::ShutDown)?
+        Ok(())
     }
 
     /// Commands waiting in the writer's queue.
@@ -819,7 +944,7 @@ fn write_groups<B: Backend>(
                 let refusal = shared.refusal().unwrap_or(EngineError::Unavailable {
                     cause: "the log is closed".into(),
                 });
-                let _ = job.reply.send(Err(refusal));
+                job.work.refuse(refusal);
             }
             continue;
         };
@@ -953,105 +1078,164 @@ fn decide_group<B: Backend>(
     writer: &mut Writer,
     jobs: Vec<Job>,
 ) -> Group<B> {
-    let model = &mut writer.model;
-    let recorded_at = model::datetime_of_ms(shared.clock.now_ms());
-    let mut batches = Vec::new();
+    let mut deciding = Deciding {
+        log: &log,
+        recorded_at: model::datetime_of_ms(shared.clock.now_ms()),
+        batches: Vec::new(),
+        recorded: Vec::new(),
+    };
     let mut decided = Vec::with_capacity(jobs.len());
-    let mut replies = Vec::with_capacity(jobs.len());
-    let mut recorded = Vec::new();
     for job in jobs {
-        replies.push(job.reply);
-        let s = job.submission;
         let authority = job.authority;
-        let outcome = (|| {
-            let (command_id, actor, memo) = log_names(&s.command_id, &s.actor, &s.memo)?;
-            let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
-            if let Some(entry) = earlier_command(&log, &writer.in_flight, &command_id)? {
-                return if entry.digest == digest {
-                    Ok(Decided::Answer(Ok(Accepted {
-                        first_position: entry.first_position,
-                        count: entry.count,
-                        duplicate: true,
-                    })))
-                } else {
-                    Err(EngineError::CommandIdConflict {
-                        command_id: s.command_id.clone(),
-                        first_position: entry.first_position,
-                    })
-                };
+        decided.push(match job.work {
+            Work::One(s, reply) => {
+                let d = deciding
+                    .decide(writer, &s, authority)
+                    .unwrap_or_else(|e| Decided::Answer(Err(e)));
+                DecidedJob::One(d, reply)
             }
-            let context = CommandContext {
-                actor: s.actor.clone(),
-                effective_date: s.effective_date,
-                recorded_at,
-                command_id: s.command_id.clone(),
-            };
-            // The state keeps no reversal records: a reversal's original is read back.
-            let original = match &s.command {
-                Command::ReverseEvent { position, .. } if model.state.is_reversible(*position) => {
-                    Some(original_event(
-                        &log,
-                        &writer.in_flight_events,
-                        &recorded,
-                        *position,
-                    )?)
-                }
-                _ => None,
-            };
-            let reversal_record = |_| original.as_ref().and_then(Event::reversible);
-            if authority == Authority::Staff {
-                authorize_with(&model.state, &s.actor, &s.command, &reversal_record)?;
+            Work::All(submissions, reply) => {
+                DecidedJob::All(deciding.decide_all(writer, &submissions, authority), reply)
             }
-            let events = decide_with(&model.state, &s.command, &context, &reversal_record)?;
-            if events.is_empty() {
-                return Ok(Decided::Answer(Ok(Accepted {
-                    first_position: model.next_position,
-                    count: 0,
-                    duplicate: false,
-                })));
-            }
-            let first_position = model.next_position;
-            let count = u32::try_from(events.len()).expect("a command yields few events");
-            let batch_events = new_events(&events, digest, &actor, s.effective_date, &memo);
-            for (i, event) in events.into_iter().enumerate() {
-                let envelope = Recorded {
-                    position: first_position + i as u64,
-                    command_id: s.command_id.clone(),
-                    actor: s.actor.clone(),
-                    effective_date: s.effective_date,
-                    recorded_at,
-                    event,
-                };
-                ledger_domain::evolve(&mut model.state, &envelope);
-                recorded.push(envelope);
-            }
-            model.next_position += u64::from(count);
-            let entry = CommandEntry {
-                digest,
-                first_position,
-                count,
-            };
-            writer
-                .in_flight
-                .insert(s.command_id.clone(), (writer.sequence, entry));
-            batches.push(AppendBatch {
-                command_id,
-                events: batch_events,
-            });
-            Ok(Decided::Appended {
-                batch: batches.len() - 1,
-                first_position,
-            })
-        })();
-        decided.push(outcome.unwrap_or_else(|e| Decided::Answer(Err(e))));
+        });
     }
+    let Deciding {
+        batches, recorded, ..
+    } = deciding;
     Group {
         prepared: log.prepare_group(batches),
         log,
         decided,
-        replies,
         recorded: Arc::new(recorded),
         sequence: writer.sequence,
+    }
+}
+
+/// A group being decided: the batches to append and their domain envelopes.
+struct Deciding<'a, B: Backend> {
+    log: &'a Log<B>,
+    recorded_at: NaiveDateTime,
+    batches: Vec<AppendBatch>,
+    recorded: Vec<Recorded>,
+}
+
+impl<B: Backend> Deciding<'_, B> {
+    /// Decides one command; if accepted, evolves the writer's model and adds its batch.
+    fn decide(
+        &mut self,
+        writer: &mut Writer,
+        s: &Submission,
+        authority: Authority,
+    ) -> Result<Decided, EngineError> {
+        let log = self.log;
+        let (command_id, actor, memo) = log_names(&s.command_id, &s.actor, &s.memo)?;
+        let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
+        if let Some(entry) = earlier_command(log, &writer.in_flight, &command_id)? {
+            return if entry.digest == digest {
+                Ok(Decided::Answer(Ok(Accepted {
+                    first_position: entry.first_position,
+                    count: entry.count,
+                    duplicate: true,
+                })))
+            } else {
+                Err(EngineError::CommandIdConflict {
+                    command_id: s.command_id.clone(),
+                    first_position: entry.first_position,
+                })
+            };
+        }
+        let model = &mut writer.model;
+        let context = CommandContext {
+            actor: s.actor.clone(),
+            effective_date: s.effective_date,
+            recorded_at: self.recorded_at,
+            command_id: s.command_id.clone(),
+        };
+        // The state keeps no reversal records: a reversal's original is read back.
+        let original = match &s.command {
+            Command::ReverseEvent { position, .. } if model.state.is_reversible(*position) => Some(
+                original_event(log, &writer.in_flight_events, &self.recorded, *position)?,
+            ),
+            _ => None,
+        };
+        let reversal_record = |_| original.as_ref().and_then(Event::reversible);
+        if authority == Authority::Staff {
+            authorize_with(&model.state, &s.actor, &s.command, &reversal_record)?;
+        }
+        let events = decide_with(&model.state, &s.command, &context, &reversal_record)?;
+        if events.is_empty() {
+            return Ok(Decided::Answer(Ok(Accepted {
+                first_position: model.next_position,
+                count: 0,
+                duplicate: false,
+            })));
+        }
+        let first_position = model.next_position;
+        let count = u32::try_from(events.len()).expect("a command yields few events");
+        let batch_events = new_events(&events, digest, &actor, s.effective_date, &memo);
+        for (i, event) in events.into_iter().enumerate() {
+            let envelope = Recorded {
+                position: first_position + i as u64,
+                command_id: s.command_id.clone(),
+                actor: s.actor.clone(),
+                effective_date: s.effective_date,
+                recorded_at: self.recorded_at,
+                event,
+            };
+            ledger_domain::evolve(&mut model.state, &envelope);
+            self.recorded.push(envelope);
+        }
+        model.next_position += u64::from(count);
+        let entry = CommandEntry {
+            digest,
+            first_position,
+            count,
+        };
+        writer
+            .in_flight
+            .insert(s.command_id.clone(), (writer.sequence, entry));
+        self.batches.push(AppendBatch {
+            command_id,
+            events: batch_events,
+        });
+        Ok(Decided::Appended {
+            batch: self.batches.len() - 1,
+            first_position,
+        })
+    }
+
+    /// Decides commands in order, all or none: on the first refusal the model, the
+    /// group's batches and the in-flight command ids are put back as they were.
+    fn decide_all(
+        &mut self,
+        writer: &mut Writer,
+        submissions: &[Submission],
+        authority: Authority,
+    ) -> Result<Vec<Decided>, GroupRefused> {
+        // A copy of the state is the undo: groups are rare (a form with several tiers).
+        let before = writer.model.clone();
+        let (batches, recorded) = (self.batches.len(), self.recorded.len());
+        let mut all = Vec::with_capacity(submissions.len());
+        for (i, s) in submissions.iter().enumerate() {
+            match self.decide(writer, s, authority) {
+                Ok(d) => all.push(d),
+                Err(error) => {
+                    for (s, d) in submissions.iter().zip(&all) {
+                        if matches!(d, Decided::Appended { .. }) {
+                            writer.in_flight.remove(&s.command_id);
+                        }
+                    }
+                    writer.model = before;
+                    self.batches.truncate(batches);
+                    self.recorded.truncate(recorded);
+                    return Err(GroupRefused {
+                        command: Some(i),
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(all)
     }
 }
 
@@ -1158,7 +1342,7 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group<B>) {
     let results = group.log.commit_prepared(group.prepared);
     if let Some(observer) = shared.observer.get() {
         observer.group_committed(GroupCommitted {
-            commands: group.decided.len(),
+            commands: group.decided.iter().map(DecidedJob::commands).sum(),
             events: group.recorded.len(),
             commit: started.elapsed(),
         });
@@ -1169,31 +1353,41 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group<B>) {
         Ok(_) => None,
     });
     // Positions must be exactly those the writer predicted when it evolved its state.
-    let misplaced = group.decided.iter().find_map(|d| match d {
-        Decided::Appended {
-            batch,
-            first_position,
-        } => match &results[*batch] {
-            Ok(a) if a.first_position != *first_position => Some(format!(
+    let misplaced = group
+        .decided
+        .iter()
+        .flat_map(DecidedJob::appended)
+        .find_map(|(batch, first_position)| match &results[batch] {
+            Ok(a) if a.first_position != first_position => Some(format!(
                 "the log placed a command at {} but the writer expected {first_position}",
                 a.first_position
             )),
             _ => None,
-        },
-        Decided::Answer(_) => None,
-    });
+        });
     if let Some(cause) = failure.or(misplaced) {
         shared.fail(cause.clone());
-        for (decided, reply) in group.decided.into_iter().zip(group.replies) {
-            let answer = match decided {
-                Decided::Answer(Err(e)) => Err(e),
-                // The outcome is unknown until the log is reopened: the caller retries
-                // with the same command id, which settles it exactly once.
-                _ => Err(shared.refusal().unwrap_or(EngineError::Unavailable {
-                    cause: cause.clone(),
-                })),
-            };
-            let _ = reply.send(answer);
+        // The outcome is unknown until the log is reopened: the caller retries with
+        // the same command id, which settles it exactly once.
+        let unknown = || {
+            shared.refusal().unwrap_or(EngineError::Unavailable {
+                cause: cause.clone(),
+            })
+        };
+        for decided in group.decided {
+            match decided {
+                DecidedJob::One(Decided::Answer(Err(e)), reply) => {
+                    let _ = reply.send(Err(e));
+                }
+                DecidedJob::One(_, reply) => {
+                    let _ = reply.send(Err(unknown()));
+                }
+                DecidedJob::All(Err(refused), reply) => {
+                    let _ = reply.send(Err(refused));
+                }
+                DecidedJob::All(Ok(_), reply) => {
+                    let _ = reply.send(Err(unknown().into()));
+                }
+            }
         }
         return;
     }
@@ -1207,19 +1401,31 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group<B>) {
     shared
         .finished_sequence
         .store(group.sequence, Ordering::Release);
-    for (decided, reply) in group.decided.into_iter().zip(group.replies) {
-        let answer = match decided {
-            Decided::Answer(answer) => answer,
-            Decided::Appended { batch, .. } => match &results[batch] {
-                Ok(a) => Ok(Accepted {
-                    first_position: a.first_position,
-                    count: a.count,
-                    duplicate: false,
-                }),
-                Err(_) => unreachable!("failures are answered above"),
-            },
-        };
-        let _ = reply.send(answer);
+    let answer = |decided: Decided| match decided {
+        Decided::Answer(answer) => answer,
+        Decided::Appended { batch, .. } => match &results[batch] {
+            Ok(a) => Ok(Accepted {
+                first_position: a.first_position,
+                count: a.count,
+                duplicate: false,
+            }),
+            Err(_) => unreachable!("failures are answered above"),
+        },
+    };
+    for decided in group.decided {
+        match decided {
+            DecidedJob::One(decided, reply) => {
+                let _ = reply.send(answer(decided));
+            }
+            DecidedJob::All(all, reply) => {
+                let all = all.map(|all| {
+                    all.into_iter()
+                        .map(|d| answer(d).expect("a group holds only accepted commands"))
+                        .collect()
+                });
+                let _ = reply.send(all);
+            }
+        }
     }
 }
 

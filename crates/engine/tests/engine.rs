@@ -4,8 +4,9 @@
 //! also after a restart; a reopened engine (from the log, or from a snapshot plus
 //! the tail) has exactly the state it had; concurrent submitters can never
 //! overdraw a fund because one writer decides in order; the model as of a position
-//! equals the state the ledger had then; and a rebuild over several pages of the log
-//! equals the incremental projections.
+//! equals the state the ledger had then; a group of commands submitted all or none is
+//! recorded whole or not at all, also when other submitters race it; and a rebuild
+//! over several pages of the log equals the incremental projections.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use ledger_domain::{
     Amount, BeneficiaryId, BeneficiaryKind, Command, FundId, FundingTier, LoanDisbursement, LoanId,
     Programme, UnitCode, UnitLevel, UserId,
 };
-use ledger_engine::{Engine, EngineError, Submission};
+use ledger_engine::{Engine, EngineError, GroupRefused, Submission};
 use ledger_store::{FixedClock, HashAlgorithm, Log, SledBackend};
 
 fn clock() -> Arc<FixedClock> {
@@ -414,6 +415,218 @@ fn checked_submissions_follow_role_and_scope() {
         other => panic!("expected out_of_scope, got {other:?}"),
     }
     reverse("rev-sm", "clerk-sm").expect("the city's clerk reverses the loan");
+}
+
+fn register_clerk<B: ledger_store::Backend>(engine: &Engine<B>, user: &str) {
+    engine
+        .submit(submission(
+            &format!("user-{user}"),
+            "operator",
+            Command::RegisterUser {
+                user: UserId::new(user).unwrap(),
+                role: ledger_domain::Role::Clerk,
+                scope: Some(UnitCode::new("FJ-SM").unwrap()),
+            },
+        ))
+        .unwrap();
+}
+
+#[test]
+fn a_group_submitted_all_or_none_is_recorded_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    setup(&engine, 100_000, 3);
+    register_clerk(&engine, "clerk-sm");
+    let group = |key: &str, loans: &[(&str, &str, i64)]| -> Vec<Submission> {
+        loans
+            .iter()
+            .enumerate()
+            .map(|(i, (id, household, amount))| {
+                submission(
+                    &format!("{key}.{}", i + 1),
+                    "clerk-sm",
+                    loan(id, household, yuan(*amount)),
+                )
+            })
+            .collect()
+    };
+    let head = engine.log().unwrap().head().next_position;
+
+    // The third loan does not fit: none of the three is recorded.
+    let refused = engine
+        .submit_all_checked(group(
+            "g1",
+            &[
+                ("L-1", "H0000", 40_000),
+                ("L-2", "H0001", 40_000),
+                ("L-3", "H0002", 40_000),
+            ],
+        ))
+        .unwrap_err();
+    match &refused {
+        GroupRefused {
+            command: Some(2),
+            error: EngineError::Rejected(r),
+        } => assert_eq!(r.code(), "insufficient_funds", "{r}"),
+        other => panic!("expected the third command refused, got {other:?}"),
+    }
+    assert!(
+        refused.to_string().starts_with("command 3 of the group: "),
+        "{refused}"
+    );
+    assert_eq!(engine.log().unwrap().head().next_position, head);
+    assert_eq!(available(&engine), "¥100,000.00");
+    // The writer forgot the refused group's loans and command ids.
+    for id in ["g1.1", "g1.2"] {
+        assert!(engine
+            .command_span(&ledger_store::CommandId::new(id).unwrap())
+            .is_none());
+    }
+    let alone = engine
+        .submit_checked(submission(
+            "g1.1",
+            "clerk-sm",
+            loan("L-1", "H0000", yuan(10_000)),
+        ))
+        .expect("L-1 and the id g1.1 are free");
+    assert_eq!(alone.first_position, head);
+
+    // A group that fits is recorded in order, in consecutive positions.
+    let accepted = engine
+        .submit_all_checked(group(
+            "g2",
+            &[("L-2", "H0001", 40_000), ("L-3", "H0002", 40_000)],
+        ))
+        .unwrap();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(accepted[0].first_position, head + 1);
+    assert_eq!(
+        accepted[1].first_position,
+        accepted[0].first_position + u64::from(accepted[0].count)
+    );
+    assert_eq!(available(&engine), "¥10,000.00");
+    // Submitted again, it is answered with the same positions and appends nothing.
+    let next = engine.log().unwrap().head().next_position;
+    let again = engine
+        .submit_all_checked(group(
+            "g2",
+            &[("L-2", "H0001", 40_000), ("L-3", "H0002", 40_000)],
+        ))
+        .unwrap();
+    assert!(again.iter().all(|a| a.duplicate));
+    assert_eq!(
+        again.iter().map(|a| a.first_position).collect::<Vec<_>>(),
+        accepted
+            .iter()
+            .map(|a| a.first_position)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(engine.log().unwrap().head().next_position, next);
+    // An empty group and a role that may not record are refused as a whole or at the
+    // command, and change nothing.
+    let empty = engine.submit_all_checked(Vec::new()).unwrap_err();
+    assert!(matches!(
+        empty,
+        GroupRefused {
+            command: None,
+            error: EngineError::InvalidInput { .. }
+        }
+    ));
+    let stranger = engine
+        .submit_all_checked(vec![submission(
+            "g3.1",
+            "stranger",
+            loan("L-9", "H0000", yuan(1)),
+        )])
+        .unwrap_err();
+    assert_eq!(stranger.command, Some(0));
+    assert_eq!(engine.log().unwrap().head().next_position, next);
+    drop(engine);
+
+    // After a restart the log holds exactly what was answered.
+    let engine = open(dir.path());
+    assert_eq!(available(&engine), "¥10,000.00");
+    assert!(engine.log().unwrap().verify().unwrap().is_intact());
+}
+
+#[test]
+fn groups_racing_single_commands_for_the_same_money_stay_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(open(dir.path()));
+    setup(&engine, 100_000, 64);
+    register_clerk(&engine, "clerk-sm");
+    // 16 threads each submit a group of two ¥3,000 loans, and 32 more a single one:
+    // ¥192,000 asked of ¥100,000.
+    let groups: Vec<Result<Vec<_>, GroupRefused>> = std::thread::scope(|scope| {
+        let singles: Vec<_> = (16..48)
+            .map(|t| {
+                let engine = Arc::clone(&engine);
+                scope.spawn(move || {
+                    let _ = engine.submit_checked(submission(
+                        &format!("s{t}"),
+                        "clerk-sm",
+                        loan(&format!("L{t}"), &format!("H{t:04}"), yuan(3_000)),
+                    ));
+                })
+            })
+            .collect();
+        let groups: Vec<_> = (0..16)
+            .map(|t| {
+                let engine = Arc::clone(&engine);
+                scope.spawn(move || {
+                    engine.submit_all_checked(
+                        (0..2)
+                            .map(|k| {
+                                submission(
+                                    &format!("g{t}.{k}"),
+                                    "clerk-sm",
+                                    loan(&format!("G{t}-{k}"), &format!("H{t:04}"), yuan(3_000)),
+                                )
+                            })
+                            .collect(),
+                    )
+                })
+            })
+            .collect();
+        singles.into_iter().for_each(|h| h.join().unwrap());
+        groups.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut loans = 0;
+    for (t, outcome) in groups.iter().enumerate() {
+        let recorded: Vec<bool> = (0..2)
+            .map(|k| {
+                engine
+                    .command_span(&ledger_store::CommandId::new(format!("g{t}.{k}")).unwrap())
+                    .is_some()
+            })
+            .collect();
+        match outcome {
+            Ok(accepted) => {
+                assert_eq!(recorded, vec![true, true], "group {t}");
+                assert_eq!(accepted.len(), 2);
+            }
+            Err(refused) => {
+                assert_eq!(recorded, vec![false, false], "group {t}: {refused}");
+                assert!(
+                    matches!(refused.error, EngineError::Rejected(_)),
+                    "{refused:?}"
+                );
+            }
+        }
+    }
+    for t in 16..48 {
+        if engine
+            .command_span(&ledger_store::CommandId::new(format!("s{t}")).unwrap())
+            .is_some()
+        {
+            loans += 1;
+        }
+    }
+    loans += 2 * groups.iter().filter(|g| g.is_ok()).count();
+    // 33 loans of ¥3,000 fit; a group that no longer fits whole leaves room for a single.
+    assert!(loans <= 33, "{loans} loans");
+    assert_eq!(available(&engine), format!("¥{},000.00", 100 - 3 * loans));
+    assert!(engine.log().unwrap().verify().unwrap().is_intact());
 }
 
 /// A rebuild reads the log in pages of `READ_PAGE_EVENTS_MAX` events and folds half of

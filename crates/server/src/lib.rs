@@ -139,6 +139,7 @@ macro_rules! routes {
 routes! {
     get "/api/v1/me" => reads::me;
     post "/api/v1/commands" => writes::command;
+    post "/api/v1/command-groups" => writes::command_group;
     post "/api/v1/users/{user}/tokens" => writes::issue_token;
     get "/api/v1/funds" => reads::funds;
     get "/api/v1/funds/{fund}/balance" => reads::balance;

@@ -35,6 +35,7 @@ pub(crate) const WRITERS: &str = "Clerks record money within their scope, approv
     paths(
         reads::me,
         writes::command,
+        writes::command_group,
         writes::issue_token,
         reads::funds,
         reads::balance,

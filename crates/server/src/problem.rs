@@ -16,6 +16,8 @@ pub struct Problem {
     pub detail: String,
     /// Seconds after which a retry may succeed (the `Retry-After` header of a 503).
     pub retry_after_seconds: Option<u64>,
+    /// For a refused group of commands: the index of the command refused.
+    pub command_index: Option<usize>,
 }
 
 /// The `application/problem+json` body (RFC 9457) of every error answer.
@@ -37,6 +39,10 @@ pub(crate) struct ProblemBody {
     code: String,
     /// What went wrong, with the numbers, and what to do.
     detail: String,
+    /// Only for a refused group of commands (`POST /api/v1/command-groups`): the index
+    /// in `commands` of the command refused; none of the group was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command_index: Option<usize>,
 }
 
 impl Problem {
@@ -46,6 +52,7 @@ impl Problem {
             code: code.into(),
             detail: detail.into(),
             retry_after_seconds: None,
+            command_index: None,
         }
     }
 
@@ -82,6 +89,7 @@ impl IntoResponse for Problem {
             status: self.status.as_u16(),
             code: self.code,
             detail: self.detail,
+            command_index: self.command_index,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, bytes).into_response();

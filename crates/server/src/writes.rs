@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
 use ledger_domain::{Command, Rejection, TokenDigest, UserId};
-use ledger_engine::{Accepted, EngineError, Submission};
+use ledger_engine::{Accepted, EngineError, GroupRefused, Submission, ALL_OR_NONE_COMMANDS_MAX};
 use ledger_store::Backend;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -209,6 +209,124 @@ pub(crate) async fn command<B: Backend>(
         CommandAccepted::new(&key, accepted),
         accepted.duplicate,
     ))
+}
+
+/// The body of `POST /api/v1/command-groups`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommandGroupRequest {
+    /// 1 to 64 commands, recorded in this order, all or none. Command `i` (counting
+    /// from 1) gets the command id `{Idempotency-Key}.{i}`.
+    commands: Vec<CommandRequest>,
+}
+
+/// A group of commands recorded (or, on a retry, the original answer).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CommandGroupAccepted {
+    /// One answer per command, in the request's order.
+    commands: Vec<CommandAccepted>,
+}
+
+/// Records several domain commands as the caller, all or none: the engine decides them
+/// in order in one group, each against the state the earlier ones leave, and appends
+/// them in one durable commit only if every one is accepted (for example a bursary's
+/// award and first instalment for each funding tier).
+#[utoipa::path(post, path = "/api/v1/command-groups", tag = "commands", security(("bearer" = [])),
+    description = WRITERS,
+    params(("Idempotency-Key" = String, Header, description = "Required. Command `i` of the group (counting from 1) gets the command id `{key}.{i}`; a retry with the same key and body returns the original answer with `Idempotent-Replayed: true`")),
+    request_body(content = CommandGroupRequest, description = "The commands, each with its effective date and memo"),
+    responses(
+        (status = 201, description = "All recorded and durable (or a replay of the original answer)", body = CommandGroupAccepted,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers a retry"))),
+        (status = 400, description = "No Idempotency-Key, a body that is not the expected JSON, no commands or more than 64, an erasure (it has its own endpoint)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not issue one of the commands (`command_index` names it); nothing was recorded", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "One of the commands collides with something that exists or happened (`command_index` names it); nothing was recorded", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 256 KiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A domain rule refuses one of the commands (`command_index` names it); nothing was recorded", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The writer's queue is full or the ledger is shutting down; retry with the same key", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn command_group<B: Backend>(
+    State(app): State<Arc<App<B>>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let key = idempotency_key(&headers)?;
+    let request: CommandGroupRequest = parse_body(body)?;
+    if request.commands.is_empty() || request.commands.len() > ALL_OR_NONE_COMMANDS_MAX {
+        return Err(Problem::bad_request(
+            "invalid_group",
+            format!(
+                "a group holds 1 to {ALL_OR_NONE_COMMANDS_MAX} commands, not {}",
+                request.commands.len()
+            ),
+        ));
+    }
+    if let Some(i) = request
+        .commands
+        .iter()
+        .position(|c| matches!(c.command, Command::EraseBeneficiary { .. }))
+    {
+        return Err(Problem {
+            command_index: Some(i),
+            ..Problem::bad_request(
+                "invalid_group",
+                "an erasure cannot be part of a group: record it alone (POST /api/v1/beneficiaries/{beneficiary}/erasure)",
+            )
+        });
+    }
+    let today = app.today();
+    let ids: Vec<String> = (1..=request.commands.len())
+        .map(|i| format!("{key}.{i}"))
+        .collect();
+    let kinds: Vec<&'static str> = request
+        .commands
+        .iter()
+        .map(|c| c.command.command_type())
+        .collect();
+    let submissions = request
+        .commands
+        .into_iter()
+        .zip(&ids)
+        .map(|(c, id)| Submission {
+            command_id: id.clone(),
+            command: c.command,
+            actor: caller.user.clone(),
+            effective_date: c.effective_date.unwrap_or(today),
+            memo: c.memo,
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let result = app.engine.submit_all_checked_async(submissions).await;
+    for (i, kind) in kinds.iter().enumerate() {
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(GroupRefused {
+                command: Some(refused),
+                error,
+            }) if *refused == i => error.code(),
+            Err(_) => "not_recorded",
+        };
+        app.metrics
+            .observe_command(kind, outcome, started.elapsed());
+    }
+    let accepted = result.map_err(|refused| {
+        let index = refused.command;
+        let detail = refused.to_string();
+        Problem {
+            command_index: index,
+            detail,
+            ..about_target_user(refused.error, &caller.user)
+        }
+    })?;
+    let replayed = accepted.iter().all(|a| a.duplicate);
+    let commands = ids
+        .iter()
+        .zip(accepted)
+        .map(|(id, a)| CommandAccepted::new(id, a))
+        .collect();
+    Ok(created(CommandGroupAccepted { commands }, replayed))
 }
 
 /// `POST /api/v1/users/{user}/tokens`.

@@ -110,16 +110,58 @@ impl Api {
         key: &str,
         body: &CommandBody<'_>,
     ) -> Result<Recorded, ApiProblem> {
+        let (recorded, replayed) = self
+            .post_command(token, key, "/api/v1/commands", body)
+            .await?;
+        Ok(Recorded {
+            replayed,
+            ..recorded
+        })
+    }
+
+    /// Records several commands all or none (`POST /api/v1/command-groups`); command
+    /// `i` (from 1) gets the id `{key}.{i}`.
+    pub async fn command_group(
+        &self,
+        token: &str,
+        key: &str,
+        bodies: &[CommandBody<'_>],
+    ) -> Result<Vec<Recorded>, ApiProblem> {
+        #[derive(Serialize)]
+        struct Group<'a, 'b> {
+            commands: &'a [CommandBody<'b>],
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            commands: Vec<Recorded>,
+        }
+        let (answer, replayed): (Answer, bool) = self
+            .post_command(
+                token,
+                key,
+                "/api/v1/command-groups",
+                &Group { commands: bodies },
+            )
+            .await?;
+        Ok(answer
+            .commands
+            .into_iter()
+            .map(|r| Recorded { replayed, ..r })
+            .collect())
+    }
+
+    /// POSTs a write with its idempotency key; the answer and whether it was replayed.
+    async fn post_command<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        key: &str,
+        uri: &str,
+        body: &impl Serialize,
+    ) -> Result<(T, bool), ApiProblem> {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| ApiProblem::internal(format!("the command could not be encoded: {e}")))?;
         let response = self
-            .send(
-                Method::POST,
-                "/api/v1/commands",
-                token,
-                Some(key),
-                Some(bytes),
-            )
+            .send(Method::POST, uri, token, Some(key), Some(bytes))
             .await?;
         let status = response.status();
         let replayed = response
@@ -130,11 +172,10 @@ impl Api {
         if status != StatusCode::CREATED {
             return Err(problem(status, &bytes));
         }
-        let mut recorded: Recorded = serde_json::from_slice(&bytes).map_err(|e| {
+        let answer = serde_json::from_slice(&bytes).map_err(|e| {
             ApiProblem::internal(format!("the API's answer was not understood: {e}"))
         })?;
-        recorded.replayed = replayed;
-        Ok(recorded)
+        Ok((answer, replayed))
     }
 }
 

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use ledger_domain::{authorize, decide, evolve, CommandContext, Programme, Recorded, Role, UserId};
+use ledger_domain::{authorize, Programme, Role, UserId};
 use ledger_store::{Backend, CommandId};
 use serde::Deserialize;
 use serde_json::Value;
@@ -1103,30 +1103,25 @@ pub(crate) async fn record_submit<B: Backend>(
         Ok(p) => p,
         Err(errors) => return refuse(errors),
     };
-    let ids: Vec<String> = if parsed.commands.len() == 1 {
-        vec![key.clone()]
-    } else {
-        (1..=parsed.commands.len())
-            .map(|i| format!("{key}.{i}"))
-            .collect()
-    };
-    if parsed.commands.len() > 1 {
-        if let Err(problem) = dry_run(&web, &me, &parsed, &ids) {
-            return refuse(vec![as_field_error(kind, &problem)]);
-        }
-    }
-    let mut recorded = Vec::new();
-    for (command, id) in parsed.commands.iter().zip(&ids) {
-        let body = CommandBody {
+    let bodies: Vec<CommandBody> = parsed
+        .commands
+        .iter()
+        .map(|command| CommandBody {
             command,
             effective_date: parsed.effective_date,
             memo: &parsed.memo,
-        };
-        match web.api.command(&token, id, &body).await {
-            Ok(r) => recorded.push(r),
-            Err(problem) => return refuse(vec![as_field_error(kind, &problem)]),
-        }
-    }
+        })
+        .collect();
+    // A form of several commands (a bursary's award and instalment per tier) is one
+    // group, recorded all or none; its commands get the ids `{key}.1`, `{key}.2`, ...
+    let recorded = match bodies.as_slice() {
+        [one] => web.api.command(&token, &key, one).await.map(|r| vec![r]),
+        all => web.api.command_group(&token, &key, all).await,
+    };
+    let recorded = match recorded {
+        Ok(recorded) => recorded,
+        Err(problem) => return refuse(vec![as_field_error(kind, &problem)]),
+    };
     let mut notices = vec!["done.recorded"];
     if recorded.iter().all(|r| r.replayed) {
         notices.push("done.replayed");
@@ -1183,65 +1178,6 @@ fn as_field_error(kind: Kind, problem: &ApiProblem) -> FieldError {
         code: problem.code.clone(),
         detail: problem.detail.clone(),
     }
-}
-
-/// A form that records several commands (a bursary's award and instalment per tier)
-/// records all or none: each is first decided, in order, against a copy of the
-/// ledger's state with the domain's own `authorize` and `decide`, as a CSV import does.
-/// Commands already recorded under their ids (a resubmission) are skipped here; the
-/// engine answers them with their original result. Another member of staff's payment
-/// between the dry run and the submission can still make a later command fail; the
-/// page then shows its rule, and submitting the same form again records the rest.
-fn dry_run<B: Backend>(
-    web: &Web<B>,
-    me: &Me,
-    parsed: &forms::Parsed,
-    ids: &[String],
-) -> Result<(), ApiProblem> {
-    let actor = UserId::new(&me.user).map_err(|e| ApiProblem::internal(e.to_string()))?;
-    let effective_date = parsed.effective_date.unwrap_or_else(|| web.app.today());
-    let recorded_at = chrono::DateTime::from_timestamp_millis(web.app.clock.now_ms())
-        .map(|t| t.naive_utc())
-        .ok_or_else(|| ApiProblem::internal("the clock is out of range"))?;
-    let (mut state, mut position) = web
-        .app
-        .engine
-        .read(|m| (m.state().clone(), m.next_position()));
-    for (command, id) in parsed.commands.iter().zip(ids) {
-        let command_id =
-            CommandId::new(id.as_str()).map_err(|e| ApiProblem::internal(e.to_string()))?;
-        if web.app.engine.command_span(&command_id).is_some() {
-            continue;
-        }
-        let context = CommandContext {
-            actor: actor.clone(),
-            effective_date,
-            recorded_at,
-            command_id: id.clone(),
-        };
-        let events = authorize(&state, &actor, command)
-            .and_then(|()| decide(&state, command, &context))
-            .map_err(|rejection| ApiProblem {
-                status: ledger_server::problem::rejection_status(&rejection).as_u16(),
-                code: rejection.code().to_string(),
-                detail: rejection.to_string(),
-            })?;
-        for event in events {
-            evolve(
-                &mut state,
-                &Recorded {
-                    position,
-                    command_id: id.clone(),
-                    actor: actor.clone(),
-                    effective_date,
-                    recorded_at,
-                    event,
-                },
-            );
-            position += 1;
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- approvals

@@ -415,6 +415,16 @@ async fn a_rejected_form_keeps_what_was_typed_and_shows_the_rule_at_the_field() 
         head,
         "all or nothing: no award or instalment recorded"
     );
+    // The county's share, decided after the province's and the city's, does not fit:
+    // those two are not recorded either.
+    let mut late = bursary("web-test-bursary-4", "2,000");
+    late.push(("share_County", "1.2万".into()));
+    let c = l
+        .post("clerk-sm", "/web/record/bursary", &fields(&late))
+        .await;
+    assert_eq!(c.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", c.body);
+    assert!(c.body.contains("资金不足"), "{}", c.body);
+    assert_eq!(l.head(), head, "the earlier tiers are not recorded");
 
     // A malformed amount never reaches the ledger.
     let mut bad = bursary("web-test-bursary-3", "12.345");
