@@ -1,8 +1,10 @@
 //! The real server under concurrent clients, SIGKILLed and restarted again and again.
-//! Each client records ¥1.00 grants with its own Idempotency-Keys and, when the
-//! connection fails, retries the same key until it gets an answer. Afterwards every
-//! acknowledged request is in the ledger exactly once, no retried request is doubled
-//! (the fund paid out exactly ¥1.00 per distinct key), and `verify` passes.
+//! Each client records ¥1.00 grants with its own Idempotency-Keys (one client in
+//! groups of three, all or none) and, when the connection fails, retries the same key
+//! until it gets an answer. Afterwards every acknowledged request is in the ledger
+//! exactly once, no retried request is doubled (the fund paid out exactly ¥1.00 per
+//! distinct command id), each group's three grants sit at consecutive positions (never
+//! part of a group before a crash and the rest after), and `verify` passes.
 
 mod common;
 
@@ -17,7 +19,11 @@ use serde_json::json;
 const CLIENTS: usize = 4;
 const KILLS: usize = 6;
 
-/// One client: records grants until told to stop, retrying each key until answered.
+/// Grants per group of the client that records groups.
+const GROUP: usize = 3;
+
+/// One client: records grants (client 0 in groups of [`GROUP`]) until told to stop,
+/// retrying each key until answered.
 fn client(
     n: usize,
     base: Arc<RwLock<String>>,
@@ -28,16 +34,24 @@ fn client(
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(5))
         .build();
-    let body =
-        json!({"command": grant("HP-SX", "b-000001", "1.00"), "effective_date": "2021-06-30"})
-            .to_string();
+    let one =
+        json!({"command": grant("HP-SX", "b-000001", "1.00"), "effective_date": "2021-06-30"});
+    let (path, body) = if n == 0 {
+        (
+            "/api/v1/command-groups",
+            json!({ "commands": vec![one; GROUP] }),
+        )
+    } else {
+        ("/api/v1/commands", one)
+    };
+    let body = body.to_string();
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
         let key = format!("client-{n}-{i}");
         let started = Instant::now();
         loop {
-            let url = format!("{}/api/v1/commands", base.read().unwrap());
+            let url = format!("{}{path}", base.read().unwrap());
             let answer = agent
                 .post(&url)
                 .set("Authorization", &format!("Bearer {token}"))
@@ -47,10 +61,20 @@ fn client(
             match answer {
                 Ok(r) => {
                     let v: serde_json::Value = r.into_json().unwrap();
-                    acked
-                        .lock()
-                        .unwrap()
-                        .insert(key.clone(), v["first_position"].as_u64().unwrap());
+                    let mut acked = acked.lock().unwrap();
+                    match v["commands"].as_array() {
+                        Some(commands) => {
+                            for c in commands {
+                                acked.insert(
+                                    c["command_id"].as_str().unwrap().to_string(),
+                                    c["first_position"].as_u64().unwrap(),
+                                );
+                            }
+                        }
+                        None => {
+                            acked.insert(key.clone(), v["first_position"].as_u64().unwrap());
+                        }
+                    }
                     break;
                 }
                 Err(ureq::Error::Status(code, r)) => {
@@ -145,7 +169,24 @@ fn sigkill_under_load_loses_no_acknowledged_request_and_doubles_no_retry() {
         assert_eq!(items.len(), 1, "{key}: {}", trail.body);
         assert_eq!(items[0]["position"].as_u64(), Some(*position), "{key}");
     }
-    // Exactly ¥1.00 per distinct key: no retry was paid twice, none was lost.
+    // A group's grants were decided and made durable together.
+    let groups = acked
+        .iter()
+        .filter(|(key, _)| key.starts_with("client-0-") && key.ends_with(".1"));
+    let mut recorded_groups = 0;
+    for (key, first) in groups {
+        recorded_groups += 1;
+        let stem = key.trim_end_matches(".1");
+        for i in 2..=GROUP {
+            assert_eq!(
+                acked.get(&format!("{stem}.{i}")),
+                Some(&(first + i as u64 - 1)),
+                "{stem}"
+            );
+        }
+    }
+    assert!(recorded_groups > 0, "the group client recorded nothing");
+    // Exactly ¥1.00 per distinct command id: no retry was paid twice, none was lost.
     let balance = api.get(&auditor, "/api/v1/funds/HP-SX/balance");
     assert_eq!(
         balance.body["figures"]["disbursed"],
