@@ -18,7 +18,7 @@ use crate::api::{query, ApiProblem, CommandBody};
 use crate::forms::{self, FieldError, Input, Kind, Values};
 use crate::i18n::{Lang, Tr};
 use crate::money::{show_percent, show_yuan};
-use crate::session::{self, set_cookie, Session, LANG_COOKIE, TOKEN_COOKIE};
+use crate::session::{self, Session, LANG_COOKIE, TOKEN_COOKIE};
 use crate::Web;
 
 // ---------------------------------------------------------------- API answers
@@ -396,7 +396,7 @@ pub(crate) async fn sign_in<B: Backend>(
     match web.api.get::<Me>(&token, "/api/v1/me").await {
         Ok(_) => {
             let mut response = Redirect::to("/web/").into_response();
-            if let Some(cookie) = set_cookie(TOKEN_COOKIE, &token, None) {
+            if let Some(cookie) = session.set_cookie(TOKEN_COOKIE, &token, None) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response
@@ -429,7 +429,7 @@ pub(crate) async fn sign_out(session: Session, Form(form): Form<CsrfOnly>) -> Re
         return csrf_refused(&session, None);
     }
     let mut response = Redirect::to("/web/sign-in?why=signed_out").into_response();
-    if let Some(cookie) = set_cookie(TOKEN_COOKIE, "", Some(0)) {
+    if let Some(cookie) = session.set_cookie(TOKEN_COOKIE, "", Some(0)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
@@ -441,7 +441,7 @@ pub(crate) struct LangSwitch {
     back: Option<String>,
 }
 
-pub(crate) async fn switch_lang(Query(q): Query<LangSwitch>) -> Response {
+pub(crate) async fn switch_lang(session: Session, Query(q): Query<LangSwitch>) -> Response {
     let lang = Lang::from_cookie(Some(&q.to));
     // Only a path of this site is a place to go back to.
     let back = q
@@ -449,7 +449,7 @@ pub(crate) async fn switch_lang(Query(q): Query<LangSwitch>) -> Response {
         .filter(|b| b.starts_with("/web") && !b.starts_with("//"))
         .unwrap_or_else(|| "/web/".to_string());
     let mut response = Redirect::to(&back).into_response();
-    if let Some(cookie) = set_cookie(LANG_COOKIE, lang.code(), Some(31_536_000)) {
+    if let Some(cookie) = session.set_cookie(LANG_COOKIE, lang.code(), Some(31_536_000)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response

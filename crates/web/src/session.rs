@@ -24,6 +24,9 @@ pub struct Session {
     /// The CSRF token of this page: the cookie's, or a fresh one to set.
     pub csrf: String,
     pub lang: Lang,
+    /// The browser reached the site over HTTPS (a TLS proxy in front says so with
+    /// `X-Forwarded-Proto: https` or `Forwarded: proto=https`): cookies get `Secure`.
+    secure: bool,
 }
 
 impl Session {
@@ -37,7 +40,20 @@ impl Session {
             csrf_cookie,
             csrf,
             lang,
+            secure: over_https(headers),
         }
+    }
+
+    /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole site, and
+    /// `Secure` when the browser came over HTTPS. `max_age` 0 deletes it. The server
+    /// itself answers plain HTTP; a TLS proxy in front of it tells it the scheme.
+    pub fn set_cookie(&self, name: &str, value: &str, max_age: Option<u32>) -> Option<HeaderValue> {
+        let age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}{secure}"
+        ))
+        .ok()
     }
 
     /// Whether a submitted form's CSRF field matches the cookie (both present).
@@ -53,7 +69,7 @@ impl Session {
         if self.csrf_cookie.is_some() {
             return None;
         }
-        set_cookie(CSRF_COOKIE, &self.csrf, None)
+        self.set_cookie(CSRF_COOKIE, &self.csrf, None)
     }
 }
 
@@ -77,15 +93,27 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole site. `max_age` 0
-/// deletes it. No `Secure` flag: the server answers plain HTTP on loopback; put a TLS
-/// proxy that adds it in front of any other address.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<u32>) -> Option<HeaderValue> {
-    let age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}"
-    ))
-    .ok()
+/// Whether a proxy in front says the request came over HTTPS: `X-Forwarded-Proto:
+/// https`, or `proto=https` in the first element of `Forwarded` (RFC 7239).
+fn over_https(headers: &HeaderMap) -> bool {
+    let forwarded_proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    let forwarded = headers
+        .get(header::FORWARDED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|first| {
+            first.split(';').any(|pair| {
+                pair.trim().split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("proto")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                })
+            })
+        });
+    forwarded_proto || forwarded
 }
 
 /// 32 random bytes as 64 hex digits (CSRF tokens, idempotency keys).
@@ -142,6 +170,54 @@ mod tests {
         assert!(!session.csrf_matches(Some(&"b".repeat(64))));
         assert!(!session.csrf_matches(None));
         assert!(session.csrf_set_cookie().is_none());
+    }
+
+    #[test]
+    fn cookies_are_secure_when_a_proxy_says_the_browser_came_over_https() {
+        let plain = Session::from_headers(&HeaderMap::new());
+        let cookie = plain.set_cookie(TOKEN_COOKIE, "wlt_x", None).unwrap();
+        assert_eq!(
+            cookie.to_str().unwrap(),
+            "wl_token=wlt_x; Path=/; HttpOnly; SameSite=Strict"
+        );
+        for (name, value) in [
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-proto", "HTTPS, http"),
+            ("forwarded", "for=192.0.2.60;proto=https;by=203.0.113.43"),
+            ("forwarded", "proto=\"https\", proto=http"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static(value));
+            let session = Session::from_headers(&headers);
+            let cookie = session.set_cookie(TOKEN_COOKIE, "", Some(0)).unwrap();
+            assert_eq!(
+                cookie.to_str().unwrap(),
+                "wl_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
+                "{name}: {value}"
+            );
+            assert!(session
+                .csrf_set_cookie()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .ends_with("; Secure"));
+        }
+        for (name, value) in [
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-proto", "http, https"),
+            ("forwarded", "for=192.0.2.60;proto=http"),
+            ("forwarded", "proto=http, proto=https"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static(value));
+            let cookie = Session::from_headers(&headers)
+                .set_cookie(LANG_COOKIE, "en", None)
+                .unwrap();
+            assert!(
+                !cookie.to_str().unwrap().contains("Secure"),
+                "{name}: {value}"
+            );
+        }
     }
 
     #[test]
