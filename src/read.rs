@@ -656,7 +656,9 @@ pub fn audit(cli: &Cli, command: &AuditCommand) -> Result<u8, Failure> {
         AuditCommand::Fund { fund, paging } => {
             check_fund(cli, &engine, fund)?;
             let page = page(paging)?;
-            with_projections(&engine, None, |p| Ok(p.audit.by_fund(fund, page)))?
+            with_projections(&engine, None, |p| {
+                Ok(p.audit.by_fund(fund, None, page, &engine)?)
+            })?
         }
         AuditCommand::Beneficiary {
             beneficiary,
@@ -670,25 +672,29 @@ pub fn audit(cli: &Cli, command: &AuditCommand) -> Result<u8, Failure> {
             }
             let page = page(paging)?;
             with_projections(&engine, None, |p| {
-                Ok(p.audit.by_beneficiary(beneficiary, page))
+                Ok(p.audit.by_beneficiary(beneficiary, None, page, &engine)?)
             })?
         }
         AuditCommand::Actor { actor, paging } => {
             check_everything(cli, &engine, "the trail by actor")?;
             let page = page(paging)?;
-            with_projections(&engine, None, |p| Ok(p.audit.by_actor(actor, page)))?
+            with_projections(&engine, None, |p| {
+                Ok(p.audit.by_actor(actor, None, page, &engine)?)
+            })?
         }
         AuditCommand::Command { command_id, paging } => {
             check_everything(cli, &engine, "the trail by command")?;
             let page = page(paging)?;
-            with_projections(&engine, None, |p| Ok(p.audit.by_command(command_id, page)))?
+            with_projections(&engine, None, |p| {
+                Ok(p.audit.by_command(command_id, None, page, &engine)?)
+            })?
         }
         AuditCommand::Dates { range: r, paging } => {
             check_everything(cli, &engine, "the trail by date")?;
             let range = range(r)?;
             let page = page(paging)?;
             with_projections(&engine, None, |p| {
-                Ok(p.audit.by_effective_dates(range, page))
+                Ok(p.audit.by_effective_dates(range, page, &engine)?)
             })?
         }
     };
@@ -738,7 +744,7 @@ fn audit_table(records: &[AuditRecord]) -> Table {
 fn audit_event(cli: &Cli, engine: &Engine<SledBackend>, position: u64) -> Result<u8, Failure> {
     let record = with_projections(engine, None, |p| {
         p.audit
-            .entry(position)
+            .entry(position, engine)?
             .ok_or_else(|| rejected(format!("there is no event at position {position}")))
     })?;
     match &record.fund {

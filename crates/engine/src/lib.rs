@@ -756,6 +756,26 @@ impl<B: Backend> Drop for Engine<B> {
     }
 }
 
+/// The audit trail reads each event's command id and chain hash, and where a
+/// command's events are, from the log rather than keeping copies (decision 0022).
+impl<B: Backend> ledger_projections::LogRecords for Engine<B> {
+    fn command_and_hash(&self, position: u64) -> Result<Option<(String, [u8; 32])>, String> {
+        let log = self.log().map_err(|e| e.to_string())?;
+        let records = log.read_all(position, 1).map_err(|e| e.to_string())?;
+        Ok(records
+            .into_iter()
+            .find(|r| r.position == position)
+            .map(|r| (r.command_id.as_str().to_string(), r.hash)))
+    }
+
+    fn command_events(&self, command_id: &str) -> Result<Option<(u64, u32)>, String> {
+        // A text that is not a valid command id names no command.
+        Ok(ledger_store::CommandId::new(command_id)
+            .ok()
+            .and_then(|id| self.command_span(&id)))
+    }
+}
+
 /// The domain's view of a stored event: its envelope and the decoded event.
 pub fn recorded_event(record: &ledger_store::RecordedEvent) -> Result<Recorded, EngineError> {
     let view = record.view();

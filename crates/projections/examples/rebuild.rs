@@ -535,9 +535,13 @@ fn queries(log: &[EventRecord]) {
         loans.unit_report(&city, middle).unwrap();
     });
     time("audit trail, one beneficiary", &mut || {
-        audit.by_beneficiary(&beneficiary(4_242), PageRequest::first());
+        audit
+            .by_beneficiary(&beneficiary(4_242), None, PageRequest::first(), log)
+            .unwrap();
     });
     time("audit trail, one fund, a page deep in", &mut || {
-        audit.by_fund(&big, PageRequest::new(10_000, 1_000).unwrap());
+        audit
+            .by_fund(&big, None, PageRequest::new(10_000, 1_000).unwrap(), log)
+            .unwrap();
     });
 }

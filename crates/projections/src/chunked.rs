@@ -40,10 +40,6 @@ impl<T> Chunked<T> {
         self.len == 0
     }
 
-    pub(crate) fn last(&self) -> Option<&T> {
-        self.chunks.last()?.last()
-    }
-
     pub(crate) fn push(&mut self, item: T) {
         match self.chunks.last_mut() {
             Some(last) if last.len() < CHUNK => last.push(item),
@@ -69,16 +65,6 @@ impl<T> Chunked<T> {
     /// The `count` items from index `start` on (which may span two chunks).
     pub(crate) fn range(&self, start: usize, count: usize) -> impl Iterator<Item = &T> + '_ {
         (start..start + count).map(|i| self.get(i).expect("a range within the list"))
-    }
-
-    /// The items from index `start` to the end.
-    pub(crate) fn iter_from(&self, start: usize) -> impl Iterator<Item = &T> + '_ {
-        self.chunks
-            .get(start / CHUNK..)
-            .unwrap_or_default()
-            .iter()
-            .flatten()
-            .skip(start % CHUNK)
     }
 
     /// Like `slice::binary_search_by_key`, over items sorted by `key`.
@@ -165,9 +151,6 @@ mod tests {
             let start = items.len() / 3;
             let count = (items.len() - start).min(CHUNK + 5);
             prop_assert!(list.range(start, count).eq(items[start..start + count].iter()));
-            prop_assert!(list.iter_from(start).eq(items[start..].iter()));
-            prop_assert!(list.iter_from(items.len() + 1).next().is_none());
-            prop_assert_eq!(list.last(), items.last());
             prop_assert_eq!(list.is_empty(), items.is_empty());
             for probe in probes {
                 prop_assert_eq!(

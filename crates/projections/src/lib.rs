@@ -44,7 +44,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use access_log::{AccessEntry, AccessFilter, AccessKind, PersonalDataLog};
-pub use audit::{AuditRecord, AuditTrail};
+pub use audit::{AuditRecord, AuditTrail, LogRecords};
 pub use figures::{FundFigures, TierFigures};
 pub use fund_ledger::{FundLedger, Statement, StatementLine};
 pub use insurance::{

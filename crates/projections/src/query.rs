@@ -29,6 +29,10 @@ pub enum QueryError {
     /// A loan report was asked for a fund that does not lend.
     #[error("fund {fund} is a {programme} fund and makes no loans; ask for a Happiness Project or revolving fund")]
     NotALendingFund { fund: FundId, programme: Programme },
+    /// The log could not give back what the audit trail reads from it (an event's
+    /// command id and chain hash, or a command's events).
+    #[error("the log could not be read at position {position}: {cause}")]
+    LogUnreadable { position: u64, cause: String },
 }
 
 impl QueryError {
@@ -41,10 +45,12 @@ impl QueryError {
             QueryError::UnknownFund { .. } => "unknown_fund",
             QueryError::UnknownUnit { .. } => "unknown_unit",
             QueryError::NotALendingFund { .. } => "not_a_lending_fund",
+            QueryError::LogUnreadable { .. } => "log_unreadable",
         }
     }
 
-    /// The HTTP status a server answers with: 400 for bad arguments, 404 for unknown ids.
+    /// The HTTP status a server answers with: 400 for bad arguments, 404 for unknown ids,
+    /// 500 when the log could not be read.
     pub fn http_status(&self) -> u16 {
         match self {
             QueryError::PageLimitInvalid { .. }
@@ -52,6 +58,7 @@ impl QueryError {
             | QueryError::DateOutOfRange { .. }
             | QueryError::NotALendingFund { .. } => 400,
             QueryError::UnknownFund { .. } | QueryError::UnknownUnit { .. } => 404,
+            QueryError::LogUnreadable { .. } => 500,
         }
     }
 }

@@ -10,7 +10,7 @@ use ledger_domain::{
     AwardId, BeneficiaryCategory, BeneficiaryKind, BursaryInstalment, Command, FundingTier,
     GrantModality, GrantPayment, Programme,
 };
-use ledger_projections::{DateRange, PageRequest};
+use ledger_projections::{DateRange, LogRecords, PageRequest};
 
 struct Story {
     ledger: Ledger,
@@ -120,7 +120,10 @@ fn positions(page: &ledger_projections::Page<ledger_projections::AuditRecord>) -
 fn every_event_of_a_beneficiary_is_found_including_through_loans_requests_and_reversals() {
     let s = given_a_maker_checker_story();
     let trail = &s.ledger.projections.audit;
-    let page = trail.by_beneficiary(&person("M1"), PageRequest::first());
+    let log = &s.ledger.log[..];
+    let page = trail
+        .by_beneficiary(&person("M1"), None, PageRequest::first(), log)
+        .unwrap();
     assert_eq!(
         positions(&page),
         vec![
@@ -136,7 +139,8 @@ fn every_event_of_a_beneficiary_is_found_including_through_loans_requests_and_re
     assert_eq!(page.total, 7);
     assert_eq!(page.next_offset, None);
     assert!(trail
-        .by_beneficiary(&person("NOBODY"), PageRequest::first())
+        .by_beneficiary(&person("NOBODY"), None, PageRequest::first(), log)
+        .unwrap()
         .items
         .is_empty());
 }
@@ -144,7 +148,14 @@ fn every_event_of_a_beneficiary_is_found_including_through_loans_requests_and_re
 #[test]
 fn each_entry_says_who_when_why_where_and_its_hash() {
     let s = given_a_maker_checker_story();
-    let entry = s.ledger.projections.audit.entry(s.disbursement).unwrap();
+    let log = &s.ledger.log[..];
+    let entry = s
+        .ledger
+        .projections
+        .audit
+        .entry(s.disbursement, log)
+        .unwrap()
+        .unwrap();
     assert_eq!(entry.event_type, "LoanDisbursed");
     assert_eq!(entry.actor, user("checker-2"));
     assert_eq!(entry.effective_date, day(2021, 3, 2));
@@ -161,15 +172,16 @@ fn each_entry_says_who_when_why_where_and_its_hash() {
         s.ledger.record(s.approval).recorded.command_id
     );
     assert_eq!(entry.reverses, None);
-    assert_eq!(s.ledger.projections.audit.entry(9_999), None);
+    assert_eq!(s.ledger.projections.audit.entry(9_999, log).unwrap(), None);
 }
 
 #[test]
 fn a_reversal_and_its_original_point_at_each_other() {
     let s = given_a_maker_checker_story();
     let trail = &s.ledger.projections.audit;
-    let original = trail.entry(s.grant).unwrap();
-    let reversal = trail.entry(s.reversal).unwrap();
+    let log = &s.ledger.log[..];
+    let original = trail.entry(s.grant, log).unwrap().unwrap();
+    let reversal = trail.entry(s.reversal, log).unwrap().unwrap();
     assert_eq!(original.reversed_by, Some(s.reversal));
     assert_eq!(original.memo, "skills class fee, receipt 0031");
     assert_eq!(reversal.reverses, Some(s.grant));
@@ -182,13 +194,22 @@ fn a_reversal_and_its_original_point_at_each_other() {
 fn events_are_found_by_actor_fund_and_command() {
     let s = given_a_maker_checker_story();
     let trail = &s.ledger.projections.audit;
+    let log = &s.ledger.log[..];
     assert_eq!(
-        positions(&trail.by_actor(&user("checker-2"), PageRequest::first())),
+        positions(
+            &trail
+                .by_actor(&user("checker-2"), None, PageRequest::first(), log)
+                .unwrap()
+        ),
         vec![s.approval, s.disbursement, s.reversal]
     );
     let command = s.ledger.record(s.approval).recorded.command_id.clone();
     assert_eq!(
-        positions(&trail.by_command(&command, PageRequest::first())),
+        positions(
+            &trail
+                .by_command(&command, None, PageRequest::first(), log)
+                .unwrap()
+        ),
         vec![s.approval, s.disbursement]
     );
     let fund_events: Vec<u64> = s
@@ -198,7 +219,9 @@ fn events_are_found_by_actor_fund_and_command() {
         .filter(|r| r.recorded.event.fund() == Some(&fund("SM-HP")))
         .map(|r| r.recorded.position)
         .collect();
-    let by_fund = trail.by_fund(&fund("SM-HP"), PageRequest::first());
+    let by_fund = trail
+        .by_fund(&fund("SM-HP"), None, PageRequest::first(), log)
+        .unwrap();
     assert_eq!(positions(&by_fund), fund_events);
     assert_eq!(by_fund.total, 10);
 }
@@ -207,15 +230,26 @@ fn events_are_found_by_actor_fund_and_command() {
 fn pages_keep_the_order_and_say_where_the_next_one_starts() {
     let s = given_a_maker_checker_story();
     let trail = &s.ledger.projections.audit;
-    let all = positions(&trail.by_fund(&fund("SM-HP"), PageRequest::first()));
-    let second = trail.by_fund(&fund("SM-HP"), PageRequest::new(4, 4).unwrap());
+    let log = &s.ledger.log[..];
+    let all = positions(
+        &trail
+            .by_fund(&fund("SM-HP"), None, PageRequest::first(), log)
+            .unwrap(),
+    );
+    let second = trail
+        .by_fund(&fund("SM-HP"), None, PageRequest::new(4, 4).unwrap(), log)
+        .unwrap();
     assert_eq!(positions(&second), all[4..8].to_vec());
     assert_eq!(second.offset, 4);
     assert_eq!(second.next_offset, Some(8));
-    let last = trail.by_fund(&fund("SM-HP"), PageRequest::new(8, 4).unwrap());
+    let last = trail
+        .by_fund(&fund("SM-HP"), None, PageRequest::new(8, 4).unwrap(), log)
+        .unwrap();
     assert_eq!(positions(&last), all[8..].to_vec());
     assert_eq!(last.next_offset, None);
-    let beyond = trail.by_fund(&fund("SM-HP"), PageRequest::new(50, 4).unwrap());
+    let beyond = trail
+        .by_fund(&fund("SM-HP"), None, PageRequest::new(50, 4).unwrap(), log)
+        .unwrap();
     assert!(beyond.items.is_empty());
     assert_eq!(beyond.total, 10);
 }
@@ -224,8 +258,11 @@ fn pages_keep_the_order_and_say_where_the_next_one_starts() {
 fn a_date_range_lists_events_by_effective_date_then_position() {
     let s = given_a_maker_checker_story();
     let trail = &s.ledger.projections.audit;
+    let log = &s.ledger.log[..];
     let feb_to_mar = DateRange::new(day(2021, 2, 1), day(2021, 3, 1)).unwrap();
-    let page = trail.by_effective_dates(feb_to_mar, PageRequest::first());
+    let page = trail
+        .by_effective_dates(feb_to_mar, PageRequest::first(), log)
+        .unwrap();
     // The backdated commitment (recorded last but one) comes first.
     assert_eq!(page.items[0].position, s.backdated);
     assert_eq!(page.items[0].memo, "bank slip found late");
@@ -243,7 +280,9 @@ fn a_date_range_lists_events_by_effective_date_then_position() {
     let mut paged = Vec::new();
     let mut offset = 0;
     loop {
-        let p = trail.by_effective_dates(feb_to_mar, PageRequest::new(offset, 3).unwrap());
+        let p = trail
+            .by_effective_dates(feb_to_mar, PageRequest::new(offset, 3).unwrap(), log)
+            .unwrap();
         paged.extend(positions(&p));
         match p.next_offset {
             Some(next) => offset = next,
@@ -282,11 +321,48 @@ fn a_bursary_request_is_traced_to_its_student_through_the_award() {
         l.record(request).recorded.event.event_type(),
         "PaymentRequested"
     );
+    let log = &l.log[..];
     let found = positions(
         &l.projections
             .audit
-            .by_beneficiary(&person("S1"), PageRequest::first()),
+            .by_beneficiary(&person("S1"), None, PageRequest::first(), log)
+            .unwrap(),
     );
     assert!(found.contains(&request), "{found:?}");
     assert_eq!(found.len(), 3);
+}
+
+/// A log that cannot be read.
+struct Unreadable;
+
+impl LogRecords for Unreadable {
+    fn command_and_hash(&self, _: u64) -> Result<Option<(String, [u8; 32])>, String> {
+        Err("disk gone".into())
+    }
+
+    fn command_events(&self, _: &str) -> Result<Option<(u64, u32)>, String> {
+        Err("disk gone".into())
+    }
+}
+
+#[test]
+fn command_ids_and_hashes_come_from_the_log_and_an_unreadable_log_is_an_error() {
+    let s = given_a_maker_checker_story();
+    let trail = &s.ledger.projections.audit;
+    let error = trail.entry(s.grant, &Unreadable).unwrap_err();
+    assert_eq!(error.code(), "log_unreadable");
+    assert!(error.to_string().contains("disk gone"), "{error}");
+    let by_fund = trail.by_fund(&fund("SM-HP"), None, PageRequest::first(), &Unreadable);
+    assert_eq!(by_fund.unwrap_err().code(), "log_unreadable");
+    let by_command = trail.by_command("any", None, PageRequest::first(), &Unreadable);
+    assert_eq!(by_command.unwrap_err().code(), "log_unreadable");
+    // A log that lacks the event the trail has is inconsistent, not an empty answer.
+    let short = &s.ledger.log[..usize::try_from(s.grant).unwrap()];
+    assert_eq!(
+        trail.entry(s.grant, short).unwrap_err().code(),
+        "log_unreadable"
+    );
+    // A page that asks nothing of the log does not fail.
+    let none = trail.by_fund(&fund("NOPE"), None, PageRequest::first(), &Unreadable);
+    assert_eq!(none.unwrap().total, 0);
 }

@@ -991,6 +991,8 @@ fn beneficiary_model(l: &Ledger) -> Vec<(u64, Option<String>)> {
 /// The audit trail finds every event where a scan of the log does.
 fn check_audit(l: &Ledger, trail: &AuditTrail) {
     assert_eq!(trail.len(), l.log.len() as u64);
+    // The trail reads command ids and chain hashes back from the log.
+    let log = &l.log[..];
     let page = PageRequest::new(0, PAGE_SIZE_MAX).unwrap();
     // The runs record fewer events than one page holds.
     let positions = |p: ledger_projections::Page<ledger_projections::AuditRecord>| {
@@ -1000,7 +1002,7 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
     };
     for r in &l.log {
         let rec = &r.recorded;
-        let e = trail.entry(rec.position).unwrap();
+        let e = trail.entry(rec.position, log).unwrap().unwrap();
         assert_eq!(e.event_type, rec.event.event_type());
         assert_eq!(e.actor, rec.actor);
         assert_eq!(e.command_id, rec.command_id);
@@ -1012,7 +1014,7 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
         if let Event::EventReversed { position, .. } = rec.event {
             assert_eq!(e.reverses, Some(position));
             assert_eq!(
-                trail.entry(position).unwrap().reversed_by,
+                trail.entry(position, log).unwrap().unwrap().reversed_by,
                 Some(rec.position)
             );
         }
@@ -1023,7 +1025,7 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
             .map(|o| o.recorded.position)
             .collect();
         assert_eq!(
-            positions(trail.by_command(&rec.command_id, page)),
+            positions(trail.by_command(&rec.command_id, None, page, log).unwrap()),
             by_command
         );
     }
@@ -1034,7 +1036,26 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
             .filter(|r| r.recorded.event.fund() == Some(&id))
             .map(|r| r.recorded.position)
             .collect();
-        assert_eq!(positions(trail.by_fund(&id, page)), expected, "{id}");
+        assert_eq!(
+            positions(trail.by_fund(&id, None, page, log).unwrap()),
+            expected,
+            "{id}"
+        );
+        // Narrowed to a year: the fund's events with an effective date in it.
+        let year = DateRange::year(2021).unwrap();
+        let in_year: Vec<u64> = l
+            .log
+            .iter()
+            .filter(|r| {
+                r.recorded.event.fund() == Some(&id) && year.contains(r.recorded.effective_date)
+            })
+            .map(|r| r.recorded.position)
+            .collect();
+        assert_eq!(
+            positions(trail.by_fund(&id, Some(year), page, log).unwrap()),
+            in_year,
+            "{id} in 2021"
+        );
     }
     for u in USERS {
         let expected: Vec<u64> = l
@@ -1043,7 +1064,11 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
             .filter(|r| r.recorded.actor == user(u))
             .map(|r| r.recorded.position)
             .collect();
-        assert_eq!(positions(trail.by_actor(&user(u), page)), expected, "{u}");
+        assert_eq!(
+            positions(trail.by_actor(&user(u), None, page, log).unwrap()),
+            expected,
+            "{u}"
+        );
     }
     // Every event is found under the beneficiary it concerns, naively attributed.
     let model = beneficiary_model(l);
@@ -1054,15 +1079,16 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
             .map(|(p, _)| *p)
             .collect();
         assert_eq!(
-            positions(trail.by_beneficiary(&person(b), page)),
+            positions(trail.by_beneficiary(&person(b), None, page, log).unwrap()),
             expected,
             "{b}"
         );
     }
     for b in BENEFICIARIES {
-        let found: BTreeSet<u64> = positions(trail.by_beneficiary(&person(b), page))
-            .into_iter()
-            .collect();
+        let found: BTreeSet<u64> =
+            positions(trail.by_beneficiary(&person(b), None, page, log).unwrap())
+                .into_iter()
+                .collect();
         for r in &l.log {
             let names = match &r.recorded.event {
                 Event::GrantPaid(g) => g.beneficiary == person(b),
@@ -1082,7 +1108,10 @@ fn check_audit(l: &Ledger, trail: &AuditTrail) {
         .collect();
     by_date.sort_unstable();
     let expected: Vec<u64> = by_date.into_iter().map(|(_, p)| p).collect();
-    assert_eq!(positions(trail.by_effective_dates(all, page)), expected);
+    assert_eq!(
+        positions(trail.by_effective_dates(all, page, log).unwrap()),
+        expected
+    );
 }
 
 fn check_everything(l: &Ledger, split: usize) {

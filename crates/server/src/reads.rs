@@ -19,7 +19,7 @@ use ledger_domain::{
 use ledger_engine::Projections;
 use ledger_projections::{
     AuditRecord, DateRange, FundFigures, InsuranceReport, LoanReport, Page, PageRequest,
-    ProgrammeReport, Statement, PAGE_SIZE_MAX,
+    ProgrammeReport, Statement,
 };
 use ledger_store::Backend;
 use serde::de::DeserializeOwned;
@@ -592,41 +592,6 @@ pub(crate) struct AuditQuery {
     limit: Option<u32>,
 }
 
-/// The page `page` of the records `fetch` pages through, keeping only those whose
-/// effective date lies in `range`. Walks the whole trail of the key (in pages of the
-/// largest size), so the cost is that trail's length; memory is one page.
-fn narrowed(
-    range: DateRange,
-    page: PageRequest,
-    fetch: impl Fn(PageRequest) -> Page<AuditRecord>,
-) -> Page<AuditRecord> {
-    let limit = u64::from(page.limit());
-    let mut items = Vec::new();
-    let mut total = 0u64;
-    let mut next = Some(0u64);
-    while let Some(offset) = next {
-        let chunk =
-            fetch(PageRequest::new(offset, PAGE_SIZE_MAX).expect("the largest page is valid"));
-        for record in chunk.items {
-            if !range.contains(record.effective_date) {
-                continue;
-            }
-            if total >= page.offset() && total < page.offset().saturating_add(limit) {
-                items.push(record);
-            }
-            total += 1;
-        }
-        next = chunk.next_offset;
-    }
-    let end = page.offset().saturating_add(items.len() as u64);
-    Page {
-        items,
-        total,
-        offset: page.offset(),
-        next_offset: (end < total).then_some(end),
-    }
-}
-
 /// The audit trail: who did what, when, why, with each record's chain hash.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
     description = AUDITORS,
@@ -687,32 +652,28 @@ pub(crate) async fn audit<B: Backend + 'static>(
             .range(app.today())?,
         ),
     };
+    if keys == 0 && range.is_none() {
+        return Err(Problem::bad_request(
+            "audit_key_missing",
+            "give one of beneficiary, fund, actor, command_id, or from/to",
+        ));
+    }
+    let engine = Arc::clone(&app.engine);
     answer_from_projections(&app, None, move |p| {
         let trail = &p.audit;
-        let by_key = |request: PageRequest| {
-            if let Some(fund) = &q.fund {
-                Some(trail.by_fund(fund, request))
-            } else if let Some(b) = &q.beneficiary {
-                Some(trail.by_beneficiary(b, request))
-            } else if let Some(actor) = &q.actor {
-                Some(trail.by_actor(actor, request))
-            } else {
-                q.command_id
-                    .as_ref()
-                    .map(|id| trail.by_command(id, request))
-            }
+        let log = &*engine;
+        let page = if let Some(fund) = &q.fund {
+            trail.by_fund(fund, range, page, log)
+        } else if let Some(b) = &q.beneficiary {
+            trail.by_beneficiary(b, range, page, log)
+        } else if let Some(actor) = &q.actor {
+            trail.by_actor(actor, range, page, log)
+        } else if let Some(id) = &q.command_id {
+            trail.by_command(id, range, page, log)
+        } else {
+            trail.by_effective_dates(range.expect("checked above"), page, log)
         };
-        match (keys, range) {
-            (0, Some(range)) => Ok(trail.by_effective_dates(range, page)),
-            (0, None) => Err(Problem::bad_request(
-                "audit_key_missing",
-                "give one of beneficiary, fund, actor, command_id, or from/to",
-            )),
-            (_, None) => Ok(by_key(page).expect("one key was given")),
-            (_, Some(range)) => Ok(narrowed(range, page, |r| {
-                by_key(r).expect("one key was given")
-            })),
-        }
+        Ok(page?)
     })
     .await
 }
@@ -741,8 +702,9 @@ pub(crate) async fn event<B: Backend + 'static>(
     caller: Caller,
     Id(position): Id<u64>,
 ) -> Result<Response, Problem> {
+    let engine = Arc::clone(&app.engine);
     let record = with_projections(&app, None, move |p| {
-        p.audit.entry(position).ok_or_else(|| {
+        p.audit.entry(position, &*engine)?.ok_or_else(|| {
             Problem::not_found(
                 "unknown_position",
                 format!("there is no event at position {position}"),
