@@ -616,6 +616,39 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         ),
     });
 
+    // A page of a fund's audit trail, anywhere in it: each record's command id and hash
+    // are read back from the log (decision 0022).
+    const AUDIT_PAGE: u32 = 100;
+    let per_fund = events / FUNDS as u64;
+    let mut lat = Vec::with_capacity(1_000);
+    for i in 0..1_000u64 {
+        let f = fund(usize::try_from(i)? % FUNDS);
+        // Spread over the whole trail (a multiplicative walk, not a pattern sled caches).
+        let offset =
+            i.wrapping_mul(0x9e37_79b9) % per_fund.saturating_sub(u64::from(AUDIT_PAGE)).max(1);
+        let page = ledger_projections::PageRequest::new(offset, AUDIT_PAGE)?;
+        let t = Instant::now();
+        let records = engine.projections(|p| p.audit.by_fund(&f, None, page, &*engine))?;
+        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        anyhow::ensure!(
+            records.items.len() == AUDIT_PAGE as usize,
+            "an audit page of {} records",
+            records.items.len()
+        );
+    }
+    let mut lat = Latencies(lat);
+    rows.push(Row {
+        name: format!("audit trail page of {AUDIT_PAGE} records by fund with {events} events"),
+        rate: 0.0,
+        unit: "",
+        detail: format!(
+            "p50 {} ns, p99 {} ns, p99.9 {} ns (each record's command id and hash read from the log)",
+            lat.percentile(50.0),
+            lat.percentile(99.0),
+            lat.percentile(99.9)
+        ),
+    });
+
     rows.extend(rebuilds(&engine, events, |_| true)?);
 
     rows.extend(rebuild_breakdown(

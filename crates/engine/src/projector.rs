@@ -79,12 +79,18 @@ fn load<P: Projection, B: Backend>(log: &Log<B>) -> P {
     }
 }
 
+/// Checkpoints `projection`, then removes its checkpoints of earlier layouts (left by
+/// an older build; nothing reads them any more).
 fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), EngineError> {
-    Ok(log.save_snapshot(
+    log.save_snapshot(
         &ledger_projections::checkpoint_name::<P>(),
         projection.next_position(),
         projection,
-    )?)
+    )?;
+    for name in ledger_projections::superseded_checkpoint_names::<P>() {
+        log.remove_snapshot(&name)?;
+    }
+    Ok(())
 }
 
 impl Projections {

@@ -629,6 +629,39 @@ fn groups_racing_single_commands_for_the_same_money_stay_whole() {
     assert!(engine.log().unwrap().verify().unwrap().is_intact());
 }
 
+#[test]
+fn a_checkpoint_removes_the_checkpoints_of_earlier_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    setup(&engine, 1_000, 1);
+    let log = engine.log().unwrap();
+    // What an older build left: the audit trail's layout 2, the fund ledger's layout 1.
+    for stale in ["audit_trail-v2", "fund_ledger"] {
+        log.save_snapshot(stale, 0, &0u8).unwrap();
+    }
+    engine.checkpoint_projections().unwrap();
+    for stale in ["audit_trail-v2", "fund_ledger"] {
+        assert!(log.load_snapshot::<u8>(stale).unwrap().is_none(), "{stale}");
+        assert!(!dir
+            .path()
+            .join("snapshots")
+            .join(format!("{stale}.snap"))
+            .exists());
+    }
+    let current = ledger_projections::checkpoint_name::<ledger_projections::AuditTrail>();
+    assert_eq!(current, "audit_trail-v3");
+    let (position, _) = log
+        .load_snapshot::<ledger_projections::AuditTrail>(&current)
+        .unwrap()
+        .expect("the current checkpoint");
+    assert_eq!(position, log.head().next_position);
+    assert!(dir
+        .path()
+        .join("snapshots")
+        .join(format!("{current}.snap"))
+        .exists());
+}
+
 /// A rebuild reads the log in pages of `READ_PAGE_EVENTS_MAX` events and folds half of
 /// the projections on a helper thread it lends each page to: over several pages, and
 /// a last one partly filled, the rebuilt projections equal the incremental ones, and so

@@ -161,9 +161,21 @@ pub trait Projection:
 /// The storage key of a projection's checkpoint: its name, followed by `-v` and its
 /// layout version from version 2 on.
 pub fn checkpoint_name<P: Projection>() -> String {
-    match P::LAYOUT_VERSION {
-        1 => P::NAME.to_string(),
-        version => format!("{}-v{version}", P::NAME),
+    layout_name(P::NAME, P::LAYOUT_VERSION)
+}
+
+/// The checkpoint names of `P`'s earlier layouts, which no build of this version reads:
+/// the engine removes them once it has saved the current one.
+pub fn superseded_checkpoint_names<P: Projection>() -> Vec<String> {
+    (1..P::LAYOUT_VERSION)
+        .map(|version| layout_name(P::NAME, version))
+        .collect()
+}
+
+fn layout_name(name: &str, version: u32) -> String {
+    match version {
+        1 => name.to_string(),
+        version => format!("{name}-v{version}"),
     }
 }
 

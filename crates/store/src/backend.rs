@@ -58,6 +58,9 @@ pub trait Backend: Send + Sync + 'static {
     fn save_snapshot(&self, name: &str, stored: &[u8]) -> Result<(), StoreError>;
     /// The snapshot stored under `name`, if any.
     fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Removes the snapshot stored under `name`, if there is one (a snapshot of a layout
+    /// no longer read).
+    fn remove_snapshot(&self, name: &str) -> Result<(), StoreError>;
     /// Checks, without touching the log, whether storage accepts writes now (for
     /// example, whether the disk has space again after ENOSPC): an error says why not.
     /// Used before a failed log is closed and reopened, so that a log that cannot be

@@ -225,6 +225,10 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.load_snapshot(name)
     }
 
+    fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.remove_snapshot(name)
+    }
+
     fn probe_writable(&self) -> Result<(), StoreError> {
         if self.plan.disk_full.load(Ordering::SeqCst) {
             return Err(FaultPlan::disk_full_error("probing for free space"));

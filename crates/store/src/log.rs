@@ -1449,6 +1449,12 @@ impl<B: Backend> Log<B> {
         self.inner.backend.save_snapshot(name, &stored)
     }
 
+    /// Removes the snapshot stored under `name`, if any.
+    pub fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {
+        crate::types::check_snapshot_name(name)?;
+        self.inner.backend.remove_snapshot(name)
+    }
+
     /// The snapshot stored under `name` and the position it was taken at. A damaged
     /// snapshot is an error; callers can fall back to replaying the log.
     pub fn load_snapshot<T: serde::de::DeserializeOwned>(

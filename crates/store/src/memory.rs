@@ -144,4 +144,13 @@ impl Backend for MemoryBackend {
     fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.read_state().snapshots.get(name).cloned())
     }
+
+    fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {
+        self.state
+            .write()
+            .expect("memory backend lock poisoned")
+            .snapshots
+            .remove(name);
+        Ok(())
+    }
 }

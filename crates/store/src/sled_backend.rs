@@ -926,6 +926,16 @@ impl Backend for SledBackend {
         }
     }
 
+    fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {
+        crate::types::check_snapshot_name(name)?;
+        let dir = self.path.join(SNAPSHOT_DIR);
+        match std::fs::remove_file(dir.join(format!("{name}.snap"))) {
+            Ok(()) => sync_dir(&dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io("removing a snapshot")(e)),
+        }
+    }
+
     /// Writes [`SPACE_PROBE_BYTES`] to [`SPACE_PROBE_FILE`], syncs them (some file
     /// systems report ENOSPC only then) and removes the file again.
     fn probe_writable(&self) -> Result<(), StoreError> {
