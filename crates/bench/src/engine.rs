@@ -619,13 +619,21 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     // A page of a fund's audit trail, anywhere in it: each record's command id and hash
     // are read back from the log (decision 0022).
     const AUDIT_PAGE: u32 = 100;
-    let per_fund = events / FUNDS as u64;
+    let mut trail_lengths = Vec::with_capacity(FUNDS);
+    for i in 0..FUNDS {
+        let first = ledger_projections::PageRequest::new(0, 1)?;
+        let page = engine.projections(|p| p.audit.by_fund(&fund(i), None, first, &*engine))?;
+        trail_lengths.push(page.total);
+    }
     let mut lat = Vec::with_capacity(1_000);
     for i in 0..1_000u64 {
-        let f = fund(usize::try_from(i)? % FUNDS);
+        let k = usize::try_from(i)? % FUNDS;
+        let f = fund(k);
         // Spread over the whole trail (a multiplicative walk, not a pattern sled caches).
-        let offset =
-            i.wrapping_mul(0x9e37_79b9) % per_fund.saturating_sub(u64::from(AUDIT_PAGE)).max(1);
+        let room = trail_lengths[k]
+            .saturating_sub(u64::from(AUDIT_PAGE))
+            .max(1);
+        let offset = i.wrapping_mul(0x9e37_79b9) % room;
         let page = ledger_projections::PageRequest::new(offset, AUDIT_PAGE)?;
         let t = Instant::now();
         let records = engine.projections(|p| p.audit.by_fund(&f, None, page, &*engine))?;
