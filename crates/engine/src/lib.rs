@@ -49,6 +49,17 @@ pub const SNAPSHOT_INTERVAL_EVENTS: u64 = 1_000_000;
 /// decoded (bincode could misread it rather than refuse it).
 pub const MODEL_SNAPSHOT: &str = "model-v3";
 
+/// The model's snapshots of earlier layouts, removed whenever a new one is written.
+const SUPERSEDED_MODEL_SNAPSHOTS: [&str; 2] = ["model", "model-v2"];
+
+/// Writes the committed model's snapshot, then removes those of earlier layouts.
+fn save_model<B: Backend>(log: &Log<B>, model: &Model) -> Result<(), StoreError> {
+    log.save_snapshot(MODEL_SNAPSHOT, model.next_position, model)?;
+    SUPERSEDED_MODEL_SNAPSHOTS
+        .iter()
+        .try_for_each(|name| log.remove_snapshot(name))
+}
+
 /// Settings of an engine; `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineOptions {
@@ -668,7 +679,7 @@ impl<B: Backend> Engine<B> {
     pub fn save_snapshot(&self) -> Result<u64, EngineError> {
         let log = self.log()?;
         let model = self.shared.read.read().expect("read model lock").clone();
-        log.save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)?;
+        save_model(&log, &model)?;
         log.save_index_checkpoint()?;
         Ok(model.next_position)
     }
@@ -1344,10 +1355,7 @@ fn flush_groups<B: Backend>(
             let model = shared.read.read().expect("read model lock").clone();
             // A snapshot is a shortcut for the next open; failing to write one loses
             // nothing, so it is not an error of any command.
-            if log
-                .save_snapshot(MODEL_SNAPSHOT, model.next_position, &model)
-                .is_ok()
-            {
+            if save_model(&log, &model).is_ok() {
                 last_snapshot = position;
             }
         }

@@ -630,17 +630,20 @@ fn groups_racing_single_commands_for_the_same_money_stay_whole() {
 }
 
 #[test]
-fn a_checkpoint_removes_the_checkpoints_of_earlier_layouts() {
+fn checkpoints_and_snapshots_remove_those_of_earlier_layouts() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
     setup(&engine, 1_000, 1);
     let log = engine.log().unwrap();
-    // What an older build left: the audit trail's layout 2, the fund ledger's layout 1.
-    for stale in ["audit_trail-v2", "fund_ledger"] {
+    // What an older build left: the audit trail's layout 2, the fund ledger's layout 1,
+    // the model's layout 2.
+    let stale_names = ["audit_trail-v2", "fund_ledger", "model-v2"];
+    for stale in stale_names {
         log.save_snapshot(stale, 0, &0u8).unwrap();
     }
     engine.checkpoint_projections().unwrap();
-    for stale in ["audit_trail-v2", "fund_ledger"] {
+    engine.save_snapshot().unwrap();
+    for stale in stale_names {
         assert!(log.load_snapshot::<u8>(stale).unwrap().is_none(), "{stale}");
         assert!(!dir
             .path()
