@@ -401,6 +401,22 @@ fn cpu_per_event(cpu: Duration, events: u64) -> String {
     )
 }
 
+/// A row of query latencies in nanoseconds: p50, p99 and p99.9, then `note`.
+fn query_row(name: String, nanos: Vec<u64>, note: &str) -> Row {
+    let mut lat = Latencies(nanos);
+    Row {
+        name,
+        rate: 0.0,
+        unit: "",
+        detail: format!(
+            "p50 {} ns, p99 {} ns, p99.9 {} ns{note}",
+            lat.percentile(50.0),
+            lat.percentile(99.0),
+            lat.percentile(99.9)
+        ),
+    }
+}
+
 /// The process's resident memory now and at its peak, from `/proc/self/status`.
 fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -578,18 +594,11 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
         assert!(balance.is_some());
     }
-    let mut lat = Latencies(lat);
-    rows.push(Row {
-        name: format!("fund balance query with {events} events in the log"),
-        rate: 0.0,
-        unit: "",
-        detail: format!(
-            "p50 {} ns, p99 {} ns, p99.9 {} ns; target p99 < 1 ms",
-            lat.percentile(50.0),
-            lat.percentile(99.0),
-            lat.percentile(99.9)
-        ),
-    });
+    rows.push(query_row(
+        format!("fund balance query with {events} events in the log"),
+        lat,
+        "; target p99 < 1 ms",
+    ));
 
     // Fund balance as of a past effective date, from the fund ledger projection.
     let past = NaiveDate::from_ymd_opt(2021, 3, 31).expect("valid date");
@@ -603,18 +612,11 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
         anyhow::ensure!(figures.is_ok(), "as-of query failed");
     }
-    let mut lat = Latencies(lat);
-    rows.push(Row {
-        name: format!("fund balance as of a past date (projection) with {events} events"),
-        rate: 0.0,
-        unit: "",
-        detail: format!(
-            "p50 {} ns, p99 {} ns, p99.9 {} ns; target p99 < 50 ms",
-            lat.percentile(50.0),
-            lat.percentile(99.0),
-            lat.percentile(99.9)
-        ),
-    });
+    rows.push(query_row(
+        format!("fund balance as of a past date (projection) with {events} events"),
+        lat,
+        "; target p99 < 50 ms",
+    ));
 
     // A page of a fund's audit trail, anywhere in it: each record's command id and hash
     // are read back from the log (decision 0022).
@@ -644,18 +646,11 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
             records.items.len()
         );
     }
-    let mut lat = Latencies(lat);
-    rows.push(Row {
-        name: format!("audit trail page of {AUDIT_PAGE} records by fund with {events} events"),
-        rate: 0.0,
-        unit: "",
-        detail: format!(
-            "p50 {} ns, p99 {} ns, p99.9 {} ns (each record's command id and hash read from the log)",
-            lat.percentile(50.0),
-            lat.percentile(99.0),
-            lat.percentile(99.9)
-        ),
-    });
+    rows.push(query_row(
+        format!("audit trail page of {AUDIT_PAGE} records by fund with {events} events"),
+        lat,
+        " (each record's command id and hash read from the log)",
+    ));
 
     rows.extend(rebuilds(&engine, events, |_| true)?);
 
