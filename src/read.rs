@@ -296,7 +296,7 @@ pub fn fund(cli: &Cli, command: &FundRead) -> Result<u8, Failure> {
             let range = range(r)?;
             let page = page(paging)?;
             let statement = with_projections(&engine, position.at_position, |p| {
-                Ok(p.fund_ledger.statement(fund, range, page)?)
+                Ok(p.fund_ledger.statement(fund, range, page, &engine)?)
             })?;
             if cli.json {
                 return print_json(&statement);

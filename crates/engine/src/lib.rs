@@ -767,16 +767,18 @@ impl<B: Backend> Drop for Engine<B> {
     }
 }
 
-/// The audit trail reads each event's command id and chain hash, and where a
-/// command's events are, from the log rather than keeping copies (decision 0022).
+/// The audit trail and the fund statement read the records of the page they answer,
+/// and where a command's events are, from the log rather than keeping copies
+/// (decisions 0022 and 0023).
 impl<B: Backend> ledger_projections::LogRecords for Engine<B> {
-    fn command_and_hash(&self, position: u64) -> Result<Option<(String, [u8; 32])>, String> {
+    fn record(&self, position: u64) -> Result<Option<ledger_projections::EventRecord>, String> {
         let log = self.log().map_err(|e| e.to_string())?;
         let records = log.read_all(position, 1).map_err(|e| e.to_string())?;
-        Ok(records
-            .into_iter()
+        records
+            .iter()
             .find(|r| r.position == position)
-            .map(|r| (r.command_id.as_str().to_string(), r.hash)))
+            .map(|r| event_record(&r.view()).map_err(|e| e.to_string()))
+            .transpose()
     }
 
     fn command_events(&self, command_id: &str) -> Result<Option<(u64, u32)>, String> {

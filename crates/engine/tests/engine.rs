@@ -635,9 +635,15 @@ fn checkpoints_and_snapshots_remove_those_of_earlier_layouts() {
     let engine = open(dir.path());
     setup(&engine, 1_000, 1);
     let log = engine.log().unwrap();
-    // What an older build left: the audit trail's layout 2, the fund ledger's layout 1,
-    // the model's layout 2.
-    let stale_names = ["audit_trail-v2", "fund_ledger", "model-v2"];
+    // What older builds left: the audit trail's layouts 2 and 3, the fund ledger's
+    // layouts 1 and 2, the model's layout 2.
+    let stale_names = [
+        "audit_trail-v2",
+        "audit_trail-v3",
+        "fund_ledger",
+        "fund_ledger-v2",
+        "model-v2",
+    ];
     for stale in stale_names {
         log.save_snapshot(stale, 0, &0u8).unwrap();
     }
@@ -652,7 +658,7 @@ fn checkpoints_and_snapshots_remove_those_of_earlier_layouts() {
             .exists());
     }
     let current = ledger_projections::checkpoint_name::<ledger_projections::AuditTrail>();
-    assert_eq!(current, "audit_trail-v3");
+    assert_eq!(current, "audit_trail-v4");
     let (position, _) = log
         .load_snapshot::<ledger_projections::AuditTrail>(&current)
         .unwrap()

@@ -513,11 +513,13 @@ fn queries(log: &[EventRecord]) {
         ledger.balance_as_of(&big, middle).unwrap();
     });
     time("fund statement, one month, first page", &mut || {
-        ledger.statement(&big, month, PageRequest::first()).unwrap();
+        ledger
+            .statement(&big, month, PageRequest::first(), log)
+            .unwrap();
     });
     time("fund statement, one year, a page deep in", &mut || {
         ledger
-            .statement(&big, year, PageRequest::new(10_000, 1_000).unwrap())
+            .statement(&big, year, PageRequest::new(10_000, 1_000).unwrap(), log)
             .unwrap();
     });
     time("fund balance at a log position", &mut || {

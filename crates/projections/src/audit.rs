@@ -1,15 +1,17 @@
 //! The audit trail: every event with who, when recorded, when effective, why, its position and hash, found by beneficiary, fund, actor, command id or effective dates, with reversals linked both ways.
 //!
-//! Stored: one compact entry per event in position order, its memo in a text arena, the
-//! interned actors, funds and beneficiaries, and who each loan and award is for. Derived,
+//! Stored: one compact entry per event in position order (its position, effective date,
+//! and the actor, fund and beneficiary its indexes file it under), the interned actors,
+//! funds and beneficiaries, and who each loan and award is for. Derived,
 //! never serialised, and built on the first query (or by `build_indexes`), then kept up
 //! to date by `apply`: one list of positions per actor, fund, beneficiary and effective
 //! date. A rebuild or a restore therefore pays nothing for them; a query slices a list,
 //! so a page costs its own length, not its offset.
 //!
-//! Not stored: each event's command id and chain hash, which the log holds. A query
-//! reads them back for the page it answers through [`LogRecords`], and finds a
-//! command's events by the log's own command index (decision 0022).
+//! Not stored: what the log holds and no index needs (each event's type, command id,
+//! memo, time of recording and chain hash). A query reads the records of the page it
+//! answers back through [`LogRecords`], and finds a command's events by the log's own
+//! command index (decisions 0022 and 0023).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -20,10 +22,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::chunked::Chunked;
 use crate::intern::{FastMap, Interner};
+use crate::log_records::{self, LogRecords};
 use crate::query::{DateRange, Page, PageRequest, QueryError};
-use crate::text::{TextRef, Texts};
-use crate::time::{Day, Stamp};
-use crate::{advance, named_beneficiary, type_index, EventRecord, Projection};
+use crate::time::Day;
+use crate::{advance, named_beneficiary, EventRecord, Projection};
 
 /// Marks "no beneficiary" or "no fund" in an entry (interned indices stop below it).
 const NONE: u32 = u32::MAX;
@@ -31,49 +33,10 @@ const NONE: u32 = u32::MAX;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Entry {
     position: u64,
-    memo: TextRef,
     actor: u32,
     fund: u32,
     beneficiary: u32,
     effective_date: Day,
-    recorded_at: Stamp,
-    /// Index into `Event::TYPES`.
-    event_type: u8,
-}
-
-/// What the audit trail reads back from the log rather than keeping a copy of: an
-/// event's command id and chain hash, and where a command's events are. The engine
-/// answers from its log; a slice of records in position order from 0 answers too.
-pub trait LogRecords {
-    /// The command id and chain hash of the event at `position`; `Ok(None)` if the log
-    /// has no such event, `Err` if it could not be read.
-    fn command_and_hash(&self, position: u64) -> Result<Option<(String, [u8; 32])>, String>;
-
-    /// Where a command's events are: its first position and how many there are.
-    fn command_events(&self, command_id: &str) -> Result<Option<(u64, u32)>, String>;
-}
-
-/// Records in position order from position 0, each at its own index (a projection's
-/// tests, the projections' own benchmark).
-impl LogRecords for [EventRecord] {
-    fn command_and_hash(&self, position: u64) -> Result<Option<(String, [u8; 32])>, String> {
-        Ok(usize::try_from(position)
-            .ok()
-            .and_then(|i| self.get(i))
-            .filter(|r| r.recorded.position == position)
-            .map(|r| (r.recorded.command_id.clone(), r.hash)))
-    }
-
-    fn command_events(&self, command_id: &str) -> Result<Option<(u64, u32)>, String> {
-        let mut events = self.iter().filter(|r| r.recorded.command_id == command_id);
-        Ok(events.next().map(|first| {
-            let count = 1 + events.count();
-            (
-                first.recorded.position,
-                u32::try_from(count).unwrap_or(u32::MAX),
-            )
-        }))
-    }
 }
 
 /// What is stored: everything the indexes are derived from.
@@ -83,7 +46,6 @@ struct Stored {
     /// In position order; packed in checkpoints (`crate::pack`).
     #[serde(with = "packed_entries")]
     entries: Chunked<Entry>,
-    texts: Texts,
     actors: Interner<UserId>,
     funds: Interner<FundId>,
     beneficiaries: Interner<BeneficiaryId>,
@@ -96,29 +58,25 @@ struct Stored {
     /// entries rather than in each).
     reverses: BTreeMap<u64, u64>,
     reversed_by: BTreeMap<u64, u64>,
-    /// The last memo stored, which the next entry shares if equal.
-    last_memo: Option<TextRef>,
 }
 
-/// The entries as one packed byte string: a count, then per entry its position and
-/// memo start as gaps from the previous entry's, the memo's length, interned indices
-/// (plus one, 0 for none), day and seconds as gaps, nanoseconds and the event type
-/// byte.
+/// The entries as one packed byte string: a count, then per entry its position as a gap
+/// from the previous entry's, its interned indices (plus one, 0 for none) and its day
+/// as a gap.
 mod packed_entries {
     use serde::{Deserializer, Serializer};
 
     use super::Entry;
     use crate::chunked::Chunked;
     use crate::pack::{Packer, Unpacker};
-    use crate::text::TextRef;
-    use crate::time::{Day, Stamp};
+    use crate::time::Day;
 
     pub(super) fn serialize<S: Serializer>(
         entries: &Chunked<Entry>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut p = Packer {
-            bytes: Vec::with_capacity(entries.len() * 16),
+            bytes: Vec::with_capacity(entries.len() * 6),
         };
         p.unsigned(entries.len() as u64);
         let mut last = Entry::default();
@@ -132,9 +90,6 @@ mod packed_entries {
     fn pack_entry(p: &mut Packer, e: &Entry, last: &Entry) {
         // Casts between u64 and i64 keep every bit; gaps wrap.
         p.gap(e.position as i64, last.position as i64);
-        let ((start, len), (previous, _)) = (e.memo.parts(), last.memo.parts());
-        p.gap(start as i64, previous as i64);
-        p.unsigned(u64::from(len));
         for index in [e.actor, e.fund, e.beneficiary] {
             p.unsigned(u64::from(index.wrapping_add(1)));
         }
@@ -142,33 +97,22 @@ mod packed_entries {
             i64::from(e.effective_date.number()),
             i64::from(last.effective_date.number()),
         );
-        let ((seconds, nanos), (previous, _)) = (e.recorded_at.parts(), last.recorded_at.parts());
-        p.gap(seconds, previous);
-        p.unsigned(u64::from(nanos));
-        p.raw(&[e.event_type]);
     }
 
     fn unpack_entry(u: &mut Unpacker<'_>, last: &Entry) -> Result<Entry, String> {
         let position = u.gap(last.position as i64)? as u64;
-        let start = u.gap(last.memo.parts().0 as i64)? as u64;
-        let memo = TextRef::from_parts(start, u.u32()?)?;
         let mut indices = [0u32; 3];
         for index in &mut indices {
             *index = u.u32()?.wrapping_sub(1);
         }
         let day = i32::try_from(u.gap(i64::from(last.effective_date.number()))?)
             .map_err(|_| "a day is out of range".to_string())?;
-        let seconds = u.gap(last.recorded_at.parts().0)?;
-        let nanos = u.u32()?;
         Ok(Entry {
             position,
-            memo,
             actor: indices[0],
             fund: indices[1],
             beneficiary: indices[2],
             effective_date: Day::from_number(day),
-            recorded_at: Stamp::from_parts(seconds, nanos),
-            event_type: u.array::<1>()?[0],
         })
     }
 
@@ -178,8 +122,8 @@ mod packed_entries {
         crate::pack::deserialize(deserializer, "audit entries", |bytes| {
             let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
-            // Every entry takes at least ten bytes: a count beyond that is damage.
-            if count > bytes.len() / 10 {
+            // Every entry takes at least five bytes: a count beyond that is damage.
+            if count > bytes.len() / 5 {
                 return Err("the entry count exceeds the bytes".into());
             }
             let mut entries = Chunked::default();
@@ -247,7 +191,7 @@ pub struct AuditRecord {
     pub position: u64,
     /// The event type, e.g. `LoanRepaid`.
     pub event_type: &'static str,
-    /// The command that produced it (read from the log).
+    /// The command that produced it.
     pub command_id: String,
     /// Who: the member of staff who issued the command.
     pub actor: UserId,
@@ -258,7 +202,7 @@ pub struct AuditRecord {
     pub effective_date: NaiveDate,
     /// Why: the memo given with the command.
     pub memo: String,
-    /// The record's hash in the log's chain (lowercase hex in JSON; read from the log).
+    /// The record's hash in the log's chain (lowercase hex in JSON).
     #[serde(serialize_with = "crate::hex_hash")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     pub hash: [u8; 32],
@@ -316,8 +260,9 @@ impl Indexes {
 
 impl Projection for AuditTrail {
     const NAME: &'static str = "audit_trail";
-    /// 3: entries without the command id and the chain hash (decision 0022).
-    const LAYOUT_VERSION: u32 = 3;
+    /// 3: entries without the command id and the chain hash (decision 0022); 4: nor
+    /// the event type, memo and time of recording (decision 0023).
+    const LAYOUT_VERSION: u32 = 4;
 
     fn apply(&mut self, record: &EventRecord) {
         advance(&mut self.stored.next_position, record, Self::NAME);
@@ -342,13 +287,10 @@ impl Projection for AuditTrail {
         }
         let entry = Entry {
             position,
-            memo: s.texts.push_repeated(&record.memo, &mut s.last_memo),
             actor,
             fund,
             beneficiary,
             effective_date: Day::from(r.effective_date),
-            recorded_at: Stamp::from(r.recorded_at),
-            event_type: type_index(&r.event),
         };
         if let Some(indexes) = self.indexes.get_mut() {
             indexes.add(&entry);
@@ -429,23 +371,21 @@ impl AuditTrail {
         e: &Entry,
         log: &L,
     ) -> Result<AuditRecord, QueryError> {
-        let unreadable = |cause: String| QueryError::LogUnreadable {
-            position: e.position,
-            cause,
-        };
-        let (command_id, hash) = log
-            .command_and_hash(e.position)
-            .map_err(unreadable)?
-            .ok_or_else(|| unreadable("the log has no event there".into()))?;
+        let EventRecord {
+            recorded,
+            memo,
+            hash,
+            ..
+        } = log_records::read(log, e.position)?;
         let s = &self.stored;
         Ok(AuditRecord {
             position: e.position,
-            event_type: Event::TYPES[usize::from(e.event_type)],
-            command_id,
-            actor: s.actors.get(e.actor).clone(),
-            recorded_at: e.recorded_at.date_time(),
-            effective_date: e.effective_date.date(),
-            memo: s.texts.get(e.memo).to_owned(),
+            event_type: recorded.event.event_type(),
+            command_id: recorded.command_id,
+            actor: recorded.actor,
+            recorded_at: recorded.recorded_at,
+            effective_date: recorded.effective_date,
+            memo: memo.as_ref().to_owned(),
             hash,
             fund: (e.fund != NONE).then(|| s.funds.get(e.fund).clone()),
             beneficiary: (e.beneficiary != NONE)
@@ -504,8 +444,7 @@ impl AuditTrail {
         Ok(Page::new(items, positions.len() as u64, page))
     }
 
-    /// The event at a position, if the trail has it; the command id and hash are read
-    /// from `log`.
+    /// The event at a position, if the trail has it; its record is read from `log`.
     pub fn entry<L: LogRecords + ?Sized>(
         &self,
         position: u64,

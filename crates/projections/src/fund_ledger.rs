@@ -1,9 +1,10 @@
 //! The fund ledger: every money movement of every fund, balances now, as of an effective date or a log position, and the bank-statement view.
 //!
-//! Per fund it keeps the movements ordered by (effective date, position) — the order
-//! of a statement — plus the running figures now and the changes summed per effective
-//! date. "Now" is one lookup; "as of a date" adds up the daily sums on or before it;
-//! a statement walks the movements of its date range.
+//! Per fund it keeps each movement's position, effective date and changes, plus the
+//! running figures now and the changes summed per effective date. "Now" is one lookup;
+//! "as of a date" adds up the daily sums on or before it; a statement walks the
+//! movements of its date range and reads who recorded each line of its page, when and
+//! why back from the log (decision 0023).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use ledger_domain::{Event, FundId, UserId};
@@ -11,25 +12,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunked::Chunked;
 use crate::figures::{changes_of, Daily, Delta, FundFen, FundFigures};
-use crate::intern::{Interner, Keyed};
+use crate::intern::Keyed;
+use crate::log_records::{self, LogRecords};
 use crate::query::{DateRange, Page, PageRequest, QueryError};
-use crate::text::{TextRef, Texts};
-use crate::time::{Day, Stamp};
-use crate::{advance, type_index, EventRecord, Projection};
+use crate::time::Day;
+use crate::{advance, EventRecord, Projection};
 
-/// One movement as stored.
+/// One movement as stored: its changes follow the previous movement's in the book's
+/// `changes`, so where they start is found by walking the movements from the first.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Movement {
     position: u64,
     day: Day,
-    recorded_at: Stamp,
-    /// Index into `Event::TYPES`.
-    event_type: u8,
-    /// Index into the ledger's actor table.
-    actor: u32,
-    memo: TextRef,
-    /// Where its changes start in the book's `changes`, and how many there are.
-    first_change: u64,
     change_count: u8,
 }
 
@@ -46,25 +40,22 @@ struct FundBook {
     changes: Chunked<Delta>,
 }
 
-/// Movements as one packed byte string: a count, then per movement its position, day
-/// and seconds as gaps from the previous movement's, nanoseconds, event type, actor,
-/// memo start (a gap) and length, and change count. Each movement's changes follow
-/// the previous one's in `changes`, so where they start is not stored.
+/// Movements as one packed byte string: a count, then per movement its position and day
+/// as gaps from the previous movement's, and its change count.
 mod packed_movements {
     use serde::{Deserializer, Serializer};
 
     use super::Movement;
     use crate::chunked::Chunked;
     use crate::pack::{Packer, Unpacker};
-    use crate::text::TextRef;
-    use crate::time::{Day, Stamp};
+    use crate::time::Day;
 
     pub(super) fn serialize<S: Serializer>(
         movements: &Chunked<Movement>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut p = Packer {
-            bytes: Vec::with_capacity(movements.len() * 12),
+            bytes: Vec::with_capacity(movements.len() * 4),
         };
         p.unsigned(movements.len() as u64);
         let mut last = Movement::default();
@@ -72,15 +63,6 @@ mod packed_movements {
             // Casts between u64 and i64 keep every bit; gaps wrap.
             p.gap(m.position as i64, last.position as i64);
             p.gap(i64::from(m.day.number()), i64::from(last.day.number()));
-            let ((seconds, nanos), (previous, _)) =
-                (m.recorded_at.parts(), last.recorded_at.parts());
-            p.gap(seconds, previous);
-            p.unsigned(u64::from(nanos));
-            p.raw(&[m.event_type]);
-            p.unsigned(u64::from(m.actor));
-            let ((start, len), (previous, _)) = (m.memo.parts(), last.memo.parts());
-            p.gap(start as i64, previous as i64);
-            p.unsigned(u64::from(len));
             p.raw(&[m.change_count]);
             last = m.clone();
         }
@@ -93,8 +75,8 @@ mod packed_movements {
         crate::pack::deserialize(deserializer, "movements", |bytes| {
             let mut u = Unpacker::new(bytes);
             let count = usize::try_from(u.unsigned()?).map_err(|e| e.to_string())?;
-            // Every movement takes at least eight bytes: a count beyond that is damage.
-            if count > bytes.len() / 8 {
+            // Every movement takes at least three bytes: a count beyond that is damage.
+            if count > bytes.len() / 3 {
                 return Err("the movement count exceeds the bytes".into());
             }
             let mut movements = Chunked::default();
@@ -103,21 +85,10 @@ mod packed_movements {
                 let position = u.gap(last.position as i64)? as u64;
                 let day = i32::try_from(u.gap(i64::from(last.day.number()))?)
                     .map_err(|_| "a day is out of range".to_string())?;
-                let seconds = u.gap(last.recorded_at.parts().0)?;
-                let nanos = u.u32()?;
-                let [event_type] = u.array()?;
-                let actor = u.u32()?;
-                let start = u.gap(last.memo.parts().0 as i64)? as u64;
-                let memo = TextRef::from_parts(start, u.u32()?)?;
                 let [change_count] = u.array()?;
                 let m = Movement {
                     position,
                     day: Day::from_number(day),
-                    recorded_at: Stamp::from_parts(seconds, nanos),
-                    event_type,
-                    actor,
-                    memo,
-                    first_change: last.first_change + u64::from(last.change_count),
                     change_count,
                 };
                 last = m.clone();
@@ -190,9 +161,18 @@ mod packed_changes {
 }
 
 impl FundBook {
-    fn changes(&self, m: &Movement) -> impl Iterator<Item = &Delta> + '_ {
-        let start = usize::try_from(m.first_change).expect("the changes fit in memory");
-        self.changes.range(start, usize::from(m.change_count))
+    /// The movements in position order, each with where its changes start.
+    fn movements(&self) -> impl Iterator<Item = (&Movement, usize)> + '_ {
+        self.movements.iter().scan(0, |next, m| {
+            let first = *next;
+            *next += usize::from(m.change_count);
+            Some((m, first))
+        })
+    }
+
+    /// The changes of a movement whose changes start at `first`.
+    fn changes(&self, m: &Movement, first: usize) -> impl Iterator<Item = &Delta> + '_ {
+        self.changes.range(first, usize::from(m.change_count))
     }
 }
 
@@ -200,11 +180,6 @@ impl FundBook {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FundLedger {
     next_position: u64,
-    actors: Interner<UserId>,
-    /// The movements' memos.
-    texts: Texts,
-    /// The last memo stored: the next movement with the same memo shares it.
-    last_memo: Option<TextRef>,
     funds: Keyed<FundId, FundBook>,
 }
 
@@ -250,7 +225,9 @@ pub struct Statement {
 
 impl Projection for FundLedger {
     const NAME: &'static str = "fund_ledger";
-    const LAYOUT_VERSION: u32 = 2;
+    /// 3: movements without the event type, actor, memo and time of recording, which a
+    /// statement reads from the log (decision 0023).
+    const LAYOUT_VERSION: u32 = 3;
 
     fn apply(&mut self, record: &EventRecord) {
         advance(&mut self.next_position, record, Self::NAME);
@@ -267,25 +244,15 @@ impl Projection for FundLedger {
             .event
             .fund()
             .expect("an event that moves money names its fund");
-        let actor = self
-            .actors
-            .intern_symbol(&r.actor, record.symbol(r.actor.as_str()));
         let book = self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
         book.now.add_all(changes.as_slice());
         book.daily.add(r.effective_date, changes.as_slice());
-        let memo = self.texts.push_repeated(&record.memo, &mut self.last_memo);
-        let first_change = book.changes.len() as u64;
         for d in changes.as_slice() {
             book.changes.push(*d);
         }
         book.movements.push(Movement {
             position: r.position,
             day: Day::from(r.effective_date),
-            recorded_at: Stamp::from(r.recorded_at),
-            event_type: type_index(&r.event),
-            actor,
-            memo,
-            first_change,
             change_count: u8::try_from(changes.as_slice().len())
                 .expect("an event changes few figures"),
         });
@@ -333,8 +300,8 @@ impl FundLedger {
     ) -> Result<FundFigures, QueryError> {
         let book = self.book(fund)?;
         let mut sum = FundFen::default();
-        for m in book.movements.iter().take_while(|m| m.position <= position) {
-            sum.add_all(book.changes(m));
+        for (m, first) in book.movements().take_while(|(m, _)| m.position <= position) {
+            sum.add_all(book.changes(m, first));
         }
         Ok(sum.figures())
     }
@@ -345,14 +312,16 @@ impl FundLedger {
     }
 
     /// The statement of the fund's movements with effective dates in `range`, ordered
-    /// by effective date then position, each line with the figures after it.
-    /// Cost: one pass over the fund's movements, a sort of those in the range, and the
-    /// days before the range.
-    pub fn statement(
+    /// by effective date then position, each line with the figures after it. Who
+    /// recorded each line of the page, when and why is read from `log`.
+    /// Cost: one pass over the fund's movements, a sort of those in the range, the days
+    /// before the range, and a read of the log per line of the page.
+    pub fn statement<L: LogRecords + ?Sized>(
         &self,
         fund: &FundId,
         range: DateRange,
         page: PageRequest,
+        log: &L,
     ) -> Result<Statement, QueryError> {
         let book = self.book(fund)?;
         let mut running = FundFen::default();
@@ -364,35 +333,36 @@ impl FundLedger {
         let opening = running.figures();
         // The movements of the range in statement order: (effective date, position).
         let (from, to) = (Day::from(range.from()), Day::from(range.to()));
-        let mut in_range: Vec<&Movement> = book
-            .movements
-            .iter()
-            .filter(|m| from <= m.day && m.day <= to)
+        let mut in_range: Vec<(&Movement, usize)> = book
+            .movements()
+            .filter(|(m, _)| from <= m.day && m.day <= to)
             .collect();
-        in_range.sort_unstable_by_key(|m| (m.day, m.position));
+        in_range.sort_unstable_by_key(|(m, _)| (m.day, m.position));
         let shown = page.window(in_range.len());
         // The running balance needs every line before the page, not only the page.
-        for m in &in_range[..shown.start] {
-            running.add_all(book.changes(m));
+        for &(m, first) in &in_range[..shown.start] {
+            running.add_all(book.changes(m, first));
         }
         let lines = in_range[shown]
             .iter()
-            .map(|m| {
-                running.add_all(book.changes(m));
+            .map(|&(m, first)| {
+                let record = log_records::read(log, m.position)?;
+                running.add_all(book.changes(m, first));
                 let mut change = FundFen::default();
-                change.add_all(book.changes(m));
-                StatementLine {
+                change.add_all(book.changes(m, first));
+                let EventRecord { recorded, memo, .. } = record;
+                Ok(StatementLine {
                     position: m.position,
                     effective_date: m.day.date(),
-                    recorded_at: m.recorded_at.date_time(),
-                    event_type: Event::TYPES[usize::from(m.event_type)],
-                    actor: self.actors.get(m.actor).clone(),
-                    memo: self.texts.get(m.memo).to_owned(),
+                    recorded_at: recorded.recorded_at,
+                    event_type: recorded.event.event_type(),
+                    actor: recorded.actor,
+                    memo: memo.as_ref().to_owned(),
                     change: change.figures(),
                     balance: running.figures(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, QueryError>>()?;
         let total = in_range.len() as u64;
         Ok(Statement {
             fund: fund.clone(),
@@ -425,10 +395,9 @@ mod tests {
         FundId::new("SM-HP").unwrap()
     }
 
-    /// A small ledger: a fund that receives ¥1,000 on 1 March, pays a ¥300 grant on
-    /// 10 March, and (recorded last) a ¥100 receipt backdated to 5 March.
-    fn given_a_fund_with_a_backdated_receipt() -> FundLedger {
-        let mut ledger = FundLedger::default();
+    /// A small log: a fund that receives ¥1,000 on 1 March, pays a ¥300 grant on 10
+    /// March, and (recorded last) a ¥100 receipt backdated to 5 March.
+    fn backdated_receipt_log() -> Vec<EventRecord> {
         let events = [
             (
                 day(3, 1),
@@ -481,8 +450,10 @@ mod tests {
                 },
             ),
         ];
-        for (i, (date, event)) in events.into_iter().enumerate() {
-            ledger.apply(&EventRecord {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, (date, event))| EventRecord {
                 recorded: Recorded {
                     position: i as u64,
                     command_id: format!("c{i}"),
@@ -496,7 +467,15 @@ mod tests {
                 memo: format!("memo {i}").into(),
                 hash: [u8::try_from(i).unwrap(); 32],
                 symbols: Default::default(),
-            });
+            })
+            .collect()
+    }
+
+    /// The fund ledger of [`backdated_receipt_log`].
+    fn given_a_fund_with_a_backdated_receipt() -> FundLedger {
+        let mut ledger = FundLedger::default();
+        for record in &backdated_receipt_log() {
+            ledger.apply(record);
         }
         ledger
     }
@@ -568,7 +547,12 @@ mod tests {
         let ledger = given_a_fund_with_a_backdated_receipt();
         let range = DateRange::new(day(3, 2), day(3, 31)).unwrap();
         let s = ledger
-            .statement(&fund(), range, PageRequest::first())
+            .statement(
+                &fund(),
+                range,
+                PageRequest::first(),
+                &backdated_receipt_log()[..],
+            )
             .unwrap();
         assert_eq!(s.opening.available, yuan_m(1_000));
         assert_eq!(s.closing.available, yuan_m(800));
@@ -591,7 +575,12 @@ mod tests {
         let ledger = given_a_fund_with_a_backdated_receipt();
         let range = DateRange::new(day(1, 1), day(12, 31)).unwrap();
         let page = ledger
-            .statement(&fund(), range, PageRequest::new(2, 1).unwrap())
+            .statement(
+                &fund(),
+                range,
+                PageRequest::new(2, 1).unwrap(),
+                &backdated_receipt_log()[..],
+            )
             .unwrap();
         assert_eq!(page.lines.total, 4);
         assert_eq!(page.lines.items.len(), 1);

@@ -29,12 +29,12 @@ mod fund_ledger;
 mod insurance;
 mod intern;
 mod loans;
+mod log_records;
 mod pack;
 mod pairs;
 mod programmes;
 mod query;
 mod symbols;
-mod text;
 mod time;
 
 use std::sync::Arc;
@@ -44,7 +44,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use access_log::{AccessEntry, AccessFilter, AccessKind, PersonalDataLog};
-pub use audit::{AuditRecord, AuditTrail, LogRecords};
+pub use audit::{AuditRecord, AuditTrail};
 pub use figures::{FundFigures, TierFigures};
 pub use fund_ledger::{FundLedger, Statement, StatementLine};
 pub use insurance::{
@@ -52,6 +52,7 @@ pub use insurance::{
     INCURRED_LOSS_RATIO_FORMULA, PREMIUM_GROWTH_FORMULA, SIMPLE_LOSS_RATIO_FORMULA,
 };
 pub use loans::{LoanReport, LoanReports, PAR_DAYS_PAST_DUE};
+pub use log_records::LogRecords;
 pub use programmes::{
     Helped, ProgrammeReport, ProgrammeReports, ProgrammeRow, TierRow, UnitProgrammes,
 };
@@ -189,19 +190,6 @@ fn advance(next_position: &mut u64, record: &EventRecord, name: &str) {
         *next_position
     );
     *next_position = position + 1;
-}
-
-/// The index of an event's type in `Event::TYPES`, stored instead of the name.
-fn type_index(event: &ledger_domain::Event) -> u8 {
-    use ledger_domain::Event;
-    let name = event.event_type();
-    // The names are the same string literals, so a pointer comparison usually settles it.
-    let index = Event::TYPES
-        .iter()
-        .position(|t| std::ptr::eq(*t, name))
-        .or_else(|| Event::TYPES.iter().position(|t| *t == name))
-        .expect("every event type is listed in Event::TYPES");
-    u8::try_from(index).expect("fewer than 256 event types")
 }
 
 /// Serialises a chain hash as 64 lowercase hex digits.

@@ -29,8 +29,8 @@ pub enum QueryError {
     /// A loan report was asked for a fund that does not lend.
     #[error("fund {fund} is a {programme} fund and makes no loans; ask for a Happiness Project or revolving fund")]
     NotALendingFund { fund: FundId, programme: Programme },
-    /// The log could not give back what the audit trail reads from it (an event's
-    /// command id and chain hash, or a command's events).
+    /// The log could not give back what a query reads from it (the records of an audit
+    /// page or of a statement's lines, or a command's events).
     #[error("the log could not be read at position {position}: {cause}")]
     LogUnreadable { position: u64, cause: String },
 }

@@ -10,7 +10,7 @@ use ledger_domain::{
     AwardId, BeneficiaryCategory, BeneficiaryKind, BursaryInstalment, Command, FundingTier,
     GrantModality, GrantPayment, Programme,
 };
-use ledger_projections::{DateRange, LogRecords, PageRequest};
+use ledger_projections::{DateRange, EventRecord, LogRecords, PageRequest};
 
 struct Story {
     ledger: Ledger,
@@ -336,7 +336,7 @@ fn a_bursary_request_is_traced_to_its_student_through_the_award() {
 struct Unreadable;
 
 impl LogRecords for Unreadable {
-    fn command_and_hash(&self, _: u64) -> Result<Option<(String, [u8; 32])>, String> {
+    fn record(&self, _: u64) -> Result<Option<EventRecord>, String> {
         Err("disk gone".into())
     }
 
@@ -346,7 +346,7 @@ impl LogRecords for Unreadable {
 }
 
 #[test]
-fn command_ids_and_hashes_come_from_the_log_and_an_unreadable_log_is_an_error() {
+fn records_come_from_the_log_and_an_unreadable_log_is_an_error() {
     let s = given_a_maker_checker_story();
     let trail = &s.ledger.projections.audit;
     let error = trail.entry(s.grant, &Unreadable).unwrap_err();
@@ -365,4 +365,37 @@ fn command_ids_and_hashes_come_from_the_log_and_an_unreadable_log_is_an_error() 
     // A page that asks nothing of the log does not fail.
     let none = trail.by_fund(&fund("NOPE"), None, PageRequest::first(), &Unreadable);
     assert_eq!(none.unwrap().total, 0);
+}
+
+#[test]
+fn a_statement_reads_who_when_and_why_of_its_lines_from_the_log() {
+    let s = given_a_maker_checker_story();
+    let ledger = &s.ledger.projections.fund_ledger;
+    let year = DateRange::new(day(2021, 1, 1), day(2021, 12, 31)).unwrap();
+    let statement = ledger
+        .statement(
+            &fund("SM-HP"),
+            year,
+            PageRequest::first(),
+            &s.ledger.log[..],
+        )
+        .unwrap();
+    let line = statement
+        .lines
+        .items
+        .iter()
+        .find(|line| line.position == s.grant)
+        .expect("the grant moves the fund");
+    let r = s.ledger.record(s.grant);
+    assert_eq!(line.event_type, "GrantPaid");
+    assert_eq!(line.actor, r.recorded.actor);
+    assert_eq!(line.recorded_at, r.recorded.recorded_at);
+    assert_eq!(line.memo, r.memo.as_ref());
+    // A log that cannot give a line back fails the statement; a page without lines
+    // asks nothing of it.
+    let failed = ledger.statement(&fund("SM-HP"), year, PageRequest::first(), &Unreadable);
+    assert_eq!(failed.unwrap_err().code(), "log_unreadable");
+    let before = DateRange::new(day(2001, 1, 1), day(2001, 12, 31)).unwrap();
+    let empty = ledger.statement(&fund("SM-HP"), before, PageRequest::first(), &Unreadable);
+    assert_eq!(empty.unwrap().lines.total, 0);
 }

@@ -569,7 +569,7 @@ fn check_statements(l: &Ledger) {
     let ledger = &l.projections.fund_ledger;
     for id in fund_ids() {
         let first = ledger
-            .statement(&id, range, PageRequest::new(0, 3).unwrap())
+            .statement(&id, range, PageRequest::new(0, 3).unwrap(), &l.log[..])
             .unwrap();
         assert_eq!(
             first.opening,
@@ -580,7 +580,7 @@ fn check_statements(l: &Ledger) {
         let mut next = first.lines.next_offset;
         while let Some(offset) = next {
             let page = ledger
-                .statement(&id, range, PageRequest::new(offset, 3).unwrap())
+                .statement(&id, range, PageRequest::new(offset, 3).unwrap(), &l.log[..])
                 .unwrap();
             lines.extend(page.lines.items);
             next = page.lines.next_offset;
@@ -610,6 +610,14 @@ fn check_statements(l: &Ledger) {
             k
         };
         assert_eq!(keys, expected, "{id} statement lines");
+        // Who, when and why come from the log's record of each line.
+        for line in &lines {
+            let r = &l.log[usize::try_from(line.position).unwrap()];
+            assert_eq!(line.event_type, r.recorded.event.event_type());
+            assert_eq!(line.actor, r.recorded.actor);
+            assert_eq!(line.recorded_at, r.recorded.recorded_at);
+            assert_eq!(line.memo, r.memo.as_ref());
+        }
         let mut previous = first.opening.clone();
         for line in &lines {
             assert_eq!(

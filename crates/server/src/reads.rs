@@ -365,8 +365,9 @@ pub(crate) async fn statement<B: Backend + 'static>(
     check_fund(&app, &caller, &fund)?;
     let range = window.range(app.today())?;
     let page = window.page()?;
+    let engine = Arc::clone(&app.engine);
     answer_from_projections(&app, window.at_position, move |p| {
-        Ok(p.fund_ledger.statement(&fund, range, page)?)
+        Ok(p.fund_ledger.statement(&fund, range, page, &*engine)?)
     })
     .await
 }
