@@ -417,6 +417,16 @@ fn query_row(name: String, nanos: Vec<u64>, note: &str) -> Row {
     }
 }
 
+/// The `i`th page of `limit` items out of `total`, spread over the whole list by a
+/// multiplicative walk (not a pattern sled's cache would favour).
+fn spread_page(i: u64, total: u64, limit: u32) -> anyhow::Result<ledger_projections::PageRequest> {
+    let room = total.saturating_sub(u64::from(limit)).max(1);
+    Ok(ledger_projections::PageRequest::new(
+        i.wrapping_mul(0x9e37_79b9) % room,
+        limit,
+    )?)
+}
+
 /// The process's resident memory now and at its peak, from `/proc/self/status`.
 fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -620,7 +630,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
 
     // A page of a fund's audit trail, anywhere in it: each record's command id and hash
     // are read back from the log (decision 0022).
-    const AUDIT_PAGE: u32 = 100;
+    const PAGE_LINES: u32 = 100;
     let mut trail_lengths = Vec::with_capacity(FUNDS);
     for i in 0..FUNDS {
         let first = ledger_projections::PageRequest::new(0, 1)?;
@@ -631,25 +641,52 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     for i in 0..1_000u64 {
         let k = usize::try_from(i)? % FUNDS;
         let f = fund(k);
-        // Spread over the whole trail (a multiplicative walk, not a pattern sled caches).
-        let room = trail_lengths[k]
-            .saturating_sub(u64::from(AUDIT_PAGE))
-            .max(1);
-        let offset = i.wrapping_mul(0x9e37_79b9) % room;
-        let page = ledger_projections::PageRequest::new(offset, AUDIT_PAGE)?;
+        let page = spread_page(i, trail_lengths[k], PAGE_LINES)?;
         let t = Instant::now();
         let records = engine.projections(|p| p.audit.by_fund(&f, None, page, &*engine))?;
         lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
         anyhow::ensure!(
-            records.items.len() == AUDIT_PAGE as usize,
+            records.items.len() == PAGE_LINES as usize,
             "an audit page of {} records",
             records.items.len()
         );
     }
     rows.push(query_row(
-        format!("audit trail page of {AUDIT_PAGE} records by fund with {events} events"),
+        format!("audit trail page of {PAGE_LINES} records by fund with {events} events"),
         lat,
-        " (each record's command id and hash read from the log)",
+        " (each record read from the log)",
+    ));
+
+    // A page of a fund's statement for a year, anywhere in it: a pass over the fund's
+    // movements, a sort of the year's, and each line's record read from the log
+    // (decision 0023).
+    let year = ledger_projections::DateRange::year(2021)?;
+    let mut statement_lengths = Vec::with_capacity(FUNDS);
+    for i in 0..FUNDS {
+        let first = ledger_projections::PageRequest::new(0, 1)?;
+        let statement =
+            engine.projections(|p| p.fund_ledger.statement(&fund(i), year, first, &*engine))?;
+        statement_lengths.push(statement.lines.total);
+    }
+    let mut lat = Vec::with_capacity(200);
+    for i in 0..200u64 {
+        let k = usize::try_from(i)? % FUNDS;
+        let f = fund(k);
+        let page = spread_page(i, statement_lengths[k], PAGE_LINES)?;
+        let t = Instant::now();
+        let statement =
+            engine.projections(|p| p.fund_ledger.statement(&f, year, page, &*engine))?;
+        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        anyhow::ensure!(
+            statement.lines.items.len() == PAGE_LINES as usize,
+            "a statement page of {} lines",
+            statement.lines.items.len()
+        );
+    }
+    rows.push(query_row(
+        format!("fund statement page of {PAGE_LINES} lines, one year, with {events} events"),
+        lat,
+        " (a pass over the fund's movements; each line's record read from the log)",
     ));
 
     rows.extend(rebuilds(&engine, events, |_| true)?);
