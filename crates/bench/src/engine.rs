@@ -417,14 +417,36 @@ fn query_row(name: String, nanos: Vec<u64>, note: &str) -> Row {
     }
 }
 
-/// The `i`th page of `limit` items out of `total`, spread over the whole list by a
-/// multiplicative walk (not a pattern sled's cache would favour).
-fn spread_page(i: u64, total: u64, limit: u32) -> anyhow::Result<ledger_projections::PageRequest> {
-    let room = total.saturating_sub(u64::from(limit)).max(1);
-    Ok(ledger_projections::PageRequest::new(
-        i.wrapping_mul(0x9e37_79b9) % room,
-        limit,
-    )?)
+/// Items per page in the page-latency rows.
+const PAGE_LINES: u32 = 100;
+
+/// Latencies of `samples` pages of [`PAGE_LINES`] items, each fund's in turn, spread
+/// over the fund's whole list by a multiplicative walk (not a pattern sled's cache
+/// would favour). `page` answers one page of a fund: the items on it and the total.
+fn page_latencies(
+    samples: u64,
+    mut page: impl FnMut(&FundId, ledger_projections::PageRequest) -> anyhow::Result<(usize, u64)>,
+) -> anyhow::Result<Vec<u64>> {
+    let first = ledger_projections::PageRequest::new(0, 1)?;
+    let totals = (0..FUNDS)
+        .map(|i| Ok(page(&fund(i), first)?.1))
+        .collect::<anyhow::Result<Vec<u64>>>()?;
+    let mut lat = Vec::with_capacity(usize::try_from(samples)?);
+    for i in 0..samples {
+        let k = usize::try_from(i)? % FUNDS;
+        let f = fund(k);
+        let room = totals[k].saturating_sub(u64::from(PAGE_LINES)).max(1);
+        let request =
+            ledger_projections::PageRequest::new(i.wrapping_mul(0x9e37_79b9) % room, PAGE_LINES)?;
+        let t = Instant::now();
+        let (items, _) = page(&f, request)?;
+        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        anyhow::ensure!(
+            items == PAGE_LINES as usize,
+            "a page of {items} items, not {PAGE_LINES}"
+        );
+    }
+    Ok(lat)
 }
 
 /// The process's resident memory now and at its peak, from `/proc/self/status`.
@@ -628,29 +650,12 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         "; target p99 < 50 ms",
     ));
 
-    // A page of a fund's audit trail, anywhere in it: each record's command id and hash
-    // are read back from the log (decision 0022).
-    const PAGE_LINES: u32 = 100;
-    let mut trail_lengths = Vec::with_capacity(FUNDS);
-    for i in 0..FUNDS {
-        let first = ledger_projections::PageRequest::new(0, 1)?;
-        let page = engine.projections(|p| p.audit.by_fund(&fund(i), None, first, &*engine))?;
-        trail_lengths.push(page.total);
-    }
-    let mut lat = Vec::with_capacity(1_000);
-    for i in 0..1_000u64 {
-        let k = usize::try_from(i)? % FUNDS;
-        let f = fund(k);
-        let page = spread_page(i, trail_lengths[k], PAGE_LINES)?;
-        let t = Instant::now();
-        let records = engine.projections(|p| p.audit.by_fund(&f, None, page, &*engine))?;
-        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        anyhow::ensure!(
-            records.items.len() == PAGE_LINES as usize,
-            "an audit page of {} records",
-            records.items.len()
-        );
-    }
+    // A page of a fund's audit trail, anywhere in it: each record is read back from the
+    // log (decisions 0022, 0023).
+    let lat = page_latencies(1_000, |f, page| {
+        let records = engine.projections(|p| p.audit.by_fund(f, None, page, &*engine))?;
+        Ok((records.items.len(), records.total))
+    })?;
     rows.push(query_row(
         format!("audit trail page of {PAGE_LINES} records by fund with {events} events"),
         lat,
@@ -661,28 +666,10 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     // movements, a sort of the year's, and each line's record read from the log
     // (decision 0023).
     let year = ledger_projections::DateRange::year(2021)?;
-    let mut statement_lengths = Vec::with_capacity(FUNDS);
-    for i in 0..FUNDS {
-        let first = ledger_projections::PageRequest::new(0, 1)?;
-        let statement =
-            engine.projections(|p| p.fund_ledger.statement(&fund(i), year, first, &*engine))?;
-        statement_lengths.push(statement.lines.total);
-    }
-    let mut lat = Vec::with_capacity(200);
-    for i in 0..200u64 {
-        let k = usize::try_from(i)? % FUNDS;
-        let f = fund(k);
-        let page = spread_page(i, statement_lengths[k], PAGE_LINES)?;
-        let t = Instant::now();
-        let statement =
-            engine.projections(|p| p.fund_ledger.statement(&f, year, page, &*engine))?;
-        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        anyhow::ensure!(
-            statement.lines.items.len() == PAGE_LINES as usize,
-            "a statement page of {} lines",
-            statement.lines.items.len()
-        );
-    }
+    let lat = page_latencies(200, |f, page| {
+        let statement = engine.projections(|p| p.fund_ledger.statement(f, year, page, &*engine))?;
+        Ok((statement.lines.items.len(), statement.lines.total))
+    })?;
     rows.push(query_row(
         format!("fund statement page of {PAGE_LINES} lines, one year, with {events} events"),
         lat,
