@@ -482,12 +482,20 @@ impl<B: Backend> Engine<B> {
                 .spawn(move || write_groups(&shared, model, receiver, &group_sender))
                 .expect("spawning the writer thread")
         };
+        let (store_sender, store_receiver) = std_mpsc::sync_channel::<()>(1);
         let flusher = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("ledger-flusher".into())
-                .spawn(move || flush_groups(&shared, &group_receiver, options))
+                .spawn(move || flush_groups(&shared, &group_receiver, &store_sender))
                 .expect("spawning the flusher thread")
+        };
+        let storer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ledger-storer".into())
+                .spawn(move || store_groups(&shared, &store_receiver, options))
+                .expect("spawning the storer thread")
         };
         let projector_thread = {
             let shared = Arc::clone(&shared);
@@ -503,7 +511,7 @@ impl<B: Backend> Engine<B> {
             shared,
             projections,
             queue: Some(sender),
-            threads: vec![writer, flusher, projector_thread],
+            threads: vec![writer, flusher, storer, projector_thread],
         })
     }
 
@@ -744,7 +752,8 @@ impl<B: Backend> Engine<B> {
         self.projections
             .stop
             .store(true, std::sync::atomic::Ordering::Release);
-        // The writer and flusher end when the queue closes; the projector may be
+        // The writer, the flusher and the storer end when the queue closes (in that
+        // order, each when the one before has gone); the projector may be
         // waiting for new events: wake it once they have finished.
         let mut threads: Vec<_> = self.threads.drain(..).collect();
         let projector = threads.pop();
@@ -1341,28 +1350,43 @@ fn earlier_command<B: Backend>(
 fn flush_groups<B: Backend>(
     shared: &Shared<B>,
     groups: &std_mpsc::Receiver<Group<B>>,
+    stored: &std_mpsc::SyncSender<()>,
+) {
+    while let Ok(group) = groups.recv() {
+        let sequence = group.sequence;
+        finish_group(shared, group);
+        shared.settle(sequence);
+        // The callers have their answers: the backend's deferred work is the storer's.
+        // A full channel means a wake is already waiting for it.
+        let _ = stored.try_send(());
+    }
+}
+
+/// The work a group leaves once its callers have their answers, on a thread of its
+/// own so that the flusher takes the next group at once (decision 0024): the backend's
+/// deferred work (sled's inserts, decision 0019) and, every so many events, a snapshot
+/// of the committed model. A failure to store fails the next flush and every read,
+/// which report it; a snapshot is a shortcut for the next open, and failing to write
+/// one loses nothing, so neither is an error of any command.
+fn store_groups<B: Backend>(
+    shared: &Shared<B>,
+    wakes: &std_mpsc::Receiver<()>,
     options: EngineOptions,
 ) {
     let mut last_snapshot = shared.read.read().expect("read model lock").next_position;
-    while let Ok(group) = groups.recv() {
-        let sequence = group.sequence;
-        let log = group.log.clone();
-        finish_group(shared, group);
-        // The callers have their answers: now the backend's deferred work (sled's
-        // inserts, decision 0019), while the writer decides the next group. A failure
-        // here fails the next flush and every read, which report it.
+    while wakes.recv().is_ok() {
+        // Taken for this round only: a recovery waits for every handle to a failed log.
+        let Some(log) = shared.log.get() else {
+            continue;
+        };
         let _ = log.store_durable();
         let position = shared.read.read().expect("read model lock").next_position;
         if position.saturating_sub(last_snapshot) >= options.snapshot_interval_events {
             let model = shared.read.read().expect("read model lock").clone();
-            // A snapshot is a shortcut for the next open; failing to write one loses
-            // nothing, so it is not an error of any command.
             if save_model(&log, &model).is_ok() {
                 last_snapshot = position;
             }
         }
-        drop(log);
-        shared.settle(sequence);
     }
 }
 

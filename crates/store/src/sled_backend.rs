@@ -238,7 +238,9 @@ struct PendingFrame {
 /// first (decision 0019).
 #[derive(Debug, Default)]
 struct Unstored {
-    frames: std::collections::VecDeque<PendingFrame>,
+    /// Shared with the storing in progress, which takes a frame off the queue only
+    /// once sled has all of it.
+    frames: std::collections::VecDeque<Arc<PendingFrame>>,
     /// Why storing a frame in sled failed: every later flush and read fails with it,
     /// so the log stops taking writes; the journal still holds the frames.
     failure: Option<StoreError>,
@@ -292,7 +294,11 @@ pub struct SledBackend {
     data_file: File,
     journal: Mutex<Journal>,
     synced_blobs: Mutex<HashSet<OsString>>,
-    /// Lock order: `journal` before `unstored`.
+    /// Held while durable frames are stored in sled, so that a read waits for a
+    /// frame in progress: storing takes it, not `unstored`, which a flush checks
+    /// without waiting for sled's inserts.
+    /// Lock order: `journal` before `storing` before `unstored`.
+    storing: Mutex<()>,
     unstored: Mutex<Unstored>,
     /// Set once opening has recovered: only then does closing checkpoint. A backend
     /// whose open failed (damage was found) must leave the journal as it was, or the
@@ -351,6 +357,7 @@ impl SledBackend {
                 durable_head: Vec::new(),
             }),
             synced_blobs: Mutex::new(HashSet::new()),
+            storing: Mutex::new(()),
             unstored: Mutex::new(Unstored::default()),
             checkpoint_on_close: false,
         };
@@ -607,19 +614,24 @@ impl SledBackend {
 
     /// Stores the records of durable frames in sled, oldest first. A frame leaves the
     /// queue only once sled has all of it, so a failure leaves it for the next try.
+    /// The queue's lock is not held during the inserts: a flush may add frames, and
+    /// checks for a failure, meanwhile.
     fn store_unstored(&self) -> Result<(), StoreError> {
-        let mut unstored = self.lock_unstored()?;
-        while let Some(frame) = unstored.frames.front() {
+        let _storing = self.storing.lock().expect("storing lock poisoned");
+        loop {
+            let Some(frame) = self.lock_unstored()?.frames.front().map(Arc::clone) else {
+                return Ok(());
+            };
             let stored = self
                 .insert_chunks(frame.first_position, &frame.records)
                 .and_then(|()| self.set_head(&frame.head));
+            let mut unstored = self.unstored.lock().expect("unstored frames lock poisoned");
             if let Err(e) = stored {
                 unstored.failure = Some(repeated(&e));
                 return Err(e);
             }
             unstored.frames.pop_front();
         }
-        Ok(())
     }
 
     /// Makes sled's state durable on its own, then replaces the journal with one
@@ -835,7 +847,7 @@ impl Backend for SledBackend {
                 .lock()
                 .expect("unstored frames lock poisoned")
                 .frames
-                .push_back(pending);
+                .push_back(Arc::new(pending));
         }
         if journal.len > JOURNAL_BYTES_MAX {
             self.checkpoint(&mut journal)?;
@@ -1005,6 +1017,53 @@ mod tests {
             .to_string()
             .contains("(static)"));
         assert!(!CATCHING_SLED_PANICS.with(std::cell::Cell::get));
+    }
+
+    /// The storer's inserts run beside the flushes (decision 0024): every record a
+    /// flush made durable is readable at once, whether or not the storer has reached
+    /// its frame, and the storer ends with every frame in sled.
+    #[test]
+    fn flushes_and_reads_go_on_while_another_thread_stores_frames_in_sled() {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        const FRAMES: u64 = 300;
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SledBackend::open(dir.path()).unwrap();
+        backend.write_header(b"a header").unwrap();
+        let record = |p: u64| format!("record {p}").into_bytes();
+        let durable = AtomicU64::new(0);
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(Ordering::Acquire) {
+                    backend.store_durable().unwrap();
+                }
+            });
+            scope.spawn(|| {
+                while !done.load(Ordering::Acquire) {
+                    let end = durable.load(Ordering::Acquire);
+                    if end > 0 {
+                        assert_eq!(backend.read(end - 1).unwrap(), Some(record(end - 1)));
+                    }
+                }
+            });
+            for frame in 0..FRAMES {
+                let (first, next) = (frame * 3, frame * 3 + 3);
+                let head = codec::encode_head(&codec::HeadMarker {
+                    next_position: next,
+                    hash: [0; 32],
+                });
+                let records: Vec<_> = (first..next).map(record).collect();
+                backend.write(first, &records, &head).unwrap();
+                backend.flush().unwrap();
+                durable.store(next, Ordering::Release);
+            }
+            done.store(true, Ordering::Release);
+        });
+        backend.store_durable().unwrap();
+        assert!(backend.unstored.lock().unwrap().frames.is_empty());
+        for p in 0..FRAMES * 3 {
+            assert_eq!(backend.read(p).unwrap(), Some(record(p)));
+        }
     }
 
     /// Once storing a durable frame in sled has failed, every later flush and read
