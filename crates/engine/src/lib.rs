@@ -192,12 +192,32 @@ fn check_group_size(submissions: &[Submission]) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// A submission with its digest (SHA-256 of the command, actor, date and memo), which
+/// needs no state: the caller's thread computes it before it queues, so that the
+/// writer, which decides one command at a time, does not.
+struct Submitted {
+    submission: Submission,
+    digest: [u8; 32],
+}
+
+impl Submitted {
+    fn new(submission: Submission) -> Submitted {
+        let s = &submission;
+        let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
+        Submitted { submission, digest }
+    }
+}
+
 /// What a job carries and how it is answered.
 enum Work {
-    One(Submission, oneshot::Sender<Result<Accepted, EngineError>>),
+    /// Boxed: the queue holds jobs by value.
+    One(
+        Box<Submitted>,
+        oneshot::Sender<Result<Accepted, EngineError>>,
+    ),
     /// Recorded all together, in order, or not at all.
     All(
-        Vec<Submission>,
+        Vec<Submitted>,
         oneshot::Sender<Result<Vec<Accepted>, GroupRefused>>,
     ),
 }
@@ -597,7 +617,8 @@ impl<B: Backend> Engine<B> {
     ) -> Result<Vec<Accepted>, GroupRefused> {
         check_group_size(&submissions)?;
         let (reply, answer) = oneshot::channel();
-        self.send(Work::All(submissions, reply), Authority::Staff)
+        let submitted = submissions.into_iter().map(Submitted::new).collect();
+        self.send(Work::All(submitted, reply), Authority::Staff)
             .await?;
         answer
             .await
@@ -611,7 +632,8 @@ impl<B: Backend> Engine<B> {
     ) -> Result<Vec<Accepted>, GroupRefused> {
         check_group_size(&submissions)?;
         let (reply, answer) = oneshot::channel();
-        self.send_blocking(Work::All(submissions, reply), Authority::Staff)?;
+        let submitted = submissions.into_iter().map(Submitted::new).collect();
+        self.send_blocking(Work::All(submitted, reply), Authority::Staff)?;
         answer
             .blocking_recv()
             .map_err(|_| EngineError::from(StoreError::ShutDown))?
@@ -623,7 +645,10 @@ impl<B: Backend> Engine<B> {
         authority: Authority,
     ) -> Result<Accepted, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.send_blocking(Work::One(submission, reply), authority)?;
+        self.send_blocking(
+            Work::One(Box::new(Submitted::new(submission)), reply),
+            authority,
+        )?;
         answer.blocking_recv().map_err(|_| StoreError::ShutDown)?
     }
 
@@ -641,7 +666,11 @@ impl<B: Backend> Engine<B> {
         authority: Authority,
     ) -> Result<Accepted, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Work::One(submission, reply), authority).await?;
+        self.send(
+            Work::One(Box::new(Submitted::new(submission)), reply),
+            authority,
+        )
+        .await?;
         answer.await.map_err(|_| StoreError::ShutDown)?
     }
 
@@ -1132,12 +1161,12 @@ fn decide_group<B: Backend>(
         decided.push(match job.work {
             Work::One(s, reply) => {
                 let d = deciding
-                    .decide(writer, &s, authority)
+                    .decide(writer, *s, authority)
                     .unwrap_or_else(|e| Decided::Answer(Err(e)));
                 DecidedJob::One(d, reply)
             }
             Work::All(submissions, reply) => {
-                DecidedJob::All(deciding.decide_all(writer, &submissions, authority), reply)
+                DecidedJob::All(deciding.decide_all(writer, submissions, authority), reply)
             }
         });
     }
@@ -1166,12 +1195,15 @@ impl<B: Backend> Deciding<'_, B> {
     fn decide(
         &mut self,
         writer: &mut Writer,
-        s: &Submission,
+        submitted: Submitted,
         authority: Authority,
     ) -> Result<Decided, EngineError> {
         let log = self.log;
+        let Submitted {
+            submission: s,
+            digest,
+        } = submitted;
         let (command_id, actor, memo) = log_names(&s.command_id, &s.actor, &s.memo)?;
-        let digest = digest_of(&s.command, &s.actor, s.effective_date, &s.memo);
         if let Some(entry) = earlier_command(log, &writer.in_flight, &command_id)? {
             return if entry.digest == digest {
                 Ok(Decided::Answer(Ok(Accepted {
@@ -1235,7 +1267,7 @@ impl<B: Backend> Deciding<'_, B> {
         };
         writer
             .in_flight
-            .insert(s.command_id.clone(), (writer.sequence, entry));
+            .insert(s.command_id, (writer.sequence, entry));
         self.batches.push(AppendBatch {
             command_id,
             events: batch_events,
@@ -1251,21 +1283,26 @@ impl<B: Backend> Deciding<'_, B> {
     fn decide_all(
         &mut self,
         writer: &mut Writer,
-        submissions: &[Submission],
+        submissions: Vec<Submitted>,
         authority: Authority,
     ) -> Result<Vec<Decided>, GroupRefused> {
         // A copy of the state is the undo: groups are rare (a form with several tiers).
         let before = writer.model.clone();
         let (batches, recorded) = (self.batches.len(), self.recorded.len());
         let mut all = Vec::with_capacity(submissions.len());
-        for (i, s) in submissions.iter().enumerate() {
-            match self.decide(writer, s, authority) {
-                Ok(d) => all.push(d),
+        let mut appended = Vec::new();
+        for (i, submitted) in submissions.into_iter().enumerate() {
+            let command_id = submitted.submission.command_id.clone();
+            match self.decide(writer, submitted, authority) {
+                Ok(d) => {
+                    if matches!(d, Decided::Appended { .. }) {
+                        appended.push(command_id);
+                    }
+                    all.push(d);
+                }
                 Err(error) => {
-                    for (s, d) in submissions.iter().zip(&all) {
-                        if matches!(d, Decided::Appended { .. }) {
-                            writer.in_flight.remove(&s.command_id);
-                        }
+                    for command_id in &appended {
+                        writer.in_flight.remove(command_id);
                     }
                     writer.model = before;
                     self.batches.truncate(batches);
