@@ -376,7 +376,8 @@ fn cpu_per_command(
         let used = ns.saturating_sub(before.get(name).copied().unwrap_or(0));
         total += used;
         match name.as_str() {
-            "ledger-writer" | "ledger-flusher" | "ledger-projecto" | "tokio-rt-worker" => {
+            "ledger-writer" | "ledger-flusher" | "ledger-storer" | "ledger-projecto"
+            | "tokio-rt-worker" => {
                 parts.push(format!(
                     "{} {:.1}",
                     name.trim_start_matches("ledger-"),
