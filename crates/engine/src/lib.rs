@@ -5,8 +5,10 @@
 //!
 //! Threads: the writer decides a group of commands and prepares their records; the
 //! flusher makes the group durable, publishes it to the read model and answers the
-//! callers. While one group is flushed the next is decided (see the store's
-//! `Log::prepare_group` / `Log::commit_prepared`).
+//! callers; the storer then stores the durable records in sled and writes the model's
+//! snapshots (decision 0024); the projector folds the log into the projections. While
+//! one group is flushed the next is decided (see the store's `Log::prepare_group` /
+//! `Log::commit_prepared`).
 //!
 //! After a failed write or flush the engine refuses writes and keeps serving reads;
 //! opened with [`Engine::open_with_recovery`], its writer reopens the log in the same
@@ -432,7 +434,7 @@ impl<B: Backend> std::fmt::Debug for Engine<B> {
 
 impl<B: Backend> Engine<B> {
     /// Opens the engine: loads the model's snapshot (if any and usable), folds the
-    /// log's tail into it, and starts the writer and flusher.
+    /// log's tail into it, and starts the writer, flusher, storer and projector.
     pub fn open(log: Log<B>, clock: Arc<dyn Clock>) -> Result<Self, EngineError> {
         Self::open_with(log, clock, EngineOptions::default())
     }
