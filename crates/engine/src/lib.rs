@@ -406,7 +406,8 @@ pub struct GroupCommitted {
     pub commands: usize,
     /// Events appended.
     pub events: usize,
-    /// Time spent making the group durable (journal write and `fdatasync`).
+    /// Time spent making the group durable and readable: the journal write, `fdatasync`
+    /// and the in-memory index.
     pub commit: std::time::Duration,
 }
 

@@ -79,13 +79,57 @@ struct Index {
     /// Those of the index checkpoint this open started from are in `checkpointed`,
     /// sorted by key (loading them is a copy, not ten million hash inserts); those
     /// indexed since are here.
-    commands: HashMap<u128, CommandSpan>,
+    commands: RecentCommands,
     checkpointed: Vec<(u128, CommandSpan)>,
+}
+
+/// Shards of [`RecentCommands`] (a power of two).
+const COMMAND_SHARDS: usize = 1024;
+
+/// The command spans indexed since open, in [`COMMAND_SHARDS`] hash maps picked by the
+/// key's top bits (the keys are hashes already). A `HashMap` that outgrows its table
+/// moves every entry it holds, and it does so under the index lock in the middle of a
+/// group commit: one map of a few hundred thousand commands held the flusher for
+/// 5–15 ms each time it doubled (docs/PERFORMANCE.md, "The command index grows in
+/// shards"). A shard holds a thousandth of the commands, so its growth moves a
+/// thousandth of them, and the shards grow at different commits.
+#[derive(Debug)]
+struct RecentCommands {
+    shards: Box<[HashMap<u128, CommandSpan>]>,
+}
+
+impl Default for RecentCommands {
+    fn default() -> RecentCommands {
+        RecentCommands {
+            shards: (0..COMMAND_SHARDS).map(|_| HashMap::new()).collect(),
+        }
+    }
+}
+
+impl RecentCommands {
+    fn shard(key: u128) -> usize {
+        // The top bits: `COMMAND_SHARDS` is a power of two no larger than 2^64.
+        usize::try_from(key >> (128 - COMMAND_SHARDS.trailing_zeros())).expect("a shard index")
+    }
+
+    fn get(&self, key: u128) -> Option<CommandSpan> {
+        self.shards[Self::shard(key)].get(&key).copied()
+    }
+
+    fn insert(&mut self, key: u128, span: CommandSpan) {
+        self.shards[Self::shard(key)].insert(key, span);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u128, CommandSpan)> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|shard| shard.iter().map(|(key, span)| (*key, *span)))
+    }
 }
 
 impl Index {
     fn command(&self, key: u128) -> Option<CommandSpan> {
-        self.commands.get(&key).copied().or_else(|| {
+        self.commands.get(key).or_else(|| {
             self.checkpointed
                 .binary_search_by_key(&key, |(k, _)| *k)
                 .ok()
@@ -163,11 +207,7 @@ impl Index {
     fn checkpoint(&self, head_hash: [u8; 32]) -> codec::IndexCheckpoint {
         // Both sources sorted by key, merged; a key in both (a collision, confirmed by
         // reading the records anyway) keeps the newer span, as a lookup would.
-        let mut recent: Vec<(u128, CommandSpan)> = self
-            .commands
-            .iter()
-            .map(|(key, span)| (*key, *span))
-            .collect();
+        let mut recent: Vec<(u128, CommandSpan)> = self.commands.iter().collect();
         recent.sort_unstable_by_key(|(key, _)| *key);
         let mut commands = Vec::with_capacity(self.checkpointed.len() + recent.len());
         let (mut old, mut new) = (
@@ -231,7 +271,7 @@ impl Index {
         (sorted && indexed == checkpoint.next_position).then_some(Index {
             next_position: checkpoint.next_position,
             streams,
-            commands: HashMap::new(),
+            commands: RecentCommands::default(),
             checkpointed,
         })
     }
@@ -1693,5 +1733,45 @@ impl<B: Backend> Subscription<B> {
             .read_events(self.next, max, Source::RecentOrStorage)?;
         self.next += page.len() as u64;
         Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CommandSpan, RecentCommands, COMMAND_SHARDS};
+
+    #[test]
+    fn recent_commands_find_what_they_hold_in_every_shard() {
+        let mut recent = RecentCommands::default();
+        // Keys spread over the top bits, as hashes are, and both ends of the range (the
+        // first is 0).
+        let keys: Vec<u128> = (0..4 * COMMAND_SHARDS as u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            .chain([u128::MAX])
+            .collect();
+        for (i, key) in keys.iter().enumerate() {
+            let span = CommandSpan {
+                first_position: i as u64,
+                count: 1,
+            };
+            recent.insert(*key, span);
+        }
+        let used = recent.shards.iter().filter(|s| !s.is_empty()).count();
+        assert!(
+            used > COMMAND_SHARDS / 2,
+            "keys spread over the shards: {used}"
+        );
+        assert_eq!(RecentCommands::shard(0), 0);
+        assert_eq!(RecentCommands::shard(u128::MAX), COMMAND_SHARDS - 1);
+        for (i, key) in keys.iter().enumerate() {
+            let span = recent.get(*key).expect("an indexed key is found");
+            assert_eq!(span.first_position, i as u64);
+        }
+        assert!(recent.get(12345).is_none());
+        let mut listed: Vec<u128> = recent.iter().map(|(key, _)| key).collect();
+        listed.sort_unstable();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
     }
 }
