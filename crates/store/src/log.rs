@@ -83,15 +83,17 @@ struct Index {
     checkpointed: Vec<(u128, CommandSpan)>,
 }
 
-/// Shards of [`RecentCommands`] (a power of two).
-const COMMAND_SHARDS: usize = 1024;
+/// The key's top bits that pick a shard of [`RecentCommands`] (1 to 64).
+const COMMAND_SHARD_BITS: u32 = 10;
+/// Shards of [`RecentCommands`].
+const COMMAND_SHARDS: usize = 1 << COMMAND_SHARD_BITS;
 
 /// The command spans indexed since open, in [`COMMAND_SHARDS`] hash maps picked by the
 /// key's top bits (the keys are hashes already). A `HashMap` that outgrows its table
 /// moves every entry it holds, and it does so under the index lock in the middle of a
-/// group commit: one map of a few hundred thousand commands held the flusher for
-/// 5–15 ms each time it doubled (docs/PERFORMANCE.md, "The command index grows in
-/// shards"). A shard holds a thousandth of the commands, so its growth moves a
+/// group commit: one map held the flusher for 19 ms when it doubled at 229,376
+/// commands and for 133 ms at 1.8 million (docs/PERFORMANCE.md, "The command index
+/// grows in shards"). A shard holds a thousandth of the commands, so its growth moves a
 /// thousandth of them, and the shards grow at different commits.
 #[derive(Debug)]
 struct RecentCommands {
@@ -108,8 +110,7 @@ impl Default for RecentCommands {
 
 impl RecentCommands {
     fn shard(key: u128) -> usize {
-        // The top bits: `COMMAND_SHARDS` is a power of two no larger than 2^64.
-        usize::try_from(key >> (128 - COMMAND_SHARDS.trailing_zeros())).expect("a shard index")
+        usize::try_from(key >> (128 - COMMAND_SHARD_BITS)).expect("a shard index")
     }
 
     fn get(&self, key: u128) -> Option<CommandSpan> {
