@@ -249,23 +249,31 @@ pub(crate) fn rebuild_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
 /// Most events the rebuild breakdown holds in memory at once, decoded.
 const BREAKDOWN_EVENTS_MAX: u64 = 1_000_000;
 
-/// Where a projections rebuild's time goes: reading the log, decoding the events, and
-/// each projection's fold, measured one after another on one thread over the first
-/// `events` events.
+/// Where a projections rebuild's time and memory go: reading the log, decoding the
+/// events, and each projection's fold, measured one after another on one thread over
+/// the first `events` events. Every projection folded stays in memory until the end,
+/// so that the resident memory a fold adds is what that projection holds (and the
+/// little its fold allocates and frees on the way): a rebuild's new memory is faulted
+/// in and zeroed by the kernel, a large part of its time (decision 0020).
 fn rebuild_breakdown(engine: &Engine<SledBackend>, events: u64) -> anyhow::Result<Vec<Row>> {
     use ledger_projections::{
         AuditTrail, EventRecord, FundLedger, InsuranceReports, LoanReports, ProgrammeReports,
         Projection,
     };
-    fn fold<P: Projection>(records: &[EventRecord]) -> Duration {
+    /// The fold's time, the resident bytes it added, and the projection (to keep).
+    fn fold<P: Projection>(records: &[EventRecord]) -> (Duration, u64, P) {
+        let resident = resident_bytes();
         let start = Instant::now();
         let mut projection = P::default();
         for record in records {
             projection.apply(record);
         }
         let elapsed = start.elapsed();
-        drop(projection);
-        elapsed
+        (
+            elapsed,
+            resident_bytes().saturating_sub(resident),
+            projection,
+        )
     }
     // Read and decoded as a rebuild does: each record in place, straight to what the
     // projections take.
@@ -284,30 +292,50 @@ fn rebuild_breakdown(engine: &Engine<SledBackend>, events: u64) -> anyhow::Resul
         anyhow::ensure!(read > 0, "the log ended early");
     }
     let read_decode = start.elapsed();
+    let (fund_time, fund_bytes, fund) = fold::<FundLedger>(&records);
+    let (programme_time, programme_bytes, programmes) = fold::<ProgrammeReports>(&records);
+    let (insurance_time, insurance_bytes, insurance) = fold::<InsuranceReports>(&records);
+    let (loan_time, loan_bytes, loans) = fold::<LoanReports>(&records);
+    let (audit_time, audit_bytes, audit) = fold::<AuditTrail>(&records);
+    drop((fund, programmes, insurance, loans, audit));
     let folds = [
-        ("fund ledger", fold::<FundLedger>(&records)),
-        ("programme reports", fold::<ProgrammeReports>(&records)),
-        ("insurance reports", fold::<InsuranceReports>(&records)),
-        ("loan reports", fold::<LoanReports>(&records)),
-        ("audit trail", fold::<AuditTrail>(&records)),
+        ("fund ledger", fund_time, fund_bytes),
+        ("programme reports", programme_time, programme_bytes),
+        ("insurance reports", insurance_time, insurance_bytes),
+        ("loan reports", loan_time, loan_bytes),
+        ("audit trail", audit_time, audit_bytes),
     ];
     let per_event = |d: Duration| format!("{:.0} ns/event", d.as_nanos() as f64 / events as f64);
-    let total_fold: Duration = folds.iter().map(|(_, d)| *d).sum();
+    let bytes_per_event = |b: u64| format!("{:.0} B/event", b as f64 / events as f64);
+    let total_fold: Duration = folds.iter().map(|(_, d, _)| *d).sum();
+    let total_bytes: u64 = folds.iter().map(|(_, _, b)| *b).sum();
     let detail = folds
         .iter()
-        .map(|(name, d)| format!("{name} {}", per_event(*d)))
+        .map(|(name, d, b)| format!("{name} {}, {}", per_event(*d), bytes_per_event(*b)))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join("; ");
     Ok(vec![Row {
         name: format!("rebuild breakdown, first {events} events, one thread"),
         rate: per_second(events, read_decode + total_fold),
         unit: "events/s",
         detail: format!(
-            "read and decode {}, folds {} ({detail})",
+            "read and decode {}, folds {} and {} resident ({detail})",
             per_event(read_decode),
-            per_event(total_fold)
+            per_event(total_fold),
+            bytes_per_event(total_bytes)
         ),
     }])
+}
+
+/// The process's resident memory in bytes, from `/proc/self/statm` (0 where there is
+/// none).
+fn resident_bytes() -> u64 {
+    // statm counts pages; the second field is the resident set.
+    const PAGE_BYTES: u64 = 4096;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * PAGE_BYTES)
 }
 
 /// The CPU time (user and system) of the whole process so far, from `/proc/self/stat`
