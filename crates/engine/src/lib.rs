@@ -271,10 +271,12 @@ enum Decided {
 /// What the writer decided for one job.
 enum DecidedJob {
     One(Decided, oneshot::Sender<Result<Accepted, EngineError>>),
-    /// Every command accepted (each `Appended` or an `Answer(Ok)`), or the refusal.
+    /// Every command accepted (each `Appended` or an `Answer(Ok)`), or the refusal;
+    /// and how many commands the group held.
     All(
         Result<Vec<Decided>, GroupRefused>,
         oneshot::Sender<Result<Vec<Accepted>, GroupRefused>>,
+        usize,
     ),
 }
 
@@ -283,8 +285,8 @@ impl DecidedJob {
     fn appended(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         let decided: &[Decided] = match self {
             DecidedJob::One(d, _) => std::slice::from_ref(d),
-            DecidedJob::All(Ok(all), _) => all,
-            DecidedJob::All(Err(_), _) => &[],
+            DecidedJob::All(Ok(all), ..) => all,
+            DecidedJob::All(Err(_), ..) => &[],
         };
         decided.iter().filter_map(|d| match d {
             Decided::Appended {
@@ -295,11 +297,11 @@ impl DecidedJob {
         })
     }
 
+    /// The commands answered: a refused group's commands are all answered (refused).
     fn commands(&self) -> usize {
         match self {
             DecidedJob::One(..) => 1,
-            DecidedJob::All(Ok(all), _) => all.len(),
-            DecidedJob::All(Err(_), _) => 0,
+            DecidedJob::All(_, _, commands) => *commands,
         }
     }
 }
@@ -1169,7 +1171,12 @@ fn decide_group<B: Backend>(
                 DecidedJob::One(d, reply)
             }
             Work::All(submissions, reply) => {
-                DecidedJob::All(deciding.decide_all(writer, submissions, authority), reply)
+                let commands = submissions.len();
+                DecidedJob::All(
+                    deciding.decide_all(writer, submissions, authority),
+                    reply,
+                    commands,
+                )
             }
         });
     }
@@ -1475,10 +1482,10 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group<B>) {
                 DecidedJob::One(_, reply) => {
                     let _ = reply.send(Err(unknown()));
                 }
-                DecidedJob::All(Err(refused), reply) => {
+                DecidedJob::All(Err(refused), reply, _) => {
                     let _ = reply.send(Err(refused));
                 }
-                DecidedJob::All(Ok(_), reply) => {
+                DecidedJob::All(Ok(_), reply, _) => {
                     let _ = reply.send(Err(unknown().into()));
                 }
             }
@@ -1511,7 +1518,7 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group<B>) {
             DecidedJob::One(decided, reply) => {
                 let _ = reply.send(answer(decided));
             }
-            DecidedJob::All(all, reply) => {
+            DecidedJob::All(all, reply, _) => {
                 let all = all.map(|all| {
                     all.into_iter()
                         .map(|d| answer(d).expect("a group holds only accepted commands"))

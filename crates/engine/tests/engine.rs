@@ -15,7 +15,7 @@ use ledger_domain::{
     Amount, BeneficiaryId, BeneficiaryKind, Command, FundId, FundingTier, LoanDisbursement, LoanId,
     Programme, UnitCode, UnitLevel, UserId,
 };
-use ledger_engine::{Engine, EngineError, GroupRefused, Submission};
+use ledger_engine::{Engine, EngineError, GroupCommitted, GroupObserver, GroupRefused, Submission};
 use ledger_store::{FixedClock, HashAlgorithm, Log, SledBackend};
 
 fn clock() -> Arc<FixedClock> {
@@ -547,6 +547,48 @@ fn a_group_submitted_all_or_none_is_recorded_whole_or_not_at_all() {
     let engine = open(dir.path());
     assert_eq!(available(&engine), "¥10,000.00");
     assert!(engine.log().unwrap().verify().unwrap().is_intact());
+}
+
+#[test]
+fn the_group_observer_counts_every_command_a_group_answered_refused_or_not() {
+    #[derive(Default)]
+    struct Tally(std::sync::Mutex<Vec<(usize, usize)>>);
+    impl GroupObserver for Tally {
+        fn group_committed(&self, group: GroupCommitted) {
+            self.0.lock().unwrap().push((group.commands, group.events));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    setup(&engine, 100_000, 3);
+    register_clerk(&engine, "clerk-sm");
+    let tally = Arc::new(Tally::default());
+    assert!(engine.set_observer(Arc::clone(&tally) as Arc<dyn GroupObserver>));
+    let group = |key: &str, amounts: &[i64]| -> Vec<Submission> {
+        amounts
+            .iter()
+            .enumerate()
+            .map(|(i, amount)| {
+                submission(
+                    &format!("{key}.{}", i + 1),
+                    "clerk-sm",
+                    loan(&format!("{key}-L{i}"), &format!("H000{i}"), yuan(*amount)),
+                )
+            })
+            .collect()
+    };
+    // Three commands refused together (the third does not fit), then two recorded.
+    engine
+        .submit_all_checked(group("g1", &[40_000, 40_000, 40_000]))
+        .unwrap_err();
+    engine
+        .submit_all_checked(group("g2", &[10_000, 10_000]))
+        .unwrap();
+    let seen = tally.0.lock().unwrap().clone();
+    let commands: usize = seen.iter().map(|(commands, _)| commands).sum();
+    let events: usize = seen.iter().map(|(_, events)| events).sum();
+    assert_eq!(commands, 5, "{seen:?}");
+    assert_eq!(events, 2, "only the recorded group appends: {seen:?}");
 }
 
 #[test]
