@@ -13,8 +13,7 @@
 //! sled gets a write's records only once its frame is durable, and not on the way
 //! to the caller's answer: [`Backend::store_durable`] moves them into sled after the
 //! engine has answered, and every read (and every checkpoint) does it first if
-//! nobody has yet. See docs/decisions/0019. The same call grows the journal's
-//! zero-filled tail ahead of need, so that a flush seldom has to (decision 0025).
+//! nobody has yet. See docs/decisions/0019.
 //!
 //! Records are packed into chunks of about 4 KiB per sled value, keyed by the chunk's
 //! first position: sled costs microseconds per insert, so one insert per chunk
@@ -27,7 +26,7 @@ use std::io::{Read as _, Write as _};
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 use crate::backend::Backend;
 use crate::codec::{
@@ -52,9 +51,6 @@ const JOURNAL_NEXT_FILE: &str = "journal.next";
 /// the format: opening refuses a journal shorter than its first frame plus one step
 /// as truncated (docs/FORMAT.md §9), so raising it would need the old value there.
 pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
-/// [`Backend::store_durable`] grows the journal by a step once fewer zero-filled bytes
-/// than this remain past its frames, so that a flush seldom has to (decision 0025).
-const JOURNAL_AHEAD_BYTES: u64 = JOURNAL_GROWTH_BYTES / 2;
 
 /// File in the data directory that [`Backend::probe_writable`] writes, syncs and
 /// removes to learn whether the disk has space again; present only during a probe.
@@ -279,11 +275,6 @@ struct Journal {
     /// Bytes of the file that are allocated and zero-filled beyond `len`: writing
     /// inside them changes no file metadata, so `fdatasync` is one device flush.
     allocated: u64,
-    /// Whether a thread is writing zeros past `allocated` (without the lock): no
-    /// other may grow the journal meanwhile, and a flush that needs those bytes waits
-    /// on `SledBackend::grown`, so that no frame is written where zeros are still
-    /// to land.
-    growing: bool,
     /// Writes since the last flush, as one frame to be: the next flush writes
     /// exactly one frame, so that a torn flush damages at most the journal's last
     /// frame (see `recover`).
@@ -302,8 +293,6 @@ pub struct SledBackend {
     /// sled's single data file, kept open for `fdatasync` at checkpoints.
     data_file: File,
     journal: Mutex<Journal>,
-    /// Signalled, with `journal`, when a growth of the journal ends.
-    grown: Condvar,
     synced_blobs: Mutex<HashSet<OsString>>,
     /// Held while durable frames are stored in sled, so that a read waits for a
     /// frame in progress: storing takes it, not `unstored`, which a flush checks
@@ -364,11 +353,9 @@ impl SledBackend {
                 file: Arc::new(journal_file),
                 len: 0,
                 allocated: 0,
-                growing: false,
                 pending: None,
                 durable_head: Vec::new(),
             }),
-            grown: Condvar::new(),
             synced_blobs: Mutex::new(HashSet::new()),
             storing: Mutex::new(()),
             unstored: Mutex::new(Unstored::default()),
@@ -687,66 +674,6 @@ impl SledBackend {
         Ok(())
     }
 
-    /// Makes the journal `file` hold at least `needed` bytes, zero-filled past its
-    /// frames. A growth in progress (the storer's, [`SledBackend::grow_journal_ahead`])
-    /// is waited for, not joined: zeroing the same bytes beside it could zero a frame
-    /// written there in between.
-    fn grow_journal(&self, file: &Arc<File>, needed: u64) -> Result<(), StoreError> {
-        let from = {
-            let mut journal = self.lock_journal();
-            while journal.growing {
-                journal = self.grown.wait(journal).expect("journal lock poisoned");
-            }
-            if journal.allocated >= needed {
-                return Ok(());
-            }
-            journal.growing = true;
-            journal.allocated
-        };
-        let grown = preallocate(file, from, needed);
-        self.end_growth(file, from, grown)
-            .map_err(StoreError::io("growing the journal"))
-    }
-
-    /// Grows the journal by one step, if fewer than [`JOURNAL_AHEAD_BYTES`] remain
-    /// past its frames and no growth is in progress: the zeros are written and synced
-    /// here, off the flush's path (decision 0025).
-    fn grow_journal_ahead(&self) -> Result<(), StoreError> {
-        let (file, from) = {
-            let mut journal = self.lock_journal();
-            if journal.growing
-                || journal.allocated.saturating_sub(journal.len) >= JOURNAL_AHEAD_BYTES
-            {
-                return Ok(());
-            }
-            journal.growing = true;
-            (Arc::clone(&journal.file), journal.allocated)
-        };
-        let grown = preallocate(&file, from, from + JOURNAL_GROWTH_BYTES);
-        self.end_growth(&file, from, grown)
-            .map_err(StoreError::io("growing the journal ahead"))
-    }
-
-    /// Ends a growth of `file` from `from`: records the new size, unless a checkpoint
-    /// has replaced the journal meanwhile, and wakes a flush waiting for it.
-    fn end_growth(
-        &self,
-        file: &Arc<File>,
-        from: u64,
-        grown: std::io::Result<u64>,
-    ) -> std::io::Result<()> {
-        let mut journal = self.lock_journal();
-        journal.growing = false;
-        let ended = grown.map(|to| {
-            if Arc::ptr_eq(&journal.file, file) && journal.allocated == from {
-                journal.allocated = to;
-            }
-        });
-        drop(journal);
-        self.grown.notify_all();
-        ended
-    }
-
     fn sync_new_blobs(&self) -> Result<(), StoreError> {
         let dir = self.path.join(SLED_DIR).join("blobs");
         let entries = match std::fs::read_dir(&dir) {
@@ -901,7 +828,9 @@ impl Backend for SledBackend {
         };
         let end = at + data.len() as u64;
         if end > allocated {
-            self.grow_journal(&file, end)?;
+            let allocated = preallocate(&file, allocated, end)
+                .map_err(StoreError::io("growing the journal"))?;
+            self.lock_journal().allocated = allocated;
         }
         if !data.is_empty() {
             // Written at the durable end: a failed earlier flush may have left a torn
@@ -927,11 +856,7 @@ impl Backend for SledBackend {
     }
 
     fn store_durable(&self) -> Result<(), StoreError> {
-        self.store_unstored()?;
-        // A failure here is not this caller's: the flush that needs the space grows
-        // the journal itself and reports it.
-        let _ = self.grow_journal_ahead();
-        Ok(())
+        self.store_unstored()
     }
 
     fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -1138,112 +1063,6 @@ mod tests {
         assert!(backend.unstored.lock().unwrap().frames.is_empty());
         for p in 0..FRAMES * 3 {
             assert_eq!(backend.read(p).unwrap(), Some(record(p)));
-        }
-    }
-
-    /// The storer grows the journal ahead of the flushes (decision 0025): with a
-    /// thread storing and growing beside them, flushes that fill several growth steps
-    /// keep every frame, and the journal ends with room to spare past its frames.
-    #[test]
-    fn the_journal_grows_ahead_of_the_flushes_and_keeps_every_frame() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        const FRAMES: u64 = 400;
-        const PER_FRAME: u64 = 4;
-        let dir = tempfile::tempdir().unwrap();
-        let backend = SledBackend::open(dir.path()).unwrap();
-        backend.write_header(b"a header").unwrap();
-        let record = |p: u64| {
-            let mut bytes = format!("record {p} ").into_bytes();
-            bytes.resize(2048, b'.');
-            bytes
-        };
-        let done = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while !done.load(Ordering::Acquire) {
-                    backend.store_durable().unwrap();
-                }
-            });
-            for frame in 0..FRAMES {
-                let (first, next) = (frame * PER_FRAME, (frame + 1) * PER_FRAME);
-                let head = codec::encode_head(&codec::HeadMarker {
-                    next_position: next,
-                    hash: [0; 32],
-                });
-                let records: Vec<_> = (first..next).map(record).collect();
-                backend.write(first, &records, &head).unwrap();
-                backend.flush().unwrap();
-            }
-            done.store(true, Ordering::Release);
-        });
-        backend.store_durable().unwrap();
-        {
-            let journal = backend.lock_journal();
-            assert!(!journal.growing);
-            assert!(journal.len > 3 * JOURNAL_GROWTH_BYTES, "{}", journal.len);
-            assert!(
-                journal.allocated - journal.len >= JOURNAL_AHEAD_BYTES,
-                "{} allocated for {}",
-                journal.allocated,
-                journal.len
-            );
-            let on_disk = journal.file.metadata().unwrap().len();
-            assert!(
-                on_disk >= journal.allocated,
-                "{on_disk} < {}",
-                journal.allocated
-            );
-        }
-        for p in 0..FRAMES * PER_FRAME {
-            assert_eq!(backend.read(p).unwrap(), Some(record(p)));
-        }
-    }
-
-    /// A flush that needs bytes past the journal's end while another thread is
-    /// writing zeros there waits for that growth instead of zeroing beside it (which
-    /// could zero its own frame after writing it), then writes its frame.
-    #[test]
-    fn a_flush_that_needs_space_waits_for_a_growth_in_progress() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = SledBackend::open(dir.path()).unwrap();
-        backend.write_header(b"a header").unwrap();
-        let (file, from, room) = {
-            let mut journal = backend.lock_journal();
-            journal.growing = true;
-            (
-                Arc::clone(&journal.file),
-                journal.allocated,
-                journal.allocated - journal.len,
-            )
-        };
-        // More bytes than the journal has room for.
-        let records: Vec<Vec<u8>> = (0..=room / 4096)
-            .map(|i| vec![b'a' + (i % 26) as u8; 4096])
-            .collect();
-        let count = records.len() as u64;
-        let head = codec::encode_head(&codec::HeadMarker {
-            next_position: count,
-            hash: [0; 32],
-        });
-        std::thread::scope(|scope| {
-            let flush = scope.spawn(|| {
-                backend.write(0, &records, &head).unwrap();
-                backend.flush().unwrap();
-            });
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            assert!(!flush.is_finished(), "the flush waits for the growth");
-            let grown = preallocate(&file, from, from + JOURNAL_GROWTH_BYTES);
-            backend.end_growth(&file, from, grown).unwrap();
-            flush.join().unwrap();
-        });
-        {
-            let journal = backend.lock_journal();
-            assert!(!journal.growing);
-            assert!(journal.allocated >= journal.len);
-            assert!(journal.len > room);
-        }
-        for (p, record) in records.iter().enumerate() {
-            assert_eq!(backend.read(p as u64).unwrap().as_ref(), Some(record));
         }
     }
 
