@@ -327,17 +327,6 @@ fn rebuild_breakdown(engine: &Engine<SledBackend>, events: u64) -> anyhow::Resul
     }])
 }
 
-/// The process's resident memory in bytes, from `/proc/self/statm` (0 where there is
-/// none).
-fn resident_bytes() -> u64 {
-    // statm counts pages; the second field is the resident set.
-    const PAGE_BYTES: u64 = 4096;
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * PAGE_BYTES)
-}
-
 /// The CPU time (user and system) of the whole process so far, from `/proc/self/stat`
 /// (in clock ticks of 10 ms): on a machine shared with other work, CPU per event says
 /// more about the code than the wall-clock rate does.
@@ -483,14 +472,26 @@ fn page_latencies(
 
 /// The process's resident memory now and at its peak, from `/proc/self/status`.
 fn memory() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map_or("?".to_string(), |v| v.trim().to_string())
-    };
-    format!("resident {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+    let kb = |name: &str| status_kb(name).map_or("?".to_string(), |kb| format!("{kb} kB"));
+    format!("resident {}, peak {}", kb("VmRSS:"), kb("VmHWM:"))
+}
+
+/// The process's resident memory in bytes (0 where `/proc/self/status` has none).
+fn resident_bytes() -> u64 {
+    status_kb("VmRSS:").map_or(0, |kb| kb * 1024)
+}
+
+/// A field of `/proc/self/status` given in kB, such as `VmRSS:`.
+fn status_kb(name: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn open(dir: &std::path::Path) -> anyhow::Result<Engine<SledBackend>> {

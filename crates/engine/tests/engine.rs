@@ -431,30 +431,33 @@ fn register_clerk<B: ledger_store::Backend>(engine: &Engine<B>, user: &str) {
         .unwrap();
 }
 
+/// A group of loans by the clerk `clerk-sm`, with command ids `KEY.1`, `KEY.2`, …:
+/// each loan as (loan id, household, yuan).
+fn loan_group(key: &str, loans: &[(&str, &str, i64)]) -> Vec<Submission> {
+    loans
+        .iter()
+        .enumerate()
+        .map(|(i, (id, household, amount))| {
+            submission(
+                &format!("{key}.{}", i + 1),
+                "clerk-sm",
+                loan(id, household, yuan(*amount)),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_group_submitted_all_or_none_is_recorded_whole_or_not_at_all() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
     setup(&engine, 100_000, 3);
     register_clerk(&engine, "clerk-sm");
-    let group = |key: &str, loans: &[(&str, &str, i64)]| -> Vec<Submission> {
-        loans
-            .iter()
-            .enumerate()
-            .map(|(i, (id, household, amount))| {
-                submission(
-                    &format!("{key}.{}", i + 1),
-                    "clerk-sm",
-                    loan(id, household, yuan(*amount)),
-                )
-            })
-            .collect()
-    };
     let head = engine.log().unwrap().head().next_position;
 
     // The third loan does not fit: none of the three is recorded.
     let refused = engine
-        .submit_all_checked(group(
+        .submit_all_checked(loan_group(
             "g1",
             &[
                 ("L-1", "H0000", 40_000),
@@ -493,7 +496,7 @@ fn a_group_submitted_all_or_none_is_recorded_whole_or_not_at_all() {
 
     // A group that fits is recorded in order, in consecutive positions.
     let accepted = engine
-        .submit_all_checked(group(
+        .submit_all_checked(loan_group(
             "g2",
             &[("L-2", "H0001", 40_000), ("L-3", "H0002", 40_000)],
         ))
@@ -508,7 +511,7 @@ fn a_group_submitted_all_or_none_is_recorded_whole_or_not_at_all() {
     // Submitted again, it is answered with the same positions and appends nothing.
     let next = engine.log().unwrap().head().next_position;
     let again = engine
-        .submit_all_checked(group(
+        .submit_all_checked(loan_group(
             "g2",
             &[("L-2", "H0001", 40_000), ("L-3", "H0002", 40_000)],
         ))
@@ -564,25 +567,22 @@ fn the_group_observer_counts_every_command_a_group_answered_refused_or_not() {
     register_clerk(&engine, "clerk-sm");
     let tally = Arc::new(Tally::default());
     assert!(engine.set_observer(Arc::clone(&tally) as Arc<dyn GroupObserver>));
-    let group = |key: &str, amounts: &[i64]| -> Vec<Submission> {
-        amounts
-            .iter()
-            .enumerate()
-            .map(|(i, amount)| {
-                submission(
-                    &format!("{key}.{}", i + 1),
-                    "clerk-sm",
-                    loan(&format!("{key}-L{i}"), &format!("H000{i}"), yuan(*amount)),
-                )
-            })
-            .collect()
-    };
     // Three commands refused together (the third does not fit), then two recorded.
     engine
-        .submit_all_checked(group("g1", &[40_000, 40_000, 40_000]))
+        .submit_all_checked(loan_group(
+            "g1",
+            &[
+                ("g1-L0", "H0000", 40_000),
+                ("g1-L1", "H0001", 40_000),
+                ("g1-L2", "H0002", 40_000),
+            ],
+        ))
         .unwrap_err();
     engine
-        .submit_all_checked(group("g2", &[10_000, 10_000]))
+        .submit_all_checked(loan_group(
+            "g2",
+            &[("g2-L0", "H0000", 10_000), ("g2-L1", "H0001", 10_000)],
+        ))
         .unwrap();
     let seen = tally.0.lock().unwrap().clone();
     let commands: usize = seen.iter().map(|(commands, _)| commands).sum();
