@@ -18,13 +18,14 @@ mod model;
 mod projector;
 pub mod recovery;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::{NaiveDate, NaiveDateTime};
+use foldhash::{HashMap, HashMapExt as _};
 use ledger_domain::{
     authorize_with, decide_with, Command, CommandContext, Event, Recorded, Rejection, UserId,
 };

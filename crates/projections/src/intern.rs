@@ -5,69 +5,16 @@
 //! state is deserialised) keeps them small. Only the list is serialised; the lookup map
 //! is rebuilt on load.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
 use crate::symbols::Symbol;
 
-/// The Fx hash (rustc's): a multiply and a rotate per 8 bytes. SipHash, the standard
-/// map's default, costs several times more on short ids and buys resistance to
-/// crafted collisions, which ids recorded through validated commands do not need.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        // The multiply only carries bits upwards, and the table picks buckets from the
-        // low bits: mix the high bits down (MurmurHash3's finaliser).
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 56));
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-}
-
-/// A hash map with the Fx hash; never serialised as a map (its order is arbitrary).
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A hash map with foldhash, seeded per process: several times cheaper than the
+/// standard map's SipHash on short ids. Never serialised as a map (its order is
+/// arbitrary).
+pub(crate) type FastMap<K, V> = foldhash::HashMap<K, V>;
 
 /// A list of distinct values and the index of each.
 #[derive(Debug, Clone)]

@@ -2,11 +2,15 @@
 //! reads bounded by what is durable, verification and subscriptions. Generic over
 //! the [`Backend`] that stores the bytes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{Hash as _, Hasher as _};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+// The in-memory indexes hash stream names and command keys on every append: foldhash,
+// seeded per process, instead of SipHash (docs/PERFORMANCE.md, "Maps hashed with foldhash").
+use foldhash::{HashMap, HashMapExt as _};
 
 use crate::backend::Backend;
 use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION};
