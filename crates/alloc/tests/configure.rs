@@ -1,16 +1,60 @@
-//! `configure` switches mimalloc's purge from decommit to reset, unless the
-//! environment chose.
+//! `configure` switches mimalloc's purge from decommit to reset and turns transparent
+//! huge pages off for the process, each unless the environment chose.
 
 use std::process::Command;
 
 #[global_allocator]
 static GLOBAL: ledger_alloc::Allocator = ledger_alloc::Allocator;
 
-/// Set in the child runs of this test binary: configure, then print the option.
+/// Set in the child runs of this test binary: configure, then print the settings.
 const CHILD: &str = "LEDGER_ALLOC_TEST_CHILD";
 
+/// What a child run printed: mimalloc's purge option and the process's huge page flag.
+#[derive(Debug, PartialEq, Eq)]
+struct Settings {
+    purge_decommits: String,
+    huge_pages_disabled: String,
+}
+
+/// Runs this test in a child process with the given environment variables set (and
+/// both of `configure`'s variables removed otherwise).
+fn child_settings(variables: &[(&str, &str)]) -> Settings {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"));
+    child
+        .args(["--exact", "configure_sets_what_the_environment_did_not"])
+        .args(["--nocapture", "--test-threads=1"])
+        .env_remove(ledger_alloc::PURGE_DECOMMITS_VARIABLE)
+        .env_remove(ledger_alloc::ALLOW_THP_VARIABLE)
+        .env(CHILD, "1");
+    for (variable, value) in variables {
+        child.env(variable, value);
+    }
+    let out = child.output().expect("running the child");
+    assert!(out.status.success(), "child failed: {out:?}");
+    // The harness prints the test's name on the same line, before the output.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.split_once(&format!("{name}=")))
+            .map(|(_, value)| value.trim().to_owned())
+            .unwrap_or_else(|| panic!("the child printed no {name}: {stdout}"))
+    };
+    Settings {
+        purge_decommits: value("purge_decommits"),
+        huge_pages_disabled: value("huge_pages_disabled"),
+    }
+}
+
+fn settings(purge_decommits: &str, huge_pages_disabled: bool) -> Settings {
+    Settings {
+        purge_decommits: purge_decommits.to_owned(),
+        huge_pages_disabled: huge_pages_disabled.to_string(),
+    }
+}
+
 #[test]
-fn configure_makes_purges_reset_unless_the_environment_chose() {
+fn configure_sets_what_the_environment_did_not() {
     if std::env::var_os(CHILD).is_some() {
         ledger_alloc::configure();
         ledger_alloc::configure();
@@ -20,32 +64,32 @@ fn configure_makes_purges_reset_unless_the_environment_chose() {
         let again = vec![7u8; 64 << 20];
         assert!(again.iter().all(|&b| b == 7));
         println!("purge_decommits={}", ledger_alloc::purge_decommits());
+        println!(
+            "huge_pages_disabled={}",
+            ledger_alloc::transparent_huge_pages_disabled()
+        );
         return;
     }
-    let run = |variable: Option<&str>| {
-        let mut child = Command::new(std::env::current_exe().expect("test binary"));
-        child
-            .args([
-                "--exact",
-                "configure_makes_purges_reset_unless_the_environment_chose",
-            ])
-            .args(["--nocapture", "--test-threads=1"])
-            .env_remove(ledger_alloc::PURGE_DECOMMITS_VARIABLE)
-            .env(CHILD, "1");
-        if let Some(value) = variable {
-            child.env(ledger_alloc::PURGE_DECOMMITS_VARIABLE, value);
-        }
-        let out = child.output().expect("running the child");
-        assert!(out.status.success(), "child failed: {out:?}");
-        // The harness prints the test's name on the same line, before the output.
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|line| line.split_once("purge_decommits="))
-            .map(|(_, value)| value.trim().to_owned())
-    };
-    assert_eq!(run(None).as_deref(), Some("0"));
-    assert_eq!(run(Some("1")).as_deref(), Some("1"));
-    assert_eq!(run(Some("0")).as_deref(), Some("0"));
+    // The flag is inherited: a child keeps it if this process already had it.
+    let inherited = ledger_alloc::transparent_huge_pages_disabled();
+    assert_eq!(child_settings(&[]), settings("0", true));
+    assert_eq!(
+        child_settings(&[(ledger_alloc::PURGE_DECOMMITS_VARIABLE, "1")]),
+        settings("1", true)
+    );
+    assert_eq!(
+        child_settings(&[(ledger_alloc::PURGE_DECOMMITS_VARIABLE, "0")]),
+        settings("0", true)
+    );
+    // mimalloc reads the variable itself: 0 has it turn huge pages off, 1 leaves them.
+    assert_eq!(
+        child_settings(&[(ledger_alloc::ALLOW_THP_VARIABLE, "0")]),
+        settings("0", true)
+    );
+    assert_eq!(
+        child_settings(&[(ledger_alloc::ALLOW_THP_VARIABLE, "1")]),
+        settings("0", inherited)
+    );
     // This process never configured: mimalloc's default, which decommits, shows that
     // the option number is the one that holds it.
     if std::env::var_os(ledger_alloc::PURGE_DECOMMITS_VARIABLE).is_none() {
