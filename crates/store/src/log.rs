@@ -9,7 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 // The in-memory indexes hash stream names and command keys on every append: foldhash,
-// seeded per process, instead of SipHash (docs/PERFORMANCE.md, "Maps hashed with foldhash").
+// seeded per process, instead of SipHash (docs/PERFORMANCE.md, "Maps hashed with
+// foldhash, no transparent huge pages").
 use foldhash::{HashMap, HashMapExt as _};
 
 use crate::backend::Backend;
