@@ -85,7 +85,78 @@ struct Index {
     /// sorted by key (loading them is a copy, not ten million hash inserts); those
     /// indexed since are here.
     commands: RecentCommands,
-    checkpointed: Vec<(u128, CommandSpan)>,
+    checkpointed: SortedCommands,
+}
+
+/// The command spans of an index checkpoint, sorted by key, and where each bucket of
+/// keys sharing their top bits starts. The keys are hashes, spread evenly, so a bucket
+/// holds about [`KEYS_PER_BUCKET`] of them: a lookup (every new command has one) reads
+/// one start and searches a few neighbouring keys, where a binary search over ten
+/// million keys probes 23 places across 320 MB (docs/PERFORMANCE.md, "The checkpointed
+/// command keys in buckets").
+#[derive(Debug)]
+struct SortedCommands {
+    spans: Vec<(u128, CommandSpan)>,
+    /// `starts[b]`: the index of the first key in bucket `b` or a later one; one
+    /// entry more than there are buckets, the last being `spans.len()`.
+    starts: Vec<usize>,
+    /// The key's top bits that pick its bucket (0: one bucket).
+    bits: u32,
+}
+
+/// About how many keys a bucket of [`SortedCommands`] holds (between this and twice it).
+const KEYS_PER_BUCKET: usize = 8;
+
+impl Default for SortedCommands {
+    fn default() -> SortedCommands {
+        SortedCommands::new(Vec::new())
+    }
+}
+
+impl SortedCommands {
+    /// `spans` must be sorted by key.
+    fn new(spans: Vec<(u128, CommandSpan)>) -> SortedCommands {
+        // The largest power of two of buckets that leaves each KEYS_PER_BUCKET keys or
+        // more: the starts take at most a byte per key.
+        let bits = (spans.len() / KEYS_PER_BUCKET).checked_ilog2().unwrap_or(0);
+        let buckets = 1usize << bits;
+        let mut starts = Vec::with_capacity(buckets + 1);
+        let mut next = 0;
+        for bucket in 0..buckets {
+            while next < spans.len() && Self::bucket(spans[next].0, bits) < bucket {
+                next += 1;
+            }
+            starts.push(next);
+        }
+        starts.push(spans.len());
+        SortedCommands {
+            spans,
+            starts,
+            bits,
+        }
+    }
+
+    fn bucket(key: u128, bits: u32) -> usize {
+        key.checked_shr(128 - bits)
+            .map_or(0, |top| usize::try_from(top).expect("at most 63 bits"))
+    }
+
+    fn get(&self, key: u128) -> Option<CommandSpan> {
+        let bucket = Self::bucket(key, self.bits);
+        let run = &self.spans[self.starts[bucket]..self.starts[bucket + 1]];
+        run.binary_search_by_key(&key, |(k, _)| *k)
+            .ok()
+            .map(|i| run[i].1)
+    }
+
+    /// Every span, by key.
+    fn iter(&self) -> std::slice::Iter<'_, (u128, CommandSpan)> {
+        self.spans.iter()
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
 }
 
 /// The key's top bits that pick a shard of [`RecentCommands`] (1 to 64).
@@ -135,12 +206,9 @@ impl RecentCommands {
 
 impl Index {
     fn command(&self, key: u128) -> Option<CommandSpan> {
-        self.commands.get(key).or_else(|| {
-            self.checkpointed
-                .binary_search_by_key(&key, |(k, _)| *k)
-                .ok()
-                .map(|i| self.checkpointed[i].1)
-        })
+        self.commands
+            .get(key)
+            .or_else(|| self.checkpointed.get(key))
     }
 
     fn stream_version(&self, stream: &StreamName) -> Option<u64> {
@@ -260,7 +328,7 @@ impl Index {
             streams.insert(StreamName::new(name).ok()?, positions);
         }
         let sorted = checkpoint.commands.windows(2).all(|w| w[0].0 < w[1].0);
-        let checkpointed = checkpoint
+        let checkpointed: Vec<(u128, CommandSpan)> = checkpoint
             .commands
             .into_iter()
             .map(|(key, first_position, count)| {
@@ -278,7 +346,7 @@ impl Index {
             next_position: checkpoint.next_position,
             streams,
             commands: RecentCommands::default(),
-            checkpointed,
+            checkpointed: SortedCommands::new(checkpointed),
         })
     }
 }
@@ -1744,7 +1812,11 @@ impl<B: Backend> Subscription<B> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CommandSpan, RecentCommands, COMMAND_SHARDS};
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::{CommandSpan, RecentCommands, SortedCommands, COMMAND_SHARDS, KEYS_PER_BUCKET};
 
     #[test]
     fn recent_commands_find_what_they_hold_in_every_shard() {
@@ -1779,5 +1851,81 @@ mod tests {
         let mut expected = keys.clone();
         expected.sort_unstable();
         assert_eq!(listed, expected);
+    }
+
+    /// Builds the sorted index of `keys` (span i for the i-th distinct key) and checks
+    /// that it finds each key with its span, and none of `absent` that is not a key.
+    fn check_sorted_commands(keys: &[u128], absent: &[u128]) {
+        let expected: BTreeMap<u128, CommandSpan> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let span = CommandSpan {
+                    first_position: i as u64,
+                    count: [1, 2, 3][i % 3],
+                };
+                (*key, span)
+            })
+            .collect();
+        let sorted = SortedCommands::new(expected.iter().map(|(k, s)| (*k, *s)).collect());
+        assert_eq!(sorted.len(), expected.len());
+        assert_eq!(sorted.starts.len(), (1 << sorted.bits) + 1);
+        assert!(sorted.starts.windows(2).all(|w| w[0] <= w[1]));
+        if expected.len() >= 2 * KEYS_PER_BUCKET {
+            assert!(sorted.bits > 0, "{} keys in one bucket", expected.len());
+        }
+        for (key, span) in &expected {
+            let found = sorted.get(*key).expect("an indexed key is found");
+            assert_eq!(
+                (found.first_position, found.count),
+                (span.first_position, span.count)
+            );
+        }
+        for key in absent.iter().filter(|k| !expected.contains_key(k)) {
+            assert!(sorted.get(*key).is_none(), "{key:#x} is not indexed");
+        }
+        let listed: Vec<u128> = sorted.iter().map(|(key, _)| *key).collect();
+        assert_eq!(listed, expected.keys().copied().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn sorted_commands_find_what_they_hold_at_any_size() {
+        let spread = |n: u128| -> Vec<u128> {
+            (0..n)
+                .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+                .collect()
+        };
+        let probes = [
+            0,
+            1,
+            12345,
+            u128::MAX,
+            u128::MAX - 1,
+            1 << 127,
+            (1 << 127) - 1,
+        ];
+        for n in [0, 1, 2, 7, 8, 15, 16, 17, 100, 4096, 100_003] {
+            check_sorted_commands(&spread(n), &probes);
+            // Both ends of the range.
+            let mut ends = spread(n);
+            ends.extend([0, u128::MAX]);
+            check_sorted_commands(&ends, &probes);
+        }
+        let empty = SortedCommands::default();
+        assert!(empty.get(0).is_none() && empty.get(u128::MAX).is_none());
+        // Keys that are not hashes crowd into the first bucket: still found.
+        let small: Vec<u128> = (0..10_000).map(|i| i * 3).collect();
+        let near: Vec<u128> = (0..30_000).collect();
+        check_sorted_commands(&small, &near);
+    }
+
+    proptest! {
+        #[test]
+        fn sorted_commands_find_exactly_the_keys_they_hold(
+            keys in proptest::collection::vec(any::<u128>(), 0..3_000),
+            absent in proptest::collection::vec(any::<u128>(), 0..200),
+        ) {
+            check_sorted_commands(&keys, &absent);
+        }
     }
 }
