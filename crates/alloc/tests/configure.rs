@@ -72,24 +72,20 @@ fn configure_sets_what_the_environment_did_not() {
     }
     // The flag is inherited: a child keeps it if this process already had it.
     let inherited = ledger_alloc::transparent_huge_pages_disabled();
-    assert_eq!(child_settings(&[]), settings("0", true));
-    assert_eq!(
-        child_settings(&[(ledger_alloc::PURGE_DECOMMITS_VARIABLE, "1")]),
-        settings("1", true)
-    );
-    assert_eq!(
-        child_settings(&[(ledger_alloc::PURGE_DECOMMITS_VARIABLE, "0")]),
-        settings("0", true)
-    );
-    // mimalloc reads the variable itself: 0 has it turn huge pages off, 1 leaves them.
-    assert_eq!(
-        child_settings(&[(ledger_alloc::ALLOW_THP_VARIABLE, "0")]),
-        settings("0", true)
-    );
-    assert_eq!(
-        child_settings(&[(ledger_alloc::ALLOW_THP_VARIABLE, "1")]),
-        settings("0", inherited)
-    );
+    let purge = ledger_alloc::PURGE_DECOMMITS_VARIABLE;
+    let thp = ledger_alloc::ALLOW_THP_VARIABLE;
+    // mimalloc reads MIMALLOC_ALLOW_THP itself: 0 has it turn huge pages off, 1 leaves
+    // them as the process had them.
+    let cases: [(&[(&str, &str)], Settings); 5] = [
+        (&[], settings("0", true)),
+        (&[(purge, "1")], settings("1", true)),
+        (&[(purge, "0")], settings("0", true)),
+        (&[(thp, "0")], settings("0", true)),
+        (&[(thp, "1")], settings("0", inherited)),
+    ];
+    for (variables, expected) in cases {
+        assert_eq!(child_settings(variables), expected, "with {variables:?}");
+    }
     // This process never configured: mimalloc's default, which decommits, shows that
     // the option number is the one that holds it.
     if std::env::var_os(ledger_alloc::PURGE_DECOMMITS_VARIABLE).is_none() {
