@@ -152,20 +152,32 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
             ),
         });
     }
-    rows.push(commands_on_reopened(&dir, args)?);
+    rows.push(commands_on_reopened(
+        &dir,
+        args,
+        &submitters_runtime(args)?,
+    )?);
     Ok(rows)
+}
+
+/// The submitters' runtime: `--workers` threads.
+fn submitters_runtime(args: &Args) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.workers)
+        .enable_all()
+        .build()?)
 }
 
 /// Commands for `--seconds` on the ledger in `dir`, reopened: each new command id is
 /// looked up among the index checkpoint's sorted keys as well as the commands taken
 /// since the open, as in a server that opened a large ledger.
-fn commands_on_reopened(dir: &Path, args: &Args) -> anyhow::Result<Row> {
+fn commands_on_reopened(
+    dir: &Path,
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Row> {
     let engine = Arc::new(open(dir)?);
     let events = engine.head().next_position;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.workers)
-        .enable_all()
-        .build()?;
     // Ids of their own: a grant's id repeated from an earlier run would be answered
     // from the log, not decided again.
     let ids = format!(
@@ -176,7 +188,7 @@ fn commands_on_reopened(dir: &Path, args: &Args) -> anyhow::Result<Row> {
     );
     measure_commands(
         &engine,
-        &runtime,
+        runtime,
         args,
         Duration::from_secs(args.seconds),
         &Arc::new(AtomicU64::new(0)),
@@ -656,10 +668,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     let engine = Arc::new(open(&dir)?);
     setup(&engine)?;
     // Commands through the writer: 64 concurrent submitters paying grants.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.workers)
-        .enable_all()
-        .build()?;
+    let runtime = submitters_runtime(args)?;
     let next_id = Arc::new(AtomicU64::new(0));
     rows.push(measure_commands(
         &engine,
@@ -814,7 +823,12 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         });
         drop(engine);
     }
-    rows.push(commands_on_reopened(&dir, args)?);
+    // A runtime of its own: the suite's was dropped to release the first engine.
+    rows.push(commands_on_reopened(
+        &dir,
+        args,
+        &submitters_runtime(args)?,
+    )?);
     rows.push(Row {
         name: "memory at the end of the engine suite".into(),
         rate: 0.0,

@@ -104,6 +104,14 @@ struct SortedCommands {
     bits: u32,
 }
 
+/// The top `bits` bits of a command key (at most 63; none when 0), which pick its shard
+/// of [`RecentCommands`] and its bucket of [`SortedCommands`]: the keys are hashes, so
+/// their top bits spread them evenly.
+fn top_bits(key: u128, bits: u32) -> usize {
+    key.checked_shr(128 - bits)
+        .map_or(0, |top| usize::try_from(top).expect("at most 63 bits"))
+}
+
 /// About how many keys a bucket of [`SortedCommands`] holds (between this and twice it).
 const KEYS_PER_BUCKET: usize = 8;
 
@@ -123,7 +131,7 @@ impl SortedCommands {
         let mut starts = Vec::with_capacity(buckets + 1);
         let mut next = 0;
         for bucket in 0..buckets {
-            while next < spans.len() && Self::bucket(spans[next].0, bits) < bucket {
+            while next < spans.len() && top_bits(spans[next].0, bits) < bucket {
                 next += 1;
             }
             starts.push(next);
@@ -136,13 +144,8 @@ impl SortedCommands {
         }
     }
 
-    fn bucket(key: u128, bits: u32) -> usize {
-        key.checked_shr(128 - bits)
-            .map_or(0, |top| usize::try_from(top).expect("at most 63 bits"))
-    }
-
     fn get(&self, key: u128) -> Option<CommandSpan> {
-        let bucket = Self::bucket(key, self.bits);
+        let bucket = top_bits(key, self.bits);
         let run = &self.spans[self.starts[bucket]..self.starts[bucket + 1]];
         run.binary_search_by_key(&key, |(k, _)| *k)
             .ok()
@@ -186,7 +189,7 @@ impl Default for RecentCommands {
 
 impl RecentCommands {
     fn shard(key: u128) -> usize {
-        usize::try_from(key >> (128 - COMMAND_SHARD_BITS)).expect("a shard index")
+        top_bits(key, COMMAND_SHARD_BITS)
     }
 
     fn get(&self, key: u128) -> Option<CommandSpan> {
@@ -342,7 +345,7 @@ impl Index {
             })
             .collect();
         // Every event is in exactly one stream; lookups need the keys in order.
-        (sorted && indexed == checkpoint.next_position).then_some(Index {
+        (sorted && indexed == checkpoint.next_position).then(|| Index {
             next_position: checkpoint.next_position,
             streams,
             commands: RecentCommands::default(),
