@@ -32,6 +32,20 @@ impl IdError {
     }
 }
 
+/// The bytes an id may hold: ASCII letters, digits, `-`, `_` and `.`. A table, because
+/// every id of every event is checked again when it is decoded.
+const ID_BYTES: [bool; 256] = {
+    let mut allowed = [false; 256];
+    let mut b = u8::MAX;
+    loop {
+        allowed[b as usize] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        if b == 0 {
+            break allowed;
+        }
+        b -= 1;
+    }
+};
+
 fn check_common(kind: &'static str, input: &str) -> Result<(), IdError> {
     let error = |reason| IdError {
         kind,
@@ -44,10 +58,7 @@ fn check_common(kind: &'static str, input: &str) -> Result<(), IdError> {
     if input.len() > ID_CHARS_MAX {
         return Err(error("it is longer than 64 characters"));
     }
-    if !input
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
+    if !input.bytes().all(|b| ID_BYTES[usize::from(b)]) {
         return Err(error(
             "use only ASCII letters, digits, '-', '_' and '.' (for example SM-2021-BURSARY)",
         ));

@@ -182,6 +182,13 @@ fn ids_are_validated_and_refuse_personal_information() {
     assert!(FundId::new("has space").is_err());
     assert!(FundId::new("-leading").is_err());
     assert!(FundId::new("x".repeat(65)).is_err());
+    assert!(FundId::new("资金").is_err());
+    // Every byte after the first: ASCII letters, digits, '-', '_' and '.' only.
+    for b in 0..=u8::MAX {
+        let id = format!("a{}", char::from(b));
+        let allowed = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        assert_eq!(FundId::new(&id).is_ok(), allowed, "{id:?}");
+    }
     assert!(BeneficiaryId::new("HH-000123").is_ok());
     // An 18-digit resident ID, an 11-digit mobile number and a bank card are refused.
     let id_card = BeneficiaryId::new("35040219800101123X").unwrap_err();
