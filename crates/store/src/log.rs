@@ -1279,8 +1279,9 @@ impl<B: Backend> Log<B> {
         each: &mut dyn FnMut(RecordView<'_>) -> Result<(), String>,
     ) -> Result<usize, StoreError> {
         let mut count = 0;
+        let mut texts = codec::EnvelopeTexts::default();
         self.visit(from, max, Source::Storage, &mut |position, value| {
-            let view = codec::decode_stored_view(value).map_err(|e| e.0)?;
+            let view = codec::decode_stored_view_after(value, &mut texts).map_err(|e| e.0)?;
             if view.position != position {
                 return Err(format!("record claims position {}", view.position));
             }

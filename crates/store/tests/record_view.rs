@@ -6,7 +6,8 @@
 //! extended bytes, random byte replacements, lengths that claim more than there is)
 //! they both refuse, with the same message, and neither panics. A log read through
 //! `read_views` visits exactly what `read_all` returns, and reports corruption at the
-//! same position.
+//! same position. A reader that remembers the texts of the record before
+//! (`codec::decode_stored_view_after`, what `read_views` uses) decodes alike too.
 
 use std::sync::Arc;
 
@@ -125,6 +126,98 @@ proptest! {
         }
         same_outcome(&damaged, [0; 32])?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A reader that remembers the texts of the record before (`decode_stored_view_after`)
+    /// decodes every record of a sequence like the decoder that remembers nothing: the
+    /// same views and the same refusals, whatever came before (repeated records,
+    /// damaged ones, records after a refused one).
+    #[test]
+    fn remembering_the_texts_before_changes_no_outcome(
+        records in proptest::collection::vec((record(), any::<[u8; 32]>()), 1..4),
+        order in proptest::collection::vec(
+            (any::<prop::sample::Index>(), proptest::option::of((any::<prop::sample::Index>(), any::<u8>()))),
+            1..16,
+        ),
+    ) {
+        let mut texts = codec::EnvelopeTexts::default();
+        for (pick, damage) in order {
+            let (bytes, hash) = &records[pick.index(records.len())];
+            let mut stored = bytes.clone();
+            if let Some((at, byte)) = damage {
+                let at = at.index(stored.len());
+                stored[at] = byte;
+            }
+            stored.extend_from_slice(hash);
+            let alone = codec::decode_stored_view(&stored).map(|view| view.to_recorded());
+            let after = codec::decode_stored_view_after(&stored, &mut texts).map(|view| view.to_recorded());
+            prop_assert_eq!(alone, after);
+        }
+    }
+}
+
+#[test]
+fn texts_that_differ_from_the_last_ones_are_checked_again() {
+    let command_id = CommandId::new("cmd-1").unwrap();
+    let encode = |actor: &str| {
+        let event = NewEvent {
+            stream: StreamName::new("fund-SM").unwrap(),
+            expected: ExpectedVersion::Any,
+            event_type: EventType::new("GrantPaid").unwrap(),
+            schema_version: 1,
+            payload: vec![1, 2, 3],
+            actor: Actor::new(actor).unwrap(),
+            effective_date: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap(),
+            memo: Memo::new("第十七批").unwrap(),
+        };
+        let mut stored = codec::encode_record(
+            &event,
+            Placement {
+                position: 0,
+                prev_hash: [0; 32],
+                recorded_at_ms: 0,
+                command_id: &command_id,
+                command_event_index: 0,
+                command_event_count: 1,
+                stream_version: 0,
+            },
+        );
+        stored.extend_from_slice(&[7; 32]);
+        stored
+    };
+    let good = encode("clerk");
+    // The same record with a control character in place of the actor's first letter,
+    // and with a byte of the memo that is not UTF-8.
+    let at = good.windows(5).position(|w| w == b"clerk").unwrap();
+    let mut control = good.clone();
+    control[at] = 0x01;
+    let memo_at = good.windows(3).position(|w| w == "第".as_bytes()).unwrap();
+    let mut not_utf8 = good.clone();
+    not_utf8[memo_at] = 0xff;
+    let mut texts = codec::EnvelopeTexts::default();
+    let first = codec::decode_stored_view_after(&good, &mut texts)
+        .unwrap()
+        .to_recorded();
+    assert_eq!(first.actor.as_str(), "clerk");
+    for bad in [&control, &not_utf8] {
+        let refused = codec::decode_stored_view_after(bad, &mut texts).unwrap_err();
+        assert_eq!(refused, codec::decode_stored_view(bad).unwrap_err());
+    }
+    assert!(codec::decode_stored_view(&not_utf8)
+        .unwrap_err()
+        .0
+        .contains("the memo is not UTF-8"));
+    // After the refusals the reader goes on with what it remembered.
+    let again = codec::decode_stored_view_after(&good, &mut texts)
+        .unwrap()
+        .to_recorded();
+    assert_eq!(again, first);
+    let other = encode("clerk-2");
+    let second = codec::decode_stored_view_after(&other, &mut texts).unwrap();
+    assert_eq!(second.actor, "clerk-2");
 }
 
 #[test]
