@@ -15,7 +15,7 @@ use ledger_projections::{
     ProgrammeReports, Projection, SymbolTable, Symbols,
 };
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
-use ledger_store::{Backend, Log, RecordView, RecordedEvent};
+use ledger_store::{Backend, Log, RecordView};
 
 use crate::recovery::LogSlot;
 use crate::EngineError;
@@ -293,16 +293,6 @@ pub(crate) fn event_record(
     Ok(event)
 }
 
-/// Decodes stored events in order with `decoding`'s sharing.
-fn decode_in_turn(
-    page: &[RecordedEvent],
-    decoding: &mut Decoding,
-) -> Result<Vec<EventRecord>, EngineError> {
-    page.iter()
-        .map(|record| event_record(&record.view(), decoding))
-        .collect()
-}
-
 /// The projections and how far they have got, shared with the engine's readers.
 #[derive(Debug, Default)]
 pub(crate) struct Hosted {
@@ -358,30 +348,25 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_int
             std::thread::sleep(Duration::from_millis(PROJECTOR_POLL_MS));
             continue;
         };
-        let page = log.subscribe(next).next_page(
+        // Each record decoded in place, straight to what the projections take.
+        let mut records = Vec::new();
+        let read = log.subscribe(next).next_views(
             READ_PAGE_EVENTS_MAX,
             Duration::from_millis(PROJECTOR_POLL_MS),
+            &mut |view| {
+                records.push(event_record(&view, &mut decoding).map_err(|e| e.to_string())?);
+                Ok(())
+            },
         );
-        let page = match page {
-            Ok(page) => page,
-            Err(e) => {
-                drop(log);
-                fail(e.to_string());
-                continue;
-            }
-        };
-        if page.is_empty() {
+        if let Err(e) = read {
+            drop(log);
+            fail(e.to_string());
             continue;
         }
-        let records = match decode_in_turn(&page, &mut decoding) {
-            Ok(records) => records,
-            Err(e) => {
-                drop(log);
-                fail(e.to_string());
-                continue;
-            }
-        };
-        next += page.len() as u64;
+        if records.is_empty() {
+            continue;
+        }
+        next += records.len() as u64;
         let reached = {
             let mut projections = hosted.projections.write().expect("projections lock");
             projections.apply_all(&records);

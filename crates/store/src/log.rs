@@ -1278,9 +1278,20 @@ impl<B: Backend> Log<B> {
         max: usize,
         each: &mut dyn FnMut(RecordView<'_>) -> Result<(), String>,
     ) -> Result<usize, StoreError> {
+        self.visit_views(from, max, Source::Storage, each)
+    }
+
+    /// [`Log::read_views`] from `source`.
+    fn visit_views(
+        &self,
+        from: u64,
+        max: usize,
+        source: Source,
+        each: &mut dyn FnMut(RecordView<'_>) -> Result<(), String>,
+    ) -> Result<usize, StoreError> {
         let mut count = 0;
         let mut texts = codec::EnvelopeTexts::default();
-        self.visit(from, max, Source::Storage, &mut |position, value| {
+        self.visit(from, max, source, &mut |position, value| {
             let view = codec::decode_stored_view_after(value, &mut texts).map_err(|e| e.0)?;
             if view.position != position {
                 return Err(format!("record claims position {}", view.position));
@@ -1811,6 +1822,27 @@ impl<B: Backend> Subscription<B> {
             .read_events(self.next, max, Source::RecentOrStorage)?;
         self.next += page.len() as u64;
         Ok(page)
+    }
+
+    /// Up to `max` next events, each handed to `each` as a [`RecordView`] borrowing the
+    /// stored bytes (as [`Log::read_views`] does, with its checks), instead of
+    /// collected as owned events; waits up to `timeout` when none is durable yet and
+    /// then visits none. Returns how many were visited: the subscription moves past
+    /// them only if `each` accepted all of them.
+    pub fn next_views(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+        each: &mut dyn FnMut(RecordView<'_>) -> Result<(), String>,
+    ) -> Result<usize, StoreError> {
+        if !self.log.wait_beyond(self.next, timeout) {
+            return Ok(0);
+        }
+        let count = self
+            .log
+            .visit_views(self.next, max, Source::RecentOrStorage, each)?;
+        self.next += count as u64;
+        Ok(count)
     }
 }
 

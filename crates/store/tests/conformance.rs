@@ -73,6 +73,37 @@ impl<B: Backend> ErasedLog for Log<B> {
             );
             seen.extend(page.iter().map(|e| e.position));
         }
+        // The same events visited in place, page by page, once all are durable.
+        let mut views = self.subscribe(from);
+        let mut viewed = Vec::new();
+        while viewed.len() < seen.len() {
+            let count = views
+                .next_views(7, Duration::from_secs(10), &mut |view| {
+                    viewed.push(view.to_recorded());
+                    Ok(())
+                })
+                .unwrap();
+            assert!(count > 0, "views stalled after {} events", viewed.len());
+        }
+        viewed.truncate(seen.len());
+        assert_eq!(viewed, Log::read_all(self, from, seen.len()).unwrap());
+        // A visitor's refusal is corruption at that position, and the subscription
+        // stays where it was.
+        let mut refusing = self.subscribe(from);
+        let refused = refusing
+            .next_views(7, Duration::from_secs(10), &mut |view| {
+                if view.position == from + 2 {
+                    Err("refused".into())
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert!(
+            matches!(refused, ledger_store::StoreError::Corruption { position: Some(p), .. } if p == from + 2),
+            "{refused:?}"
+        );
+        assert_eq!(refusing.position(), from);
         seen
     }
 }
