@@ -425,17 +425,23 @@ impl RecentRecords {
         }
     }
 
-    /// The groups that hold positions `from..to`, if all of them are here.
+    /// The groups that hold positions `from..to`, if all of them are here. The groups
+    /// are contiguous and in order, so the first is found by a binary search: a
+    /// subscriber close behind the head asks for a page per group committed, and the
+    /// queue holds hundreds of groups.
     fn covering(&self, from: u64, to: u64) -> Option<Vec<RecentGroup>> {
         let (first, _) = self.groups.front()?;
         let (last_first, last) = self.groups.back()?;
         if from < *first || to > last_first + last.len() as u64 {
             return None;
         }
+        let start = self
+            .groups
+            .partition_point(|(first, records)| first + records.len() as u64 <= from);
         Some(
             self.groups
-                .iter()
-                .filter(|(first, records)| first + (records.len() as u64) > from && *first < to)
+                .range(start..)
+                .take_while(|(first, _)| *first < to)
                 .cloned()
                 .collect(),
         )
@@ -1852,7 +1858,44 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::{CommandSpan, RecentCommands, SortedCommands, COMMAND_SHARDS, KEYS_PER_BUCKET};
+    use super::{
+        CommandSpan, RecentCommands, RecentRecords, SortedCommands, COMMAND_SHARDS, KEYS_PER_BUCKET,
+    };
+
+    proptest! {
+        /// The recent groups covering a range are the groups that hold some position of
+        /// it, in order, whenever every position of it is held; none otherwise.
+        #[test]
+        fn recent_groups_cover_exactly_the_range_asked_for(
+            start in 0u64..1_000,
+            sizes in proptest::collection::vec(1usize..6, 0..40),
+            from in 0u64..1_200,
+            len in 0u64..60,
+        ) {
+            let mut recent = RecentRecords::default();
+            let mut next = start;
+            for size in &sizes {
+                let records = (0..*size).map(|i| vec![u8::try_from(i).unwrap()]).collect();
+                recent.push(next, std::sync::Arc::new(records));
+                next += *size as u64;
+            }
+            let to = from + len;
+            let covered = recent.covering(from, to);
+            if sizes.is_empty() || from < start || to > next {
+                prop_assert!(covered.is_none());
+            } else {
+                let groups = covered.unwrap();
+                let expected: Vec<u64> = recent
+                    .groups
+                    .iter()
+                    .filter(|(first, records)| first + records.len() as u64 > from && *first < to)
+                    .map(|(first, _)| *first)
+                    .collect();
+                let firsts: Vec<u64> = groups.iter().map(|(first, _)| *first).collect();
+                prop_assert_eq!(firsts, expected);
+            }
+        }
+    }
 
     #[test]
     fn recent_commands_find_what_they_hold_in_every_shard() {
