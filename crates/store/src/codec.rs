@@ -267,7 +267,7 @@ fn envelope_text<'a>(
 /// then. Runs of records of one event type, by one clerk, with one memo are the rule:
 /// a field whose bytes equal the last one's is known to be valid text, and is not
 /// checked again ([`decode_stored_view_after`]). A rebuild reads tens of millions of
-/// records; these checks were a tenth of its instructions.
+/// records; checking these three in every one took about 6% of its instructions.
 #[derive(Debug, Default)]
 pub struct EnvelopeTexts {
     event_type: Option<String>,

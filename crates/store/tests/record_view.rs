@@ -159,32 +159,37 @@ proptest! {
     }
 }
 
+/// The record bytes of a grant of command `cmd-1` at position 0, by `actor` with `memo`.
+fn first_record(actor: &str, memo: &str) -> Vec<u8> {
+    let command_id = CommandId::new("cmd-1").unwrap();
+    let event = NewEvent {
+        stream: StreamName::new("fund-SM").unwrap(),
+        expected: ExpectedVersion::Any,
+        event_type: EventType::new("GrantPaid").unwrap(),
+        schema_version: 1,
+        payload: vec![1, 2, 3],
+        actor: Actor::new(actor).unwrap(),
+        effective_date: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap(),
+        memo: Memo::new(memo).unwrap(),
+    };
+    codec::encode_record(
+        &event,
+        Placement {
+            position: 0,
+            prev_hash: [0; 32],
+            recorded_at_ms: 0,
+            command_id: &command_id,
+            command_event_index: 0,
+            command_event_count: 1,
+            stream_version: 0,
+        },
+    )
+}
+
 #[test]
 fn texts_that_differ_from_the_last_ones_are_checked_again() {
-    let command_id = CommandId::new("cmd-1").unwrap();
     let encode = |actor: &str| {
-        let event = NewEvent {
-            stream: StreamName::new("fund-SM").unwrap(),
-            expected: ExpectedVersion::Any,
-            event_type: EventType::new("GrantPaid").unwrap(),
-            schema_version: 1,
-            payload: vec![1, 2, 3],
-            actor: Actor::new(actor).unwrap(),
-            effective_date: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap(),
-            memo: Memo::new("第十七批").unwrap(),
-        };
-        let mut stored = codec::encode_record(
-            &event,
-            Placement {
-                position: 0,
-                prev_hash: [0; 32],
-                recorded_at_ms: 0,
-                command_id: &command_id,
-                command_event_index: 0,
-                command_event_count: 1,
-                stream_version: 0,
-            },
-        );
+        let mut stored = first_record(actor, "第十七批");
         stored.extend_from_slice(&[7; 32]);
         stored
     };
@@ -222,29 +227,7 @@ fn texts_that_differ_from_the_last_ones_are_checked_again() {
 
 #[test]
 fn lengths_beyond_the_bytes_are_refused_alike_without_allocating() {
-    let command_id = CommandId::new("cmd-1").unwrap();
-    let event = NewEvent {
-        stream: StreamName::new("fund-SM").unwrap(),
-        expected: ExpectedVersion::Any,
-        event_type: EventType::new("GrantPaid").unwrap(),
-        schema_version: 1,
-        payload: vec![1, 2, 3],
-        actor: Actor::new("clerk").unwrap(),
-        effective_date: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap(),
-        memo: Memo::new("").unwrap(),
-    };
-    let bytes = codec::encode_record(
-        &event,
-        Placement {
-            position: 0,
-            prev_hash: [0; 32],
-            recorded_at_ms: 0,
-            command_id: &command_id,
-            command_event_index: 0,
-            command_event_count: 1,
-            stream_version: 0,
-        },
-    );
+    let bytes = first_record("clerk", "");
     // The command id's length is the u64 at offset 49 (docs/FORMAT.md §3).
     for claimed in [6u64, 1 << 16, 1 << 40, u64::MAX] {
         let mut damaged = bytes.clone();
