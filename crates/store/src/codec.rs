@@ -275,20 +275,21 @@ pub struct EnvelopeTexts {
     memo: Option<String>,
 }
 
-/// Makes `slot` hold `bytes` as checked text, checking them only if it holds other bytes.
-fn remember_text(
-    slot: &mut Option<String>,
+/// Makes `slot` hold `bytes` as checked text, checking them only if it holds other
+/// bytes, and returns the text it holds.
+fn remember_text<'t>(
+    slot: &'t mut Option<String>,
     bytes: &[u8],
     field: &str,
     check: fn(&str) -> Result<(), crate::types::NameError>,
-) -> Result<(), CodecError> {
+) -> Result<&'t str, CodecError> {
     if slot.as_deref().map(str::as_bytes) != Some(bytes) {
         let text = envelope_text(bytes, field, check)?;
         let slot = slot.get_or_insert_with(String::new);
         slot.clear();
         slot.push_str(text);
     }
-    Ok(())
+    Ok(slot.as_deref().expect("just remembered"))
 }
 
 /// Decodes a stored value in place, as [`decode_stored`] does but borrowing every text
@@ -318,23 +319,15 @@ pub fn decode_stored_view_after<'t, 'v: 't>(
 ) -> Result<RecordView<'t>, CodecError> {
     let (record, hash) = split_stored(value)?;
     let raw = decode_envelope(record)?;
-    remember_text(
+    let event_type = remember_text(
         &mut texts.event_type,
         raw.event_type,
         "event type",
         EventType::check,
     )?;
-    remember_text(&mut texts.actor, raw.actor, "actor", Actor::check)?;
-    remember_text(&mut texts.memo, raw.memo, "memo", Memo::check)?;
-    let remembered = |slot: &'t Option<String>| slot.as_deref().expect("just remembered");
-    let texts = &*texts;
-    view_of(
-        raw,
-        hash,
-        remembered(&texts.event_type),
-        remembered(&texts.actor),
-        remembered(&texts.memo),
-    )
+    let actor = remember_text(&mut texts.actor, raw.actor, "actor", Actor::check)?;
+    let memo = remember_text(&mut texts.memo, raw.memo, "memo", Memo::check)?;
+    view_of(raw, hash, event_type, actor, memo)
 }
 
 /// The envelope's layout byte and fields, with the checks of everything but its
