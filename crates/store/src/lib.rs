@@ -28,8 +28,9 @@ pub use log::{
 };
 pub use memory::MemoryBackend;
 pub use sled_backend::{
-    SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE, JOURNAL_GROWTH_BYTES, LOG_TREE, SLED_DIR,
-    SNAPSHOT_DIR, SPACE_PROBE_BYTES, SPACE_PROBE_FILE,
+    sled_config, sled_segment_bytes, SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE,
+    JOURNAL_GROWTH_BYTES, LOG_TREE, SLED_DIR, SLED_SEGMENT_BYTES, SNAPSHOT_DIR, SPACE_PROBE_BYTES,
+    SPACE_PROBE_FILE,
 };
 pub use types::{
     Actor, AppendBatch, Appended, CommandId, EventType, ExpectedVersion, Head, Memo, NameError,

@@ -72,18 +72,56 @@ pub const SLED_LOCK_WAIT_MS: u64 = 3_000;
 /// decision 0018: the first rebuild of a process ~25% faster, later ones ~15% slower.
 pub const SLED_CACHE_BYTES: u64 = 256 << 20;
 
+/// Bytes of each segment of sled's log file in a new database (sled's default is
+/// 512 KiB, its maximum 16 MiB). Each time sled finishes a segment it counts the free
+/// and the inactive segments of the whole file, under the lock that every write of a
+/// page takes, so the cost per byte written grows with the file's size over the
+/// square of the segment size: in a 10-million-event ledger (an 8 GB file, 15,000
+/// segments of 512 KiB) that count took 8% of the CPU of the commands benchmark.
+/// sled keeps the size it was created with in its `conf` file and refuses any other,
+/// so an existing database keeps its own ([`sled_segment_bytes`]). See decision 0026.
+pub const SLED_SEGMENT_BYTES: usize = 8 << 20;
+
+/// The segment size to open the sled database in `path` with: the one in its `conf`
+/// file, or [`SLED_SEGMENT_BYTES`] for a new database. A `conf` that fails its checksum
+/// gives the default too, so that sled, which checks it first, reports the damage.
+pub fn sled_segment_bytes(path: &Path) -> usize {
+    std::fs::read(path.join("conf"))
+        .ok()
+        .as_deref()
+        .and_then(intact_conf_text)
+        .and_then(|text| {
+            text.split(|&b| b == b'\n').find_map(|line| {
+                let value = line.strip_prefix(b"segment_size: ")?;
+                std::str::from_utf8(value).ok()?.trim().parse().ok()
+            })
+        })
+        .unwrap_or(SLED_SEGMENT_BYTES)
+}
+
+/// The text of sled's `conf` file (its text, then a CRC-32 of it as a `u32`
+/// little-endian) if its checksum holds.
+fn intact_conf_text(conf: &[u8]) -> Option<&[u8]> {
+    let (text, crc) = conf.split_at_checked(conf.len().checked_sub(4)?)?;
+    (crc32fast::hash(text).to_le_bytes() == crc).then_some(text)
+}
+
+/// sled's configuration for the database in `path`: the page cache of
+/// [`SLED_CACHE_BYTES`] and the segment size it was created with.
+pub fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(SLED_CACHE_BYTES)
+        .segment_size(sled_segment_bytes(path))
+}
+
 /// Opens the sled database, waiting up to [`SLED_LOCK_WAIT_MS`] for its lock. sled
 /// 0.34 panics on some damaged files instead of returning an error: that is caught
 /// and reported as the corruption it is, naming the file.
 fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(SLED_LOCK_WAIT_MS);
     loop {
-        let opened = quietly_catching_panics(|| {
-            sled::Config::new()
-                .path(path)
-                .cache_capacity(SLED_CACHE_BYTES)
-                .open()
-        });
+        let opened = quietly_catching_panics(|| sled_config(path).open());
         let opened = match opened {
             Ok(opened) => opened,
             Err(panic) => return Err(sled_panicked(path, panic.as_ref())),
@@ -169,10 +207,7 @@ fn damaged_sled_file(path: &Path) -> String {
     // conf: its text, then a CRC-32 of it (u32 little-endian); 8 bytes or fewer count
     // as missing and are written again.
     let conf_intact = std::fs::read(path.join("conf")).map_or(true, |bytes| {
-        bytes.len() <= 8 || {
-            let (body, crc) = bytes.split_at(bytes.len() - 4);
-            crc32fast::hash(body).to_le_bytes() == crc
-        }
+        bytes.len() <= 8 || intact_conf_text(&bytes).is_some()
     });
     if !conf_intact {
         return "conf".into();
@@ -990,6 +1025,33 @@ impl Backend for SledBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_segment_size_comes_from_an_intact_conf_else_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let write_conf = |text: &[u8], crc: u32| {
+            let mut conf = text.to_vec();
+            conf.extend(crc.to_le_bytes());
+            std::fs::write(dir.path().join("conf"), conf).unwrap();
+        };
+        // No conf: a new database.
+        assert_eq!(sled_segment_bytes(dir.path()), SLED_SEGMENT_BYTES);
+        let text: &[u8] = b"segment_size: 524288\nuse_compression: false\nversion: 0.34\n";
+        write_conf(text, crc32fast::hash(text));
+        assert_eq!(sled_segment_bytes(dir.path()), 524_288);
+        // A changed digit fails the checksum: the default, and sled names the damage.
+        write_conf(
+            b"segment_size: 524287\nuse_compression: false\nversion: 0.34\n",
+            crc32fast::hash(text),
+        );
+        assert_eq!(sled_segment_bytes(dir.path()), SLED_SEGMENT_BYTES);
+        // Too short to hold a checksum, or no segment size in it.
+        std::fs::write(dir.path().join("conf"), b"seg").unwrap();
+        assert_eq!(sled_segment_bytes(dir.path()), SLED_SEGMENT_BYTES);
+        let text: &[u8] = b"use_compression: false\n";
+        write_conf(text, crc32fast::hash(text));
+        assert_eq!(sled_segment_bytes(dir.path()), SLED_SEGMENT_BYTES);
+    }
 
     /// sled 0.34 panics on some damaged bytes; which bytes depends on its layout, which
     /// differs between runs, so `tests/data_directory.rs` cannot always reach it. The

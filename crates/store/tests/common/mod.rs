@@ -53,7 +53,7 @@ pub fn payload(n: u64, size: usize) -> Vec<u8> {
 pub fn raw_sled(path: &std::path::Path) -> sled::Db {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     loop {
-        match sled::open(path) {
+        match ledger_store::sled_config(path).open() {
             Ok(db) => return db,
             Err(e)
                 if std::time::Instant::now() < deadline
