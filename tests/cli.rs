@@ -91,7 +91,7 @@ fn verify_exits_3_and_names_the_altered_position() {
         // for it (up to 3 s, as `SledBackend::open` does).
         let started = std::time::Instant::now();
         let db = loop {
-            match sled::open(data.join(SLED_DIR)) {
+            match ledger_store::sled_config(&data.join(SLED_DIR)).open() {
                 Ok(db) => break db,
                 Err(e) if started.elapsed() < std::time::Duration::from_secs(3) => {
                     let _ = e;
