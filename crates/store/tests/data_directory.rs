@@ -28,8 +28,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 use ledger_store::codec::{record_key, RECORD_KEY_PREFIX};
 use ledger_store::{
-    ExpectedVersion, Head, Log, SledBackend, INDEX_CHECKPOINT, JOURNAL_FILE, LOG_TREE, SLED_DIR,
-    SNAPSHOT_DIR,
+    Head, Log, SledBackend, INDEX_CHECKPOINT, JOURNAL_FILE, LOG_TREE, SLED_DIR, SNAPSHOT_DIR,
 };
 
 const EVENTS: u64 = 600;
@@ -58,18 +57,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Appends events `from..to`; on reaching `EVENTS / 2` saves an index checkpoint and
+/// a snapshot there.
 fn append(log: &Log<SledBackend>, from: u64, to: u64) {
-    for i in from..to {
-        log.append(batch(
-            &format!("c{i}"),
-            vec![event("fund-a", ExpectedVersion::Any, &payload(i, 300))],
-        ))
-        .unwrap();
-        if i + 1 == EVENTS / 2 {
-            log.save_index_checkpoint().unwrap();
-            log.save_snapshot("model", i + 1, &(i + 1, vec![7u64; 100]))
-                .unwrap();
-        }
+    let half = EVENTS / 2;
+    if (from..to).contains(&(half - 1)) {
+        append_numbered(log, from, half);
+        log.save_index_checkpoint().unwrap();
+        log.save_snapshot("model", half, &(half, vec![7u64; 100]))
+            .unwrap();
+        append_numbered(log, half, to);
+    } else {
+        append_numbered(log, from, to);
     }
 }
 

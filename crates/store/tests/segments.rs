@@ -6,22 +6,10 @@
 mod common;
 
 use common::*;
-use ledger_store::{
-    sled_segment_bytes, ExpectedVersion, Log, SledBackend, SLED_DIR, SLED_SEGMENT_BYTES,
-};
+use ledger_store::{sled_segment_bytes, Log, SledBackend, SLED_DIR, SLED_SEGMENT_BYTES};
 
 /// sled's default segment size, which the data directories of earlier builds have.
 const SLED_DEFAULT_SEGMENT_BYTES: usize = 512 * 1024;
-
-fn append(log: &Log<SledBackend>, from: u64, to: u64) {
-    for i in from..to {
-        log.append(batch(
-            &format!("c{i}"),
-            vec![event("fund-a", ExpectedVersion::Any, &payload(i, 300))],
-        ))
-        .unwrap();
-    }
-}
 
 fn conf_text(dir: &std::path::Path) -> String {
     let conf = std::fs::read(dir.join(SLED_DIR).join("conf")).unwrap();
@@ -40,14 +28,14 @@ fn reopen_check_and_append(dir: &std::path::Path, events: u64, more: u64) {
     for (i, record) in read.iter().enumerate() {
         assert_eq!(record.payload, payload(u64::try_from(i).unwrap(), 300));
     }
-    append(&log, events, events + more);
+    append_numbered(&log, events, events + more);
 }
 
 #[test]
 fn a_new_ledger_gets_the_larger_segments() {
     let dir = tempfile::tempdir().unwrap();
     let log = create(SledBackend::open(dir.path()).unwrap());
-    append(&log, 0, 50);
+    append_numbered(&log, 0, 50);
     drop(log);
     assert!(
         conf_text(dir.path()).contains(&format!("segment_size: {SLED_SEGMENT_BYTES}\n")),
@@ -75,7 +63,7 @@ fn a_database_created_with_sleds_default_segments_keeps_them() {
 
     // Enough records to fill several of its segments, across reopens.
     let log = create(SledBackend::open(dir.path()).unwrap());
-    append(&log, 0, 3_000);
+    append_numbered(&log, 0, 3_000);
     drop(log);
     reopen_check_and_append(dir.path(), 3_000, 2_000);
     reopen_check_and_append(dir.path(), 5_000, 0);

@@ -48,6 +48,18 @@ pub fn payload(n: u64, size: usize) -> Vec<u8> {
     p
 }
 
+/// Appends events `from..to`, one command each (`c{i}`), to the stream `fund-a`, with
+/// payloads of 300 bytes distinct per event (`payload(i, 300)`).
+pub fn append_numbered<B: Backend>(log: &Log<B>, from: u64, to: u64) {
+    for i in from..to {
+        log.append(batch(
+            &format!("c{i}"),
+            vec![event("fund-a", ExpectedVersion::Any, &payload(i, 300))],
+        ))
+        .unwrap();
+    }
+}
+
 /// Opens a sled database directly, as an insider's tool would, waiting for the lock
 /// that sled 0.34 releases a moment after the previous handle is dropped.
 pub fn raw_sled(path: &std::path::Path) -> sled::Db {
