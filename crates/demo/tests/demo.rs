@@ -75,14 +75,7 @@ fn a_small_plan_loads_without_a_rejection_and_every_programme_has_figures() {
     assert!(engine.log().unwrap().verify().unwrap().is_intact());
 
     // Every programme has commands and events.
-    for programme in [
-        Programme::HappinessProject,
-        Programme::RevolvingFund,
-        Programme::Housing,
-        Programme::Bursary,
-        Programme::Insurance,
-        Programme::Condolence,
-    ] {
+    for programme in Programme::ALL {
         let counts = summary.by_programme[&programme];
         assert!(counts.events > 0, "{programme} has events");
     }

@@ -26,6 +26,7 @@ use crate::command::{Command, PersonalDataAction};
 use crate::event::Reversible;
 use crate::ids::{AwardId, BeneficiaryId, FundId, UnitCode, UserId};
 use crate::rejection::Rejection;
+use crate::rejection_terms::Activity;
 use crate::state::State;
 
 /// A member of staff's role. Each role's permissions are in the module documentation.
@@ -58,6 +59,17 @@ impl Role {
             Role::Manager => "manager",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+        }
+    }
+
+    /// The role's Chinese name (the web workspace shows the same).
+    pub const fn zh(self) -> &'static str {
+        match self {
+            Role::Clerk => "财务人员",
+            Role::Approver => "审批人",
+            Role::Manager => "项目负责人",
+            Role::Auditor => "审计人员",
+            Role::Admin => "管理员",
         }
     }
 
@@ -344,7 +356,7 @@ pub fn may_read_fund(state: &State, user: &User, fund: &FundId) -> bool {
 /// or when the command touches the ledger as a whole).
 struct Need {
     roles: &'static [Role],
-    action: &'static str,
+    action: Activity,
     unit: Option<UnitCode>,
     /// The command touches the whole ledger (a root unit, a scope-less user, expiring
     /// every request): only a scope-less actor may issue it.
@@ -374,18 +386,18 @@ fn need(
     match command {
         Command::RegisterUnit { parent, .. } => Need {
             roles: ADMIN,
-            action: "register units",
+            action: Activity::RegisterUnits,
             unit: parent.clone(),
             whole_ledger: parent.is_none(),
         },
-        Command::OpenFund { unit, .. } => n(ADMIN, "open funds", Some(unit.clone())),
+        Command::OpenFund { unit, .. } => n(ADMIN, Activity::OpenFunds, Some(unit.clone())),
         Command::SetApprovalThreshold { fund, .. } => {
-            n(ADMIN, "set approval thresholds", fund_unit(fund))
+            n(ADMIN, Activity::SetApprovalThresholds, fund_unit(fund))
         }
-        Command::ClosePeriod { unit, .. } => n(ADMIN, "close periods", Some(unit.clone())),
+        Command::ClosePeriod { unit, .. } => n(ADMIN, Activity::ClosePeriods, Some(unit.clone())),
         Command::RegisterUser { scope, .. } | Command::ChangeUserRole { scope, .. } => Need {
             roles: ADMIN,
-            action: "manage users",
+            action: Activity::ManageUsers,
             unit: scope.clone(),
             whole_ledger: scope.is_none(),
         },
@@ -393,7 +405,7 @@ fn need(
             let scope = state.access().user(user).map(|u| u.scope.clone());
             Need {
                 roles: ADMIN,
-                action: "manage users and tokens",
+                action: Activity::ManageUsersAndTokens,
                 unit: scope.clone().flatten(),
                 whole_ledger: matches!(scope, Some(None)),
             }
@@ -406,7 +418,7 @@ fn need(
                 .map(|u| u.scope.clone());
             Need {
                 roles: ADMIN,
-                action: "revoke tokens",
+                action: Activity::RevokeTokens,
                 unit: scope.clone().flatten(),
                 whole_ledger: matches!(scope, Some(None)),
             }
@@ -416,13 +428,13 @@ fn need(
             let scope = state.access().user(user).map(|u| u.scope.clone());
             Need {
                 roles: ADMIN,
-                action: "grant access to personal information",
+                action: Activity::GrantPersonalDataAccess,
                 unit: scope.clone().flatten(),
                 whole_ledger: matches!(scope, Some(None)),
             }
         }
         Command::RegisterBeneficiary { unit, .. } => {
-            n(CLERK, "register beneficiaries", Some(unit.clone()))
+            n(CLERK, Activity::RegisterBeneficiaries, Some(unit.clone()))
         }
         // Any role may be granted the permission (`authorize_with` checks it); only the
         // clerks who register beneficiaries change their contact data.
@@ -432,57 +444,61 @@ fn need(
             ..
         } => n(
             CLERK,
-            "change personal information",
+            Activity::ChangePersonalInformation,
             beneficiary_unit(beneficiary),
         ),
         Command::RecordPersonalDataAccess { beneficiary, .. } => n(
             &Role::ALL,
-            "read personal information",
+            Activity::ReadPersonalInformation,
             beneficiary_unit(beneficiary),
         ),
         Command::RestrictBeneficiary { beneficiary, .. }
         | Command::LiftBeneficiaryRestriction { beneficiary, .. }
         | Command::EraseBeneficiary { beneficiary, .. } => n(
             ADMIN,
-            "restrict or erase beneficiaries' personal information",
+            Activity::RestrictOrEraseBeneficiaries,
             beneficiary_unit(beneficiary),
         ),
         Command::CommitAppropriation { fund, .. } | Command::ReceiveAppropriation { fund, .. } => {
-            n(CLERK, "record appropriations", fund_unit(fund))
+            n(CLERK, Activity::RecordAppropriations, fund_unit(fund))
         }
-        Command::DisburseLoan(l) => n(CLERK, "record payments", fund_unit(&l.fund)),
-        Command::PayGrant(g) => n(CLERK, "record payments", fund_unit(&g.fund)),
-        Command::PayHousingInstalment(h) => n(CLERK, "record payments", award_unit(&h.award)),
-        Command::PayBursaryInstalment(b) => n(CLERK, "record payments", award_unit(&b.award)),
+        Command::DisburseLoan(l) => n(CLERK, Activity::RecordPayments, fund_unit(&l.fund)),
+        Command::PayGrant(g) => n(CLERK, Activity::RecordPayments, fund_unit(&g.fund)),
+        Command::PayHousingInstalment(h) => {
+            n(CLERK, Activity::RecordPayments, award_unit(&h.award))
+        }
+        Command::PayBursaryInstalment(b) => {
+            n(CLERK, Activity::RecordPayments, award_unit(&b.award))
+        }
         Command::PayCondolence(c) => n(
             CLERK,
-            "record payments",
+            Activity::RecordPayments,
             state.campaign_fund(&c.campaign).and_then(fund_unit),
         ),
-        Command::PayClaim(c) => n(CLERK, "record payments", fund_unit(&c.fund)),
-        Command::CollectPremium(p) => n(CLERK, "record premiums", fund_unit(&p.fund)),
+        Command::PayClaim(c) => n(CLERK, Activity::RecordPayments, fund_unit(&c.fund)),
+        Command::CollectPremium(p) => n(CLERK, Activity::RecordPremiums, fund_unit(&p.fund)),
         Command::AwardHousingGrant { fund, .. }
         | Command::AwardBursary { fund, .. }
         | Command::OpenCampaign { fund, .. }
         | Command::EstimateClaimsReserve { fund, .. } => {
-            n(CLERK, "record awards and campaigns", fund_unit(fund))
+            n(CLERK, Activity::RecordAwardsAndCampaigns, fund_unit(fund))
         }
         Command::RepayLoan { loan, .. } | Command::RescheduleLoan { loan, .. } => n(
             CLERK,
-            "record repayments",
+            Activity::RecordRepayments,
             state.loan(loan).and_then(|l| fund_unit(l.fund())),
         ),
         Command::WriteOffLoan { loan, .. } => n(
             APPROVER,
-            "write loans off",
+            Activity::WriteLoansOff,
             state.loan(loan).and_then(|l| fund_unit(l.fund())),
         ),
         Command::RecordFollowUpVisit { award, .. } => {
-            n(CLERK, "record follow-up visits", award_unit(award))
+            n(CLERK, Activity::RecordFollowUpVisits, award_unit(award))
         }
         Command::ApprovePayment { request } => n(
             APPROVER,
-            "approve payments",
+            Activity::ApprovePayments,
             state
                 .pending_request(*request)
                 .and_then(|r| fund_unit(r.fund())),
@@ -490,20 +506,20 @@ fn need(
         // The maker may withdraw their own request; an approver may reject any.
         Command::RejectPayment { request, .. } => n(
             CLERK_OR_APPROVER,
-            "reject payment requests",
+            Activity::RejectPaymentRequests,
             state
                 .pending_request(*request)
                 .and_then(|r| fund_unit(r.fund())),
         ),
         Command::ExpireRequests { .. } => Need {
             roles: &[Role::Approver, Role::Admin],
-            action: "expire payment requests",
+            action: Activity::ExpirePaymentRequests,
             unit: None,
             whole_ledger: true,
         },
         Command::ReverseEvent { position, .. } => n(
             CLERK,
-            "reverse entries",
+            Activity::ReverseEntries,
             reversal_record(*position).and_then(|r| fund_unit(r.fund())),
         ),
     }
@@ -558,7 +574,7 @@ pub fn authorize_with(
             return Err(Rejection::NotPermitted {
                 user: actor.clone(),
                 role: user.role,
-                action: "reject others' payment requests",
+                action: Activity::RejectOthersPaymentRequests,
             });
         }
     }

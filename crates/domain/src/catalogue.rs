@@ -26,6 +26,16 @@ pub enum Programme {
 }
 
 impl Programme {
+    /// Every programme, in the order the ledger lists them.
+    pub const ALL: [Programme; 6] = [
+        Programme::HappinessProject,
+        Programme::RevolvingFund,
+        Programme::Housing,
+        Programme::Bursary,
+        Programme::Insurance,
+        Programme::Condolence,
+    ];
+
     /// A short English label used in messages.
     pub fn label(self) -> &'static str {
         match self {
@@ -35,6 +45,18 @@ impl Programme {
             Programme::Bursary => "bursary",
             Programme::Insurance => "insurance",
             Programme::Condolence => "condolence",
+        }
+    }
+
+    /// The programme's Chinese name (the web workspace shows the same).
+    pub const fn zh(self) -> &'static str {
+        match self {
+            Programme::HappinessProject => "幸福工程",
+            Programme::RevolvingFund => "滚动资金",
+            Programme::Housing => "安居工程",
+            Programme::Bursary => "金秋助学",
+            Programme::Insurance => "计生保险",
+            Programme::Condolence => "慰问金",
         }
     }
 
@@ -116,6 +138,21 @@ impl FundingTier {
             FundingTier::Insurer => "insurer",
             FundingTier::Donation => "donation",
             FundingTier::Interest => "interest",
+        }
+    }
+
+    /// The tier's Chinese name (the web workspace shows the same).
+    pub const fn zh(self) -> &'static str {
+        match self {
+            FundingTier::Province => "省级",
+            FundingTier::City => "市级",
+            FundingTier::County => "县级",
+            FundingTier::Township => "乡镇级",
+            FundingTier::Village => "村级",
+            FundingTier::HouseholdContribution => "农户自缴",
+            FundingTier::Insurer => "保险公司",
+            FundingTier::Donation => "社会捐赠",
+            FundingTier::Interest => "利息",
         }
     }
 }
@@ -274,6 +311,17 @@ impl UnitLevel {
             UnitLevel::Village => "village/community",
         }
     }
+
+    /// The level's Chinese name, as in 市级单位.
+    pub const fn zh(self) -> &'static str {
+        match self {
+            UnitLevel::Province => "省级",
+            UnitLevel::City => "市级",
+            UnitLevel::County => "县（区）级",
+            UnitLevel::Township => "乡镇（街道）级",
+            UnitLevel::Village => "村（社区）级",
+        }
+    }
 }
 
 impl fmt::Display for UnitLevel {
@@ -378,6 +426,14 @@ impl InsuranceModel {
         match self {
             InsuranceModel::InsurerUnderwritten => "insurer-underwritten",
             InsuranceModel::SelfInsured => "self-insured",
+        }
+    }
+
+    /// The model's Chinese name.
+    pub const fn zh(self) -> &'static str {
+        match self {
+            InsuranceModel::InsurerUnderwritten => "保险公司承保",
+            InsuranceModel::SelfInsured => "自保",
         }
     }
 }

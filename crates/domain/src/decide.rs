@@ -17,6 +17,9 @@ use crate::ids::{BeneficiaryId, FundId, UnitCode, UserId};
 use crate::ledger::{Account, Side};
 use crate::money::{Amount, Money};
 use crate::rejection::Rejection;
+use crate::rejection_terms::{
+    AmountSubject, CurrentAward, FundUse, LoanAction, ReversalBlock, TextSubject, YearSubject,
+};
 use crate::state::{AwardKind, Beneficiary, BeneficiaryStatus, Fund, LoanStatus, State};
 
 /// Days a payment request stays open for approval; it expires after the last of them.
@@ -78,7 +81,7 @@ pub fn decide_with(
             level,
             parent,
         } => {
-            text(name, "unit name", NAME_CHARS_MAX)?;
+            text(name, TextSubject::UnitName, NAME_CHARS_MAX)?;
             if state.unit(unit).is_some() {
                 return Err(Rejection::UnitExists { unit: unit.clone() });
             }
@@ -126,13 +129,13 @@ pub fn decide_with(
             approval_threshold,
             insurance_model,
         } => {
-            text(name, "fund name", NAME_CHARS_MAX)?;
+            text(name, TextSubject::FundName, NAME_CHARS_MAX)?;
             if state.fund(fund).is_some() {
                 return Err(Rejection::FundExists { fund: fund.clone() });
             }
             known_unit(state, unit)?;
             if let Some(year) = fiscal_year {
-                year_in_range("fiscal year", *year)?;
+                year_in_range(YearSubject::FiscalYear, *year)?;
             }
             match (programme, insurance_model) {
                 (Programme::Insurance, None) => {
@@ -192,8 +195,12 @@ pub fn decide_with(
             reference,
         } => {
             let f = known_fund(state, fund)?;
-            positive(*amount, "appropriation")?;
-            optional_text(reference.as_deref(), "reference", LABEL_CHARS_MAX)?;
+            positive(*amount, AmountSubject::Appropriation)?;
+            optional_text(
+                reference.as_deref(),
+                TextSubject::Reference,
+                LABEL_CHARS_MAX,
+            )?;
             ensure_open(state, f.unit(), date)?;
             Ok(vec![Event::AppropriationCommitted {
                 fund: fund.clone(),
@@ -209,8 +216,12 @@ pub fn decide_with(
             reference,
         } => {
             let f = known_fund(state, fund)?;
-            positive(*amount, "receipt")?;
-            optional_text(reference.as_deref(), "reference", LABEL_CHARS_MAX)?;
+            positive(*amount, AmountSubject::Receipt)?;
+            optional_text(
+                reference.as_deref(),
+                TextSubject::Reference,
+                LABEL_CHARS_MAX,
+            )?;
             let t = f.tier(*tier);
             let outstanding = t.committed() - t.received();
             if amount.to_money() > outstanding {
@@ -249,14 +260,16 @@ pub fn decide_with(
                 .loan(loan)
                 .ok_or_else(|| Rejection::UnknownLoan { loan: loan.clone() })?;
             if principal.is_zero() && interest.is_zero() {
-                return Err(Rejection::AmountZero { what: "repayment" });
+                return Err(Rejection::AmountZero {
+                    what: AmountSubject::Repayment,
+                });
             }
-            not_before_loan(l, loan, date, "repayment")?;
+            not_before_loan(l, loan, date, LoanAction::Repayment)?;
             if l.status() != LoanStatus::Active {
                 return Err(Rejection::LoanNotActive {
                     loan: loan.clone(),
-                    status: l.status_label(),
-                    action: "repayment",
+                    status: l.standing(),
+                    action: LoanAction::Repayment,
                 });
             }
             if principal.to_money() > l.outstanding() {
@@ -287,12 +300,12 @@ pub fn decide_with(
             if l.status() != LoanStatus::Active || l.outstanding().is_zero() {
                 return Err(Rejection::LoanNotActive {
                     loan: loan.clone(),
-                    status: l.status_label(),
-                    action: "reschedule",
+                    status: l.standing(),
+                    action: LoanAction::Reschedule,
                 });
             }
             loan_terms(*term_months, *grace_months, *annual_rate_bp)?;
-            not_before_loan(l, loan, date, "reschedule")?;
+            not_before_loan(l, loan, date, LoanAction::Reschedule)?;
             ensure_fund_open(state, l.fund(), date)?;
             Ok(vec![Event::LoanRescheduled {
                 loan: loan.clone(),
@@ -307,15 +320,15 @@ pub fn decide_with(
             let l = state
                 .loan(loan)
                 .ok_or_else(|| Rejection::UnknownLoan { loan: loan.clone() })?;
-            text(reason, "write-off reason", REASON_CHARS_MAX)?;
+            text(reason, TextSubject::WriteOffReason, REASON_CHARS_MAX)?;
             if l.status() != LoanStatus::Active || l.outstanding().is_zero() {
                 return Err(Rejection::LoanNotActive {
                     loan: loan.clone(),
-                    status: l.status_label(),
-                    action: "write-off",
+                    status: l.standing(),
+                    action: LoanAction::WriteOff,
                 });
             }
-            not_before_loan(l, loan, date, "write-off")?;
+            not_before_loan(l, loan, date, LoanAction::WriteOff)?;
             ensure_fund_open(state, l.fund(), date)?;
             Ok(vec![Event::LoanWrittenOff {
                 loan: loan.clone(),
@@ -332,20 +345,14 @@ pub fn decide_with(
             amount,
             shares,
         } => {
-            let f = fund_for(
-                state,
-                fund,
-                |p| p == Programme::Housing,
-                "a housing grant",
-                "a housing fund",
-            )?;
+            let f = fund_for(state, fund, FundUse::HousingGrant)?;
             if state.award(award).is_some() {
                 return Err(Rejection::AwardExists {
                     award: award.clone(),
                 });
             }
             beneficiary_within(state, beneficiary, fund, f)?;
-            positive(*amount, "housing grant")?;
+            positive(*amount, AmountSubject::HousingGrant)?;
             shares_add_up(shares, *amount)?;
             ensure_open(state, f.unit(), date)?;
             Ok(vec![Event::HousingGrantAwarded {
@@ -363,7 +370,7 @@ pub fn decide_with(
             if !matches!(a.kind(), AwardKind::Housing { .. }) || a.is_reversed() {
                 return Err(Rejection::AwardKindMismatch {
                     award: award.clone(),
-                    expected: "current housing",
+                    expected: CurrentAward::Housing,
                 });
             }
             ensure_fund_open(state, a.fund(), date)?;
@@ -384,27 +391,21 @@ pub fn decide_with(
             years,
             supplement_reason,
         } => {
-            let f = fund_for(
-                state,
-                fund,
-                |p| p == Programme::Bursary,
-                "a bursary",
-                "a bursary fund",
-            )?;
+            let f = fund_for(state, fund, FundUse::Bursary)?;
             if state.award(award).is_some() {
                 return Err(Rejection::AwardExists {
                     award: award.clone(),
                 });
             }
             beneficiary_within(state, student, fund, f)?;
-            year_in_range("academic year", *academic_year)?;
-            positive(*amount, "bursary")?;
+            year_in_range(YearSubject::AcademicYear, *academic_year)?;
+            positive(*amount, AmountSubject::Bursary)?;
             if !(1..=BURSARY_YEARS_MAX).contains(years) {
                 return Err(Rejection::BursaryYearsInvalid { years: *years });
             }
             optional_text(
                 supplement_reason.as_deref(),
-                "supplement reason",
+                TextSubject::SupplementReason,
                 REASON_CHARS_MAX,
             )?;
             if supplement_reason.is_none() {
@@ -435,19 +436,13 @@ pub fn decide_with(
             fund,
             name,
         } => {
-            let f = fund_for(
-                state,
-                fund,
-                |p| p == Programme::Condolence,
-                "a condolence campaign",
-                "a condolence fund",
-            )?;
+            let f = fund_for(state, fund, FundUse::CondolenceCampaign)?;
             if state.campaign_fund(campaign).is_some() {
                 return Err(Rejection::CampaignExists {
                     campaign: campaign.clone(),
                 });
             }
-            text(name, "campaign name", NAME_CHARS_MAX)?;
+            text(name, TextSubject::CampaignName, NAME_CHARS_MAX)?;
             ensure_open(state, f.unit(), date)?;
             Ok(vec![Event::CampaignOpened {
                 campaign: campaign.clone(),
@@ -456,13 +451,7 @@ pub fn decide_with(
             }])
         }
         Command::EstimateClaimsReserve { fund, line, amount } => {
-            let f = fund_for(
-                state,
-                fund,
-                |p| p == Programme::Insurance,
-                "a claims reserve",
-                "an insurance fund",
-            )?;
+            let f = fund_for(state, fund, FundUse::ClaimsReserve)?;
             ensure_open(state, f.unit(), date)?;
             Ok(vec![Event::ClaimsReserveEstimated {
                 fund: fund.clone(),
@@ -504,7 +493,7 @@ pub fn decide_with(
             let r = state
                 .pending_request(*request)
                 .ok_or(Rejection::UnknownRequest { request: *request })?;
-            text(reason, "rejection reason", REASON_CHARS_MAX)?;
+            text(reason, TextSubject::RejectionReason, REASON_CHARS_MAX)?;
             ensure_fund_open(state, r.fund(), date)?;
             Ok(vec![Event::PaymentRejected {
                 request: *request,
@@ -579,7 +568,7 @@ pub fn decide_with(
         }
         Command::DisableUser { user, reason } => {
             active_user(state, user)?;
-            text(reason, "reason", REASON_CHARS_MAX)?;
+            text(reason, TextSubject::Reason, REASON_CHARS_MAX)?;
             keeps_an_admin(state, user)?;
             Ok(vec![Event::UserDisabled {
                 user: user.clone(),
@@ -621,7 +610,7 @@ pub fn decide_with(
                     token: token.short(),
                 });
             }
-            text(reason, "reason", REASON_CHARS_MAX)?;
+            text(reason, TextSubject::Reason, REASON_CHARS_MAX)?;
             Ok(vec![Event::TokenRevoked {
                 token: *token,
                 user: t.user().clone(),
@@ -630,7 +619,7 @@ pub fn decide_with(
         }
         Command::GrantPersonalDataAccess { user, reason } => {
             active_user(state, user)?;
-            text(reason, "reason", REASON_CHARS_MAX)?;
+            text(reason, TextSubject::Reason, REASON_CHARS_MAX)?;
             if state
                 .access()
                 .user(user)
@@ -648,7 +637,7 @@ pub fn decide_with(
                 active_user(state, user)?;
                 return Err(Rejection::PersonalDataAccessNotGranted { user: user.clone() });
             }
-            text(reason, "reason", REASON_CHARS_MAX)?;
+            text(reason, TextSubject::Reason, REASON_CHARS_MAX)?;
             Ok(vec![Event::PersonalDataAccessWithdrawn {
                 user: user.clone(),
                 reason: reason.clone(),
@@ -660,8 +649,8 @@ pub fn decide_with(
             purpose,
         } => {
             usable_beneficiary(state, beneficiary)?;
-            text(purpose, "purpose", REASON_CHARS_MAX)?;
-            no_personal_digits(purpose, "purpose")?;
+            text(purpose, TextSubject::Purpose, REASON_CHARS_MAX)?;
+            no_personal_digits(purpose, TextSubject::Purpose)?;
             Ok(vec![Event::PersonalDataAccessed {
                 beneficiary: beneficiary.clone(),
                 action: *action,
@@ -678,8 +667,8 @@ pub fn decide_with(
                 });
             }
             not_erased(state, beneficiary)?;
-            text(reason, "reason", REASON_CHARS_MAX)?;
-            no_personal_digits(reason, "reason")?;
+            text(reason, TextSubject::Reason, REASON_CHARS_MAX)?;
+            no_personal_digits(reason, TextSubject::Reason)?;
             Ok(vec![Event::BeneficiaryRestricted {
                 beneficiary: beneficiary.clone(),
                 reason: reason.clone(),
@@ -695,8 +684,8 @@ pub fn decide_with(
                     beneficiary: beneficiary.clone(),
                 });
             }
-            text(reason, "reason", REASON_CHARS_MAX)?;
-            no_personal_digits(reason, "reason")?;
+            text(reason, TextSubject::Reason, REASON_CHARS_MAX)?;
+            no_personal_digits(reason, TextSubject::Reason)?;
             Ok(vec![Event::BeneficiaryRestrictionLifted {
                 beneficiary: beneficiary.clone(),
                 reason: reason.clone(),
@@ -707,8 +696,8 @@ pub fn decide_with(
             reason,
         } => {
             not_erased(state, beneficiary)?;
-            text(reason, "reason", REASON_CHARS_MAX)?;
-            no_personal_digits(reason, "reason")?;
+            text(reason, TextSubject::Reason, REASON_CHARS_MAX)?;
+            no_personal_digits(reason, TextSubject::Reason)?;
             Ok(vec![Event::BeneficiaryErased {
                 beneficiary: beneficiary.clone(),
                 reason: reason.clone(),
@@ -722,7 +711,7 @@ fn not_before_loan(
     l: &crate::state::Loan,
     loan: &crate::ids::LoanId,
     date: NaiveDate,
-    action: &'static str,
+    action: LoanAction,
 ) -> Result<(), Rejection> {
     if date < l.disbursed_on() {
         return Err(Rejection::BeforeDisbursement {
@@ -806,37 +795,25 @@ fn prepare(state: &State, payment: &Payment, ctx: &CommandContext) -> Result<Pre
     let date = ctx.effective_date;
     let (event, fund) = match payment {
         Payment::Loan(l) => {
-            let f = fund_for(
-                state,
-                &l.fund,
-                Programme::lends,
-                "a loan",
-                "a Happiness Project or revolving fund",
-            )?;
+            let f = fund_for(state, &l.fund, FundUse::Loan)?;
             if state.loan(&l.loan).is_some() {
                 return Err(Rejection::LoanExists {
                     loan: l.loan.clone(),
                 });
             }
             beneficiary_within(state, &l.beneficiary, &l.fund, f)?;
-            positive(l.principal, "loan principal")?;
+            positive(l.principal, AmountSubject::LoanPrincipal)?;
             loan_terms(l.term_months, l.grace_months, l.annual_rate_bp)?;
-            optional_text(l.batch.as_deref(), "batch label", LABEL_CHARS_MAX)?;
+            optional_text(l.batch.as_deref(), TextSubject::BatchLabel, LABEL_CHARS_MAX)?;
             ensure_open(state, f.unit(), date)?;
             (Event::LoanDisbursed(l.clone()), l.fund.clone())
         }
         Payment::Grant(g) => {
-            let f = fund_for(
-                state,
-                &g.fund,
-                |p| p == Programme::HappinessProject,
-                "a grant",
-                "a Happiness Project fund",
-            )?;
+            let f = fund_for(state, &g.fund, FundUse::Grant)?;
             beneficiary_within(state, &g.beneficiary, &g.fund, f)?;
-            positive(g.amount, "grant")?;
+            positive(g.amount, AmountSubject::Grant)?;
             shares_add_up(&g.shares, g.amount)?;
-            optional_text(g.batch.as_deref(), "batch label", LABEL_CHARS_MAX)?;
+            optional_text(g.batch.as_deref(), TextSubject::BatchLabel, LABEL_CHARS_MAX)?;
             ensure_open(state, f.unit(), date)?;
             (Event::GrantPaid(g.clone()), g.fund.clone())
         }
@@ -849,10 +826,10 @@ fn prepare(state: &State, payment: &Payment, ctx: &CommandContext) -> Result<Pre
             if !matches!(a.kind(), AwardKind::Housing { .. }) || a.is_reversed() {
                 return Err(Rejection::AwardKindMismatch {
                     award: h.award.clone(),
-                    expected: "current housing",
+                    expected: CurrentAward::Housing,
                 });
             }
-            positive(h.amount, "instalment")?;
+            positive(h.amount, AmountSubject::Instalment)?;
             shares_add_up(&h.shares, h.amount)?;
             for share in h.shares.shares() {
                 let remaining = a.remaining_for(share.tier);
@@ -892,11 +869,11 @@ fn prepare(state: &State, payment: &Payment, ctx: &CommandContext) -> Result<Pre
                 _ => {
                     return Err(Rejection::AwardKindMismatch {
                         award: b.award.clone(),
-                        expected: "current bursary",
+                        expected: CurrentAward::Bursary,
                     })
                 }
             };
-            positive(b.amount, "instalment")?;
+            positive(b.amount, AmountSubject::Instalment)?;
             let remaining = a.remaining_for(tier);
             if b.amount.to_money() > remaining {
                 return Err(Rejection::InstalmentExceedsAward {
@@ -928,10 +905,10 @@ fn prepare(state: &State, payment: &Payment, ctx: &CommandContext) -> Result<Pre
                     })?;
             let f = known_fund(state, fund)?;
             beneficiary_within(state, &c.beneficiary, fund, f)?;
-            positive(c.amount, "condolence payment")?;
+            positive(c.amount, AmountSubject::CondolencePayment)?;
             shares_add_up(&c.shares, c.amount)?;
             if let crate::catalogue::CondolenceForm::Goods { description } = &c.form {
-                text(description, "goods description", REASON_CHARS_MAX)?;
+                text(description, TextSubject::GoodsDescription, REASON_CHARS_MAX)?;
             }
             ensure_open(state, f.unit(), date)?;
             (
@@ -948,15 +925,9 @@ fn prepare(state: &State, payment: &Payment, ctx: &CommandContext) -> Result<Pre
             )
         }
         Payment::Claim(c) => {
-            let f = fund_for(
-                state,
-                &c.fund,
-                |p| p == Programme::Insurance,
-                "a claim",
-                "an insurance fund",
-            )?;
+            let f = fund_for(state, &c.fund, FundUse::Claim)?;
             beneficiary_within(state, &c.beneficiary, &c.fund, f)?;
-            positive(c.amount, "claim")?;
+            positive(c.amount, AmountSubject::Claim)?;
             let model = f
                 .insurance_model()
                 .ok_or_else(|| Rejection::InsuranceModelRequired {
@@ -970,15 +941,13 @@ fn prepare(state: &State, payment: &Payment, ctx: &CommandContext) -> Result<Pre
                 (ClaimPayer::Fund { .. }, InsuranceModel::InsurerUnderwritten) => {
                     return Err(Rejection::ClaimPayerMismatch {
                         fund: c.fund.clone(),
-                        model: model.label(),
-                        hint: "its claims are paid by the insurer and recorded without charging the fund",
+                        model,
                     });
                 }
                 (ClaimPayer::Insurer, InsuranceModel::SelfInsured) => {
                     return Err(Rejection::ClaimPayerMismatch {
                         fund: c.fund.clone(),
-                        model: model.label(),
-                        hint: "its claims are paid from the fund, so name the tiers that pay",
+                        model,
                     });
                 }
             }
@@ -986,14 +955,8 @@ fn prepare(state: &State, payment: &Payment, ctx: &CommandContext) -> Result<Pre
             (Event::ClaimPaid(c.clone()), c.fund.clone())
         }
         Payment::Premium(p) => {
-            let f = fund_for(
-                state,
-                &p.fund,
-                |x| x == Programme::Insurance,
-                "a premium",
-                "an insurance fund",
-            )?;
-            positive(p.tax_inclusive, "premium")?;
+            let f = fund_for(state, &p.fund, FundUse::Premium)?;
+            positive(p.tax_inclusive, AmountSubject::Premium)?;
             if p.tax_exclusive > p.tax_inclusive {
                 return Err(Rejection::PremiumTaxInconsistent {
                     tax_exclusive: p.tax_exclusive,
@@ -1040,7 +1003,7 @@ fn decide_reversal(
     ctx: &CommandContext,
     reversal_record: &dyn Fn(u64) -> Option<Reversible>,
 ) -> Result<Vec<Event>, Rejection> {
-    text(reason, "reversal reason", REASON_CHARS_MAX)?;
+    text(reason, TextSubject::ReversalReason, REASON_CHARS_MAX)?;
     if position >= state.next_position() {
         return Err(Rejection::UnknownEvent { position });
     }
@@ -1066,17 +1029,17 @@ fn decide_reversal(
             &looked_up
         }
     };
-    let blocked = |why: String| Rejection::ReversalBlocked { position, why };
+    let blocked = |why: ReversalBlock| Rejection::ReversalBlocked { position, why };
     let fund = known_fund(state, record.fund())?;
     match record {
         Reversible::Commitment { tier, amount, .. } => {
             let t = fund.tier(*tier);
             if t.committed() - *amount < t.received() {
-                return Err(blocked(format!(
-                    "the {tier} tier has received {} of its {} commitment, more than would remain; reverse receipts first",
-                    t.received(),
-                    t.committed()
-                )));
+                return Err(blocked(ReversalBlock::ReceiptsExceedCommitment {
+                    tier: *tier,
+                    received: t.received(),
+                    committed: t.committed(),
+                }));
             }
         }
         Reversible::Loan { loan, .. } => {
@@ -1088,9 +1051,9 @@ fn decide_reversal(
                 || !l.repayments.is_empty()
                 || !l.interest_paid().is_zero()
             {
-                return Err(blocked(format!(
-                    "loan {loan} has later repayments, a reschedule or a write-off; reverse those first"
-                )));
+                return Err(blocked(ReversalBlock::LoanHasLaterEntries {
+                    loan: loan.clone(),
+                }));
             }
         }
         Reversible::Repayment { loan, .. } => {
@@ -1098,15 +1061,15 @@ fn decide_reversal(
                 .loan(loan)
                 .ok_or_else(|| Rejection::UnknownLoan { loan: loan.clone() })?;
             if l.status() != LoanStatus::Active {
-                return Err(blocked(format!(
-                    "loan {loan} is {}; reverse that first",
-                    l.status_label()
-                )));
+                return Err(blocked(ReversalBlock::LoanNotActive {
+                    loan: loan.clone(),
+                    standing: l.standing(),
+                }));
             }
             if l.schedule.from_position > position {
-                return Err(blocked(format!(
-                    "loan {loan} was rescheduled after this repayment"
-                )));
+                return Err(blocked(ReversalBlock::RescheduledAfter {
+                    loan: loan.clone(),
+                }));
             }
         }
         Reversible::HousingAward { award, .. } | Reversible::BursaryAward { award, .. } => {
@@ -1114,10 +1077,10 @@ fn decide_reversal(
                 award: award.clone(),
             })?;
             if a.instalments() > 0 {
-                return Err(blocked(format!(
-                    "award {award} has {} paid instalment(s); reverse them first",
-                    a.instalments()
-                )));
+                return Err(blocked(ReversalBlock::InstalmentsPaid {
+                    award: award.clone(),
+                    instalments: a.instalments(),
+                }));
             }
         }
         Reversible::Receipt { .. }
@@ -1200,20 +1163,13 @@ fn known_fund<'a>(state: &'a State, fund: &FundId) -> Result<&'a Fund, Rejection
         .ok_or_else(|| Rejection::UnknownFund { fund: fund.clone() })
 }
 
-fn fund_for<'a>(
-    state: &'a State,
-    fund: &FundId,
-    accepts: impl Fn(Programme) -> bool,
-    action: &'static str,
-    expected: &'static str,
-) -> Result<&'a Fund, Rejection> {
+fn fund_for<'a>(state: &'a State, fund: &FundId, action: FundUse) -> Result<&'a Fund, Rejection> {
     let f = known_fund(state, fund)?;
-    if !accepts(f.programme()) {
+    if !action.accepts(f.programme()) {
         return Err(Rejection::ProgrammeMismatch {
             fund: fund.clone(),
             programme: f.programme(),
             action,
-            expected,
         });
     }
     Ok(f)
@@ -1243,7 +1199,7 @@ fn ensure_fund_open(state: &State, fund: &FundId, date: NaiveDate) -> Result<(),
 pub const PERSONAL_DIGITS_MAX: usize = 10;
 
 /// Refuses free text holding a run of more than [`PERSONAL_DIGITS_MAX`] digits.
-fn no_personal_digits(text: &str, what: &'static str) -> Result<(), Rejection> {
+fn no_personal_digits(text: &str, what: TextSubject) -> Result<(), Rejection> {
     let longest = text
         .split(|c: char| !c.is_ascii_digit())
         .map(str::len)
@@ -1314,7 +1270,7 @@ fn beneficiary_within(
     Ok(())
 }
 
-fn positive(amount: Amount, what: &'static str) -> Result<(), Rejection> {
+fn positive(amount: Amount, what: AmountSubject) -> Result<(), Rejection> {
     if amount.is_zero() {
         return Err(Rejection::AmountZero { what });
     }
@@ -1354,7 +1310,7 @@ fn loan_terms(term_months: u16, grace_months: u16, annual_rate_bp: u16) -> Resul
     Ok(())
 }
 
-fn text(value: &str, what: &'static str, max_chars: usize) -> Result<(), Rejection> {
+fn text(value: &str, what: TextSubject, max_chars: usize) -> Result<(), Rejection> {
     let trimmed = value.trim();
     if trimmed.is_empty() || value.chars().count() > max_chars {
         return Err(Rejection::TextInvalid { what, max_chars });
@@ -1364,13 +1320,13 @@ fn text(value: &str, what: &'static str, max_chars: usize) -> Result<(), Rejecti
 
 fn optional_text(
     value: Option<&str>,
-    what: &'static str,
+    what: TextSubject,
     max_chars: usize,
 ) -> Result<(), Rejection> {
     value.map_or(Ok(()), |v| text(v, what, max_chars))
 }
 
-fn year_in_range(what: &'static str, year: i32) -> Result<(), Rejection> {
+fn year_in_range(what: YearSubject, year: i32) -> Result<(), Rejection> {
     if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
         return Err(Rejection::YearInvalid { what, year });
     }

@@ -19,6 +19,8 @@ pub mod money;
 pub mod openapi;
 pub mod rates;
 pub mod rejection;
+pub mod rejection_terms;
+mod rejection_zh;
 pub mod scenario;
 pub mod state;
 
@@ -42,4 +44,8 @@ pub use ledger::{Account, Posting, Side};
 pub use money::{Amount, AmountError, Money, AMOUNT_MAX_YUAN};
 pub use rates::Percent;
 pub use rejection::Rejection;
+pub use rejection_terms::{
+    Activity, AmountSubject, CurrentAward, FundUse, LoanAction, LoanStanding, ReversalBlock,
+    TextSubject, YearSubject,
+};
 pub use state::{evolve, Beneficiary, BeneficiaryStatus, FundBalance, State};

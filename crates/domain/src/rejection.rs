@@ -3,16 +3,23 @@
 use chrono::NaiveDate;
 
 use crate::access::Role;
-use crate::catalogue::{FundingTier, Period, Programme, TierSplitError, UnitLevel};
+use crate::catalogue::{FundingTier, InsuranceModel, Period, Programme, TierSplitError, UnitLevel};
 use crate::ids::{AwardId, BeneficiaryId, CampaignId, FundId, LoanId, UnitCode, UserId};
 use crate::money::{Amount, AmountError, Money};
+use crate::rejection_terms::{
+    claim_payer_hint, Activity, AmountSubject, CurrentAward, FundUse, LoanAction, LoanStanding,
+    ReversalBlock, TextSubject, YearSubject,
+};
 
 /// Why `decide` refused a command. Nothing was recorded.
+///
+/// `Display` is the English message; [`Rejection::detail_zh`] says the same in Chinese.
+/// Never serialised: a rejection is answered, not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// A payment, share or appropriation of ¥0.00.
     #[error("the {what} must be more than ¥0.00")]
-    AmountZero { what: &'static str },
+    AmountZero { what: AmountSubject },
     /// An amount that could not be read (negative, too many decimals, malformed); raised
     /// where amounts are parsed, before a command exists.
     #[error(transparent)]
@@ -25,13 +32,10 @@ pub enum Rejection {
     TierSharesMismatch { shares_total: Money, amount: Amount },
     /// A name, reason or label that is empty or too long.
     #[error("the {what} must be between 1 and {max_chars} characters")]
-    TextInvalid {
-        what: &'static str,
-        max_chars: usize,
-    },
+    TextInvalid { what: TextSubject, max_chars: usize },
     /// A year outside the ledger's range.
     #[error("the {what} {year} is outside the years 1980 to 2200")]
-    YearInvalid { what: &'static str, year: i32 },
+    YearInvalid { what: YearSubject, year: i32 },
 
     /// The unit does not exist.
     #[error("unknown unit {unit}; register the unit first")]
@@ -74,12 +78,11 @@ pub enum Rejection {
     #[error("fund {fund} is a {programme} fund and cannot have an insurance model")]
     InsuranceModelNotApplicable { fund: FundId, programme: Programme },
     /// The command does not fit the fund's programme (a claim against a bursary fund).
-    #[error("fund {fund} is a {programme} fund; {action} needs {expected}")]
+    #[error("fund {fund} is a {programme} fund; {action} needs {}", action.expected())]
     ProgrammeMismatch {
         fund: FundId,
         programme: Programme,
-        action: &'static str,
-        expected: &'static str,
+        action: FundUse,
     },
 
     /// The beneficiary does not exist.
@@ -126,8 +129,8 @@ pub enum Rejection {
     #[error("loan {loan} is {status} and cannot take a {action}")]
     LoanNotActive {
         loan: LoanId,
-        status: &'static str,
-        action: &'static str,
+        status: LoanStanding,
+        action: LoanAction,
     },
     /// A repayment's principal is above the outstanding principal.
     #[error("loan {loan} has {outstanding} outstanding; the repayment's principal is {principal}")]
@@ -156,7 +159,7 @@ pub enum Rejection {
     #[error("award {award} is not a {expected} award")]
     AwardKindMismatch {
         award: AwardId,
-        expected: &'static str,
+        expected: CurrentAward,
     },
     /// A second bursary for the same student, academic year and tier.
     #[error("student {student} already has a {tier} bursary for academic year {academic_year} (award {existing}); this would pay twice, so mark the award as a supplement with a reason if it is intended")]
@@ -186,12 +189,8 @@ pub enum Rejection {
     CampaignExists { campaign: CampaignId },
 
     /// A claim payer that does not match the fund's insurance model.
-    #[error("fund {fund} is {model}: {hint}")]
-    ClaimPayerMismatch {
-        fund: FundId,
-        model: &'static str,
-        hint: &'static str,
-    },
+    #[error("fund {fund} is {}: {}", model.label(), claim_payer_hint(*model))]
+    ClaimPayerMismatch { fund: FundId, model: InsuranceModel },
     /// The tax-exclusive premium is above the tax-inclusive one.
     #[error("the premium excluding tax ({tax_exclusive}) cannot be above the premium including tax ({tax_inclusive})")]
     PremiumTaxInconsistent {
@@ -250,7 +249,7 @@ pub enum Rejection {
     CannotReverseReversal { position: u64 },
     /// Later events depend on the one to reverse.
     #[error("the event at position {position} cannot be reversed: {why}")]
-    ReversalBlocked { position: u64, why: String },
+    ReversalBlocked { position: u64, why: ReversalBlock },
 
     /// A repayment, reschedule or write-off dated before the loan was disbursed.
     #[error("loan {loan} was disbursed on {disbursed_on}; a {action} dated {date} cannot come before it")]
@@ -258,7 +257,7 @@ pub enum Rejection {
         loan: LoanId,
         disbursed_on: NaiveDate,
         date: NaiveDate,
-        action: &'static str,
+        action: LoanAction,
     },
 
     /// The acting user is not registered.
@@ -275,7 +274,7 @@ pub enum Rejection {
     NotPermitted {
         user: UserId,
         role: Role,
-        action: &'static str,
+        action: Activity,
     },
     /// The command touches a unit outside the user's subtree.
     #[error("user {user} works within unit {scope}, and {} lies outside it", match unit { Some(u) => format!("unit {u}"), None => "the whole ledger".to_string() })]
@@ -331,7 +330,7 @@ pub enum Rejection {
     BeneficiaryNotRestricted { beneficiary: BeneficiaryId },
     /// Free text that would put personal information into the immutable log.
     #[error("the {what} holds a run of {digits} digits, which looks like an ID, phone or bank-card number; personal information never goes into the log: describe the purpose without it")]
-    PersonalDigits { what: &'static str, digits: usize },
+    PersonalDigits { what: TextSubject, digits: usize },
     /// Restricting a beneficiary twice.
     #[error("beneficiary {beneficiary} is already restricted")]
     BeneficiaryAlreadyRestricted { beneficiary: BeneficiaryId },

@@ -19,6 +19,7 @@ use crate::event::{Event, Purpose, Recorded, Reversible};
 use crate::ids::{AwardId, BeneficiaryId, CampaignId, FundId, LoanId, UnitCode, UserId};
 use crate::money::{Amount, Money};
 use crate::rates::{self, Percent};
+use crate::rejection_terms::LoanStanding;
 
 /// An organisational unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -430,13 +431,18 @@ impl Loan {
     pub fn status(&self) -> LoanStatus {
         self.status
     }
-    /// A lowercase status label for messages: active, repaid, written off, reversed.
+    /// A lowercase status label for messages: active, fully repaid, written off, reversed.
     pub fn status_label(&self) -> &'static str {
+        self.standing().en()
+    }
+    /// Where the loan stands, as a message names it: its status, and for an active loan
+    /// whether it is fully repaid.
+    pub fn standing(&self) -> LoanStanding {
         match self.status {
-            LoanStatus::Active if self.outstanding.is_zero() => "fully repaid",
-            LoanStatus::Active => "active",
-            LoanStatus::WrittenOff => "written off",
-            LoanStatus::Reversed => "reversed",
+            LoanStatus::Active if self.outstanding.is_zero() => LoanStanding::FullyRepaid,
+            LoanStatus::Active => LoanStanding::Active,
+            LoanStatus::WrittenOff => LoanStanding::WrittenOff,
+            LoanStatus::Reversed => LoanStanding::Reversed,
         }
     }
     /// Principal outstanding now.

@@ -19,8 +19,8 @@ use ledger_domain::{
     authorize, decide, evolve, Amount, AwardId, BeneficiaryCategory, BeneficiaryId,
     BursaryInstalment, CampaignId, ClaimPayer, ClaimPayment, Command, CommandContext,
     CondolenceForm, CondolencePayment, Event, FundId, FundingTier, GrantModality, GrantPayment,
-    HousingInstalment, LoanDisbursement, LoanId, PolicyLine, PremiumPayment, Recorded, TierShare,
-    TierSplit, UserId,
+    HousingInstalment, LoanDisbursement, LoanId, PolicyLine, PremiumPayment, Recorded, Rejection,
+    TierShare, TierSplit, UserId,
 };
 use ledger_engine::{Accepted, Engine, EngineError, Submission};
 use ledger_store::{Backend, CommandId};
@@ -1012,6 +1012,42 @@ pub struct ImportOptions {
     /// The date and time the dry run decides at (the engine stamps its own time when it
     /// records): normally now. Rows dated after it are rejected.
     pub now: NaiveDateTime,
+    /// The language of a refused row's reason when a rule of the ledger refused it (the
+    /// domain's rejection) or it names another actor. A row that does not parse (a bad
+    /// date, an unknown tier, a missing column) is described in English either way.
+    pub language: Language,
+}
+
+/// The language of the reasons in the rejects file and the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Language {
+    /// The English of the command line and the API.
+    #[default]
+    English,
+    /// 简体中文, for clerks who import from the web workspace in Chinese.
+    Chinese,
+}
+
+impl Language {
+    /// A rejection's reason in this language.
+    fn rejection(self, rejection: &Rejection) -> String {
+        match self {
+            Language::English => rejection.to_string(),
+            Language::Chinese => rejection.detail_zh(),
+        }
+    }
+
+    /// Why a row naming another actor is refused, in this language.
+    fn other_actor(self, row: &UserId, importer: &UserId) -> String {
+        match self {
+            Language::English => format!(
+                "the row names {row} as 经办人 actor, but the file is imported by {importer}; a member of staff records only as themselves"
+            ),
+            Language::Chinese => format!(
+                "该行的经办人为 {row}，而导入本文件的是 {importer}；工作人员只能以本人身份记账"
+            ),
+        }
+    }
 }
 
 impl ImportOptions {
@@ -1029,6 +1065,7 @@ impl ImportOptions {
             actor,
             skip_bad_rows,
             now,
+            language: Language::English,
         }
     }
 }
@@ -1120,10 +1157,12 @@ pub fn import_payments<B: Backend>(
                     duplicate: true, ..
                 }) => summary.duplicates += 1,
                 Ok(_) => summary.applied += 1,
+                Err(EngineError::Rejected(rejection)) => late_rejects.push(RowError {
+                    line: row.line,
+                    reason: options.language.rejection(&rejection),
+                }),
                 Err(
-                    e @ (EngineError::Rejected(_)
-                    | EngineError::InvalidInput { .. }
-                    | EngineError::CommandIdConflict { .. }),
+                    e @ (EngineError::InvalidInput { .. } | EngineError::CommandIdConflict { .. }),
                 ) => late_rejects.push(RowError {
                     line: row.line,
                     reason: e.to_string(),
@@ -1190,10 +1229,7 @@ fn dry_run<B: Backend>(
         } else {
             errors.push(RowError {
                 line: row.line,
-                reason: format!(
-                    "the row names {} as 经办人 actor, but the file is imported by {}; a member of staff records only as themselves",
-                    row.actor, options.actor
-                ),
+                reason: options.language.other_actor(&row.actor, &options.actor),
             });
             continue;
         };
@@ -1223,7 +1259,7 @@ fn dry_run<B: Backend>(
             }
             Err(rejection) => errors.push(RowError {
                 line: row.line,
-                reason: rejection.to_string(),
+                reason: options.language.rejection(&rejection),
             }),
         }
     }

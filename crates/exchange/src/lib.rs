@@ -59,8 +59,8 @@ use ledger_store::StoreError;
 
 pub use csv_export::{export_csv, CsvExportOptions, CSV_EXPORT_COLUMNS};
 pub use import::{
-    import_payments, parse_payments, ImportOptions, ImportSummary, PaymentFile, PaymentRow,
-    RowError, IMPORT_BYTES_MAX, IMPORT_COLUMNS, IMPORT_ROWS_MAX, IMPORT_WINDOW_ROWS,
+    import_payments, parse_payments, ImportOptions, ImportSummary, Language, PaymentFile,
+    PaymentRow, RowError, IMPORT_BYTES_MAX, IMPORT_COLUMNS, IMPORT_ROWS_MAX, IMPORT_WINDOW_ROWS,
 };
 pub use jsonl::{export_jsonl, JSONL_FORMAT, JSONL_VERSION};
 pub use restore::{restore_jsonl, RecordCopier, COPY_BATCH_RECORDS};

@@ -13,7 +13,8 @@ use common::*;
 use ledger_domain::{Amount, Command, FundId, FundingTier, LoanId};
 use ledger_engine::{Engine, Submission};
 use ledger_exchange::{
-    import_payments, parse_payments, ExchangeError, ImportOptions, ImportSummary, RowError,
+    import_payments, parse_payments, ExchangeError, ImportOptions, ImportSummary, Language,
+    RowError,
 };
 use ledger_store::{HashAlgorithm, MemoryBackend};
 
@@ -28,6 +29,7 @@ fn options(skip_bad_rows: bool) -> ImportOptions {
         actor: user("clerk-0042"),
         skip_bad_rows,
         now: now(),
+        language: Language::English,
     }
 }
 
@@ -363,6 +365,51 @@ fn an_overdraft_found_by_the_dry_run_is_reported_at_its_row() {
 }
 
 #[test]
+fn a_chinese_import_gives_the_ledgers_reasons_in_chinese_in_the_same_columns() {
+    let engine = ledger();
+    let bytes = file(&[
+        &loan_row("L0200", "30000.00"),
+        &loan_row("L0201", "15000.00"),
+        "repayment,2021-08-01,,,L0001,100.00,,,",
+    ]);
+    let mut rejects = Vec::new();
+    let result = import_payments(
+        &engine,
+        &bytes,
+        &ImportOptions {
+            language: Language::Chinese,
+            ..options(false)
+        },
+        &mut rejects,
+        &mut |_, _| {},
+    );
+    let Err(ExchangeError::RowsRejected { errors }) = result else {
+        panic!("expected rows rejected, got {result:?}");
+    };
+    assert_eq!(lines_of(&errors), [3]);
+    assert_eq!(
+        errors[0].reason,
+        "资金 SM-2021-REV 的市级可用余额为 ¥10,000.00，本次支付需要 ¥15,000.00"
+    );
+    // The rejects file keeps its columns: the row as it was, its line, the reason.
+    let (_, english) = import(&engine, &bytes, false);
+    let chinese = String::from_utf8(rejects).unwrap();
+    let english = String::from_utf8(english).unwrap();
+    assert_eq!(chinese.lines().next(), english.lines().next());
+    let row = chinese.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("loan,2021-07-01,SM-2021-REV,H0004,L0201,15000.00"),
+        "{row}"
+    );
+    assert!(
+        row.ends_with(
+            ",3,\"资金 SM-2021-REV 的市级可用余额为 ¥10,000.00，本次支付需要 ¥15,000.00\""
+        ),
+        "{row}"
+    );
+}
+
+#[test]
 fn personal_information_is_refused() {
     let engine = ledger();
     let head = engine.log().unwrap().head();
@@ -505,6 +552,7 @@ fn an_importer_without_the_right_role_applies_nothing() {
             actor: user("stranger"),
             skip_bad_rows: false,
             now: now(),
+            language: Language::English,
         },
         &mut rejects,
         &mut |_, _| {},

@@ -5,10 +5,12 @@
 //! ledger's users ([`ledger_domain::Access::sign_in`]), which gives the caller's role and
 //! unit scope. Writes go through [`Engine::submit_checked_async`], so the single writer
 //! checks role and scope with the rules; reads check scope here. Money is always a
-//! decimal string. Errors are `application/problem+json` ([`problem`]). docs/API.md is
-//! the manual.
+//! decimal string. Errors are `application/problem+json` ([`problem`]), with a domain
+//! rejection's detail in Chinese for a caller whose `Accept-Language` prefers it
+//! ([`language`]). docs/API.md is the manual.
 
 pub mod auth;
+pub mod language;
 pub mod metrics;
 pub mod openapi;
 mod people;
@@ -175,13 +177,14 @@ pub fn router<B: Backend + 'static>(app: Arc<App<B>>) -> Router {
     let api = routes::<B>()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    api.layer(middleware::from_fn_with_state(
-        app.clone(),
-        count_request::<B>,
-    ))
-    .layer(DefaultBodyLimit::max(app.limits.body_bytes))
-    .layer(ConcurrencyLimitLayer::new(app.limits.concurrent_requests))
-    .with_state(app)
+    api.layer(middleware::from_fn(language::negotiate))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            count_request::<B>,
+        ))
+        .layer(DefaultBodyLimit::max(app.limits.body_bytes))
+        .layer(ConcurrencyLimitLayer::new(app.limits.concurrent_requests))
+        .with_state(app)
 }
 
 /// Serves until `shutdown` resolves, then stops taking connections and lets requests

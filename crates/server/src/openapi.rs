@@ -29,7 +29,7 @@ pub(crate) const WRITERS: &str = "Clerks record money within their scope, approv
 #[openapi(
     info(
         title = "Welfare Ledger API",
-        description = "An append-only, hash-chained ledger of family-planning association (计生协) welfare funds. Money is always a decimal string with two decimals; errors are application/problem+json. docs/API.md is the manual.",
+        description = "An append-only, hash-chained ledger of family-planning association (计生协) welfare funds. Money is always a decimal string with two decimals; errors are application/problem+json, and a command refused by a rule of the ledger has its detail in 简体中文 when Accept-Language ranks Chinese above English (Content-Language says which). docs/API.md is the manual.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(

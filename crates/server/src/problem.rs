@@ -1,5 +1,7 @@
 //! Errors as RFC 9457 `application/problem+json`: a stable `code`, a `detail` a person
-//! can act on (naming the numbers), and the status that fits the error class.
+//! can act on (naming the numbers), and the status that fits the error class. A domain
+//! rejection also has its detail in Chinese, which [`crate::language`] answers to a
+//! caller whose `Accept-Language` prefers it.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -8,12 +10,16 @@ use ledger_engine::EngineError;
 use ledger_projections::QueryError;
 use serde::Serialize;
 
+use crate::language::{ChineseProblem, ENGLISH};
+
 /// One error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub status: StatusCode,
     pub code: String,
     pub detail: String,
+    /// The detail in Chinese, for an error that has one (a domain rejection).
+    pub detail_zh: Option<String>,
     /// Seconds after which a retry may succeed (the `Retry-After` header of a 503).
     pub retry_after_seconds: Option<u64>,
     /// For a refused group of commands: the index of the command refused.
@@ -37,7 +43,9 @@ pub(crate) struct ProblemBody {
     /// A stable machine code (docs/API.md lists them).
     #[schema(example = "insufficient_funds")]
     code: String,
-    /// What went wrong, with the numbers, and what to do.
+    /// What went wrong, with the numbers, and what to do: in English, or for a domain
+    /// rejection in Chinese when `Accept-Language` prefers it (`Content-Language` says
+    /// which).
     detail: String,
     /// Only for a refused group of commands (`POST /api/v1/command-groups`): the index
     /// in `commands` of the command refused; none of the group was recorded.
@@ -51,6 +59,7 @@ impl Problem {
             status,
             code: code.into(),
             detail: detail.into(),
+            detail_zh: None,
             retry_after_seconds: None,
             command_index: None,
         }
@@ -75,10 +84,17 @@ impl Problem {
     pub fn internal(detail: impl Into<String>) -> Self {
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
     }
-}
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    /// A domain rejection: its status, code and detail, in English and in Chinese.
+    pub fn rejected(status: StatusCode, rejection: &Rejection) -> Self {
+        Problem {
+            detail_zh: Some(rejection.detail_zh()),
+            ..Problem::new(status, rejection.code(), rejection.to_string())
+        }
+    }
+
+    /// The problem+json body with `detail`.
+    fn body(&self, detail: &str) -> Vec<u8> {
         let body = ProblemBody {
             kind: format!("/problems/{}", self.code),
             title: self
@@ -87,16 +103,30 @@ impl IntoResponse for Problem {
                 .unwrap_or("Error")
                 .to_string(),
             status: self.status.as_u16(),
-            code: self.code,
-            detail: self.detail,
+            code: self.code.clone(),
+            detail: detail.to_string(),
             command_index: self.command_index,
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut response = (self.status, bytes).into_response();
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let chinese = self.detail_zh.as_deref().map(|zh| self.body(zh));
+        let mut response = (self.status, self.body(&self.detail)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(ENGLISH));
+        if let Some(body) = chinese {
+            response
+                .extensions_mut()
+                .insert(ChineseProblem(body.into()));
+        }
         if let Some(seconds) = self.retry_after_seconds {
             response
                 .headers_mut()
@@ -142,11 +172,7 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
 
 impl From<Rejection> for Problem {
     fn from(rejection: Rejection) -> Self {
-        Problem::new(
-            rejection_status(&rejection),
-            rejection.code(),
-            rejection.to_string(),
-        )
+        Problem::rejected(rejection_status(&rejection), &rejection)
     }
 }
 

@@ -149,11 +149,7 @@ fn about_target_user(error: EngineError, caller: &UserId) -> Problem {
     match &error {
         EngineError::Rejected(
             rejection @ (Rejection::UnknownUser { user } | Rejection::UserDisabled { user }),
-        ) if user != caller => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            rejection.code(),
-            rejection.to_string(),
-        ),
+        ) if user != caller => Problem::rejected(StatusCode::UNPROCESSABLE_ENTITY, rejection),
         _ => error.into(),
     }
 }
@@ -314,10 +310,16 @@ pub(crate) async fn command_group<B: Backend>(
     let accepted = result.map_err(|refused| {
         let index = refused.command;
         let detail = refused.to_string();
+        let problem = about_target_user(refused.error, &caller.user);
+        let detail_zh = problem.detail_zh.as_deref().map(|zh| match index {
+            Some(i) => format!("本组第 {} 条命令：{zh}", i + 1),
+            None => zh.to_string(),
+        });
         Problem {
             command_index: index,
             detail,
-            ..about_target_user(refused.error, &caller.user)
+            detail_zh,
+            ..problem
         }
     })?;
     let replayed = accepted.iter().all(|a| a.duplicate);

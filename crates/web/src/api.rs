@@ -1,7 +1,8 @@
 //! The pages' only way to the ledger: requests to the JSON API's own router, in
 //! process, with the signed-in user's bearer token. Authentication, role and scope
 //! checks, idempotency, queries and problem codes are therefore exactly the API's
-//! (`ledger_server`); the pages add no rule of their own.
+//! (`ledger_server`); the pages add no rule of their own. Every request says the page's
+//! language in `Accept-Language`, so that a refusal's detail comes back in it.
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -10,6 +11,8 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
+
+use crate::i18n::Lang;
 
 /// The largest API answer a page reads (a page of 1,000 audit records is far below).
 pub const API_ANSWER_BYTES_MAX: usize = 32 * 1024 * 1024;
@@ -29,6 +32,22 @@ impl ApiProblem {
             code: "internal".to_string(),
             detail: detail.into(),
         }
+    }
+}
+
+/// Who asks the API: the signed-in user's bearer token, and the page's language, in which
+/// the API answers a refusal's detail (the domain's rejections have both).
+#[derive(Clone)]
+pub struct Caller {
+    pub token: String,
+    pub lang: Lang,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("lang", &self.lang)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,19 +79,21 @@ impl Api {
         Api { router }
     }
 
-    /// Sends one request to the API router and returns its raw answer.
+    /// Sends one request to the API router as `caller`, in `caller`'s language, and
+    /// returns its raw answer.
     pub async fn send(
         &self,
         method: Method,
         uri: &str,
-        token: &str,
+        caller: &Caller,
         idempotency_key: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Result<Response, ApiProblem> {
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+            .header(header::AUTHORIZATION, format!("Bearer {}", caller.token))
+            .header(header::ACCEPT_LANGUAGE, caller.lang.html());
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
@@ -90,9 +111,13 @@ impl Api {
             .map_err(|e| ApiProblem::internal(format!("the API did not answer: {e}")))
     }
 
-    /// `GET uri` as the token's user, decoded as `T`, or the API's problem.
-    pub async fn get<T: DeserializeOwned>(&self, token: &str, uri: &str) -> Result<T, ApiProblem> {
-        let response = self.send(Method::GET, uri, token, None, None).await?;
+    /// `GET uri` as the caller, decoded as `T`, or the API's problem.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        caller: &Caller,
+        uri: &str,
+    ) -> Result<T, ApiProblem> {
+        let response = self.send(Method::GET, uri, caller, None, None).await?;
         let status = response.status();
         let bytes = read_body(response).await?;
         if !status.is_success() {
@@ -106,12 +131,12 @@ impl Api {
     /// Records one command with `key` as its command id.
     pub async fn command(
         &self,
-        token: &str,
+        caller: &Caller,
         key: &str,
         body: &CommandBody<'_>,
     ) -> Result<Recorded, ApiProblem> {
         let (recorded, replayed) = self
-            .post_command(token, key, "/api/v1/commands", body)
+            .post_command(caller, key, "/api/v1/commands", body)
             .await?;
         Ok(Recorded {
             replayed,
@@ -123,7 +148,7 @@ impl Api {
     /// `i` (from 1) gets the id `{key}.{i}`.
     pub async fn command_group(
         &self,
-        token: &str,
+        caller: &Caller,
         key: &str,
         bodies: &[CommandBody<'_>],
     ) -> Result<Vec<Recorded>, ApiProblem> {
@@ -137,7 +162,7 @@ impl Api {
         }
         let (answer, replayed): (Answer, bool) = self
             .post_command(
-                token,
+                caller,
                 key,
                 "/api/v1/command-groups",
                 &Group { commands: bodies },
@@ -153,7 +178,7 @@ impl Api {
     /// POSTs a write with its idempotency key; the answer and whether it was replayed.
     async fn post_command<T: DeserializeOwned>(
         &self,
-        token: &str,
+        caller: &Caller,
         key: &str,
         uri: &str,
         body: &impl Serialize,
@@ -161,7 +186,7 @@ impl Api {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| ApiProblem::internal(format!("the command could not be encoded: {e}")))?;
         let response = self
-            .send(Method::POST, uri, token, Some(key), Some(bytes))
+            .send(Method::POST, uri, caller, Some(key), Some(bytes))
             .await?;
         let status = response.status();
         let replayed = response

@@ -11,8 +11,8 @@ use ledger_store::Backend;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::api::{encode, query, ApiProblem};
-use crate::i18n::Tr;
+use crate::api::{encode, query, ApiProblem, Caller};
+use crate::i18n::{Lang, Tr};
 use crate::money::{budget_execution, fraction, parse};
 use crate::Web;
 
@@ -160,7 +160,7 @@ fn definitions(tr: Tr, keys: &[&str]) -> Vec<String> {
 
 async fn programmes<B: Backend>(
     web: &Web<B>,
-    token: &str,
+    caller: &Caller,
     unit: &str,
     from: NaiveDate,
     to: NaiveDate,
@@ -168,7 +168,7 @@ async fn programmes<B: Backend>(
     let (from, to) = (from.to_string(), to.to_string());
     web.api
         .get(
-            token,
+            caller,
             &format!(
                 "/api/v1/units/{}/programmes{}",
                 encode(unit),
@@ -178,11 +178,14 @@ async fn programmes<B: Backend>(
         .await
 }
 
-fn year_range(year: i32) -> Result<(NaiveDate, NaiveDate), ApiProblem> {
+fn year_range(year: i32, lang: Lang) -> Result<(NaiveDate, NaiveDate), ApiProblem> {
     let bad = || ApiProblem {
         status: 400,
         code: "year_invalid".to_string(),
-        detail: format!("{year} is not a year the ledger records"),
+        detail: match lang {
+            Lang::Zh => format!("{year} 不是账本记录的年份"),
+            Lang::En => format!("{year} is not a year the ledger records"),
+        },
     };
     Ok((
         NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(bad)?,
@@ -204,13 +207,13 @@ pub struct Built {
 /// Builds one of the tables for `unit` and `year`.
 pub async fn build<B: Backend>(
     web: &Web<B>,
-    token: &str,
+    caller: &Caller,
     tr: Tr,
     which: Which,
     unit: &str,
     year: i32,
 ) -> Result<Built, ApiProblem> {
-    let (from, to) = year_range(year)?;
+    let (from, to) = year_range(year, caller.lang)?;
     match which {
         Which::Balances => {
             // Every fund of the unit's subtree (the API lists those in the caller's
@@ -221,7 +224,7 @@ pub async fn build<B: Backend>(
                 code: "invalid_id".into(),
                 detail: e.to_string(),
             })?;
-            let funds: Funds = web.api.get(token, "/api/v1/funds").await?;
+            let funds: Funds = web.api.get(caller, "/api/v1/funds").await?;
             let within: Vec<FundRow> = web.app.engine.read(|m| {
                 funds
                     .funds
@@ -237,7 +240,7 @@ pub async fn build<B: Backend>(
                 let balance: Balance = web
                     .api
                     .get(
-                        token,
+                        caller,
                         &format!(
                             "/api/v1/funds/{}/balance{}",
                             encode(&f.fund),
@@ -294,7 +297,7 @@ pub async fn build<B: Backend>(
             })
         }
         Which::Programmes => {
-            let report = programmes(web, token, unit, from, to).await?;
+            let report = programmes(web, caller, unit, from, to).await?;
             let rows = report
                 .rows
                 .iter()
@@ -341,7 +344,7 @@ pub async fn build<B: Backend>(
             })
         }
         Which::Children => {
-            let report = programmes(web, token, unit, from, to).await?;
+            let report = programmes(web, caller, unit, from, to).await?;
             let mut rows = Vec::new();
             let mut links = Vec::new();
             for child in &report.children {
@@ -394,7 +397,7 @@ pub async fn build<B: Backend>(
                     .checked_add_months(chrono::Months::new(1))
                     .and_then(|d| d.pred_opt())
                     .expect("a valid month");
-                let report = programmes(web, token, unit, first, last).await?;
+                let report = programmes(web, caller, unit, first, last).await?;
                 let disbursed: Decimal =
                     report.rows.iter().filter_map(|r| parse(&r.disbursed)).sum();
                 rows.push(vec![
@@ -423,11 +426,11 @@ pub async fn build<B: Backend>(
         Which::Trends => {
             let mut rows = Vec::new();
             for y in (year - TREND_YEARS + 1)..=year {
-                let end = year_range(y)?.1.to_string();
+                let end = year_range(y, caller.lang)?.1.to_string();
                 let loans: Loans = web
                     .api
                     .get(
-                        token,
+                        caller,
                         &format!(
                             "/api/v1/units/{}/loans{}",
                             encode(unit),
@@ -438,7 +441,7 @@ pub async fn build<B: Backend>(
                 let insurance: Insurance = web
                     .api
                     .get(
-                        token,
+                        caller,
                         &format!(
                             "/api/v1/units/{}/insurance{}",
                             encode(unit),

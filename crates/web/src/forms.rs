@@ -2,7 +2,9 @@
 //! into domain commands. Parsing only builds the domain's own types (`Amount::parse`,
 //! the ids' `new`, `TierSplit::new`): every rule beyond that is the ledger's, applied
 //! when the command is submitted. A rejection is shown next to the field it concerns
-//! ([`field_of_code`]), with what was typed kept.
+//! ([`field_of_code`]), with what was typed kept. A field's own error (an amount or a
+//! tier split that does not parse, a date, a number) names what was typed in the page's
+//! language; an id that does not parse is described in English (`IdError`).
 
 use std::collections::HashMap;
 
@@ -13,6 +15,8 @@ use ledger_domain::{
     GrantPayment, HousingInstalment, LoanDisbursement, LoanId, PolicyLine, PremiumPayment,
     Programme, TierShare, TierSplit,
 };
+
+use crate::i18n::Lang;
 
 /// Typed text of a form, by field name.
 pub type Values = HashMap<String, String>;
@@ -433,14 +437,7 @@ impl Kind {
     }
 }
 
-const ALL_PROGRAMMES: &[Programme] = &[
-    Programme::HappinessProject,
-    Programme::RevolvingFund,
-    Programme::Housing,
-    Programme::Bursary,
-    Programme::Insurance,
-    Programme::Condolence,
-];
+const ALL_PROGRAMMES: &[Programme] = &Programme::ALL;
 const APPROPRIATION_TIERS: &[(&str, &str)] = &[
     ("Province", "tier.Province"),
     ("City", "tier.City"),
@@ -519,9 +516,18 @@ pub struct Parsed {
 struct Reader<'a> {
     values: &'a Values,
     errors: Vec<FieldError>,
+    lang: Lang,
 }
 
 impl Reader<'_> {
+    /// The detail in the form's language.
+    fn said(&self, english: String, chinese: String) -> String {
+        match self.lang {
+            Lang::Zh => chinese,
+            Lang::En => english,
+        }
+    }
+
     fn raw(&self, name: &str) -> &str {
         self.values.get(name).map_or("", |v| v.trim())
     }
@@ -572,7 +578,8 @@ impl Reader<'_> {
         match Amount::parse(text) {
             Ok(a) => Some(a),
             Err(e) => {
-                self.fail(name, e.code(), e.to_string());
+                let detail = self.said(e.to_string(), e.detail_zh());
+                self.fail(name, e.code(), detail);
                 None
             }
         }
@@ -592,11 +599,11 @@ impl Reader<'_> {
         match text.parse::<T>() {
             Ok(n) => Some(n),
             Err(_) => {
-                self.fail(
-                    name,
-                    "invalid_number",
+                let detail = self.said(
                     format!("{text} is not a whole number in range"),
+                    format!("{text} 不是允许范围内的整数"),
                 );
+                self.fail(name, "invalid_number", detail);
                 None
             }
         }
@@ -611,11 +618,11 @@ impl Reader<'_> {
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                self.fail(
-                    name,
-                    "invalid_date",
+                let detail = self.said(
                     format!("{text} is not a date YYYY-MM-DD"),
+                    format!("{text} 不是 YYYY-MM-DD 格式的日期"),
                 );
+                self.fail(name, "invalid_date", detail);
                 None
             }
         }
@@ -632,11 +639,11 @@ impl Reader<'_> {
         match serde_json::from_value::<T>(serde_json::Value::String(text.clone())) {
             Ok(v) => Some(v),
             Err(_) => {
-                self.fail(
-                    name,
-                    "invalid_input",
+                let detail = self.said(
                     format!("{text} is not one of the choices"),
+                    format!("{text} 不是可选的一项"),
                 );
+                self.fail(name, "invalid_input", detail);
                 None
             }
         }
@@ -658,7 +665,8 @@ impl Reader<'_> {
                     amount,
                 }),
                 Err(e) => {
-                    self.fail(&name, e.code(), e.to_string());
+                    let detail = self.said(e.to_string(), e.detail_zh());
+                    self.fail(&name, e.code(), detail);
                     ok = false;
                 }
             }
@@ -669,7 +677,8 @@ impl Reader<'_> {
         match TierSplit::new(shares.clone()) {
             Ok(_) => Some(shares),
             Err(e) => {
-                self.fail("shares", e.code(), e.to_string());
+                let detail = self.said(e.to_string(), e.detail_zh());
+                self.fail("shares", e.code(), detail);
                 None
             }
         }
@@ -682,11 +691,11 @@ impl Reader<'_> {
             match total.checked_add(share.amount) {
                 Some(t) => total = t,
                 None => {
-                    self.fail(
-                        "shares",
-                        "amount_overflow",
-                        "the shares add up to more than the maximum amount",
+                    let detail = self.said(
+                        "the shares add up to more than the maximum amount".to_string(),
+                        "各级承担金额合计超过金额上限".to_string(),
                     );
+                    self.fail("shares", "amount_overflow", detail);
                     return None;
                 }
             }
@@ -694,7 +703,8 @@ impl Reader<'_> {
         match TierSplit::new(shares) {
             Ok(split) => Some((total, split)),
             Err(e) => {
-                self.fail("shares", e.code(), e.to_string());
+                let detail = self.said(e.to_string(), e.detail_zh());
+                self.fail("shares", e.code(), detail);
                 None
             }
         }
@@ -724,11 +734,13 @@ pub const BURSARY_TIERS: [(FundingTier, &str); 3] = [
     (FundingTier::County, "county"),
 ];
 
-/// Turns a form's typed values into the commands to record, or the errors per field.
-pub fn parse(kind: Kind, values: &Values) -> Result<Parsed, Vec<FieldError>> {
+/// Turns a form's typed values into the commands to record, or the errors per field
+/// (their details in `lang`).
+pub fn parse(kind: Kind, values: &Values, lang: Lang) -> Result<Parsed, Vec<FieldError>> {
     let mut r = Reader {
         values,
         errors: Vec::new(),
+        lang,
     };
     let effective_date = match r.raw("effective_date").to_string() {
         text if text.is_empty() => None,
@@ -1099,7 +1111,7 @@ mod tests {
             ("share_County", "0.1万"),
         ]);
         // when it is parsed,
-        let parsed = parse(Kind::Grant, &v).unwrap();
+        let parsed = parse(Kind::Grant, &v, Lang::En).unwrap();
         // then the amount is their exact sum.
         let Command::PayGrant(grant) = &parsed.commands[0] else {
             panic!("not a grant")
@@ -1111,10 +1123,21 @@ mod tests {
     #[test]
     fn a_bad_amount_is_reported_at_its_field_with_the_domain_code() {
         let v = values(&[("loan", "L-1"), ("principal", "12.345")]);
-        let errors = parse(Kind::Repayment, &v).unwrap_err();
+        let errors = parse(Kind::Repayment, &v, Lang::En).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "principal");
         assert_eq!(errors[0].code, "amount_too_many_decimals");
+        assert_eq!(
+            errors[0].detail,
+            "the amount 12.345 has more than two decimal places of yuan; amounts are never rounded"
+        );
+        // In a Chinese form, the same error names what was typed in Chinese.
+        let errors = parse(Kind::Repayment, &v, Lang::Zh).unwrap_err();
+        assert_eq!(errors[0].code, "amount_too_many_decimals");
+        assert_eq!(
+            errors[0].detail,
+            "金额 12.345 超过两位小数（元以下只到分）；账本从不对金额四舍五入"
+        );
     }
 
     #[test]
@@ -1123,7 +1146,7 @@ mod tests {
             ("fund", "FJ-SM-HAPPINESS"),
             ("beneficiary", "35042719850312002X"),
         ]);
-        let errors = parse(Kind::Grant, &v).unwrap_err();
+        let errors = parse(Kind::Grant, &v, Lang::En).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"modality"), "{errors:?}");
         assert!(fields.contains(&"shares"), "{errors:?}");
@@ -1146,7 +1169,7 @@ mod tests {
             ("effective_date", "2025-09-01"),
             ("memo", "2025 学年"),
         ]);
-        let parsed = parse(Kind::Bursary, &v).unwrap();
+        let parsed = parse(Kind::Bursary, &v, Lang::En).unwrap();
         assert_eq!(parsed.commands.len(), 6);
         assert!(
             matches!(&parsed.commands[0], Command::AwardBursary { award, tier: FundingTier::Province, .. } if award.as_str() == "SM-B-9-province")
@@ -1217,7 +1240,7 @@ mod tests {
             ("amount", "4.5万"),
             ("payer", "Province"),
         ]);
-        let parsed = parse(Kind::Claim, &v).unwrap();
+        let parsed = parse(Kind::Claim, &v, Lang::En).unwrap();
         let Command::PayClaim(claim) = &parsed.commands[0] else {
             panic!()
         };

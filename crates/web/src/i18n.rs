@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use ledger_domain::{FundingTier, Programme, Role};
+
 /// The page language, chosen by the `wl_lang` cookie; Chinese unless it says `en`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -44,7 +46,8 @@ impl Lang {
     }
 }
 
-/// (key, 中文, English).
+/// (key, 中文, English). The Chinese names of tiers, programmes and roles are the
+/// domain's (`zh()`), which its Chinese rejections use too.
 pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("app.name", "计生协福利资金账本", "Welfare Ledger"),
     ("app.tagline", "只增不改、哈希链相连的福利资金账本", "An append-only, hash-chained ledger of welfare funds"),
@@ -59,11 +62,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.verify", "链校验", "Chain check"),
     ("nav.sign_out", "退出", "Sign out"),
     ("nav.skip", "跳到正文", "Skip to content"),
-    ("role.clerk", "财务人员", "finance clerk"),
-    ("role.approver", "审批人", "approver"),
-    ("role.manager", "项目负责人", "programme manager"),
-    ("role.auditor", "审计人员", "auditor"),
-    ("role.admin", "管理员", "administrator"),
+    ("role.clerk", Role::Clerk.zh(), "finance clerk"),
+    ("role.approver", Role::Approver.zh(), "approver"),
+    ("role.manager", Role::Manager.zh(), "programme manager"),
+    ("role.auditor", Role::Auditor.zh(), "auditor"),
+    ("role.admin", Role::Admin.zh(), "administrator"),
     ("who.signed_in_as", "当前用户", "Signed in as"),
     ("who.scope", "范围", "Scope"),
     ("who.whole_ledger", "全部账本", "the whole ledger"),
@@ -115,21 +118,21 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("fund.actor", "经办人", "Member of staff"),
     ("fund.memo", "摘要", "Memo"),
     ("fund.lines_total", "笔", "lines"),
-    ("tier.Province", "省级", "Province"),
-    ("tier.City", "市级", "City"),
-    ("tier.County", "县级", "County"),
-    ("tier.Township", "乡镇级", "Township"),
-    ("tier.Village", "村级", "Village"),
-    ("tier.HouseholdContribution", "农户自缴", "Households' own"),
-    ("tier.Insurer", "保险公司", "Insurer"),
-    ("tier.Donation", "社会捐赠", "Donations"),
-    ("tier.Interest", "利息", "Interest"),
-    ("programme.HappinessProject", "幸福工程", "Happiness Project"),
-    ("programme.RevolvingFund", "滚动资金", "Revolving fund"),
-    ("programme.Housing", "安居工程", "Housing"),
-    ("programme.Bursary", "金秋助学", "Golden Autumn bursaries"),
-    ("programme.Insurance", "计生保险", "Family-planning insurance"),
-    ("programme.Condolence", "慰问金", "Condolence payments"),
+    ("tier.Province", FundingTier::Province.zh(), "Province"),
+    ("tier.City", FundingTier::City.zh(), "City"),
+    ("tier.County", FundingTier::County.zh(), "County"),
+    ("tier.Township", FundingTier::Township.zh(), "Township"),
+    ("tier.Village", FundingTier::Village.zh(), "Village"),
+    ("tier.HouseholdContribution", FundingTier::HouseholdContribution.zh(), "Households' own"),
+    ("tier.Insurer", FundingTier::Insurer.zh(), "Insurer"),
+    ("tier.Donation", FundingTier::Donation.zh(), "Donations"),
+    ("tier.Interest", FundingTier::Interest.zh(), "Interest"),
+    ("programme.HappinessProject", Programme::HappinessProject.zh(), "Happiness Project"),
+    ("programme.RevolvingFund", Programme::RevolvingFund.zh(), "Revolving fund"),
+    ("programme.Housing", Programme::Housing.zh(), "Housing"),
+    ("programme.Bursary", Programme::Bursary.zh(), "Golden Autumn bursaries"),
+    ("programme.Insurance", Programme::Insurance.zh(), "Family-planning insurance"),
+    ("programme.Condolence", Programme::Condolence.zh(), "Condolence payments"),
     ("record.title", "记账", "Record a payment"),
     ("record.intro", "选择要记录的业务。每张表单带有一次性的幂等键：重复点击或重新提交不会重复付款。", "Choose what to record. Every form carries a one-time idempotency key: a double click or a resubmission never pays twice."),
     ("kind.commit", "资金下达（拨款计划）", "Appropriation committed"),

@@ -4,15 +4,18 @@
 //! with command ids derived from the file, so importing it twice applies nothing twice)
 //! on a thread of its own. The page then shows a progress bar that reloads itself
 //! (`<meta http-equiv="refresh">`, no script) until the import ends, and offers the
-//! rejects file when some rows were refused.
+//! rejects file when some rows were refused. The ledger's reasons for refusing rows (in
+//! the rejects file and on the page) are in the language of the clerk's session.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use ledger_domain::UserId;
 use ledger_engine::Engine;
-use ledger_exchange::{import_payments, ExchangeError, ImportOptions, ImportSummary};
+use ledger_exchange::{import_payments, ExchangeError, ImportOptions, ImportSummary, Language};
 use ledger_store::Backend;
+
+use crate::i18n::Lang;
 
 /// Import jobs kept for their pages; the oldest finished one is forgotten beyond this.
 pub const IMPORT_JOBS_MAX: usize = 64;
@@ -82,7 +85,8 @@ impl Jobs {
         jobs.push_back(job);
     }
 
-    /// Starts importing `file` as `actor` on a thread of its own; returns the job id.
+    /// Starts importing `file` as `actor` on a thread of its own, with the ledger's
+    /// reasons for refused rows in `lang`; returns the job id.
     pub fn start<B: Backend + 'static>(
         self: &Arc<Self>,
         engine: Arc<Engine<B>>,
@@ -90,6 +94,7 @@ impl Jobs {
         file_name: String,
         file: Vec<u8>,
         skip_bad_rows: bool,
+        lang: Lang,
     ) -> std::io::Result<String> {
         let id = crate::session::random_hex()[..24].to_string();
         self.insert(Job {
@@ -104,7 +109,13 @@ impl Jobs {
         std::thread::Builder::new()
             .name("web-import".into())
             .spawn(move || {
-                let options = ImportOptions::now(actor, skip_bad_rows);
+                let options = ImportOptions {
+                    language: match lang {
+                        Lang::Zh => Language::Chinese,
+                        Lang::En => Language::English,
+                    },
+                    ..ImportOptions::now(actor, skip_bad_rows)
+                };
                 let mut rejects = Vec::new();
                 let result = import_payments(
                     &engine,
@@ -121,7 +132,7 @@ impl Jobs {
                         Ok(summary) => Stage::Finished(summary),
                         Err(e) => Stage::Failed {
                             code: failure_code(&e),
-                            message: e.to_string(),
+                            message: failure_message(&e, lang),
                         },
                     };
                 });
@@ -130,9 +141,54 @@ impl Jobs {
     }
 }
 
+/// What stopped the import, for the page. Refused rows are counted in the session's
+/// language (their reasons already are); other failures are the library's English.
+fn failure_message(error: &ExchangeError, lang: Lang) -> String {
+    match (error, lang) {
+        (ExchangeError::RowsRejected { errors }, Lang::Zh) => match errors.first() {
+            Some(first) => format!(
+                "文件中有 {} 行有误，未记入任何行；第一处：第 {} 行：{}",
+                errors.len(),
+                first.line,
+                first.reason
+            ),
+            None => error.to_string(),
+        },
+        _ => error.to_string(),
+    }
+}
+
 fn failure_code(error: &ExchangeError) -> &'static str {
     match error {
         ExchangeError::Engine(e) => e.code(),
         other => other.code(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_exchange::RowError;
+
+    #[test]
+    fn refused_rows_are_counted_in_the_sessions_language() {
+        let error = ExchangeError::RowsRejected {
+            errors: vec![
+                RowError {
+                    line: 3,
+                    reason: "没有受助对象 b-999999；请先登记该受助对象".into(),
+                },
+                RowError {
+                    line: 7,
+                    reason: "没有资金 SM-NOPE；请先开设该资金".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            failure_message(&error, Lang::Zh),
+            "文件中有 2 行有误，未记入任何行；第一处：第 3 行：没有受助对象 b-999999；请先登记该受助对象"
+        );
+        assert_eq!(failure_message(&error, Lang::En), error.to_string());
+        assert!(failure_message(&error, Lang::En).starts_with("2 of the file's rows are bad"));
     }
 }

@@ -1,6 +1,7 @@
 //! The page handlers. Each signs the caller in through the API (`/api/v1/me`), reads
 //! or writes through the API, and renders a template. A refusal of the API is shown
-//! as the page's error in the page's language, with the API's detail and code.
+//! as the page's error in the page's language, with the API's detail (which the API
+//! answers in the page's language too when a rule of the ledger refused) and code.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use ledger_store::{Backend, CommandId};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{query, ApiProblem, CommandBody};
+use crate::api::{query, ApiProblem, Caller, CommandBody};
 use crate::forms::{self, FieldError, Input, Kind, Values};
 use crate::i18n::{Lang, Tr};
 use crate::money::{show_percent, show_yuan};
@@ -306,12 +307,16 @@ fn error_page(session: &Session, me: Option<&Me>, problem: &ApiProblem) -> Respo
 }
 
 /// The caller, signed in with the token cookie, or a redirect to the sign-in page.
-async fn signed_in<B: Backend>(web: &Web<B>, session: &Session) -> Result<(String, Me), Response> {
+async fn signed_in<B: Backend>(web: &Web<B>, session: &Session) -> Result<(Caller, Me), Response> {
     let Some(token) = session.token.clone() else {
         return Err(Redirect::to("/web/sign-in?why=required").into_response());
     };
-    match web.api.get::<Me>(&token, "/api/v1/me").await {
-        Ok(me) => Ok((token, me)),
+    let caller = Caller {
+        token,
+        lang: session.lang,
+    };
+    match web.api.get::<Me>(&caller, "/api/v1/me").await {
+        Ok(me) => Ok((caller, me)),
         Err(p) if p.status == 401 || p.status == 403 => {
             Err(Redirect::to(&format!("/web/sign-in?why={}", p.code)).into_response())
         }
@@ -393,7 +398,11 @@ pub(crate) async fn sign_in<B: Backend>(
         return csrf_refused(&session, None);
     }
     let token = form.token.trim().to_string();
-    match web.api.get::<Me>(&token, "/api/v1/me").await {
+    let caller = Caller {
+        token: token.clone(),
+        lang: session.lang,
+    };
+    match web.api.get::<Me>(&caller, "/api/v1/me").await {
         Ok(_) => {
             let mut response = Redirect::to("/web/").into_response();
             if let Some(cookie) = session.set_cookie(TOKEN_COOKIE, &token, None) {
@@ -533,8 +542,8 @@ pub(crate) async fn funds<B: Backend>(
     session: Session,
     Query(filter): Query<FundsFilter>,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
-    let answer = match web.api.get::<Funds>(&token, "/api/v1/funds").await {
+    let (caller, me) = sign_in_or_return!(web, session);
+    let answer = match web.api.get::<Funds>(&caller, "/api/v1/funds").await {
         Ok(a) => a,
         Err(p) => return error_page(&session, Some(&me), &p),
     };
@@ -623,13 +632,13 @@ pub(crate) async fn fund<B: Backend>(
     Path(fund): Path<String>,
     Query(q): Query<AsOfQuery>,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     let as_of = q.as_of.unwrap_or_default().trim().to_string();
     let id = crate::api::encode(&fund);
     let balance = match web
         .api
         .get::<Balance>(
-            &token,
+            &caller,
             &format!("/api/v1/funds/{id}/balance{}", query(&[("as_of", &as_of)])),
         )
         .await
@@ -642,7 +651,7 @@ pub(crate) async fn fund<B: Backend>(
     let probe = match web
         .api
         .get::<Statement>(
-            &token,
+            &caller,
             &format!("{base}{}", query(&[("to", &to), ("limit", "1")])),
         )
         .await
@@ -655,7 +664,7 @@ pub(crate) async fn fund<B: Backend>(
     let statement = match web
         .api
         .get::<Statement>(
-            &token,
+            &caller,
             &format!(
                 "{base}{}",
                 query(&[
@@ -764,8 +773,9 @@ struct RecordIndexPage {
 
 /// Refuses, with the ledger's own rule, a caller whose role may not record payments:
 /// `authorize` on a probe command (a repayment of a loan that does not exist, so that
-/// only the role counts; the scope is checked when the real command is submitted).
-fn may_record<B: Backend>(web: &Web<B>, me: &Me) -> Result<(), ApiProblem> {
+/// only the role counts; the scope is checked when the real command is submitted). The
+/// detail is in the page's language, as the API would answer it.
+fn may_record<B: Backend>(web: &Web<B>, me: &Me, lang: Lang) -> Result<(), ApiProblem> {
     let user = UserId::new(&me.user).map_err(|e| ApiProblem::internal(e.to_string()))?;
     let probe = ledger_domain::Command::RepayLoan {
         loan: ledger_domain::LoanId::new("probe")
@@ -779,7 +789,10 @@ fn may_record<B: Backend>(web: &Web<B>, me: &Me) -> Result<(), ApiProblem> {
         .map_err(|rejection| ApiProblem {
             status: ledger_server::problem::rejection_status(&rejection).as_u16(),
             code: rejection.code().to_string(),
-            detail: rejection.to_string(),
+            detail: match lang {
+                Lang::Zh => rejection.detail_zh(),
+                Lang::En => rejection.to_string(),
+            },
         })
 }
 
@@ -788,7 +801,7 @@ pub(crate) async fn record_index<B: Backend>(
     session: Session,
 ) -> Response {
     let (_, me) = sign_in_or_return!(web, session);
-    if let Err(p) = may_record(&web, &me) {
+    if let Err(p) = may_record(&web, &me, session.lang) {
         return error_page(&session, Some(&me), &p);
     }
     let chrome = Chrome::new(&session, Some(&me), "record.title", "/web/record");
@@ -1027,14 +1040,14 @@ pub(crate) async fn record_form<B: Backend>(
     session: Session,
     Path(slug): Path<String>,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     let Some(kind) = Kind::from_slug(&slug) else {
         return not_found(&session, Some(&me));
     };
-    if let Err(p) = may_record(&web, &me) {
+    if let Err(p) = may_record(&web, &me, session.lang) {
         return error_page(&session, Some(&me), &p);
     }
-    let funds = match web.api.get::<Funds>(&token, "/api/v1/funds").await {
+    let funds = match web.api.get::<Funds>(&caller, "/api/v1/funds").await {
         Ok(f) => f.funds,
         Err(p) => return error_page(&session, Some(&me), &p),
     };
@@ -1072,14 +1085,14 @@ pub(crate) async fn record_submit<B: Backend>(
     Path(slug): Path<String>,
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     let Some(kind) = Kind::from_slug(&slug) else {
         return not_found(&session, Some(&me));
     };
     if !session.csrf_matches(values.get("csrf").map(String::as_str)) {
         return csrf_refused(&session, Some(&me));
     }
-    let funds = match web.api.get::<Funds>(&token, "/api/v1/funds").await {
+    let funds = match web.api.get::<Funds>(&caller, "/api/v1/funds").await {
         Ok(f) => f.funds,
         Err(p) => return error_page(&session, Some(&me), &p),
     };
@@ -1099,7 +1112,7 @@ pub(crate) async fn record_submit<B: Backend>(
             StatusCode::UNPROCESSABLE_ENTITY,
         )
     };
-    let parsed = match forms::parse(kind, &values) {
+    let parsed = match forms::parse(kind, &values, session.lang) {
         Ok(p) => p,
         Err(errors) => return refuse(errors),
     };
@@ -1115,8 +1128,8 @@ pub(crate) async fn record_submit<B: Backend>(
     // A form of several commands (a bursary's award and instalment per tier) is one
     // group, recorded all or none; its commands get the ids `{key}.1`, `{key}.2`, ...
     let recorded = match bodies.as_slice() {
-        [one] => web.api.command(&token, &key, one).await.map(|r| vec![r]),
-        all => web.api.command_group(&token, &key, all).await,
+        [one] => web.api.command(&caller, &key, one).await.map(|r| vec![r]),
+        all => web.api.command_group(&caller, &key, all).await,
     };
     let recorded = match recorded {
         Ok(recorded) => recorded,
@@ -1129,7 +1142,7 @@ pub(crate) async fn record_submit<B: Backend>(
     if let Some(first) = recorded.last().and_then(|r| r.positions.first()) {
         let event = web
             .api
-            .get::<EventAnswer>(&token, &format!("/api/v1/events/{first}"))
+            .get::<EventAnswer>(&caller, &format!("/api/v1/events/{first}"))
             .await;
         if matches!(&event, Ok(e) if e.audit.event_type == "PaymentRequested") {
             notices.push("done.pending");
@@ -1139,7 +1152,7 @@ pub(crate) async fn record_submit<B: Backend>(
         Some(fund) => web
             .api
             .get::<Balance>(
-                &token,
+                &caller,
                 &format!(
                     "/api/v1/funds/{}/balance",
                     crate::api::encode(fund.as_str())
@@ -1229,12 +1242,12 @@ pub(crate) struct Flash {
 async fn requests_page<B: Backend>(
     web: &Web<B>,
     session: &Session,
-    token: &str,
+    caller: &Caller,
     me: &Me,
     flash: Option<&'static str>,
     error: Option<ErrorView>,
 ) -> Response {
-    let answer = match web.api.get::<Requests>(token, "/api/v1/requests").await {
+    let answer = match web.api.get::<Requests>(caller, "/api/v1/requests").await {
         Ok(a) => a,
         Err(p) => return error_page(session, Some(me), &p),
     };
@@ -1281,13 +1294,13 @@ pub(crate) async fn requests<B: Backend>(
     session: Session,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     let flash = match flash.done.as_deref() {
         Some("approved") => Some("requests.approved"),
         Some("rejected") => Some("requests.rejected"),
         _ => None,
     };
-    requests_page(&web, &session, &token, &me, flash, None).await
+    requests_page(&web, &session, &caller, &me, flash, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -1305,7 +1318,7 @@ pub(crate) async fn decide_request<B: Backend>(
     Path(request): Path<u64>,
     Form(form): Form<Decision>,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     if !session.csrf_matches(form.csrf.as_deref()) {
         return csrf_refused(&session, Some(&me));
     }
@@ -1327,11 +1340,11 @@ pub(crate) async fn decide_request<B: Backend>(
         effective_date: None,
         memo: form.reason.trim(),
     };
-    match web.api.command(&token, &form.idempotency_key, &body).await {
+    match web.api.command(&caller, &form.idempotency_key, &body).await {
         Ok(_) => Redirect::to(&format!("/web/requests?done={done}")).into_response(),
         Err(p) => {
             let error = ErrorView::of(Tr { lang: session.lang }, &p.code, &p.detail);
-            requests_page(&web, &session, &token, &me, None, Some(error)).await
+            requests_page(&web, &session, &caller, &me, None, Some(error)).await
         }
     }
 }
@@ -1390,7 +1403,7 @@ pub(crate) async fn audit<B: Backend>(
     session: Session,
     Query(q): Query<AuditSearch>,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     let chrome = Chrome::new(&session, Some(&me), "audit.title", "/web/audit");
     let tr = chrome.tr;
     let key = match q.key.as_str() {
@@ -1429,7 +1442,7 @@ pub(crate) async fn audit<B: Backend>(
                 ("limit", &limit)
             ])
         );
-        match web.api.get::<AuditPageAnswer>(&token, &uri).await {
+        match web.api.get::<AuditPageAnswer>(&caller, &uri).await {
             Ok(page) => {
                 total = page.total;
                 next = page.next_offset.map(|o| {
@@ -1498,10 +1511,10 @@ pub(crate) async fn export<B: Backend>(
     State(web): State<Arc<Web<B>>>,
     session: Session,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     match web
         .api
-        .send(Method::GET, "/api/v1/export", &token, None, None)
+        .send(Method::GET, "/api/v1/export", &caller, None, None)
         .await
     {
         Ok(mut response) if response.status().is_success() => {
@@ -1541,8 +1554,8 @@ pub(crate) async fn verify<B: Backend>(
     State(web): State<Arc<Web<B>>>,
     session: Session,
 ) -> Response {
-    let (token, me) = sign_in_or_return!(web, session);
-    let v = match web.api.get::<Verification>(&token, "/api/v1/verify").await {
+    let (caller, me) = sign_in_or_return!(web, session);
+    let v = match web.api.get::<Verification>(&caller, "/api/v1/verify").await {
         Ok(v) => v,
         Err(p) => return error_page(&session, Some(&me), &p),
     };
@@ -1603,7 +1616,12 @@ pub(crate) struct DashboardQuery {
 }
 
 impl DashboardQuery {
-    fn resolve<B: Backend>(&self, web: &Web<B>, me: &Me) -> Result<(String, i32), ApiProblem> {
+    fn resolve<B: Backend>(
+        &self,
+        web: &Web<B>,
+        me: &Me,
+        lang: Lang,
+    ) -> Result<(String, i32), ApiProblem> {
         let unit = match self
             .unit
             .as_deref()
@@ -1615,7 +1633,10 @@ impl DashboardQuery {
                 ApiProblem {
                     status: 404,
                     code: "unknown_unit".into(),
-                    detail: "the ledger has no units yet".into(),
+                    detail: match lang {
+                        Lang::Zh => "账本中还没有单位".into(),
+                        Lang::En => "the ledger has no units yet".into(),
+                    },
                 }
             })?,
         };
@@ -1628,7 +1649,10 @@ impl DashboardQuery {
             Some(y) => y.parse::<i32>().map_err(|_| ApiProblem {
                 status: 400,
                 code: "year_invalid".into(),
-                detail: format!("{y} is not a year"),
+                detail: match lang {
+                    Lang::Zh => format!("{y} 不是年份"),
+                    Lang::En => format!("{y} is not a year"),
+                },
             })?,
             None => crate::dashboard::this_year(web),
         };
@@ -1659,8 +1683,8 @@ pub(crate) async fn dashboard<B: Backend>(
     Query(q): Query<DashboardQuery>,
 ) -> Response {
     use crate::dashboard::{build, monthly_chart, trends_chart, Which};
-    let (token, me) = sign_in_or_return!(web, session);
-    let (unit, year) = match q.resolve(&web, &me) {
+    let (caller, me) = sign_in_or_return!(web, session);
+    let (unit, year) = match q.resolve(&web, &me, session.lang) {
         Ok(x) => x,
         Err(p) => return error_page(&session, Some(&me), &p),
     };
@@ -1669,7 +1693,7 @@ pub(crate) async fn dashboard<B: Backend>(
     let tr = chrome.tr;
     let mut tables = Vec::new();
     for which in Which::ALL {
-        let built = match build(&web, &token, tr, which, &unit, year).await {
+        let built = match build(&web, &caller, tr, which, &unit, year).await {
             Ok(b) => b,
             Err(p) => return error_page(&session, Some(&me), &p),
         };
@@ -1756,7 +1780,7 @@ pub(crate) async fn dashboard_download<B: Backend>(
     Query(q): Query<DashboardQuery>,
 ) -> Response {
     use crate::dashboard::{build, Which};
-    let (token, me) = sign_in_or_return!(web, session);
+    let (caller, me) = sign_in_or_return!(web, session);
     let Some((which, ext)) = file
         .rsplit_once('.')
         .and_then(|(name, ext)| Which::from_name(name).map(|w| (w, ext)))
@@ -1764,12 +1788,12 @@ pub(crate) async fn dashboard_download<B: Backend>(
     else {
         return not_found(&session, Some(&me));
     };
-    let (unit, year) = match q.resolve(&web, &me) {
+    let (unit, year) = match q.resolve(&web, &me, session.lang) {
         Ok(x) => x,
         Err(p) => return error_page(&session, Some(&me), &p),
     };
     let tr = Tr { lang: session.lang };
-    let built = match build(&web, &token, tr, which, &unit, year).await {
+    let built = match build(&web, &caller, tr, which, &unit, year).await {
         Ok(b) => b,
         Err(p) => return error_page(&session, Some(&me), &p),
     };
@@ -1814,7 +1838,7 @@ pub(crate) async fn import_form<B: Backend>(
     session: Session,
 ) -> Response {
     let (_, me) = sign_in_or_return!(web, session);
-    if let Err(p) = may_record(&web, &me) {
+    if let Err(p) = may_record(&web, &me, session.lang) {
         return error_page(&session, Some(&me), &p);
     }
     let chrome = Chrome::new(&session, Some(&me), "import.title", "/web/import");
@@ -1835,7 +1859,7 @@ pub(crate) async fn import_start<B: Backend + 'static>(
     mut multipart: axum::extract::Multipart,
 ) -> Response {
     let (_, me) = sign_in_or_return!(web, session);
-    if let Err(p) = may_record(&web, &me) {
+    if let Err(p) = may_record(&web, &me, session.lang) {
         return error_page(&session, Some(&me), &p);
     }
     let (mut csrf, mut skip, mut file, mut file_name) = (None, false, None, String::new());
@@ -1864,21 +1888,24 @@ pub(crate) async fn import_start<B: Backend + 'static>(
         return csrf_refused(&session, Some(&me));
     }
     let Some(file) = file.filter(|f| !f.is_empty()) else {
-        return import_refused(
-            &session,
-            &me,
-            "import_file",
-            "choose a CSV file of payments",
-        );
+        let detail = match session.lang {
+            Lang::Zh => "请选择付款 CSV 文件",
+            Lang::En => "choose a CSV file of payments",
+        };
+        return import_refused(&session, &me, "import_file", detail);
     };
     let actor = match UserId::new(&me.user) {
         Ok(a) => a,
         Err(e) => return error_page(&session, Some(&me), &ApiProblem::internal(e.to_string())),
     };
-    match web
-        .imports
-        .start(Arc::clone(&web.app.engine), actor, file_name, file, skip)
-    {
+    match web.imports.start(
+        Arc::clone(&web.app.engine),
+        actor,
+        file_name,
+        file,
+        skip,
+        session.lang,
+    ) {
         Ok(job) => Redirect::to(&format!("/web/import/{job}")).into_response(),
         Err(e) => error_page(
             &session,

@@ -196,11 +196,21 @@ impl Ledger {
     }
 
     async fn post(&self, user: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+        self.post_lang(user, path, fields, "zh").await
+    }
+
+    async fn post_lang(
+        &self,
+        user: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+        lang: &str,
+    ) -> Answer {
         let body: Vec<String> = fields
             .iter()
             .map(|(k, v)| format!("{k}={}", ledger_web::api::encode(v)))
             .collect();
-        let cookie = format!("wl_csrf={CSRF}; wl_token={}", token(user));
+        let cookie = format!("wl_csrf={CSRF}; wl_token={}; wl_lang={lang}", token(user));
         self.send(
             Request::post(path)
                 .header(header::COOKIE, cookie)
@@ -435,6 +445,81 @@ async fn a_rejected_form_keeps_what_was_typed_and_shows_the_rule_at_the_field() 
     assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(b.body.contains("id=\"share_Province-error\""), "{}", b.body);
     assert!(b.body.contains("两位小数"), "{}", b.body);
+}
+
+#[tokio::test]
+async fn a_refusal_names_its_figures_in_the_language_of_the_session() {
+    let l = ledger();
+    // The province tier holds ¥10,000; ask for ¥12,000 of it, in Chinese and in English.
+    let form = bursary("web-test-bursary-lang", "1.2万");
+    let chinese = l
+        .post_lang("clerk-sm", "/web/record/bursary", &fields(&form), "zh")
+        .await;
+    assert_eq!(chinese.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let shares = chinese.body.split("id=\"shares-error\"").nth(1).unwrap();
+    let shares = &shares[..shares.find("</").unwrap()];
+    assert!(
+        shares.contains(
+            "资金不足：该级次的可用余额不够支付。（本组第 4 条命令：资金 SM-BURSARY 的省级可用余额为 ¥10,000.00，本次支付需要 ¥12,000.00）"
+        ),
+        "{shares}"
+    );
+    for english in [
+        "available",
+        "the payment needs",
+        "command 4",
+        "fund SM-BURSARY",
+    ] {
+        assert!(
+            !chinese.body.contains(english),
+            "{english}: {}",
+            chinese.body
+        );
+    }
+
+    let english = l
+        .post_lang("clerk-sm", "/web/record/bursary", &fields(&form), "en")
+        .await;
+    assert_eq!(english.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        english.body.contains(
+            "command 4 of the group: fund SM-BURSARY has ¥10,000.00 available in its province tier; the payment needs ¥12,000.00"
+        ),
+        "{}",
+        english.body
+    );
+    assert!(!english.body.contains("可用余额为"), "{}", english.body);
+
+    // A page the role may not open says why in the session's language too.
+    let refused = l.get(Some("auditor"), "/web/record/loan").await;
+    assert!(
+        refused
+            .body
+            .contains("用户 auditor 的角色是审计人员，审计人员不能登记还款"),
+        "{}",
+        refused.body
+    );
+    let refused = l.get_lang(Some("auditor"), "/web/record/loan", "en").await;
+    assert!(
+        refused
+            .body
+            .contains("user auditor is a auditor, and a auditor may not record repayments"),
+        "{}",
+        refused.body
+    );
+
+    // A typed amount that is not one is described in the session's language as well.
+    let bad = bursary("web-test-bursary-lang-2", "12.345");
+    let typed = l
+        .post_lang("clerk-sm", "/web/record/bursary", &fields(&bad), "zh")
+        .await;
+    assert!(
+        typed
+            .body
+            .contains("金额 12.345 超过两位小数（元以下只到分）；账本从不对金额四舍五入"),
+        "{}",
+        typed.body
+    );
 }
 
 #[tokio::test]
@@ -677,6 +762,13 @@ async fn a_csv_import_runs_in_the_background_with_progress_and_a_rejects_file() 
         rejects.body
     );
     assert!(!rejects.body.contains("b-000002"), "only the refused row");
+    assert!(
+        rejects
+            .body
+            .contains("没有受助对象 b-999999；请先登记该受助对象"),
+        "the ledger's reason in the clerk's language: {}",
+        rejects.body
+    );
 
     // Another member of staff cannot see the job; importing the file again pays nothing twice.
     assert_eq!(
