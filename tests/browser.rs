@@ -33,13 +33,16 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const DESKTOP: (u32, u32) = (1280, 800);
 const PHONE: (u32, u32) = (390, 844);
 
-/// Kills a child process when dropped.
-struct Running(Child);
+/// chromedriver, killed when dropped, then its temporary directory removed: Chromium
+/// leaves its scoped directories (`org.chromium.Chromium.*`) in `TMPDIR`, which is
+/// this directory rather than the machine's /tmp.
+struct Running(Child, tempfile::TempDir);
 
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // The directory goes after this, as the struct's field.
     }
 }
 
@@ -120,8 +123,10 @@ fn issue_token(data: &Path, user: &str) -> String {
 fn start_chromedriver() -> (Running, String) {
     let driver = find_chromedriver();
     let port = free_port();
+    let tmp = tempfile::tempdir().expect("a temporary directory for Chromium");
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -135,7 +140,7 @@ fn start_chromedriver() -> (Running, String) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    (Running(child), url)
+    (Running(child, tmp), url)
 }
 
 /// A Chromium session; with `phone`, emulating a phone's screen of that width and
