@@ -36,13 +36,16 @@ const PHONE: (u32, u32) = (390, 844);
 /// chromedriver, killed when dropped, then its temporary directory removed: Chromium
 /// leaves its scoped directories (`org.chromium.Chromium.*`) in `TMPDIR`, which is
 /// this directory rather than the machine's /tmp.
-struct Running(Child, tempfile::TempDir);
+struct Running {
+    driver: Child,
+    /// Removed after `drop` has killed the driver, as fields are.
+    _tmp: tempfile::TempDir,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        // The directory goes after this, as the struct's field.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 
@@ -140,7 +143,13 @@ fn start_chromedriver() -> (Running, String) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    (Running(child, tmp), url)
+    (
+        Running {
+            driver: child,
+            _tmp: tmp,
+        },
+        url,
+    )
 }
 
 /// A Chromium session; with `phone`, emulating a phone's screen of that width and
