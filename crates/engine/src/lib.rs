@@ -182,17 +182,20 @@ impl From<EngineError> for GroupRefused {
 /// The most commands [`Engine::submit_all_checked_async`] takes at once.
 pub const ALL_OR_NONE_COMMANDS_MAX: usize = 64;
 
+/// Why `commands` commands cannot be one all-or-none group, if they cannot.
+pub fn group_size_refusal(commands: usize) -> Option<String> {
+    (commands == 0 || commands > ALL_OR_NONE_COMMANDS_MAX)
+        .then(|| format!("a group holds 1 to {ALL_OR_NONE_COMMANDS_MAX} commands, not {commands}"))
+}
+
 fn check_group_size(submissions: &[Submission]) -> Result<(), EngineError> {
-    if submissions.is_empty() || submissions.len() > ALL_OR_NONE_COMMANDS_MAX {
-        return Err(EngineError::InvalidInput {
+    match group_size_refusal(submissions.len()) {
+        Some(message) => Err(EngineError::InvalidInput {
             field: "commands".into(),
-            message: format!(
-                "a group holds 1 to {ALL_OR_NONE_COMMANDS_MAX} commands, not {}",
-                submissions.len()
-            ),
-        });
+            message,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A submission with its digest (SHA-256 of the command, actor, date and memo), which

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
 use ledger_domain::{Command, Rejection, TokenDigest, UserId};
-use ledger_engine::{Accepted, EngineError, GroupRefused, Submission, ALL_OR_NONE_COMMANDS_MAX};
+use ledger_engine::{group_size_refusal, Accepted, EngineError, GroupRefused, Submission};
 use ledger_store::Backend;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -250,14 +250,8 @@ pub(crate) async fn command_group<B: Backend>(
 ) -> Result<Response, Problem> {
     let key = idempotency_key(&headers)?;
     let request: CommandGroupRequest = parse_body(body)?;
-    if request.commands.is_empty() || request.commands.len() > ALL_OR_NONE_COMMANDS_MAX {
-        return Err(Problem::bad_request(
-            "invalid_group",
-            format!(
-                "a group holds 1 to {ALL_OR_NONE_COMMANDS_MAX} commands, not {}",
-                request.commands.len()
-            ),
-        ));
+    if let Some(refusal) = group_size_refusal(request.commands.len()) {
+        return Err(Problem::bad_request("invalid_group", refusal));
     }
     if let Some(i) = request
         .commands
