@@ -431,10 +431,6 @@ impl Loan {
     pub fn status(&self) -> LoanStatus {
         self.status
     }
-    /// A lowercase status label for messages: active, fully repaid, written off, reversed.
-    pub fn status_label(&self) -> &'static str {
-        self.standing().en()
-    }
     /// Where the loan stands, as a message names it: its status, and for an active loan
     /// whether it is fully repaid.
     pub fn standing(&self) -> LoanStanding {

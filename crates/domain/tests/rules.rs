@@ -475,7 +475,7 @@ fn early_repayment_counts_as_on_time_and_clears_overdue() {
     });
     let loan = l.state.loan(&loan_id("L-1")).unwrap();
     assert_eq!(loan.outstanding(), Money::ZERO);
-    assert_eq!(loan.status_label(), "fully repaid");
+    assert_eq!(loan.standing().to_string(), "fully repaid");
     assert_eq!(loan.overdue_principal(day(2021, 6, 1)), Money::ZERO);
     assert_eq!(loan.repaid_on_time_by(day(2021, 6, 1)), money("3000"));
     // A fully repaid loan takes no further repayment.
