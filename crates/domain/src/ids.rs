@@ -14,21 +14,67 @@ pub const ID_CHARS_MAX: usize = 64;
 
 /// Why a text cannot be used as an id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{input:?} is not a valid {kind}: {reason}")]
+#[error("{input:?} is not a valid {kind}: {reason}", kind = kind.0, reason = reason.en())]
 pub struct IdError {
-    kind: &'static str,
+    /// The kind of id, in English and in Chinese.
+    kind: (&'static str, &'static str),
     input: String,
-    reason: &'static str,
+    reason: IdFault,
+}
+
+/// What is wrong with a text given as an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdFault {
+    Empty,
+    TooLong,
+    Characters,
+    Start,
+    LooksPersonal,
+}
+
+impl IdFault {
+    fn en(self) -> &'static str {
+        match self {
+            IdFault::Empty => "it is empty",
+            IdFault::TooLong => "it is longer than 64 characters",
+            IdFault::Characters => {
+                "use only ASCII letters, digits, '-', '_' and '.' (for example SM-2021-BURSARY)"
+            }
+            IdFault::Start => "it must start with a letter or a digit",
+            IdFault::LooksPersonal => {
+                "it looks like an ID-card, phone or bank-card number; use an opaque id instead"
+            }
+        }
+    }
+
+    fn zh(self) -> &'static str {
+        match self {
+            IdFault::Empty => "不能为空",
+            IdFault::TooLong => "超过 64 个字符",
+            IdFault::Characters => "只能使用英文字母、数字和“-”“_”“.”（例如 SM-2021-BURSARY）",
+            IdFault::Start => "必须以字母或数字开头",
+            IdFault::LooksPersonal => "像是身份证号、手机号或银行卡号；请改用不含个人信息的编号",
+        }
+    }
 }
 
 impl IdError {
     /// The kind of id that was being built ("fund id", ...).
     pub fn kind(&self) -> &'static str {
-        self.kind
+        self.kind.0
     }
     /// A stable machine code.
     pub fn code(&self) -> &'static str {
         "invalid_id"
+    }
+    /// The message in Chinese, naming what was typed as the English does.
+    pub fn detail_zh(&self) -> String {
+        format!(
+            "{:?} 不是有效的{}：{}",
+            self.input,
+            self.kind.1,
+            self.reason.zh()
+        )
     }
 }
 
@@ -46,25 +92,23 @@ const ID_BYTES: [bool; 256] = {
     }
 };
 
-fn check_common(kind: &'static str, input: &str) -> Result<(), IdError> {
+fn check_common(kind: (&'static str, &'static str), input: &str) -> Result<(), IdError> {
     let error = |reason| IdError {
         kind,
         input: input.chars().take(ID_CHARS_MAX + 8).collect(),
         reason,
     };
     if input.is_empty() {
-        return Err(error("it is empty"));
+        return Err(error(IdFault::Empty));
     }
     if input.len() > ID_CHARS_MAX {
-        return Err(error("it is longer than 64 characters"));
+        return Err(error(IdFault::TooLong));
     }
     if !input.bytes().all(|b| ID_BYTES[usize::from(b)]) {
-        return Err(error(
-            "use only ASCII letters, digits, '-', '_' and '.' (for example SM-2021-BURSARY)",
-        ));
+        return Err(error(IdFault::Characters));
     }
     if !input.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err(error("it must start with a letter or a digit"));
+        return Err(error(IdFault::Start));
     }
     Ok(())
 }
@@ -72,20 +116,20 @@ fn check_common(kind: &'static str, input: &str) -> Result<(), IdError> {
 /// Rejects ids that look like personal information: a long run of digits is what an
 /// 18-digit resident ID (possibly ending in X), an 11-digit mobile number or a 16–19
 /// digit bank card looks like, and none of these may enter an immutable log.
-fn check_not_personal(kind: &'static str, input: &str) -> Result<(), IdError> {
+fn check_not_personal(kind: (&'static str, &'static str), input: &str) -> Result<(), IdError> {
     let body = input.strip_suffix(['X', 'x']).unwrap_or(input);
     if input.len() >= 11 && body.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IdError {
             kind,
             input: "<withheld>".to_owned(),
-            reason: "it looks like an ID-card, phone or bank-card number; use an opaque id instead",
+            reason: IdFault::LooksPersonal,
         });
     }
     Ok(())
 }
 
 macro_rules! define_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal, $personal:expr) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $kind_zh:literal, $personal:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(Arc<str>);
@@ -94,9 +138,9 @@ macro_rules! define_id {
             /// Validates and builds the id.
             pub fn new(value: impl AsRef<str>) -> Result<$name, IdError> {
                 let value = value.as_ref();
-                check_common($kind, value)?;
+                check_common(($kind, $kind_zh), value)?;
                 if $personal {
-                    check_not_personal($kind, value)?;
+                    check_not_personal(($kind, $kind_zh), value)?;
                 }
                 Ok($name(Arc::from(value)))
             }
@@ -162,29 +206,29 @@ macro_rules! define_id {
 
 define_id!(
     /// The code of an organisational unit (a 计生协 at some level), e.g. `FJ-SM`.
-    UnitCode, "unit code", false
+    UnitCode, "unit code", "单位代码", false
 );
 define_id!(
     /// A fund, e.g. `SM-2021-BURSARY`.
-    FundId, "fund id", false
+    FundId, "fund id", "资金编号", false
 );
 define_id!(
     /// An opaque beneficiary id: never a name, ID number, phone or bank account.
-    BeneficiaryId, "beneficiary id", true
+    BeneficiaryId, "beneficiary id", "受助对象编号", true
 );
 define_id!(
     /// A member of staff acting on the ledger (maker, checker, clerk).
-    UserId, "user id", true
+    UserId, "user id", "用户编号", true
 );
 define_id!(
     /// A loan (Happiness Project micro-loan or revolving-fund loan).
-    LoanId, "loan id", false
+    LoanId, "loan id", "借款编号", false
 );
 define_id!(
     /// A housing grant or bursary award.
-    AwardId, "award id", false
+    AwardId, "award id", "核定编号", false
 );
 define_id!(
     /// A condolence campaign, e.g. `SM-2021-SPRING`.
-    CampaignId, "campaign id", false
+    CampaignId, "campaign id", "慰问活动编号", false
 );

@@ -806,3 +806,51 @@ fn every_term_has_its_english_and_a_chinese_name() {
 fn is_cjk_or_mark(c: char) -> bool {
     is_cjk(c) || "（）".contains(c)
 }
+
+#[test]
+fn an_id_that_cannot_be_an_id_reads_in_both_languages() {
+    // The English is what it always was.
+    assert_eq!(
+        BeneficiaryId::new("b 000123").unwrap_err().to_string(),
+        "\"b 000123\" is not a valid beneficiary id: use only ASCII letters, digits, '-', '_' and '.' (for example SM-2021-BURSARY)"
+    );
+    assert_eq!(
+        BeneficiaryId::new("350402198001011234").unwrap_err().to_string(),
+        "\"<withheld>\" is not a valid beneficiary id: it looks like an ID-card, phone or bank-card number; use an opaque id instead"
+    );
+    assert_eq!(
+        BeneficiaryId::new("b 000123").unwrap_err().detail_zh(),
+        "\"b 000123\" 不是有效的受助对象编号：只能使用英文字母、数字和“-”“_”“.”（例如 SM-2021-BURSARY）"
+    );
+    // Every fault, for every kind of id, in Chinese: what was typed, the kind, why.
+    let long = "a".repeat(65);
+    type Make = fn(&str) -> ledger_domain::IdError;
+    let cases: [(&str, Make); 7] = [
+        ("受助对象编号", |s| BeneficiaryId::new(s).unwrap_err()),
+        ("资金编号", |s| FundId::new(s).unwrap_err()),
+        ("单位代码", |s| UnitCode::new(s).unwrap_err()),
+        ("借款编号", |s| LoanId::new(s).unwrap_err()),
+        ("核定编号", |s| AwardId::new(s).unwrap_err()),
+        ("用户编号", |s| UserId::new(s).unwrap_err()),
+        ("慰问活动编号", |s| CampaignId::new(s).unwrap_err()),
+    ];
+    for (kind, make) in cases {
+        for (typed, why) in [
+            ("", "不能为空"),
+            (long.as_str(), "超过 64 个字符"),
+            ("张三", "只能使用英文字母"),
+            ("-b1", "必须以字母或数字开头"),
+        ] {
+            let zh = make(typed).detail_zh();
+            assert!(zh.contains(kind), "{zh}");
+            assert!(zh.contains(why), "{zh}");
+            let typed_shown: String = typed.chars().take(72).collect();
+            assert!(zh.contains(&format!("{typed_shown:?}")), "{zh}");
+        }
+    }
+    let personal = UserId::new("13800138000").unwrap_err().detail_zh();
+    assert_eq!(
+        personal,
+        "\"<withheld>\" 不是有效的用户编号：像是身份证号、手机号或银行卡号；请改用不含个人信息的编号"
+    );
+}

@@ -2,9 +2,9 @@
 //! into domain commands. Parsing only builds the domain's own types (`Amount::parse`,
 //! the ids' `new`, `TierSplit::new`): every rule beyond that is the ledger's, applied
 //! when the command is submitted. A rejection is shown next to the field it concerns
-//! ([`field_of_code`]), with what was typed kept. A field's own error (an amount or a
-//! tier split that does not parse, a date, a number) names what was typed in the page's
-//! language; an id that does not parse is described in English (`IdError`).
+//! ([`field_of_code`]), with what was typed kept. A field's own error (an id, an amount
+//! or a tier split that does not parse, a date, a number) names what was typed in the
+//! page's language.
 
 use std::collections::HashMap;
 
@@ -563,7 +563,8 @@ impl Reader<'_> {
         match make(&text) {
             Ok(id) => Some(id),
             Err(e) => {
-                self.fail(name, e.code(), e.to_string());
+                let detail = self.said(e.to_string(), e.detail_zh());
+                self.fail(name, e.code(), detail);
                 None
             }
         }
@@ -846,11 +847,11 @@ pub fn parse(kind: Kind, values: &Values, lang: Lang) -> Result<Parsed, Vec<Fiel
                     .collect()
             });
             if award.is_some() && awards.is_none() {
-                r.fail(
-                    "award",
-                    "invalid_id",
-                    "the award id with -province appended is longer than 64 characters",
+                let detail = r.said(
+                    "the award id with -province appended is longer than 64 characters".into(),
+                    "核定编号加上 -province 后超过 64 个字符".into(),
                 );
+                r.fail("award", "invalid_id", detail);
             }
             fund.clone_from(&f);
             (|| {

@@ -520,6 +520,31 @@ async fn a_refusal_names_its_figures_in_the_language_of_the_session() {
         "{}",
         typed.body
     );
+
+    // So is a typed id that cannot be one.
+    let mut bad_id = bursary("web-test-bursary-lang-3", "100.00");
+    bad_id.iter_mut().find(|(k, _)| *k == "student").unwrap().1 = "b 000001".to_string();
+    let typed = l
+        .post_lang("clerk-sm", "/web/record/bursary", &fields(&bad_id), "zh")
+        .await;
+    assert!(
+        typed
+            .body
+            .contains("不是有效的受助对象编号：只能使用英文字母、数字和"),
+        "{}",
+        typed.body
+    );
+    assert!(!typed.body.contains("is not a valid"), "{}", typed.body);
+    let typed = l
+        .post_lang("clerk-sm", "/web/record/bursary", &fields(&bad_id), "en")
+        .await;
+    assert!(
+        typed
+            .body
+            .contains("is not a valid beneficiary id: use only ASCII letters"),
+        "{}",
+        typed.body
+    );
 }
 
 #[tokio::test]
