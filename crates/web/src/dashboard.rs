@@ -182,10 +182,10 @@ fn year_range(year: i32, lang: Lang) -> Result<(NaiveDate, NaiveDate), ApiProble
     let bad = || ApiProblem {
         status: 400,
         code: "year_invalid".to_string(),
-        detail: match lang {
-            Lang::Zh => format!("{year} 不是账本记录的年份"),
-            Lang::En => format!("{year} is not a year the ledger records"),
-        },
+        detail: lang.pick(
+            format!("{year} 不是账本记录的年份"),
+            format!("{year} is not a year the ledger records"),
+        ),
     };
     Ok((
         NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(bad)?,

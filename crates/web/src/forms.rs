@@ -520,14 +520,6 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// The detail in the form's language.
-    fn said(&self, english: String, chinese: String) -> String {
-        match self.lang {
-            Lang::Zh => chinese,
-            Lang::En => english,
-        }
-    }
-
     fn raw(&self, name: &str) -> &str {
         self.values.get(name).map_or("", |v| v.trim())
     }
@@ -563,7 +555,7 @@ impl Reader<'_> {
         match make(&text) {
             Ok(id) => Some(id),
             Err(e) => {
-                let detail = self.said(e.to_string(), e.detail_zh());
+                let detail = self.lang.pick(e.detail_zh(), e.to_string());
                 self.fail(name, e.code(), detail);
                 None
             }
@@ -579,7 +571,7 @@ impl Reader<'_> {
         match Amount::parse(text) {
             Ok(a) => Some(a),
             Err(e) => {
-                let detail = self.said(e.to_string(), e.detail_zh());
+                let detail = self.lang.pick(e.detail_zh(), e.to_string());
                 self.fail(name, e.code(), detail);
                 None
             }
@@ -600,9 +592,9 @@ impl Reader<'_> {
         match text.parse::<T>() {
             Ok(n) => Some(n),
             Err(_) => {
-                let detail = self.said(
-                    format!("{text} is not a whole number in range"),
+                let detail = self.lang.pick(
                     format!("{text} 不是允许范围内的整数"),
+                    format!("{text} is not a whole number in range"),
                 );
                 self.fail(name, "invalid_number", detail);
                 None
@@ -619,9 +611,9 @@ impl Reader<'_> {
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                let detail = self.said(
-                    format!("{text} is not a date YYYY-MM-DD"),
+                let detail = self.lang.pick(
                     format!("{text} 不是 YYYY-MM-DD 格式的日期"),
+                    format!("{text} is not a date YYYY-MM-DD"),
                 );
                 self.fail(name, "invalid_date", detail);
                 None
@@ -640,9 +632,9 @@ impl Reader<'_> {
         match serde_json::from_value::<T>(serde_json::Value::String(text.clone())) {
             Ok(v) => Some(v),
             Err(_) => {
-                let detail = self.said(
-                    format!("{text} is not one of the choices"),
+                let detail = self.lang.pick(
                     format!("{text} 不是可选的一项"),
+                    format!("{text} is not one of the choices"),
                 );
                 self.fail(name, "invalid_input", detail);
                 None
@@ -666,7 +658,7 @@ impl Reader<'_> {
                     amount,
                 }),
                 Err(e) => {
-                    let detail = self.said(e.to_string(), e.detail_zh());
+                    let detail = self.lang.pick(e.detail_zh(), e.to_string());
                     self.fail(&name, e.code(), detail);
                     ok = false;
                 }
@@ -678,7 +670,7 @@ impl Reader<'_> {
         match TierSplit::new(shares.clone()) {
             Ok(_) => Some(shares),
             Err(e) => {
-                let detail = self.said(e.to_string(), e.detail_zh());
+                let detail = self.lang.pick(e.detail_zh(), e.to_string());
                 self.fail("shares", e.code(), detail);
                 None
             }
@@ -692,9 +684,9 @@ impl Reader<'_> {
             match total.checked_add(share.amount) {
                 Some(t) => total = t,
                 None => {
-                    let detail = self.said(
-                        "the shares add up to more than the maximum amount".to_string(),
-                        "各级承担金额合计超过金额上限".to_string(),
+                    let detail = self.lang.pick(
+                        "各级承担金额合计超过金额上限",
+                        "the shares add up to more than the maximum amount",
                     );
                     self.fail("shares", "amount_overflow", detail);
                     return None;
@@ -704,7 +696,7 @@ impl Reader<'_> {
         match TierSplit::new(shares) {
             Ok(split) => Some((total, split)),
             Err(e) => {
-                let detail = self.said(e.to_string(), e.detail_zh());
+                let detail = self.lang.pick(e.detail_zh(), e.to_string());
                 self.fail("shares", e.code(), detail);
                 None
             }
@@ -847,9 +839,9 @@ pub fn parse(kind: Kind, values: &Values, lang: Lang) -> Result<Parsed, Vec<Fiel
                     .collect()
             });
             if award.is_some() && awards.is_none() {
-                let detail = r.said(
-                    "the award id with -province appended is longer than 64 characters".into(),
-                    "核定编号加上 -province 后超过 64 个字符".into(),
+                let detail = r.lang.pick(
+                    "核定编号加上 -province 后超过 64 个字符",
+                    "the award id with -province appended is longer than 64 characters",
                 );
                 r.fail("award", "invalid_id", detail);
             }

@@ -38,6 +38,14 @@ impl Lang {
         }
     }
 
+    /// `zh` in Chinese, `en` in English.
+    pub fn pick<T>(self, zh: T, en: T) -> T {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
     pub fn other(self) -> Lang {
         match self {
             Lang::Zh => Lang::En,
@@ -478,10 +486,7 @@ pub fn has(key: &str) -> bool {
 /// completeness test catches; in a release build the key itself is shown.
 pub fn text(lang: Lang, key: &str) -> &str {
     match table().get(key) {
-        Some((zh, en)) => match lang {
-            Lang::Zh => zh,
-            Lang::En => en,
-        },
+        Some((zh, en)) => lang.pick(zh, en),
         None => {
             debug_assert!(false, "no text for the key {key}");
             key
@@ -498,10 +503,7 @@ pub struct Tr {
 impl Tr {
     pub fn t(&self, key: &str) -> &'static str {
         match table().get(key) {
-            Some((zh, en)) => match self.lang {
-                Lang::Zh => zh,
-                Lang::En => en,
-            },
+            Some((zh, en)) => self.lang.pick(zh, en),
             None => {
                 debug_assert!(false, "no text for the key {key}");
                 "?"

@@ -110,10 +110,7 @@ impl Jobs {
             .name("web-import".into())
             .spawn(move || {
                 let options = ImportOptions {
-                    language: match lang {
-                        Lang::Zh => Language::Chinese,
-                        Lang::En => Language::English,
-                    },
+                    language: lang.pick(Language::Chinese, Language::English),
                     ..ImportOptions::now(actor, skip_bad_rows)
                 };
                 let mut rejects = Vec::new();

@@ -789,10 +789,7 @@ fn may_record<B: Backend>(web: &Web<B>, me: &Me, lang: Lang) -> Result<(), ApiPr
         .map_err(|rejection| ApiProblem {
             status: ledger_server::problem::rejection_status(&rejection).as_u16(),
             code: rejection.code().to_string(),
-            detail: match lang {
-                Lang::Zh => rejection.detail_zh(),
-                Lang::En => rejection.to_string(),
-            },
+            detail: lang.pick(rejection.detail_zh(), rejection.to_string()),
         })
 }
 
@@ -1633,10 +1630,9 @@ impl DashboardQuery {
                 ApiProblem {
                     status: 404,
                     code: "unknown_unit".into(),
-                    detail: match lang {
-                        Lang::Zh => "账本中还没有单位".into(),
-                        Lang::En => "the ledger has no units yet".into(),
-                    },
+                    detail: lang
+                        .pick("账本中还没有单位", "the ledger has no units yet")
+                        .into(),
                 }
             })?,
         };
@@ -1649,10 +1645,7 @@ impl DashboardQuery {
             Some(y) => y.parse::<i32>().map_err(|_| ApiProblem {
                 status: 400,
                 code: "year_invalid".into(),
-                detail: match lang {
-                    Lang::Zh => format!("{y} 不是年份"),
-                    Lang::En => format!("{y} is not a year"),
-                },
+                detail: lang.pick(format!("{y} 不是年份"), format!("{y} is not a year")),
             })?,
             None => crate::dashboard::this_year(web),
         };
@@ -1888,10 +1881,9 @@ pub(crate) async fn import_start<B: Backend + 'static>(
         return csrf_refused(&session, Some(&me));
     }
     let Some(file) = file.filter(|f| !f.is_empty()) else {
-        let detail = match session.lang {
-            Lang::Zh => "请选择付款 CSV 文件",
-            Lang::En => "choose a CSV file of payments",
-        };
+        let detail = session
+            .lang
+            .pick("请选择付款 CSV 文件", "choose a CSV file of payments");
         return import_refused(&session, &me, "import_file", detail);
     };
     let actor = match UserId::new(&me.user) {
