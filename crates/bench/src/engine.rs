@@ -428,6 +428,73 @@ fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
     by_name
 }
 
+/// What the machine's CPUs did, from `/proc/stat` (clock ticks, all CPUs together),
+/// and how long this process's threads waited for a CPU while ready to run (from
+/// `/proc/self/task/*/schedstat`, its second field, in nanoseconds). On a shared
+/// virtual machine a slow run is explained by these: time the hypervisor gave other
+/// guests (steal), other processes here, or our own threads queueing for two cores.
+struct HostCpu {
+    /// Ticks of user, nice, system, irq and softirq time, this process's included.
+    busy: u64,
+    /// Ticks the hypervisor ran something else while this guest wanted the CPU.
+    steal: u64,
+    /// Ticks of every kind.
+    total: u64,
+    /// Ticks of this process (user and system).
+    ours: u64,
+    /// Nanoseconds this process's threads waited in a run queue.
+    waited_ns: u64,
+}
+
+impl HostCpu {
+    fn now() -> HostCpu {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        let tick = |i: usize| ticks.get(i).copied().unwrap_or(0);
+        let waited_ns = std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                    .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        HostCpu {
+            busy: tick(0) + tick(1) + tick(2) + tick(5) + tick(6),
+            steal: tick(7),
+            total: ticks.iter().sum(),
+            ours: process_stat(&[11, 12]).iter().sum(),
+            waited_ns,
+        }
+    }
+
+    /// The shares of the CPUs' time stolen and taken by other processes since
+    /// `before`, and our threads' wait for a CPU per command.
+    fn since(&self, before: &HostCpu, commands: u64) -> String {
+        let total = self.total.saturating_sub(before.total).max(1) as f64;
+        let steal = self.steal.saturating_sub(before.steal) as f64;
+        let others = self
+            .busy
+            .saturating_sub(before.busy)
+            .saturating_sub(self.ours.saturating_sub(before.ours)) as f64;
+        format!(
+            "host: {:.1}% of CPU time stolen, {:.1}% other processes; threads waited for a CPU {:.1} µs per command",
+            100.0 * steal / total,
+            100.0 * others / total,
+            self.waited_ns.saturating_sub(before.waited_ns) as f64 / 1000.0 / commands.max(1) as f64
+        )
+    }
+}
+
 /// CPU per command of the engine's threads and of the rest, between two
 /// [`cpu_by_thread`] readings.
 fn cpu_per_command(
@@ -625,6 +692,7 @@ fn measure_commands(
         "the engine's group observer was set before"
     );
     let cpu_before = cpu_by_thread();
+    let host_before = HostCpu::now();
     let (all, elapsed) = {
         let engine = Arc::clone(engine);
         let ids: Arc<str> = ids.into();
@@ -641,13 +709,14 @@ fn measure_commands(
     };
     let n = all.len() as u64;
     let cpu = cpu_per_command(&cpu_before, &cpu_by_thread(), n);
+    let host = HostCpu::now().since(&host_before, n);
     let mut lat = Latencies(all);
     Ok(Row {
         name,
         rate: per_second(n, elapsed),
         unit: "commands/s",
         detail: format!(
-            "p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; {}; {cpu}; target ≥ 80,000/s",
+            "p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; {}; {cpu}; {host}; target ≥ 80,000/s",
             lat.percentile(50.0),
             lat.percentile(99.0),
             lat.percentile(99.9),
