@@ -6,9 +6,10 @@
 //! Threads: the writer decides a group of commands and prepares their records; the
 //! flusher makes the group durable, publishes it to the read model and answers the
 //! callers; the storer then stores the durable records in sled and writes the model's
-//! snapshots (decision 0024); the projector folds the log into the projections. While
-//! one group is flushed the next is decided (see the store's `Log::prepare_group` /
-//! `Log::commit_prepared`).
+//! snapshots (decision 0024); the projector folds the log into the projections. The
+//! storer and the projector let a few groups gather before they wake (decision 0027).
+//! While one group is flushed the next is decided (see the store's
+//! `Log::prepare_group` / `Log::commit_prepared`).
 //!
 //! After a failed write or flush the engine refuses writes and keeps serving reads;
 //! opened with [`Engine::open_with_recovery`], its writer reopens the log in the same
@@ -1426,6 +1427,9 @@ fn store_groups<B: Backend>(
 ) {
     let mut last_snapshot = shared.read.read().expect("read model lock").next_position;
     while wakes.recv().is_ok() {
+        // Let a few groups gather (decision 0027): nobody waits for this work.
+        std::thread::sleep(projector::FOLLOWER_GATHER);
+        let _ = wakes.try_recv();
         // Taken for this round only: a recovery waits for every handle to a failed log.
         let Some(log) = shared.log.get() else {
             continue;
