@@ -431,8 +431,10 @@ fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
 /// What the machine's CPUs did, from `/proc/stat` (clock ticks, all CPUs together),
 /// and how long this process's threads waited for a CPU while ready to run (from
 /// `/proc/self/task/*/schedstat`, its second field, in nanoseconds). On a shared
-/// virtual machine a slow run is explained by these: time the hypervisor gave other
-/// guests (steal), other processes here, or our own threads queueing for two cores.
+/// virtual machine they tell some causes of a slow run apart: time the hypervisor gave
+/// other guests (steal), other processes here, or our own threads queueing for two
+/// cores. Caches and memory shared with other guests show in none of them, only in
+/// more CPU per command.
 struct HostCpu {
     /// Ticks of user, nice, system, irq and softirq time, this process's included.
     busy: u64,

@@ -317,6 +317,19 @@ pub(crate) struct Hosted {
 }
 
 impl Hosted {
+    fn new(projections: Projections) -> Hosted {
+        let reached = projections.next_position();
+        Hosted {
+            projections: RwLock::new(projections),
+            reached: Mutex::new(reached),
+            advanced: Condvar::new(),
+            stop: AtomicBool::new(false),
+            hurry: Mutex::new(false),
+            hurried: Condvar::new(),
+            failure: Mutex::new(None),
+        }
+    }
+
     /// Waits until every projection has applied the events before `position`.
     pub fn wait_for(&self, position: u64, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
@@ -423,17 +436,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_int
 
 /// Starts hosting: loads checkpoints and returns the shared state for the thread.
 pub(crate) fn start<B: Backend>(log: &Log<B>) -> Arc<Hosted> {
-    let projections = Projections::load(log);
-    let reached = projections.next_position();
-    Arc::new(Hosted {
-        projections: RwLock::new(projections),
-        reached: Mutex::new(reached),
-        advanced: Condvar::new(),
-        stop: AtomicBool::new(false),
-        hurry: Mutex::new(false),
-        hurried: Condvar::new(),
-        failure: Mutex::new(None),
-    })
+    Arc::new(Hosted::new(Projections::load(log)))
 }
 
 #[cfg(test)]
@@ -441,15 +444,9 @@ mod tests {
     use super::*;
 
     fn hosted_at(reached: u64) -> Hosted {
-        Hosted {
-            projections: RwLock::new(Projections::default()),
-            reached: Mutex::new(reached),
-            advanced: Condvar::new(),
-            stop: AtomicBool::new(false),
-            hurry: Mutex::new(false),
-            hurried: Condvar::new(),
-            failure: Mutex::new(None),
-        }
+        let hosted = Hosted::new(Projections::default());
+        *hosted.reached.lock().unwrap() = reached;
+        hosted
     }
 
     #[test]
