@@ -355,14 +355,11 @@ impl Hosted {
     /// The projector's pause after catching up ([`FOLLOWER_GATHER`]), ended early by a
     /// reader that waits for the projections.
     fn gather(&self, pause: Duration) {
-        let mut hurry = self.hurry.lock().expect("projector lock");
-        if !*hurry {
-            hurry = self
-                .hurried
-                .wait_timeout_while(hurry, pause, |hurry| !*hurry)
-                .expect("projector lock")
-                .0;
-        }
+        let hurry = self.hurry.lock().expect("projector lock");
+        let (mut hurry, _) = self
+            .hurried
+            .wait_timeout_while(hurry, pause, |hurry| !*hurry)
+            .expect("projector lock");
         *hurry = false;
     }
 }
