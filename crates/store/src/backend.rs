@@ -32,10 +32,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Makes every earlier write durable.
     fn flush(&self) -> Result<(), StoreError>;
     /// Does now the work that makes flushed writes readable, which a backend may
-    /// defer past `flush` (the sled backend's inserts, decision 0019): a writer calls
-    /// it once it has answered, off the answer's path. Reads never depend on it: a
-    /// backend that defers does the work on a read first. Backends that defer
-    /// nothing have nothing to do.
+    /// defer past `flush` (the sled backend's inserts, decision 0019), and work that
+    /// keeps the next flushes short (the sled backend grows its journal ahead,
+    /// decision 0028): a writer calls it once it has answered, off the answer's path.
+    /// Reads never depend on it: a backend that defers does the work on a read first.
+    /// Backends that defer nothing have nothing to do.
     fn store_durable(&self) -> Result<(), StoreError> {
         Ok(())
     }

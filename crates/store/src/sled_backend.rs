@@ -13,7 +13,9 @@
 //! sled gets a write's records only once its frame is durable, and not on the way
 //! to the caller's answer: [`Backend::store_durable`] moves them into sled after the
 //! engine has answered, and every read (and every checkpoint) does it first if
-//! nobody has yet. See docs/decisions/0019.
+//! nobody has yet. See docs/decisions/0019. It also grows the journal ahead of its
+//! frames, so that a flush rarely spends a growth step's write and sync on the
+//! answer's path (docs/decisions/0028).
 //!
 //! Records are packed into chunks of about 4 KiB per sled value, keyed by the chunk's
 //! first position: sled costs microseconds per insert, so one insert per chunk
@@ -51,6 +53,12 @@ const JOURNAL_NEXT_FILE: &str = "journal.next";
 /// the format: opening refuses a journal shorter than its first frame plus one step
 /// as truncated (docs/FORMAT.md §9), so raising it would need the old value there.
 pub const JOURNAL_GROWTH_BYTES: u64 = 1024 * 1024;
+
+/// Zero-filled bytes that [`Backend::store_durable`] keeps ready beyond the journal's
+/// frames, growing it when less than half is left: growing writes and syncs zeros,
+/// milliseconds on a virtual disk, which a flush would otherwise spend on the
+/// answer's path about every megabyte of frames (decision 0028).
+pub const JOURNAL_HEADROOM_BYTES: u64 = 2 * JOURNAL_GROWTH_BYTES;
 
 /// File in the data directory that [`Backend::probe_writable`] writes, syncs and
 /// removes to learn whether the disk has space again; present only during a probe.
@@ -319,6 +327,16 @@ struct Journal {
     durable_head: Vec<u8>,
 }
 
+impl Journal {
+    /// Records that `file` is now allocated and zero-filled up to `to`, unless a
+    /// checkpoint replaced the journal while it grew: those zeros went to the old file.
+    fn grown(&mut self, file: &Arc<File>, to: u64) {
+        if Arc::ptr_eq(&self.file, file) && to > self.allocated {
+            self.allocated = to;
+        }
+    }
+}
+
 /// The log in a sled database with a redo journal.
 #[derive(Debug)]
 pub struct SledBackend {
@@ -335,6 +353,10 @@ pub struct SledBackend {
     /// Lock order: `journal` before `storing` before `unstored`.
     storing: Mutex<()>,
     unstored: Mutex<Unstored>,
+    /// Held while the journal grows, by a flush or ahead of it: zeros are written
+    /// only beyond `allocated` as read under it, and frames only below it, so that
+    /// no zeros land on a frame. Lock order: `growing` before `journal`.
+    growing: Mutex<()>,
     /// Set once opening has recovered: only then does closing checkpoint. A backend
     /// whose open failed (damage was found) must leave the journal as it was, or the
     /// next open would find nothing to report.
@@ -394,6 +416,7 @@ impl SledBackend {
             synced_blobs: Mutex::new(HashSet::new()),
             storing: Mutex::new(()),
             unstored: Mutex::new(Unstored::default()),
+            growing: Mutex::new(()),
             checkpoint_on_close: false,
         };
         let mut backend = backend;
@@ -669,6 +692,24 @@ impl SledBackend {
         }
     }
 
+    /// Keeps at least half of [`JOURNAL_HEADROOM_BYTES`] zero-filled beyond the
+    /// journal's frames, off the answer's path. Best effort: if the disk is full, the
+    /// flush that needs the space grows the journal itself and reports the failure.
+    fn grow_ahead(&self) {
+        let _growing = self.growing.lock().expect("growing lock poisoned");
+        let (file, len, allocated) = {
+            let journal = self.lock_journal();
+            (Arc::clone(&journal.file), journal.len, journal.allocated)
+        };
+        if allocated.saturating_sub(len) >= JOURNAL_HEADROOM_BYTES / 2 {
+            return;
+        }
+        let Ok(grown) = preallocate(&file, allocated, len + JOURNAL_HEADROOM_BYTES) else {
+            return;
+        };
+        self.lock_journal().grown(&file, grown);
+    }
+
     /// Makes sled's state durable on its own, then replaces the journal with one
     /// that holds only a checkpoint frame (the head marker of that state). The new
     /// journal is written beside the old one and renamed over it, so a crash leaves
@@ -863,9 +904,15 @@ impl Backend for SledBackend {
         };
         let end = at + data.len() as u64;
         if end > allocated {
-            let allocated = preallocate(&file, allocated, end)
-                .map_err(StoreError::io("growing the journal"))?;
-            self.lock_journal().allocated = allocated;
+            // Ahead of it (`grow_ahead`) did not keep up: grow here, from where the
+            // journal is allocated now.
+            let _growing = self.growing.lock().expect("growing lock poisoned");
+            let allocated = self.lock_journal().allocated;
+            if end > allocated {
+                let grown = preallocate(&file, allocated, end)
+                    .map_err(StoreError::io("growing the journal"))?;
+                self.lock_journal().grown(&file, grown);
+            }
         }
         if !data.is_empty() {
             // Written at the durable end: a failed earlier flush may have left a torn
@@ -891,7 +938,9 @@ impl Backend for SledBackend {
     }
 
     fn store_durable(&self) -> Result<(), StoreError> {
-        self.store_unstored()
+        self.store_unstored()?;
+        self.grow_ahead();
+        Ok(())
     }
 
     fn read(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -1132,6 +1181,103 @@ mod tests {
     /// fails with that error (so the log refuses writes and is reopened), and a full
     /// disk stays recognisable as one; the frame stays queued, and the journal keeps
     /// it for the next open.
+    fn head(next_position: u64) -> Vec<u8> {
+        codec::encode_head(&codec::HeadMarker {
+            next_position,
+            hash: [0; 32],
+        })
+    }
+
+    #[test]
+    fn the_journal_grows_ahead_of_its_frames_when_the_durable_records_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SledBackend::open(dir.path()).unwrap();
+        backend.write_header(b"a header").unwrap();
+        let allocated_and_len = || {
+            let journal = backend.lock_journal();
+            (journal.allocated, journal.len)
+        };
+        // A new journal: its checkpoint frame and one step of zeros.
+        let (allocated, len) = allocated_and_len();
+        assert_eq!(allocated, len + JOURNAL_GROWTH_BYTES);
+        let record = vec![7; 100_000];
+        for position in 0..100 {
+            backend
+                .write(position, std::slice::from_ref(&record), &head(position + 1))
+                .unwrap();
+            backend.flush().unwrap();
+            backend.store_durable().unwrap();
+            let (allocated, len) = allocated_and_len();
+            assert!(
+                allocated >= len + JOURNAL_HEADROOM_BYTES / 2,
+                "{allocated} bytes allocated for {len} of frames"
+            );
+            let on_disk = std::fs::metadata(dir.path().join(JOURNAL_FILE))
+                .unwrap()
+                .len();
+            assert_eq!(on_disk, allocated);
+        }
+    }
+
+    #[test]
+    fn zeros_written_ahead_never_land_on_a_frame() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        const FRAMES: u64 = 300;
+        let dir = tempfile::tempdir().unwrap();
+        let record = |p: u64| {
+            let mut r = vec![u8::try_from(p % 251).unwrap(); 20_000];
+            r.extend(p.to_le_bytes());
+            r
+        };
+        {
+            let mut backend = SledBackend::open(dir.path()).unwrap();
+            backend.write_header(b"a header").unwrap();
+            let done = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while !done.load(Ordering::Acquire) {
+                        backend.store_durable().unwrap();
+                    }
+                });
+                for frame in 0..FRAMES {
+                    let (first, next) = (frame * 3, frame * 3 + 3);
+                    let records: Vec<_> = (first..next).map(record).collect();
+                    backend.write(first, &records, &head(next)).unwrap();
+                    backend.flush().unwrap();
+                }
+                done.store(true, Ordering::Release);
+            });
+            // About 18 MB of frames, grown ahead several times while they were written.
+            assert!(backend.lock_journal().len > 2 * JOURNAL_HEADROOM_BYTES);
+            // No checkpoint on close: the next open reads every frame back.
+            backend.checkpoint_on_close = false;
+        }
+        let reopened = SledBackend::open(dir.path()).unwrap();
+        for p in 0..FRAMES * 3 {
+            assert_eq!(reopened.read(p).unwrap(), Some(record(p)));
+        }
+    }
+
+    #[test]
+    fn growth_of_a_journal_that_a_checkpoint_replaced_is_not_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| Arc::new(File::create(dir.path().join(name)).unwrap());
+        let (old, new) = (open("old"), open("new"));
+        let mut journal = Journal {
+            file: Arc::clone(&new),
+            len: 100,
+            allocated: 1000,
+            pending: None,
+            durable_head: Vec::new(),
+        };
+        journal.grown(&old, 5000);
+        assert_eq!(journal.allocated, 1000);
+        journal.grown(&new, 900);
+        assert_eq!(journal.allocated, 1000);
+        journal.grown(&new, 5000);
+        assert_eq!(journal.allocated, 5000);
+    }
+
     #[test]
     fn after_a_failure_to_store_in_sled_every_flush_and_read_reports_it() {
         let dir = tempfile::tempdir().unwrap();
