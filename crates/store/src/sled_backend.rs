@@ -1177,10 +1177,6 @@ mod tests {
         }
     }
 
-    /// Once storing a durable frame in sled has failed, every later flush and read
-    /// fails with that error (so the log refuses writes and is reopened), and a full
-    /// disk stays recognisable as one; the frame stays queued, and the journal keeps
-    /// it for the next open.
     fn head(next_position: u64) -> Vec<u8> {
         codec::encode_head(&codec::HeadMarker {
             next_position,
@@ -1278,6 +1274,10 @@ mod tests {
         assert_eq!(journal.allocated, 5000);
     }
 
+    /// Once storing a durable frame in sled has failed, every later flush and read
+    /// fails with that error (so the log refuses writes and is reopened), and a full
+    /// disk stays recognisable as one; the frame stays queued, and the journal keeps
+    /// it for the next open.
     #[test]
     fn after_a_failure_to_store_in_sled_every_flush_and_read_reports_it() {
         let dir = tempfile::tempdir().unwrap();
