@@ -1159,12 +1159,8 @@ mod tests {
             });
             for frame in 0..FRAMES {
                 let (first, next) = (frame * 3, frame * 3 + 3);
-                let head = codec::encode_head(&codec::HeadMarker {
-                    next_position: next,
-                    hash: [0; 32],
-                });
                 let records: Vec<_> = (first..next).map(record).collect();
-                backend.write(first, &records, &head).unwrap();
+                backend.write(first, &records, &head(next)).unwrap();
                 backend.flush().unwrap();
                 durable.store(next, Ordering::Release);
             }
@@ -1283,11 +1279,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let backend = SledBackend::open(dir.path()).unwrap();
         backend.write_header(b"a header").unwrap();
-        let head = codec::encode_head(&codec::HeadMarker {
-            next_position: 1,
-            hash: [0; 32],
-        });
-        backend.write(0, &[b"a record".to_vec()], &head).unwrap();
+        backend.write(0, &[b"a record".to_vec()], &head(1)).unwrap();
         backend.flush().unwrap();
         backend
             .unstored
