@@ -16,7 +16,7 @@
 //! verifies and the model and projections equal a rebuild.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -396,13 +396,24 @@ fn concurrent_writers_through_a_full_disk_lose_nothing_acknowledged() {
     // reopen): the log stays closed until the next attempt, and reads go on.
     let engine = Arc::new(open(dir.path(), &plan, &reopens, 1));
     setup(&engine);
+    // Each writer stops after its 40th command until the disk is full, so that every
+    // writer meets the full disk however fast the first ones went.
+    let paused = Arc::new(AtomicU32::new(0));
+    let filled = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let engine = Arc::clone(&engine);
+            let (paused, filled) = (Arc::clone(&paused), Arc::clone(&filled));
             std::thread::spawn(move || {
                 let mut acknowledged = BTreeMap::new();
                 let mut refused = 0;
                 for i in 0..150 {
+                    if i == 40 {
+                        paused.fetch_add(1, Ordering::SeqCst);
+                        while !filled.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
                     let id = format!("t{t}-{i}");
                     // Retry each command until it is acknowledged, as a client would.
                     loop {
@@ -424,9 +435,12 @@ fn concurrent_writers_through_a_full_disk_lose_nothing_acknowledged() {
         })
         .collect();
     // Let the writers run, fill the disk for a while, then free it.
-    std::thread::sleep(Duration::from_millis(30));
+    while paused.load(Ordering::SeqCst) < 4 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     plan.set_disk_full(true);
     plan.set_unreadable(true);
+    filled.store(true, Ordering::SeqCst);
     let full_since = Instant::now();
     while full_since.elapsed() < Duration::from_millis(300) {
         // Reads answer while the disk is full, even waiting for every acknowledged
