@@ -116,10 +116,10 @@ fn record_decoder(dir: &Path, api_bodies: &[String]) {
             .unwrap();
     }
     let mut by_type = BTreeMap::new();
-    let head = sanming.log().head().next_position;
+    let head = sanming.log().unwrap().head().next_position;
     let mut from = 0;
     while from < head {
-        let page = sanming.log().read_raw(from, 10_000).unwrap();
+        let page = sanming.log().unwrap().read_raw(from, 10_000).unwrap();
         from += page.len() as u64;
         for raw in page {
             let event = codec::decode_record(&raw.record, raw.hash).unwrap();
@@ -160,14 +160,14 @@ fn record_decoder(dir: &Path, api_bodies: &[String]) {
             memo: request["memo"].as_str().unwrap_or_default().to_string(),
         });
     }
-    let head = api.log().head().next_position;
+    let head = api.log().unwrap().head().next_position;
     assert!(head >= 8, "the walkthrough appends events");
-    let raws = api.log().read_raw(0, 10_000).unwrap();
+    let raws = api.log().unwrap().read_raw(0, 10_000).unwrap();
     let stored: Vec<Vec<u8>> = raws
         .iter()
         .map(|raw| [raw.record.as_slice(), &raw.hash].concat())
         .collect();
-    let log = api.log();
+    let log = api.log().unwrap();
     let backend = log.backend();
     let header = backend.read_header().unwrap().unwrap();
     seeds.push(("header".into(), with_kind(HEADER, &header)));
@@ -177,6 +177,12 @@ fn record_decoder(dir: &Path, api_bodies: &[String]) {
         created_at_ms: NOW_MS,
     });
     seeds.push(("header-sm3".into(), with_kind(HEADER, &sm3)));
+    let oldest = codec::encode_header(&Header {
+        format_version: codec::FORMAT_VERSION_OLDEST,
+        hash_algorithm: HashAlgorithm::Sha256,
+        created_at_ms: NOW_MS,
+    });
+    seeds.push(("header-v1".into(), with_kind(HEADER, &oldest)));
     let head_marker = backend.read_head().unwrap().unwrap();
     seeds.push(("head".into(), with_kind(HEAD_MARKER, &head_marker)));
     let genesis = codec::encode_head(&HeadMarker {
@@ -186,6 +192,8 @@ fn record_decoder(dir: &Path, api_bodies: &[String]) {
     seeds.push(("head-genesis".into(), with_kind(HEAD_MARKER, &genesis)));
     let chunks = codec::encode_chunks(&stored);
     seeds.push(("chunk".into(), with_kind(CHUNK, &chunks[0].1)));
+    let compressed = codec::compress_chunk(chunks[0].1.clone());
+    seeds.push(("chunk-compressed".into(), with_kind(CHUNK, &compressed)));
     let mut journal = codec::encode_journal_frame(0, &head_marker, &stored[..3]);
     journal.extend(codec::encode_journal_frame(3, &head_marker, &stored[3..5]));
     seeds.push(("journal".into(), with_kind(JOURNAL_FRAME, &journal)));
