@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use ledger_store::codec::{chunk_entries, record_key};
+use ledger_store::codec::{self, record_key};
 use ledger_store::{
     Actor, AppendBatch, CommandId, EventType, ExpectedVersion, Log, Memo, NewEvent, SledBackend,
     StreamName, SystemClock, LOG_TREE, SLED_DIR,
@@ -108,16 +108,19 @@ fn verify_exits_3_and_names_the_altered_position() {
             .expect("a chunk at or before record 6")
             .unwrap();
         let first = u64::from_be_bytes(key[1..9].try_into().unwrap());
-        let mut entries: Vec<Vec<u8>> =
-            chunk_entries(&chunk).map(|e| e.unwrap().to_vec()).collect();
+        // Chunks are compressed (docs/FORMAT.md §8): unpack, change, pack again.
+        let mut buffer = Vec::new();
+        let plain = codec::plain_chunk(&chunk, &mut buffer).unwrap();
+        let mut entries: Vec<Vec<u8>> = codec::chunk_entries(plain)
+            .map(|e| e.unwrap().to_vec())
+            .collect();
         let index = usize::try_from(6 - first).unwrap();
         entries[index][100] ^= 0x20;
-        let mut rebuilt = Vec::new();
-        for entry in &entries {
-            rebuilt.extend_from_slice(&u32::try_from(entry.len()).unwrap().to_le_bytes());
-            rebuilt.extend_from_slice(entry);
-        }
-        tree.insert(key, rebuilt).unwrap();
+        let [(0, rebuilt)] = &codec::encode_chunks(&entries)[..] else {
+            panic!("the entries of one chunk fit one chunk");
+        };
+        tree.insert(key, codec::compress_chunk(rebuilt.clone()))
+            .unwrap();
         db.flush().unwrap();
     }
     let out = ledger(&["verify", "--json"], &data);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent decoder and chain verifier for Welfare Ledger records (format version 1).
+"""Independent decoder and chain verifier for Welfare Ledger records (format versions 1 and 2).
 
 Written only from docs/FORMAT.md, with the Python standard library only, so that an
 auditor can check a ledger without trusting the Rust code that wrote it. Section
@@ -7,6 +7,8 @@ numbers (§) refer to docs/FORMAT.md.
 
     ledger_record.py header FILE                      decode a ledger header (§2)
     ledger_record.py decode FILE...                   print stored values as JSON lines (§3)
+    ledger_record.py chunk FILE...                    print the stored values in chunks, plain
+                                                      or compressed, as JSON lines (§8)
     ledger_record.py verify --hash sha256|sm3 FILE... check consecutive records from
                                                       position 0 (§4, §6); prints the record
                                                       count and head hash to compare with
@@ -24,7 +26,8 @@ import json
 import struct
 import sys
 
-FORMAT_VERSION = 1  # §7: the only header format version this script reads
+FORMAT_VERSION = 2  # §7: the newest header format version this script reads
+FORMAT_VERSION_OLDEST = 1  # §7: the oldest one
 MAGIC = b"WLEDGER\x00"  # §2
 RECORD_LAYOUT = 1  # §3: the only record layout this script reads
 HASH_BYTES = 32
@@ -32,10 +35,12 @@ ZERO_HASH = bytes(HASH_BYTES)  # §4: the predecessor of position 0
 BODY_BYTES_MAX = 65536  # §3: longest record body a reader accepts
 DAYS_MIN, DAYS_MAX = -96_465_292, 95_026_236  # §3: effective_date_days range
 ALGORITHMS = {1: "sha256", 2: "sm3"}  # §2: header hash_algorithm codes
+COMPRESSED_CHUNK_TAG = bytes(4)  # §8: the first four bytes of a compressed chunk
+CHUNK_PLAIN_BYTES_MAX = 4 + 65536  # §8: most bytes a compressed chunk decompresses to
 
 
 class FormatError(Exception):
-    """Bytes that are not what format version 1 allows."""
+    """Bytes that are not what format versions 1 and 2 allow."""
 
 
 # ---------------------------------------------------------------- SM3 (GB/T 32905-2016)
@@ -146,7 +151,7 @@ def decode_header(data):
     if version > FORMAT_VERSION:
         raise FormatError(f"format version {version} is newer than this script reads "
                           f"({FORMAT_VERSION}); use a newer ledger_record.py")
-    if version != FORMAT_VERSION:
+    if version < FORMAT_VERSION_OLDEST:
         raise FormatError(f"unknown format version {version}")
     r = Reader(data)
     r.take(10)
@@ -317,6 +322,91 @@ def cmd_header(args):
     return 0
 
 
+# ---------------------------------------------------------------- chunks (§8)
+
+def _lz4_length(block, at, length):
+    """An LZ4 length field's extension: bytes added while each is 255."""
+    while True:
+        if at >= len(block):
+            raise FormatError("the LZ4 block ends inside a length")
+        extra = block[at]
+        at += 1
+        length += extra
+        if extra != 255:
+            return at, length
+
+
+def lz4_block_decompress(block, size):
+    """One LZ4 block (the LZ4 block format, §8) decompressed to exactly `size` bytes."""
+    out = bytearray()
+    at = 0
+    while True:
+        if at >= len(block):
+            raise FormatError("the LZ4 block ends before its last sequence")
+        token = block[at]
+        at += 1
+        literals = token >> 4
+        if literals == 15:
+            at, literals = _lz4_length(block, at, literals)
+        if at + literals > len(block):
+            raise FormatError("LZ4 literals run past the block's end")
+        out += block[at:at + literals]
+        at += literals
+        if at == len(block):
+            break  # the last sequence has literals only
+        if at + 2 > len(block):
+            raise FormatError("the LZ4 block ends inside a match offset")
+        offset = block[at] | (block[at + 1] << 8)
+        at += 2
+        if offset == 0 or offset > len(out):
+            raise FormatError(f"an LZ4 match offset of {offset} points outside the {len(out)} bytes so far")
+        match = token & 15
+        if match == 15:
+            at, match = _lz4_length(block, at, match)
+        start = len(out) - offset
+        for i in range(match + 4):  # a match may overlap the bytes it produces
+            out.append(out[start + i])
+        if len(out) > size:
+            raise FormatError(f"the LZ4 block decompresses to more than the {size} bytes its chunk gives")
+    if len(out) != size:
+        raise FormatError(f"the LZ4 block decompresses to {len(out)} bytes, not the {size} its chunk gives")
+    return bytes(out)
+
+
+def chunk_values(chunk):
+    """§8: the stored values of a chunk, plain or compressed, in order."""
+    if chunk[:4] == COMPRESSED_CHUNK_TAG:
+        if len(chunk) < 8:
+            raise FormatError("compressed chunk has a truncated length")
+        size = struct.unpack("<I", chunk[4:8])[0]
+        if not 1 <= size <= CHUNK_PLAIN_BYTES_MAX:
+            raise FormatError(f"compressed chunk gives a length of {size} bytes, "
+                              f"outside 1..={CHUNK_PLAIN_BYTES_MAX}")
+        chunk = lz4_block_decompress(chunk[8:], size)
+    values, at = [], 0
+    while at < len(chunk):
+        if at + 4 > len(chunk):
+            raise FormatError("chunk entry has a truncated length")
+        length = struct.unpack("<I", chunk[at:at + 4])[0]
+        if at + 4 + length > len(chunk):
+            raise FormatError(f"chunk entry of {length} bytes runs past the chunk's end")
+        values.append(chunk[at + 4:at + 4 + length])
+        at += 4 + length
+    return values
+
+
+def cmd_chunk(args):
+    for path in args.files:
+        try:
+            values = chunk_values(read_file(path))
+            decoded = [decode_stored(value)[0] for value in values]
+        except FormatError as e:
+            return fail(f"{path}: {e}")
+        for index, fields in enumerate(decoded):
+            print(json.dumps({"file": path, "entry": index, **as_json(fields)}, ensure_ascii=False))
+    return 0
+
+
 def cmd_decode(args):
     for path in args.files:
         try:
@@ -355,6 +445,9 @@ def main(argv=None):
     p = sub.add_parser("decode", help="print each stored value's fields as one JSON line")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(run=cmd_decode)
+    p = sub.add_parser("chunk", help="print the stored values of chunks (plain or compressed) as JSON lines")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(run=cmd_chunk)
     p = sub.add_parser("verify", help="verify stored values as consecutive records from position 0")
     p.add_argument("--hash", required=True, choices=["sha256", "sm3"])
     p.add_argument("files", nargs="+", metavar="FILE")

@@ -13,7 +13,17 @@ use crate::types::{
 };
 
 /// The format version this code writes. Opening a ledger with a newer one is refused.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version 2 added compressed chunks (decision 0029); nothing else differs from 1.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this code reads (and goes on writing in its own format).
+pub const FORMAT_VERSION_OLDEST: u16 = 1;
+
+/// Whether the sled backend may compress chunks in a ledger of `format_version`: a
+/// ledger of version 1 keeps plain chunks, which every reader of version 1 reads.
+pub fn compresses_chunks(format_version: u16) -> bool {
+    format_version >= 2
+}
+
 /// The first bytes of the header value: "WLEDGER" and a NUL.
 pub const MAGIC: [u8; 8] = *b"WLEDGER\0";
 /// The first byte of every stored record: the envelope layout that follows.
@@ -104,7 +114,7 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, CodecError> {
         ));
     }
     let format_version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if format_version != FORMAT_VERSION {
+    if !(FORMAT_VERSION_OLDEST..=FORMAT_VERSION).contains(&format_version) {
         return Ok(Header {
             format_version,
             hash_algorithm: HashAlgorithm::Sha256,
@@ -726,7 +736,62 @@ pub fn encode_chunks(values: &[Vec<u8>]) -> Vec<(usize, Vec<u8>)> {
     chunks
 }
 
-/// The stored values in a chunk, in order. Stops with an error at a malformed entry.
+/// The first four bytes of a compressed chunk. A plain chunk starts with the length of
+/// its first stored value, which is more than 32, so it never starts with these.
+pub const COMPRESSED_CHUNK_TAG: [u8; 4] = [0; 4];
+
+/// The most bytes a compressed chunk may decompress to: a chunk of
+/// [`CHUNK_BYTES_TARGET`], or one entry of the largest stored value.
+pub const CHUNK_PLAIN_BYTES_MAX: usize = 4 + EVENT_BYTES_MAX;
+
+const _: () = assert!(CHUNK_BYTES_TARGET <= CHUNK_PLAIN_BYTES_MAX);
+
+/// A chunk of [`encode_chunks`] as a ledger of format 2 stores it (docs/FORMAT.md §8):
+/// [`COMPRESSED_CHUNK_TAG`], the plain chunk's length as a u32 little-endian, then
+/// the plain chunk as one LZ4 block; or the plain chunk itself when that is not
+/// larger.
+pub fn compress_chunk(plain: Vec<u8>) -> Vec<u8> {
+    let plain_len = u32::try_from(plain.len()).expect("a chunk is bounded by a few stored values");
+    let mut packed = vec![0; 8 + lz4_flex::block::get_maximum_output_size(plain.len())];
+    packed[4..8].copy_from_slice(&plain_len.to_le_bytes());
+    let block_len = lz4_flex::block::compress_into(&plain, &mut packed[8..])
+        .expect("the output has room for the largest block");
+    if 8 + block_len >= plain.len() {
+        return plain;
+    }
+    packed.truncate(8 + block_len);
+    packed
+}
+
+/// The plain bytes of a stored chunk, which [`chunk_entries`] reads: the chunk
+/// itself, or, for a compressed one, its block decompressed into `buffer`.
+pub fn plain_chunk<'a>(chunk: &'a [u8], buffer: &'a mut Vec<u8>) -> Result<&'a [u8], CodecError> {
+    let Some(packed) = chunk.strip_prefix(&COMPRESSED_CHUNK_TAG) else {
+        return Ok(chunk);
+    };
+    let (plain_len, block) = packed
+        .split_first_chunk::<4>()
+        .ok_or_else(|| CodecError("compressed chunk has a truncated length".into()))?;
+    let plain_len = usize::try_from(u32::from_le_bytes(*plain_len)).expect("u32 fits usize");
+    if plain_len == 0 || plain_len > CHUNK_PLAIN_BYTES_MAX {
+        return Err(CodecError(format!(
+            "compressed chunk gives a length of {plain_len} bytes, outside 1..={CHUNK_PLAIN_BYTES_MAX}"
+        )));
+    }
+    buffer.clear();
+    buffer.resize(plain_len, 0);
+    let unpacked = lz4_flex::block::decompress_into(block, buffer)
+        .map_err(|e| CodecError(format!("compressed chunk does not decompress: {e}")))?;
+    if unpacked != plain_len {
+        return Err(CodecError(format!(
+            "compressed chunk decompresses to {unpacked} bytes, not the {plain_len} it gives"
+        )));
+    }
+    Ok(buffer)
+}
+
+/// The stored values in a plain chunk ([`plain_chunk`]) or a journal frame, in order.
+/// Stops with an error at a malformed entry.
 pub fn chunk_entries(chunk: &[u8]) -> impl Iterator<Item = Result<&[u8], CodecError>> + '_ {
     let mut rest = chunk;
     std::iter::from_fn(move || {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use foldhash::{HashMap, HashMapExt as _};
 
 use crate::backend::Backend;
-use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION};
+use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION, FORMAT_VERSION_OLDEST};
 use crate::error::{AppendError, StoreError};
 use crate::hash::{HashAlgorithm, GENESIS_HASH};
 use crate::limits::{
@@ -664,7 +664,8 @@ impl<B: Backend> Log<B> {
         }
     }
 
-    /// Refuses a newer format (upgrade the program) and an unknown older one.
+    /// Refuses a newer format (upgrade the program) and an unknown older one. A ledger of
+    /// an older known format stays in it: it is read and written as that version.
     fn check_format_version(found: u16) -> Result<(), StoreError> {
         if found > FORMAT_VERSION {
             return Err(StoreError::NewerFormat {
@@ -672,7 +673,7 @@ impl<B: Backend> Log<B> {
                 supported: FORMAT_VERSION,
             });
         }
-        if found != FORMAT_VERSION {
+        if found < FORMAT_VERSION_OLDEST {
             return Err(StoreError::Corruption {
                 position: None,
                 what: format!("unknown format version {found}"),

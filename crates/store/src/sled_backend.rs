@@ -28,6 +28,7 @@ use std::io::{Read as _, Write as _};
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::backend::Backend;
@@ -357,6 +358,9 @@ pub struct SledBackend {
     /// only beyond `allocated` as read under it, and frames only below it, so that
     /// no zeros land on a frame. Lock order: `growing` before `journal`.
     growing: Mutex<()>,
+    /// Whether chunks are stored compressed: in a ledger of format 2 (decision 0029),
+    /// as its header says. Set when the header is read on open or written on creation.
+    compress_chunks: AtomicBool,
     /// Set once opening has recovered: only then does closing checkpoint. A backend
     /// whose open failed (damage was found) must leave the journal as it was, or the
     /// next open would find nothing to report.
@@ -375,9 +379,10 @@ impl SledBackend {
         let tree = db
             .open_tree(LOG_TREE)
             .map_err(StoreError::backend("opening the log tree"))?;
-        let holds_ledger = tree
-            .contains_key(HEADER_KEY)
+        let header = tree
+            .get(HEADER_KEY)
             .map_err(StoreError::backend("reading the header"))?;
+        let holds_ledger = header.is_some();
         if holds_ledger && !journal_existed {
             // The journal holds the writes acknowledged since the last checkpoint; sled
             // may not have them. Creating an empty one would accept whatever sled has.
@@ -417,8 +422,12 @@ impl SledBackend {
             storing: Mutex::new(()),
             unstored: Mutex::new(Unstored::default()),
             growing: Mutex::new(()),
+            compress_chunks: AtomicBool::new(false),
             checkpoint_on_close: false,
         };
+        if let Some(header) = header {
+            backend.follow_header(&header);
+        }
         let mut backend = backend;
         backend.recover(holds_ledger)?;
         backend.checkpoint_on_close = true;
@@ -648,11 +657,30 @@ impl SledBackend {
         Ok(())
     }
 
-    /// Writes records to sled, packed in chunks. Not atomic and not durable by
-    /// itself: the journal is what makes a write durable and all-or-nothing, and
-    /// sled's `apply_batch` would cost two synchronous log writes per call.
+    /// Compresses chunks from now on if the ledger's header (as stored) is of a format
+    /// with compressed chunks. A header that does not decode changes nothing: the log
+    /// refuses to open such a ledger.
+    fn follow_header(&self, header: &[u8]) {
+        if let Ok(header) = codec::decode_header(header) {
+            self.compress_chunks.store(
+                codec::compresses_chunks(header.format_version),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Writes records to sled, packed in chunks, compressed in a ledger of format 2.
+    /// Not atomic and not durable by itself: the journal is what makes a write
+    /// durable and all-or-nothing, and sled's `apply_batch` would cost two
+    /// synchronous log writes per call.
     fn insert_chunks(&self, first_position: u64, values: &[Vec<u8>]) -> Result<(), StoreError> {
+        let compress = self.compress_chunks.load(Ordering::Relaxed);
         for (start, chunk) in codec::encode_chunks(values) {
+            let chunk = if compress {
+                codec::compress_chunk(chunk)
+            } else {
+                chunk
+            };
             self.tree
                 .insert(&record_key(first_position + start as u64)[..], chunk)
                 .map_err(StoreError::backend("writing a chunk of records"))?;
@@ -849,6 +877,7 @@ impl Backend for SledBackend {
     }
 
     fn write_header(&self, header: &[u8]) -> Result<(), StoreError> {
+        self.follow_header(header);
         self.tree
             .insert(HEADER_KEY, header)
             .map_err(StoreError::backend("writing the header"))?;
@@ -949,7 +978,9 @@ impl Backend for SledBackend {
             return Ok(None);
         };
         let skip = usize::try_from(position - first).unwrap_or(usize::MAX);
-        let found = codec::chunk_entries(&chunk).nth(skip);
+        let mut buffer = Vec::new();
+        let chunk = codec::plain_chunk(&chunk, &mut buffer).map_err(|e| chunk_error(first, &e))?;
+        let found = codec::chunk_entries(chunk).nth(skip);
         match found {
             None => Ok(None),
             Some(Ok(value)) => Ok(Some(value.to_vec())),
@@ -968,10 +999,13 @@ impl Backend for SledBackend {
         }
         self.store_unstored()?;
         let start = self.chunk_holding(from)?.map_or(from, |(first, _)| first);
+        let mut buffer = Vec::new();
         for item in self.tree.range(record_key(start)..record_key(to)) {
             let (key, chunk) = item.map_err(StoreError::backend("scanning records"))?;
             let first = key_position(&key)?;
-            for (position, value) in (first..).zip(codec::chunk_entries(&chunk)) {
+            let chunk =
+                codec::plain_chunk(&chunk, &mut buffer).map_err(|e| chunk_error(first, &e))?;
+            for (position, value) in (first..).zip(codec::chunk_entries(chunk)) {
                 let value = value.map_err(|e| chunk_error(first, &e))?;
                 if position < from {
                     continue;
@@ -997,8 +1031,10 @@ impl Backend for SledBackend {
             return Ok(None);
         };
         let first = key_position(&key)?;
+        let mut buffer = Vec::new();
+        let chunk = codec::plain_chunk(&chunk, &mut buffer).map_err(|e| chunk_error(first, &e))?;
         let mut count = 0u64;
-        for value in codec::chunk_entries(&chunk) {
+        for value in codec::chunk_entries(chunk) {
             value.map_err(|e| chunk_error(first, &e))?;
             count += 1;
         }

@@ -17,6 +17,11 @@ fn golden(name: &str) -> PathBuf {
     manifest_dir().join("tests/golden/v1").join(name)
 }
 
+/// A golden file of format version 2 (a header and a compressed chunk).
+fn golden_v2(name: &str) -> PathBuf {
+    manifest_dir().join("tests/golden/v2").join(name)
+}
+
 fn golden_chain(algorithm: &str) -> Vec<PathBuf> {
     (0..4)
         .map(|i| golden(&format!("{algorithm}-record-{i}.bin")))
@@ -145,22 +150,24 @@ fn script_decodes_golden_records_to_the_pinned_values() {
 }
 
 #[test]
-fn script_decodes_the_golden_header_and_refuses_a_newer_format_version() {
-    let output = script(&["header"], &[golden("header.bin")]);
-    assert_success(&output, "header");
-    let out = stdout(&output);
-    for field in [
-        "\"format_version\": 1",
-        "\"hash_algorithm\": \"sha256\"",
-        "\"created_at_ms\": 1609459200000",
-    ] {
-        assert!(out.contains(field), "{field} missing in:\n{out}");
+fn script_decodes_the_golden_headers_and_refuses_a_newer_format_version() {
+    for (file, version) in [(golden("header.bin"), 1), (golden_v2("header.bin"), 2)] {
+        let output = script(&["header"], std::slice::from_ref(&file));
+        assert_success(&output, "header");
+        let out = stdout(&output);
+        for field in [
+            format!("\"format_version\": {version}"),
+            "\"hash_algorithm\": \"sha256\"".into(),
+            "\"created_at_ms\": 1609459200000".into(),
+        ] {
+            assert!(out.contains(&field), "{field} missing in:\n{out}");
+        }
     }
 
     let dir = tempfile::tempdir().unwrap();
     let newer = dir.path().join("header.bin");
-    let mut bytes = std::fs::read(golden("header.bin")).unwrap();
-    bytes[8] = 2; // format_version, u16 little-endian at offset 8
+    let mut bytes = std::fs::read(golden_v2("header.bin")).unwrap();
+    bytes[8] = 3; // format_version, u16 little-endian at offset 8
     std::fs::write(&newer, bytes).unwrap();
     let output = script(&["header"], &[newer]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -205,4 +212,124 @@ fn script_names_position_1_when_one_byte_of_record_1_is_flipped() {
         );
         assert!(!stdout(&output).contains("head_hash"), "byte {offset}");
     }
+}
+
+/// Each JSON line of the script's output from the first field of the record on: the
+/// file and entry names differ between `decode` and `chunk`, the records must not.
+fn record_fields(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|line| {
+            let at = line
+                .find("\"layout\"")
+                .unwrap_or_else(|| panic!("no layout in {line}"));
+            line[at..].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn script_reads_the_golden_compressed_chunk_as_the_golden_records() {
+    let chunk = script(&["chunk"], &[golden_v2("sha256-chunk-0.bin")]);
+    assert_success(&chunk, "chunk");
+    let records = script(&["decode"], &golden_chain("sha256"));
+    assert_success(&records, "decode");
+    assert_eq!(
+        record_fields(&stdout(&chunk)),
+        record_fields(&stdout(&records))
+    );
+}
+
+/// Chunks whose records hold long runs of incompressible and of repeated bytes, so
+/// that the LZ4 blocks have literal and match lengths extended by bytes of 255: the
+/// script decodes each compressed chunk to the payloads the Rust code packed.
+#[test]
+fn script_decompresses_chunks_with_long_literals_and_long_matches() {
+    use ledger_store::codec::{self, Placement};
+    use ledger_store::{Actor, CommandId, EventType, ExpectedVersion, Memo, NewEvent, StreamName};
+
+    let mut noise = 0x9e37_79b9_7f4a_7c15_u64;
+    let payloads: Vec<Vec<u8>> = (0..6u8)
+        .map(|i| {
+            let mut payload: Vec<u8> = (0..300 + usize::from(i) * 100)
+                .map(|_| {
+                    noise ^= noise << 13;
+                    noise ^= noise >> 7;
+                    noise ^= noise << 17;
+                    noise.to_le_bytes()[0]
+                })
+                .collect();
+            payload.extend(std::iter::repeat_n(i, 1_000 + usize::from(i) * 90));
+            payload
+        })
+        .collect();
+    let command_id = CommandId::new("cmd-runs").unwrap();
+    let values: Vec<Vec<u8>> = payloads
+        .iter()
+        .enumerate()
+        .map(|(position, payload)| {
+            let event = NewEvent {
+                stream: StreamName::new("fund-runs").unwrap(),
+                expected: ExpectedVersion::Any,
+                event_type: EventType::new("Runs").unwrap(),
+                schema_version: 1,
+                payload: payload.clone(),
+                actor: Actor::new("clerk-0001").unwrap(),
+                effective_date: chrono::NaiveDate::from_ymd_opt(2021, 3, 15).unwrap(),
+                memo: Memo::new("").unwrap(),
+            };
+            let position = u64::try_from(position).unwrap();
+            let mut stored = codec::encode_record(
+                &event,
+                Placement {
+                    position,
+                    prev_hash: [7; 32],
+                    recorded_at_ms: 1_609_459_200_000,
+                    command_id: &command_id,
+                    command_event_index: 0,
+                    command_event_count: 1,
+                    stream_version: position,
+                },
+            );
+            stored.extend_from_slice(&[9; 32]);
+            stored
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut expected = Vec::new();
+    for (start, plain) in codec::encode_chunks(&values) {
+        let entries = codec::chunk_entries(&plain).count();
+        let packed = codec::compress_chunk(plain);
+        assert_eq!(
+            packed[..4],
+            codec::COMPRESSED_CHUNK_TAG,
+            "the chunk compresses"
+        );
+        let file = dir.path().join(format!("chunk-{start}.bin"));
+        std::fs::write(&file, packed).unwrap();
+        files.push(file);
+        expected.extend(&payloads[start..start + entries]);
+    }
+    assert!(files.len() > 1, "the records fill several chunks");
+    let output = script(&["chunk"], &files);
+    assert_success(&output, "chunk");
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), payloads.len(), "one line per record:\n{out}");
+    for (line, payload) in lines.iter().zip(expected) {
+        let field = format!("\"payload\": \"{}\"", hex(payload));
+        assert!(line.contains(&field), "{field} missing in:\n{line}");
+    }
+}
+
+#[test]
+fn script_names_a_damaged_compressed_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let damaged = dir.path().join("chunk.bin");
+    let mut bytes = std::fs::read(golden_v2("sha256-chunk-0.bin")).unwrap();
+    bytes.truncate(bytes.len() - 10);
+    std::fs::write(&damaged, bytes).unwrap();
+    let output = script(&["chunk"], &[damaged]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("LZ4"), "{}", stderr(&output));
 }

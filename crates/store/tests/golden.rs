@@ -1,9 +1,11 @@
 //! Pins the on-disk format: the committed files under `tests/golden/v1/` hold a
 //! ledger header and a hash chain of records exactly as format version 1 writes
 //! them. Every future version must still decode them to the same values, and must
-//! link them into the same chain. While version 1 is current, encoding the same
-//! values must also give the same bytes. `WELFARE_BLESS_GOLDEN=1` writes the files
-//! (only ever for a new format version's folder; never rewrite v1).
+//! link them into the same chain. While record layout 1 is current, encoding the same
+//! values must also give the same bytes. `tests/golden/v2/` holds what format version
+//! 2 added: its header, and the SHA-256 chain's four records in one compressed chunk
+//! (decision 0029). `WELFARE_BLESS_GOLDEN=1` writes the files of the current version's
+//! folder (only ever for a new format version; never rewrite an earlier one).
 
 // Test data are small counts and indexes: truncating casts cannot happen here.
 #![allow(clippy::cast_possible_truncation)]
@@ -11,14 +13,14 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use ledger_store::codec::{self, Header, Placement, FORMAT_VERSION};
+use ledger_store::codec::{self, Header, Placement, FORMAT_VERSION, FORMAT_VERSION_OLDEST};
 use ledger_store::{
     Actor, CommandId, EventType, ExpectedVersion, HashAlgorithm, Memo, NewEvent, StreamName,
     GENESIS_HASH,
 };
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")
+fn dir(format_version: u16) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{format_version}"))
 }
 
 /// The values behind each golden record: (command id, index, count, stream, version,
@@ -96,9 +98,9 @@ fn golden_events() -> Vec<GoldenEvent> {
     ]
 }
 
-fn header() -> Header {
+fn header(format_version: u16) -> Header {
     Header {
-        format_version: FORMAT_VERSION,
+        format_version,
         hash_algorithm: HashAlgorithm::Sha256,
         created_at_ms: 1_609_459_200_000,
     }
@@ -146,8 +148,19 @@ fn encode_all(algorithm: HashAlgorithm) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A golden file of format version 1, the records' folder.
 fn file(name: &str) -> PathBuf {
-    dir().join(name)
+    dir(FORMAT_VERSION_OLDEST).join(name)
+}
+
+/// The golden chunk of format version 2: the SHA-256 chain's four records, packed and
+/// compressed as a ledger of that version stores them.
+fn fresh_chunk() -> Vec<u8> {
+    let chunks = codec::encode_chunks(&encode_all(HashAlgorithm::Sha256));
+    let [(0, plain)] = &chunks[..] else {
+        panic!("the four golden records fit one chunk");
+    };
+    codec::compress_chunk(plain.clone())
 }
 
 #[test]
@@ -155,27 +168,52 @@ fn bless_golden_files_when_asked() {
     if std::env::var("WELFARE_BLESS_GOLDEN").as_deref() != Ok("1") {
         return;
     }
-    std::fs::create_dir_all(dir()).unwrap();
-    std::fs::write(file("header.bin"), codec::encode_header(&header())).unwrap();
-    for (algorithm, name) in [
-        (HashAlgorithm::Sha256, "sha256"),
-        (HashAlgorithm::Sm3, "sm3"),
-    ] {
-        for (i, bytes) in encode_all(algorithm).into_iter().enumerate() {
-            std::fs::write(file(&format!("{name}-record-{i}.bin")), bytes).unwrap();
-        }
-    }
+    let current = dir(FORMAT_VERSION);
+    std::fs::create_dir_all(&current).unwrap();
+    std::fs::write(
+        current.join("header.bin"),
+        codec::encode_header(&header(FORMAT_VERSION)),
+    )
+    .unwrap();
+    std::fs::write(current.join("sha256-chunk-0.bin"), fresh_chunk()).unwrap();
 }
 
 #[test]
-fn golden_header_decodes() {
-    let bytes = std::fs::read(file("header.bin")).expect("golden header is committed");
-    assert_eq!(codec::decode_header(&bytes).unwrap(), header());
-    assert_eq!(
-        codec::encode_header(&header()),
-        bytes,
-        "format version 1 must encode the header byte for byte as before"
-    );
+fn golden_headers_decode() {
+    for version in FORMAT_VERSION_OLDEST..=FORMAT_VERSION {
+        let bytes = std::fs::read(dir(version).join("header.bin"))
+            .expect("each version's golden header is committed");
+        assert_eq!(codec::decode_header(&bytes).unwrap(), header(version));
+        assert_eq!(
+            codec::encode_header(&header(version)),
+            bytes,
+            "a header of format version {version} must encode byte for byte as before"
+        );
+    }
+}
+
+/// The compressed chunk decodes to the four golden records of version 1, byte for
+/// byte. Its encoding is pinned by decoding, not by bytes: another LZ4 encoder may
+/// compress the same chunk differently and stay within the format, so a fresh
+/// encoding must only read back to the same records.
+#[test]
+fn the_golden_compressed_chunk_decodes_to_the_golden_records() {
+    let stored = std::fs::read(dir(2).join("sha256-chunk-0.bin"))
+        .expect("the golden chunk of version 2 is committed");
+    let golden_records: Vec<Vec<u8>> = (0..4)
+        .map(|i| std::fs::read(file(&format!("sha256-record-{i}.bin"))).unwrap())
+        .collect();
+    for chunk in [stored, fresh_chunk()] {
+        assert_eq!(
+            chunk[..4],
+            codec::COMPRESSED_CHUNK_TAG,
+            "the chunk is stored compressed"
+        );
+        let mut buffer = Vec::new();
+        let plain = codec::plain_chunk(&chunk, &mut buffer).unwrap();
+        let records: Vec<&[u8]> = codec::chunk_entries(plain).map(Result::unwrap).collect();
+        assert_eq!(records, golden_records);
+    }
 }
 
 #[test]
@@ -232,7 +270,7 @@ fn golden_records_decode_to_the_same_values_and_chain() {
             assert_eq!(event.hash, hash);
             assert_eq!(
                 fresh[i], stored,
-                "format version 1 must encode {name} record {i} byte for byte as before"
+                "record layout 1 must encode {name} record {i} byte for byte as before"
             );
             prev = hash;
         }

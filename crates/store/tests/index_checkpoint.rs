@@ -248,19 +248,12 @@ fn a_broken_link_after_the_checkpoint_is_still_refused_on_open() {
         .unwrap()
         .unwrap();
     let first = u64::from_be_bytes(key[1..].try_into().unwrap());
-    let mut values: Vec<Vec<u8>> = ledger_store::codec::chunk_entries(&chunk)
-        .map(|v| v.unwrap().to_vec())
-        .collect();
+    let mut values = chunk_values(&chunk);
     // Swap two neighbouring records' stored values when the chunk holds both.
     let i = usize::try_from(target - first).unwrap();
     let j = if i + 1 < values.len() { i + 1 } else { i - 1 };
     values.swap(i, j);
-    let mut rebuilt = Vec::new();
-    for v in &values {
-        rebuilt.extend_from_slice(&u32::try_from(v.len()).unwrap().to_le_bytes());
-        rebuilt.extend_from_slice(v);
-    }
-    tree.insert(key, rebuilt).unwrap();
+    rewrite_chunk(&tree, &key, &values);
     db.flush().unwrap();
     drop(tree);
     drop(db);

@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use ledger_store::codec::{chunk_entries, record_key, HEAD_KEY};
+use ledger_store::codec::{record_key, HEAD_KEY};
 use ledger_store::{ExpectedVersion, Log, SledBackend, StoreError, LOG_TREE, SLED_DIR};
 
 fn ledger_with(events: u64) -> tempfile::TempDir {
@@ -69,17 +69,12 @@ fn alter_record(dir: &std::path::Path, position: u64, change: impl FnOnce(&mut V
         .unwrap()
         .unwrap();
     let first = u64::from_be_bytes(key[1..].try_into().unwrap());
-    let mut values: Vec<Vec<u8>> = chunk_entries(&chunk).map(|v| v.unwrap().to_vec()).collect();
+    let mut values = chunk_values(&chunk);
     let index = usize::try_from(position - first).unwrap();
     if !change(&mut values[index]) {
         values.remove(index);
     }
-    let mut rebuilt = Vec::new();
-    for v in &values {
-        rebuilt.extend_from_slice(&u32::try_from(v.len()).unwrap().to_le_bytes());
-        rebuilt.extend_from_slice(v);
-    }
-    tree.insert(key, rebuilt).unwrap();
+    rewrite_chunk(&tree, &key, &values);
     db.flush().unwrap();
 }
 
@@ -229,7 +224,7 @@ fn a_changed_last_record_or_head_marker_stops_open() {
 fn a_newer_format_version_is_refused_with_a_clear_error() {
     let original = ledger_with(1);
     let copy = copy_dir(original.path());
-    alter(copy.path(), ledger_store::codec::HEADER_KEY, |v| v[8] = 2);
+    alter(copy.path(), ledger_store::codec::HEADER_KEY, |v| v[8] = 3);
     let err = Log::open(SledBackend::open(copy.path()).unwrap(), None, clock()).unwrap_err();
-    assert_eq!(err.to_string(), "the ledger was written in format version 2; this program reads up to version 1: upgrade welfare-ledger");
+    assert_eq!(err.to_string(), "the ledger was written in format version 3; this program reads up to version 2: upgrade welfare-ledger");
 }

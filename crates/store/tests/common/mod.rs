@@ -77,3 +77,23 @@ pub fn raw_sled(path: &std::path::Path) -> sled::Db {
         }
     }
 }
+
+/// The stored values of a chunk as sled holds it, plain or compressed.
+pub fn chunk_values(chunk: &[u8]) -> Vec<Vec<u8>> {
+    let mut buffer = Vec::new();
+    let plain = ledger_store::codec::plain_chunk(chunk, &mut buffer).unwrap();
+    ledger_store::codec::chunk_entries(plain)
+        .map(|v| v.unwrap().to_vec())
+        .collect()
+}
+
+/// Replaces the chunk at `key` with `values`, packed and compressed as a ledger of the
+/// current format stores them (an empty chunk if there are none).
+pub fn rewrite_chunk(tree: &sled::Tree, key: &[u8], values: &[Vec<u8>]) {
+    let rebuilt = match &ledger_store::codec::encode_chunks(values)[..] {
+        [] => Vec::new(),
+        [(0, plain)] => ledger_store::codec::compress_chunk(plain.clone()),
+        _ => panic!("the values of one chunk fit one chunk"),
+    };
+    tree.insert(key, rebuilt).unwrap();
+}
