@@ -5,9 +5,9 @@
 //! Proves: no panic, no abort and no allocation out of proportion to the input (the
 //! smoke and long runs use `-malloc_limit_mb`); each decoder either returns a value or
 //! a `CodecError`. Where a decoder is exact (a record, the header, the head marker, a
-//! snapshot, a chunk, a journal frame) a decoded value re-encodes to the same bytes;
-//! where encodings are not unique (payloads, index checkpoints) the re-encoded value
-//! decodes equal.
+//! snapshot, a plain chunk, a journal frame) a decoded value re-encodes to the same
+//! bytes; where encodings are not unique (payloads, index checkpoints, compressed
+//! chunks) the re-encoded value decodes equal.
 #![no_main]
 
 use ledger_domain::Event;
