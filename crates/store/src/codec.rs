@@ -1126,6 +1126,67 @@ mod tests {
         assert!(chunk_entries(&bad).any(|v| v.is_err()));
     }
 
+    proptest::proptest! {
+        /// Any chunk of stored values reads back the same through compression: plain
+        /// when compressing does not pay, else from the LZ4 block.
+        #[test]
+        fn chunks_read_back_the_same_compressed_or_plain(
+            values in proptest::collection::vec(
+                (33usize..600, proptest::num::u8::ANY, proptest::bool::ANY),
+                1..40,
+            )
+        ) {
+            let values: Vec<Vec<u8>> = values
+                .into_iter()
+                .enumerate()
+                .map(|(i, (len, byte, noisy))| {
+                    (0..len)
+                        .map(|j| if noisy { u8::try_from((i * 131 + j * 197) % 251).unwrap() ^ byte } else { byte })
+                        .collect()
+                })
+                .collect();
+            let mut back = Vec::new();
+            let mut buffer = Vec::new();
+            for (start, plain) in encode_chunks(&values) {
+                proptest::prop_assert_eq!(start, back.len());
+                let stored = compress_chunk(plain.clone());
+                proptest::prop_assert!(stored.len() <= plain.len());
+                proptest::prop_assert_eq!(
+                    stored.starts_with(&COMPRESSED_CHUNK_TAG),
+                    stored.len() < plain.len()
+                );
+                let read = plain_chunk(&stored, &mut buffer).unwrap();
+                proptest::prop_assert_eq!(read, &plain[..]);
+                back.extend(chunk_entries(read).map(|v| v.unwrap().to_vec()));
+            }
+            proptest::prop_assert_eq!(back, values);
+        }
+    }
+
+    #[test]
+    fn a_damaged_compressed_chunk_is_an_error() {
+        let values: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 150]).collect();
+        let (_, plain) = encode_chunks(&values).remove(0);
+        let stored = compress_chunk(plain);
+        assert!(stored.starts_with(&COMPRESSED_CHUNK_TAG));
+        let mut buffer = Vec::new();
+        let with_length = |len: u32| {
+            let mut changed = stored.clone();
+            changed[4..8].copy_from_slice(&len.to_le_bytes());
+            changed
+        };
+        for (damaged, what) in [
+            (stored[..6].to_vec(), "truncated length"),
+            (stored[..stored.len() - 3].to_vec(), "does not decompress"),
+            (with_length(0), "outside 1..="),
+            (with_length(70_000), "outside 1..="),
+            (with_length(100), "does not decompress"),
+        ] {
+            let e = plain_chunk(&damaged, &mut buffer).unwrap_err();
+            assert!(e.0.contains(what), "{what}: {e}");
+        }
+    }
+
     #[test]
     fn journal_frames_round_trip_and_damage_is_reported() {
         let values = vec![vec![1u8, 2, 3], vec![4u8; 300]];
