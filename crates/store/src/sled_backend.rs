@@ -854,6 +854,16 @@ fn key_position(key: &[u8]) -> Result<u64, StoreError> {
     })
 }
 
+/// The plain bytes of the chunk that starts at `first` ([`codec::plain_chunk`]); a
+/// compressed chunk that does not decompress is corruption at `first`.
+fn plain_chunk<'a>(
+    first: u64,
+    chunk: &'a [u8],
+    buffer: &'a mut Vec<u8>,
+) -> Result<&'a [u8], StoreError> {
+    codec::plain_chunk(chunk, buffer).map_err(|e| chunk_error(first, &e))
+}
+
 fn chunk_error(first: u64, e: &codec::CodecError) -> StoreError {
     StoreError::Corruption {
         position: Some(first),
@@ -979,7 +989,7 @@ impl Backend for SledBackend {
         };
         let skip = usize::try_from(position - first).unwrap_or(usize::MAX);
         let mut buffer = Vec::new();
-        let chunk = codec::plain_chunk(&chunk, &mut buffer).map_err(|e| chunk_error(first, &e))?;
+        let chunk = plain_chunk(first, &chunk, &mut buffer)?;
         let found = codec::chunk_entries(chunk).nth(skip);
         match found {
             None => Ok(None),
@@ -1003,8 +1013,7 @@ impl Backend for SledBackend {
         for item in self.tree.range(record_key(start)..record_key(to)) {
             let (key, chunk) = item.map_err(StoreError::backend("scanning records"))?;
             let first = key_position(&key)?;
-            let chunk =
-                codec::plain_chunk(&chunk, &mut buffer).map_err(|e| chunk_error(first, &e))?;
+            let chunk = plain_chunk(first, &chunk, &mut buffer)?;
             for (position, value) in (first..).zip(codec::chunk_entries(chunk)) {
                 let value = value.map_err(|e| chunk_error(first, &e))?;
                 if position < from {
@@ -1032,7 +1041,7 @@ impl Backend for SledBackend {
         };
         let first = key_position(&key)?;
         let mut buffer = Vec::new();
-        let chunk = codec::plain_chunk(&chunk, &mut buffer).map_err(|e| chunk_error(first, &e))?;
+        let chunk = plain_chunk(first, &chunk, &mut buffer)?;
         let mut count = 0u64;
         for value in codec::chunk_entries(chunk) {
             value.map_err(|e| chunk_error(first, &e))?;
