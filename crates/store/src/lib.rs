@@ -29,8 +29,8 @@ pub use log::{
 pub use memory::MemoryBackend;
 pub use sled_backend::{
     sled_config, sled_segment_bytes, SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE,
-    JOURNAL_GROWTH_BYTES, LOG_TREE, SLED_DIR, SLED_SEGMENT_BYTES, SNAPSHOT_DIR, SPACE_PROBE_BYTES,
-    SPACE_PROBE_FILE,
+    JOURNAL_GROWTH_BYTES, LOG_TREE, SLED_DIR, SLED_SEGMENT_BYTES, SNAPSHOT_DIR,
+    SNAPSHOT_SYNC_BYTES, SPACE_PROBE_BYTES, SPACE_PROBE_FILE,
 };
 pub use types::{
     Actor, AppendBatch, Appended, CommandId, EventType, ExpectedVersion, Head, Memo, NameError,

@@ -72,20 +72,22 @@ struct CommandSpan {
 
 /// In-memory indexes, rebuilt from the log on open (docs/decisions/0002): only the
 /// records and one head marker per batch are written to disk; an index checkpoint
-/// (decision 0010) lets an open decode only the records after it.
+/// (decision 0010) lets an open decode only the records after it. Both indexes only
+/// grow, a group at a time, which lets a checkpoint be copied out of them in pieces
+/// (decision 0030).
 #[derive(Debug, Default)]
 struct Index {
     /// One past the last position indexed.
     next_position: u64,
     /// Positions of each stream's events, by stream version.
-    streams: HashMap<StreamName, Vec<u64>>,
+    streams: Streams,
     /// Command spans keyed by a 128-bit hash of the command id. A hit is confirmed
     /// by reading the stored records back, so a collision cannot merge two commands.
     /// Those of the index checkpoint this open started from are in `checkpointed`,
-    /// sorted by key (loading them is a copy, not ten million hash inserts); those
-    /// indexed since are here.
+    /// sorted by key (loading them is a copy, not ten million hash inserts), shared with
+    /// the next checkpoint's copy; those indexed since are here.
     commands: RecentCommands,
-    checkpointed: SortedCommands,
+    checkpointed: Arc<SortedCommands>,
 }
 
 /// The command spans of an index checkpoint, sorted by key, and where each bucket of
@@ -200,10 +202,65 @@ impl RecentCommands {
         self.shards[Self::shard(key)].insert(key, span);
     }
 
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (u128, CommandSpan)> + '_ {
         self.shards
             .iter()
             .flat_map(|shard| shard.iter().map(|(key, span)| (*key, *span)))
+    }
+}
+
+/// Shards of [`Streams`].
+const STREAM_SHARDS: usize = 64;
+
+/// Each stream's positions, in [`STREAM_SHARDS`] hash maps picked by a hash of the
+/// stream's name: a checkpoint copies them a shard at a time, so that a commit waits
+/// for one shard's copy at most, not for all ten million positions (decision 0030).
+#[derive(Debug)]
+struct Streams {
+    shards: Box<[HashMap<StreamName, Vec<u64>>]>,
+}
+
+impl Default for Streams {
+    fn default() -> Streams {
+        Streams {
+            shards: (0..STREAM_SHARDS).map(|_| HashMap::new()).collect(),
+        }
+    }
+}
+
+impl Streams {
+    /// A fixed hash (not the maps' per-process seed): the shard is only where to look.
+    fn shard(stream: &StreamName) -> usize {
+        use std::hash::BuildHasher as _;
+        let hash = foldhash::fast::FixedState::default().hash_one(stream.as_str());
+        usize::try_from(hash % STREAM_SHARDS as u64).expect("less than STREAM_SHARDS")
+    }
+
+    fn get(&self, stream: &StreamName) -> Option<&Vec<u64>> {
+        self.shards[Self::shard(stream)].get(stream)
+    }
+
+    /// Adds `position` as the stream's next event (creating the stream); returns the
+    /// number of events the stream held before, the new event's stream version.
+    fn push(&mut self, stream: &StreamName, position: u64) -> usize {
+        let shard = &mut self.shards[Self::shard(stream)];
+        // Look up before inserting: cloning the stream name only for a new stream
+        // keeps an allocation per event off the publish path.
+        let positions = match shard.get_mut(stream) {
+            Some(positions) => positions,
+            None => shard.entry(stream.clone()).or_default(),
+        };
+        positions.push(position);
+        positions.len() - 1
+    }
+
+    fn insert(&mut self, stream: StreamName, positions: Vec<u64>) {
+        self.shards[Self::shard(&stream)].insert(stream, positions);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&StreamName, &Vec<u64>)> + '_ {
+        self.shards.iter().flatten()
     }
 }
 
@@ -221,18 +278,12 @@ impl Index {
     }
 
     fn add(&mut self, event: &EventPlacement) {
-        // Look up before inserting: cloning the stream name only for a new stream
-        // keeps an allocation per event off the publish path.
-        let positions = match self.streams.get_mut(&event.stream) {
-            Some(positions) => positions,
-            None => self.streams.entry(event.stream.clone()).or_default(),
-        };
+        let version = self.streams.push(&event.stream, event.position);
         assert_eq!(
-            u64::try_from(positions.len()).expect("len fits u64"),
+            u64::try_from(version).expect("len fits u64"),
             event.stream_version,
             "stream versions are contiguous"
         );
-        positions.push(event.position);
         assert_eq!(
             event.position, self.next_position,
             "positions are indexed in order"
@@ -279,52 +330,95 @@ pub const INDEX_CHECKPOINT: &str = "store-index";
 /// The id whose command key an index checkpoint records, to detect a changed key function.
 const COMMAND_KEY_PROBE: &str = "welfare-ledger-command-key-probe";
 
-impl Index {
-    /// The checkpoint of this index; `head_hash` is the stored hash of its last record.
-    fn checkpoint(&self, head_hash: [u8; 32]) -> codec::IndexCheckpoint {
-        // Both sources sorted by key, merged; a key in both (a collision, confirmed by
-        // reading the records anyway) keeps the newer span, as a lookup would.
-        let mut recent: Vec<(u128, CommandSpan)> = self.commands.iter().collect();
-        recent.sort_unstable_by_key(|(key, _)| *key);
-        let mut commands = Vec::with_capacity(self.checkpointed.len() + recent.len());
-        let (mut old, mut new) = (
-            self.checkpointed.iter().peekable(),
-            recent.iter().peekable(),
-        );
-        loop {
-            let next = match (old.peek(), new.peek()) {
-                (Some(o), Some(n)) if o.0 < n.0 => old.next(),
-                (Some(o), Some(n)) if o.0 == n.0 => {
-                    old.next();
-                    new.next()
-                }
-                (Some(_), Some(_)) | (None, Some(_)) => new.next(),
-                (Some(_), None) => old.next(),
-                (None, None) => break,
-            };
-            let (key, span) = next.expect("peeked");
-            commands.push((*key, span.first_position, span.count));
-        }
-        codec::IndexCheckpoint {
-            next_position: self.next_position,
-            head_hash,
-            command_key_probe: probe_key(),
-            streams: self
-                .streams
-                .iter()
-                .map(|(name, positions)| (name.as_str().to_owned(), positions.clone()))
-                .collect(),
-            commands,
+/// Pieces of the index a checkpoint copies under one hold of the index lock: one
+/// shard of streams (about a sixty-fourth of the positions), or this many shards of
+/// recent commands.
+const COMMAND_SHARDS_PER_PIECE: usize = 16;
+
+/// The checkpoint of the index in `lock` as it stood at the first moment of the copy,
+/// copied out a piece at a time (decision 0030): commits, which hold the lock to add
+/// their group, wait for one piece at most. The index only grows, a group at a time
+/// (its streams' positions and its commands' first positions all come after what it
+/// held before), so what the copy takes from a piece is exactly what has a position
+/// before that first moment's `next_position`. `head_hash` gives the stored hash of
+/// the record before a position. Sorting and merging the command keys, and encoding,
+/// hold nothing.
+fn checkpoint_in_pieces(
+    lock: &RwLock<Index>,
+    head_hash: impl FnOnce(u64) -> Result<[u8; 32], StoreError>,
+) -> Result<codec::IndexCheckpoint, StoreError> {
+    let read = || lock.read().expect("index lock poisoned");
+    let (next_position, checkpointed) = {
+        let index = read();
+        (index.next_position, Arc::clone(&index.checkpointed))
+    };
+    let head_hash = head_hash(next_position)?;
+    let mut recent = Vec::new();
+    for first in (0..COMMAND_SHARDS).step_by(COMMAND_SHARDS_PER_PIECE) {
+        let index = read();
+        for shard in &index.commands.shards[first..first + COMMAND_SHARDS_PER_PIECE] {
+            recent.extend(
+                shard
+                    .iter()
+                    .filter(|(_, span)| span.first_position < next_position)
+                    .map(|(key, span)| (*key, *span)),
+            );
         }
     }
+    let mut streams = Vec::new();
+    for shard in 0..STREAM_SHARDS {
+        let index = read();
+        for (name, positions) in &index.streams.shards[shard] {
+            let before = positions.partition_point(|&p| p < next_position);
+            if before > 0 {
+                streams.push((name.as_str().to_owned(), positions[..before].to_vec()));
+            }
+        }
+    }
+    Ok(codec::IndexCheckpoint {
+        next_position,
+        head_hash,
+        command_key_probe: probe_key(),
+        streams,
+        commands: merge_commands(&checkpointed, recent),
+    })
+}
 
+/// The checkpointed command spans and the recent ones (in any order), sorted by key; a
+/// key in both (a collision, confirmed by reading the records anyway) keeps the
+/// recent span, as a lookup would.
+fn merge_commands(
+    checkpointed: &SortedCommands,
+    mut recent: Vec<(u128, CommandSpan)>,
+) -> Vec<(u128, u64, u32)> {
+    recent.sort_unstable_by_key(|(key, _)| *key);
+    let mut commands = Vec::with_capacity(checkpointed.len() + recent.len());
+    let (mut old, mut new) = (checkpointed.iter().peekable(), recent.iter().peekable());
+    loop {
+        let next = match (old.peek(), new.peek()) {
+            (Some(o), Some(n)) if o.0 < n.0 => old.next(),
+            (Some(o), Some(n)) if o.0 == n.0 => {
+                old.next();
+                new.next()
+            }
+            (Some(_), Some(_)) | (None, Some(_)) => new.next(),
+            (Some(_), None) => old.next(),
+            (None, None) => break,
+        };
+        let (key, span) = next.expect("peeked");
+        commands.push((*key, span.first_position, span.count));
+    }
+    commands
+}
+
+impl Index {
     /// The index a checkpoint holds, if it is whole and was written with the same
     /// command keys (no check against the log yet: see `Log::index_from_checkpoint`).
     fn from_checkpoint(checkpoint: codec::IndexCheckpoint) -> Option<Index> {
         if checkpoint.command_key_probe != probe_key() {
             return None;
         }
-        let mut streams = HashMap::with_capacity(checkpoint.streams.len());
+        let mut streams = Streams::default();
         let mut indexed = 0u64;
         for (name, positions) in checkpoint.streams {
             indexed += positions.len() as u64;
@@ -349,7 +443,7 @@ impl Index {
             next_position: checkpoint.next_position,
             streams,
             commands: RecentCommands::default(),
-            checkpointed: SortedCommands::new(checkpointed),
+            checkpointed: Arc::new(SortedCommands::new(checkpointed)),
         })
     }
 }
@@ -1618,33 +1712,30 @@ impl<B: Backend> Log<B> {
 
     /// Saves the store's in-memory indexes as an index checkpoint, so that the next
     /// open decodes only the records after it (decision 0010). Returns the position it
-    /// covers. Commits wait for the index while the checkpoint is copied out of it
-    /// (the streams' positions, and the commands since the open sorted and merged with
-    /// the checkpointed ones); it is encoded and written without holding the index.
+    /// covers. The checkpoint is copied out of the index a piece at a time, so that a
+    /// commit waits for one piece at most (decision 0030); it is merged, encoded and
+    /// written without holding the index.
     pub fn save_index_checkpoint(&self) -> Result<u64, StoreError> {
-        let checkpoint = {
-            let index = self.read_index();
+        let checkpoint = checkpoint_in_pieces(&self.inner.index, |next_position| {
             // The index only holds durable records, so the last one can be read back.
-            let hash =
-                match index.next_position.checked_sub(1) {
-                    None => GENESIS_HASH,
-                    Some(last) => {
-                        let value = self.inner.backend.read(last)?.ok_or_else(|| {
-                            StoreError::Corruption {
-                                position: Some(last),
-                                what: "an indexed record is missing".into(),
-                            }
-                        })?;
-                        codec::split_stored(&value)
-                            .map_err(|e| StoreError::Corruption {
-                                position: Some(last),
-                                what: e.0,
-                            })?
-                            .1
-                    }
-                };
-            index.checkpoint(hash)
-        };
+            let Some(last) = next_position.checked_sub(1) else {
+                return Ok(GENESIS_HASH);
+            };
+            let value = self
+                .inner
+                .backend
+                .read(last)?
+                .ok_or_else(|| StoreError::Corruption {
+                    position: Some(last),
+                    what: "an indexed record is missing".into(),
+                })?;
+            Ok(codec::split_stored(&value)
+                .map_err(|e| StoreError::Corruption {
+                    position: Some(last),
+                    what: e.0,
+                })?
+                .1)
+        })?;
         let bytes = codec::encode_index_checkpoint(&checkpoint);
         self.inner.backend.save_snapshot(
             INDEX_CHECKPOINT,
@@ -1860,7 +1951,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{
-        CommandSpan, RecentCommands, RecentRecords, SortedCommands, COMMAND_SHARDS, KEYS_PER_BUCKET,
+        checkpoint_in_pieces, CommandSpan, EventPlacement, Index, RecentCommands, RecentRecords,
+        SortedCommands, StreamName, COMMAND_SHARDS, KEYS_PER_BUCKET,
     };
 
     proptest! {
@@ -2006,6 +2098,98 @@ mod tests {
             absent in proptest::collection::vec(any::<u128>(), 0..200),
         ) {
             check_sorted_commands(&keys, &absent);
+        }
+    }
+
+    /// Adds commands `from..to` to `index`: command `n` has 1 + n % 3 events on
+    /// streams `s{n % 7}` and, from `late_from` on, also on a stream of its own.
+    fn add_commands(index: &mut Index, from: u64, to: u64, late_from: u64) {
+        for n in from..to {
+            let mut streams = vec![format!("s{}", n % 7); usize::try_from(1 + n % 3).unwrap()];
+            if n >= late_from {
+                streams.push(format!("late-{n}"));
+            }
+            let count = u32::try_from(streams.len()).unwrap();
+            let key = u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+            for (i, name) in streams.iter().enumerate() {
+                let stream = StreamName::new(name.as_str()).unwrap();
+                let version = index.streams.get(&stream).map_or(0, Vec::len) as u64;
+                index.add(&EventPlacement {
+                    position: index.next_position,
+                    stream,
+                    stream_version: version,
+                    command_key: key,
+                    command_event_index: u32::try_from(i).unwrap(),
+                    command_event_count: count,
+                });
+            }
+        }
+    }
+
+    /// A checkpoint's streams by name and its commands, to compare.
+    type Copied = (BTreeMap<String, Vec<u64>>, Vec<(u128, u64, u32)>);
+
+    fn copied(checkpoint: &crate::codec::IndexCheckpoint) -> Copied {
+        (
+            checkpoint.streams.iter().cloned().collect(),
+            checkpoint.commands.clone(),
+        )
+    }
+
+    /// The checkpoint of an index that nothing changes while it is copied.
+    fn quiet_checkpoint(index: Index) -> crate::codec::IndexCheckpoint {
+        checkpoint_in_pieces(&std::sync::RwLock::new(index), |_| Ok([0; 32])).unwrap()
+    }
+
+    /// Commits that land while a checkpoint is copied (here, between its first hold of
+    /// the index and its pieces) are left out of it: it holds exactly the index as it
+    /// stood at its position, also when the index started from a checkpoint.
+    #[test]
+    fn a_checkpoint_copied_in_pieces_holds_the_index_at_its_position() {
+        for checkpointed in [false, true] {
+            let mut index = Index::default();
+            add_commands(&mut index, 0, 40, u64::MAX);
+            if checkpointed {
+                index = Index::from_checkpoint(quiet_checkpoint(index)).unwrap();
+            }
+            add_commands(&mut index, 40, 60, 50);
+            let position = index.next_position;
+            let lock = std::sync::RwLock::new(index);
+            let checkpoint = checkpoint_in_pieces(&lock, |next_position| {
+                assert_eq!(next_position, position);
+                // Commits landing in the middle of the copy: new commands on old
+                // streams and on new ones.
+                add_commands(&mut lock.write().unwrap(), 60, 90, 70);
+                Ok([7; 32])
+            })
+            .unwrap();
+            assert_eq!(checkpoint.next_position, position);
+            assert_eq!(checkpoint.head_hash, [7; 32]);
+            let mut alone = Index::default();
+            add_commands(&mut alone, 0, 60, 50);
+            assert_eq!(alone.next_position, position);
+            assert_eq!(copied(&checkpoint), copied(&quiet_checkpoint(alone)));
+            // 60 commands, keys sorted, positions all before the checkpoint's.
+            assert_eq!(checkpoint.commands.len(), 60);
+            assert!(checkpoint.commands.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(checkpoint.commands.iter().all(|c| c.1 < position));
+            // It loads as a whole index of its position.
+            let loaded = Index::from_checkpoint(checkpoint).expect("a whole checkpoint");
+            assert_eq!(loaded.next_position, position);
+            let later = lock.into_inner().unwrap();
+            assert!(later.next_position > position);
+            assert!(later
+                .streams
+                .get(&StreamName::new("late-80").unwrap())
+                .is_some());
+            assert!(loaded
+                .streams
+                .get(&StreamName::new("late-80").unwrap())
+                .is_none());
+            assert!(loaded
+                .streams
+                .get(&StreamName::new("late-55").unwrap())
+                .is_some());
         }
     }
 }

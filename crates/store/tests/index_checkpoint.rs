@@ -264,3 +264,35 @@ fn a_broken_link_after_the_checkpoint_is_still_refused_on_open() {
         other => panic!("expected corruption in the tail, got {other:?}"),
     }
 }
+
+#[test]
+fn checkpoints_taken_while_commands_are_appended_equal_a_rebuild() {
+    // The checkpoint is copied out of the index in pieces while commits go on
+    // (decision 0030): each must still hold exactly the index at its position.
+    let dir = tempfile::tempdir().unwrap();
+    let log = create(SledBackend::open(dir.path()).unwrap());
+    append(&log, 0, 50);
+    let appender = {
+        let log = log.clone();
+        std::thread::spawn(move || append(&log, 50, 400))
+    };
+    let mut saved = Vec::new();
+    while !appender.is_finished() {
+        saved.push(log.save_index_checkpoint().unwrap());
+    }
+    appender.join().unwrap();
+    let last = *saved.last().unwrap();
+    assert!(saved.windows(2).all(|w| w[0] <= w[1]), "{saved:?}");
+    let head = log.head().next_position;
+    assert!(
+        saved.iter().filter(|&&p| p > saved[0] && p < head).count() > 1,
+        "checkpoints were taken among the appends: {saved:?}"
+    );
+    let expected = indexes(&log, 450);
+    drop(log);
+    let reopened = open(dir.path());
+    assert_eq!(reopened.opened_from_index_checkpoint(), Some(last));
+    assert_eq!(indexes(&reopened, 450), expected);
+    drop(reopened);
+    assert_eq!(rebuilt_from_zero(dir.path(), 450), expected);
+}

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use ledger_store::{Log, MemoryBackend, SledBackend, SNAPSHOT_DIR};
+use ledger_store::{Log, MemoryBackend, SledBackend, SNAPSHOT_DIR, SNAPSHOT_SYNC_BYTES};
 
 #[test]
 fn snapshots_round_trip_and_replace_on_every_backend() {
@@ -35,6 +35,27 @@ fn snapshots_round_trip_and_replace_on_every_backend() {
             .unwrap()
             .0,
         9
+    );
+}
+
+#[test]
+fn a_snapshot_written_in_synced_pieces_comes_back_whole() {
+    // Larger than two pieces and not a whole number of them (decision 0030).
+    let dir = tempfile::tempdir().unwrap();
+    let log = create(SledBackend::open(dir.path()).unwrap());
+    let words = (2 * SNAPSHOT_SYNC_BYTES + 12_345) / 8;
+    let big: Vec<u64> = (0..words as u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .collect();
+    log.save_snapshot("big", 11, &big).unwrap();
+    let file = dir.path().join(SNAPSHOT_DIR).join("big.snap");
+    assert!(std::fs::metadata(&file).unwrap().len() > 2 * SNAPSHOT_SYNC_BYTES as u64);
+    assert!(!dir.path().join(SNAPSHOT_DIR).join("big.next").exists());
+    drop(log);
+    let reopened = Log::open(SledBackend::open(dir.path()).unwrap(), None, clock()).unwrap();
+    assert_eq!(
+        reopened.load_snapshot::<Vec<u64>>("big").unwrap(),
+        Some((11, big))
     );
 }
 
