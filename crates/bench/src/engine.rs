@@ -12,7 +12,7 @@ use ledger_domain::{
     Amount, BeneficiaryId, BeneficiaryKind, Command, FundId, FundingTier, GrantModality,
     GrantPayment, Programme, TierSplit, UnitCode, UnitLevel, UserId,
 };
-use ledger_engine::{Engine, GroupCommitted, GroupObserver, Submission};
+use ledger_engine::{Engine, EngineOptions, GroupCommitted, GroupObserver, Submission};
 use ledger_store::{HashAlgorithm, Log, SledBackend, SystemClock};
 
 use crate::{fresh_dir, per_second, run_clients, Args, Latencies, Row};
@@ -104,9 +104,10 @@ impl GroupTally {
 }
 
 /// Reopens the ledger the engine suite left in `--dir` (kept on purpose: filling 10
-/// million events takes minutes) and measures where an open's time goes. Snapshots that
-/// no longer decode (after a change of a projection's layout) are rebuilt and saved
-/// first.
+/// million events takes minutes) and measures where an open's time goes. Fresh
+/// snapshots and checkpoints are saved first (which also rebuilds those that no longer
+/// decode, after a change of a projection's layout), unless `--keep-checkpoints` asks
+/// for opens that fold the tail after the ledger's own.
 pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
     use ledger_projections::{
         AuditTrail, FundLedger, InsuranceReports, LoanReports, ProgrammeReports, Projection,
@@ -124,8 +125,8 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
         dir.display()
     );
     let mut rows = Vec::new();
-    {
-        let engine = open(&dir)?;
+    if !args.keep_checkpoints {
+        let engine = open(&dir, args)?;
         let events = engine.head().next_position;
         engine.projections_after(events, Duration::from_secs(1800), |_| ())?;
         engine.save_snapshot()?;
@@ -133,7 +134,7 @@ pub(crate) fn reopen_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
     }
     for _ in 0..args.open_repeats.max(1) {
         let start = Instant::now();
-        let (engine, engine_log_open) = open_timed(&dir)?;
+        let (engine, engine_log_open) = open_timed(&dir, args)?;
         let writer_ready = start.elapsed();
         let events = engine.head().next_position;
         engine.projections_after(events, Duration::from_secs(600), |_| ())?;
@@ -191,7 +192,7 @@ fn commands_on_reopened(
     args: &Args,
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Row> {
-    let engine = Arc::new(open(dir)?);
+    let engine = Arc::new(open(dir, args)?);
     let events = engine.head().next_position;
     // Ids of their own: a grant's id repeated from an earlier run would be answered
     // from the log, not decided again.
@@ -290,7 +291,7 @@ pub(crate) fn rebuild_suite(args: &Args) -> anyhow::Result<Vec<Row>> {
         dir.display()
     );
     let selected = |section: &str| args.selected(section);
-    let engine = open(&dir)?;
+    let engine = open(&dir, args)?;
     let events = engine.head().next_position;
     engine.projections_after(events, Duration::from_secs(1800), |_| ())?;
     eprintln!("opened {events} events; rebuilding");
@@ -624,16 +625,26 @@ fn status_kb(name: &str) -> Option<u64> {
         .ok()
 }
 
-fn open(dir: &std::path::Path) -> anyhow::Result<Engine<SledBackend>> {
-    Ok(open_timed(dir)?.0)
+fn open(dir: &std::path::Path, args: &Args) -> anyhow::Result<Engine<SledBackend>> {
+    Ok(open_timed(dir, args)?.0)
 }
 
 /// Opens the engine and says how long the log's own open took.
-fn open_timed(dir: &std::path::Path) -> anyhow::Result<(Engine<SledBackend>, Duration)> {
+fn open_timed(
+    dir: &std::path::Path,
+    args: &Args,
+) -> anyhow::Result<(Engine<SledBackend>, Duration)> {
     let start = Instant::now();
     let log = Log::open(SledBackend::open(dir)?, None, Arc::new(SystemClock))?;
     let log_open = start.elapsed();
-    Ok((Engine::open(log, Arc::new(SystemClock))?, log_open))
+    let mut options = EngineOptions::default();
+    if let Some(divisor) = args.checkpoint_spacing_divisor {
+        options.checkpoint_spacing_divisor = divisor;
+    }
+    Ok((
+        Engine::open_with(log, Arc::new(SystemClock), options)?,
+        log_open,
+    ))
 }
 
 fn setup(engine: &Engine<SledBackend>) -> anyhow::Result<()> {
@@ -751,7 +762,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
         HashAlgorithm::Sha256,
         Arc::new(SystemClock),
     )?;
-    let engine = Arc::new(open(&dir)?);
+    let engine = Arc::new(open(&dir, args)?);
     setup(&engine)?;
     // Commands through the writer: 64 concurrent submitters paying grants.
     let runtime = submitters_runtime(args)?;
@@ -878,7 +889,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     let engine = Arc::try_unwrap(engine).map_err(|_| anyhow::anyhow!("engine still shared"))?;
     drop(engine);
     let start = Instant::now();
-    let engine = open(&dir)?;
+    let engine = open(&dir, args)?;
     let cold = start.elapsed();
     rows.push(Row {
         name: format!("open {events} events, no model snapshot (log + model ready)"),
@@ -894,7 +905,7 @@ pub(crate) fn suite(args: &Args, duration: Duration) -> anyhow::Result<Vec<Row>>
     drop(engine);
     for _ in 0..args.open_repeats.max(1) {
         let start = Instant::now();
-        let (engine, log_open) = open_timed(&dir)?;
+        let (engine, log_open) = open_timed(&dir, args)?;
         let ready = start.elapsed();
         let checkpoint = engine.log()?.opened_from_index_checkpoint();
         engine.projections_after(events, Duration::from_secs(600), |_| ())?;

@@ -79,6 +79,15 @@ struct Args {
     /// http-load: keep the ledger it made in `--dir` (removed by default).
     #[arg(long)]
     keep_data: bool,
+    /// The engine's `checkpoint_spacing_divisor` (default: the engine's, 4; 0 spaces
+    /// the projections' checkpoints by one million events however long the ledger).
+    #[arg(long)]
+    checkpoint_spacing_divisor: Option<u64>,
+    /// engine-open: open with the snapshots and checkpoints the ledger has, however far
+    /// behind its head they are, instead of writing fresh ones first (the opens then
+    /// fold the tail after them).
+    #[arg(long)]
+    keep_checkpoints: bool,
     /// Run only these sections, comma-separated: baseline-sled, single, concurrent,
     /// bulk, large (the fdatasync baseline always runs: other figures are given as
     /// ratios to it); for `engine`: commands (the suite stops after them); for

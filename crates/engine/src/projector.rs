@@ -18,7 +18,7 @@ use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{Backend, Log, RecordView};
 
 use crate::recovery::LogSlot;
-use crate::EngineError;
+use crate::{EngineError, EngineOptions};
 
 /// Pages at least this long are folded on two threads.
 const PARALLEL_PAGE_MIN: usize = 512;
@@ -366,7 +366,7 @@ impl Hosted {
 
 /// The projector thread's loop. A failed read or decode is recorded (readers waiting
 /// for the projections see it) and retried: after a recovery the log is another one.
-pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_interval_events: u64) {
+pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: EngineOptions) {
     let mut next = hosted
         .projections
         .read()
@@ -415,7 +415,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, checkpoint_int
         *hosted.reached.lock().expect("projector lock") = reached;
         hosted.advanced.notify_all();
         let caught_up = records.len() < READ_PAGE_EVENTS_MAX;
-        if reached - last_checkpoint >= checkpoint_interval_events {
+        if options.checkpoint_due(last_checkpoint, reached) {
             let projections = hosted.projections.read().expect("projections lock");
             // Failing to checkpoint loses nothing: the projections are rebuilt from
             // the previous checkpoint and the log, and the store's indexes from its
