@@ -84,8 +84,9 @@ struct Args {
     #[arg(long)]
     checkpoint_spacing_divisor: Option<u64>,
     /// engine-open: open with the snapshots and checkpoints the ledger has, however far
-    /// behind its head they are, instead of writing fresh ones first (the opens then
-    /// fold the tail after them).
+    /// behind its head they are, instead of writing fresh ones first. The first open
+    /// then folds the tail after them; its clean shutdown checkpoints that tail, so the
+    /// later opens start from there.
     #[arg(long)]
     keep_checkpoints: bool,
     /// Run only these sections, comma-separated: baseline-sled, single, concurrent,

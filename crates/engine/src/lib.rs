@@ -82,7 +82,9 @@ pub struct EngineOptions {
     pub snapshot_interval_events: u64,
     /// Checkpoint the projections and the store's indexes only once the ledger has
     /// grown by the events of their last checkpoint divided by this, when that is more
-    /// than `snapshot_interval_events` (0: every `snapshot_interval_events` events).
+    /// than `snapshot_interval_events` (0: every `snapshot_interval_events` events). A
+    /// clean shutdown checkpoints them too, if the tail is long enough
+    /// ([`EngineOptions::checkpoint_due_at_shutdown`]).
     pub checkpoint_spacing_divisor: u64,
     /// After a failed write or flush, the first recovery attempt waits this long; each
     /// failed attempt doubles the wait (only with [`Engine::open_with_recovery`]).
@@ -100,6 +102,13 @@ impl EngineOptions {
             divisor => last / divisor,
         };
         reached.saturating_sub(last) >= self.snapshot_interval_events.max(spacing)
+    }
+
+    /// Whether a clean shutdown, with the projections at `reached` and their last
+    /// checkpoint at `last`, checkpoints them and the store's indexes: when a tenth of
+    /// `snapshot_interval_events` or more came since.
+    pub fn checkpoint_due_at_shutdown(&self, last: u64, reached: u64) -> bool {
+        reached.saturating_sub(last) >= (self.snapshot_interval_events / 10).max(1)
     }
 }
 
@@ -1594,6 +1603,11 @@ mod tests {
         assert!(small.checkpoint_due(100, 150));
         assert!(!small.checkpoint_due(400, 450));
         assert!(small.checkpoint_due(400, 500));
+        // A clean shutdown checkpoints a tail of a tenth of the interval or more.
+        assert!(options.checkpoint_due_at_shutdown(5 * million, 5 * million + million / 10));
+        assert!(!options.checkpoint_due_at_shutdown(5 * million, 5 * million + 99_999));
+        assert!(small.checkpoint_due_at_shutdown(400, 405));
+        assert!(!small.checkpoint_due_at_shutdown(400, 404));
     }
     use ledger_store::{
         Actor, AppendBatch, CommandId, EventType, ExpectedVersion, FixedClock, HashAlgorithm, Memo,

@@ -415,20 +415,36 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
         *hosted.reached.lock().expect("projector lock") = reached;
         hosted.advanced.notify_all();
         let caught_up = records.len() < READ_PAGE_EVENTS_MAX;
-        if options.checkpoint_due(last_checkpoint, reached) {
-            let projections = hosted.projections.read().expect("projections lock");
-            // Failing to checkpoint loses nothing: the projections are rebuilt from
-            // the previous checkpoint and the log, and the store's indexes from its
-            // previous index checkpoint (written here, off the commit path).
-            if projections.save(&log).is_ok() && log.save_index_checkpoint().is_ok() {
-                last_checkpoint = reached;
-            }
+        if options.checkpoint_due(last_checkpoint, reached) && checkpoint(hosted, &log) {
+            last_checkpoint = reached;
         }
         drop(log);
         if caught_up {
             hosted.gather(FOLLOWER_GATHER);
         }
     }
+    // Spaced by a quarter of the ledger, the tail after the last checkpoint may be
+    // millions of events: a clean shutdown checkpoints it, so that the next open need
+    // not fold it (decision 0030).
+    let reached = hosted
+        .projections
+        .read()
+        .expect("projections lock")
+        .next_position();
+    if options.checkpoint_due_at_shutdown(last_checkpoint, reached) {
+        if let Some(log) = slot.get() {
+            checkpoint(hosted, &log);
+        }
+    }
+}
+
+/// Checkpoints the projections, then the store's indexes; whether both were saved.
+/// Failing to checkpoint loses nothing: the projections are rebuilt from the previous
+/// checkpoint and the log, and the store's indexes from its previous index checkpoint
+/// (written here, off the commit path).
+fn checkpoint<B: Backend>(hosted: &Hosted, log: &Log<B>) -> bool {
+    let projections = hosted.projections.read().expect("projections lock");
+    projections.save(log).is_ok() && log.save_index_checkpoint().is_ok()
 }
 
 /// Starts hosting: loads checkpoints and returns the shared state for the thread.

@@ -15,7 +15,9 @@ use ledger_domain::{
     Amount, BeneficiaryId, BeneficiaryKind, Command, FundId, FundingTier, LoanDisbursement, LoanId,
     Programme, UnitCode, UnitLevel, UserId,
 };
-use ledger_engine::{Engine, EngineError, GroupCommitted, GroupObserver, GroupRefused, Submission};
+use ledger_engine::{
+    Engine, EngineError, EngineOptions, GroupCommitted, GroupObserver, GroupRefused, Submission,
+};
 use ledger_store::{FixedClock, HashAlgorithm, Log, SledBackend};
 
 fn clock() -> Arc<FixedClock> {
@@ -711,6 +713,82 @@ fn checkpoints_and_snapshots_remove_those_of_earlier_layouts() {
         .join("snapshots")
         .join(format!("{current}.snap"))
         .exists());
+}
+
+/// A clean shutdown checkpoints the projections and the store's indexes when their
+/// tail is long enough (decision 0030), so that the next open folds nothing; a short
+/// tail is left to the next open.
+#[test]
+fn a_clean_shutdown_checkpoints_a_long_tail() {
+    let options = EngineOptions {
+        // A tenth of it, 100 events, is a long enough tail; periodic checkpoints come
+        // every 1,000 events, which this ledger never reaches.
+        snapshot_interval_events: 1_000,
+        ..EngineOptions::default()
+    };
+    let open_with = |dir: &std::path::Path| {
+        let log = match Log::open(SledBackend::open(dir).unwrap(), None, clock()) {
+            Ok(log) => log,
+            Err(_) => Log::create(
+                SledBackend::open(dir).unwrap(),
+                HashAlgorithm::Sha256,
+                clock(),
+            )
+            .unwrap(),
+        };
+        Engine::open_with(log, clock(), options).unwrap()
+    };
+    let fund_ledger = ledger_projections::checkpoint_name::<ledger_projections::FundLedger>();
+    let checkpointed = |engine: &Engine<SledBackend>| {
+        engine
+            .log()
+            .unwrap()
+            .load_snapshot::<ledger_projections::FundLedger>(&fund_ledger)
+            .unwrap()
+            .map(|(position, _)| position)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open_with(dir.path());
+    setup(&engine, 1_000, 150);
+    let head = engine.head().next_position;
+    assert!((150..1_000).contains(&head), "{head}");
+    engine
+        .projections_after(head, std::time::Duration::from_secs(10), |_| ())
+        .unwrap();
+    assert_eq!(checkpointed(&engine), None, "no periodic checkpoint yet");
+    drop(engine);
+    let engine = open_with(dir.path());
+    assert_eq!(checkpointed(&engine), Some(head));
+    assert_eq!(
+        engine.log().unwrap().opened_from_index_checkpoint(),
+        Some(head)
+    );
+    // A tail of ten events is left to the next open.
+    for h in 0..10 {
+        engine
+            .submit(submission(
+                &format!("more-{h}"),
+                "admin-sm",
+                Command::RegisterBeneficiary {
+                    beneficiary: BeneficiaryId::new(format!("N{h:04}")).unwrap(),
+                    unit: UnitCode::new("FJ-SM").unwrap(),
+                    kind: BeneficiaryKind::Household,
+                    categories: Default::default(),
+                },
+            ))
+            .unwrap();
+    }
+    let later = engine.head().next_position;
+    engine
+        .projections_after(later, std::time::Duration::from_secs(10), |_| ())
+        .unwrap();
+    drop(engine);
+    let engine = open_with(dir.path());
+    assert_eq!(checkpointed(&engine), Some(head));
+    assert_eq!(engine.head().next_position, later);
+    engine
+        .projections_after(later, std::time::Duration::from_secs(10), |_| ())
+        .unwrap();
 }
 
 /// A rebuild reads the log in pages of `READ_PAGE_EVENTS_MAX` events and folds half of
