@@ -104,9 +104,10 @@ impl EngineOptions {
         reached.saturating_sub(last) >= self.snapshot_interval_events.max(spacing)
     }
 
-    /// Whether a clean shutdown, with the projections at `reached` and their last
-    /// checkpoint at `last`, checkpoints them and the store's indexes: when a tenth of
-    /// `snapshot_interval_events` or more came since.
+    /// Whether a clean shutdown, with the projections (or the model) at `reached` and
+    /// their last checkpoint (its last snapshot) at `last`, checkpoints them and the
+    /// store's indexes (snapshots it): when a tenth of `snapshot_interval_events` or
+    /// more came since.
     pub fn checkpoint_due_at_shutdown(&self, last: u64, reached: u64) -> bool {
         reached.saturating_sub(last) >= (self.snapshot_interval_events / 10).max(1)
     }
@@ -1478,6 +1479,14 @@ fn store_groups<B: Backend>(
             if save_model(&log, &model).is_ok() {
                 last_snapshot = position;
             }
+        }
+    }
+    // The flusher has gone, so the read model holds every committed group: a clean
+    // shutdown snapshots a long tail, as the projector checkpoints its own.
+    let model = shared.read.read().expect("read model lock").clone();
+    if options.checkpoint_due_at_shutdown(last_snapshot, model.next_position) {
+        if let Some(log) = shared.log.get() {
+            let _ = save_model(&log, &model);
         }
     }
 }

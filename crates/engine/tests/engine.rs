@@ -715,9 +715,9 @@ fn checkpoints_and_snapshots_remove_those_of_earlier_layouts() {
         .exists());
 }
 
-/// A clean shutdown checkpoints the projections and the store's indexes when their
-/// tail is long enough (decision 0030), so that the next open folds nothing; a short
-/// tail is left to the next open.
+/// A clean shutdown checkpoints the projections and the store's indexes, and snapshots
+/// the model, when their tail is long enough (decision 0030), so that the next open
+/// folds nothing; a short tail is left to the next open.
 #[test]
 fn a_clean_shutdown_checkpoints_a_long_tail() {
     let options = EngineOptions {
@@ -763,6 +763,13 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
         engine.log().unwrap().opened_from_index_checkpoint(),
         Some(head)
     );
+    let model = engine
+        .log()
+        .unwrap()
+        .load_snapshot::<ledger_engine::Model>(ledger_engine::MODEL_SNAPSHOT)
+        .unwrap()
+        .map(|(position, _)| position);
+    assert_eq!(model, Some(head), "the model's snapshot too");
     // A tail of ten events is left to the next open.
     for h in 0..10 {
         engine
