@@ -1588,6 +1588,11 @@ fn finish_group<B: Backend>(shared: &Shared<B>, group: Group<B>) {
 mod tests {
     use super::*;
 
+    use ledger_store::{
+        Actor, AppendBatch, CommandId, EventType, ExpectedVersion, FixedClock, HashAlgorithm, Memo,
+        MemoryBackend, NewEvent, StreamName,
+    };
+
     #[test]
     fn checkpoints_are_spaced_in_proportion_to_the_ledger() {
         let options = EngineOptions::default();
@@ -1618,10 +1623,6 @@ mod tests {
         assert!(small.checkpoint_due_at_shutdown(400, 405));
         assert!(!small.checkpoint_due_at_shutdown(400, 404));
     }
-    use ledger_store::{
-        Actor, AppendBatch, CommandId, EventType, ExpectedVersion, FixedClock, HashAlgorithm, Memo,
-        MemoryBackend, NewEvent, StreamName,
-    };
 
     /// A log of `count` small events (their payloads are not domain events: the folds
     /// below decode only the envelope).

@@ -30,6 +30,11 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 fn open(dir: &std::path::Path) -> Engine<SledBackend> {
+    open_with(dir, EngineOptions::default())
+}
+
+/// Opens the ledger in `dir`, creating it if there is none.
+fn open_with(dir: &std::path::Path, options: EngineOptions) -> Engine<SledBackend> {
     let backend = SledBackend::open(dir).unwrap();
     let log = match Log::open(backend, None, clock()) {
         Ok(log) => log,
@@ -40,7 +45,7 @@ fn open(dir: &std::path::Path) -> Engine<SledBackend> {
         )
         .unwrap(),
     };
-    Engine::open(log, clock()).unwrap()
+    Engine::open_with(log, clock(), options).unwrap()
 }
 
 fn submission(id: &str, actor: &str, command: Command) -> Submission {
@@ -726,18 +731,6 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
         snapshot_interval_events: 1_000,
         ..EngineOptions::default()
     };
-    let open_with = |dir: &std::path::Path| {
-        let log = match Log::open(SledBackend::open(dir).unwrap(), None, clock()) {
-            Ok(log) => log,
-            Err(_) => Log::create(
-                SledBackend::open(dir).unwrap(),
-                HashAlgorithm::Sha256,
-                clock(),
-            )
-            .unwrap(),
-        };
-        Engine::open_with(log, clock(), options).unwrap()
-    };
     let fund_ledger = ledger_projections::checkpoint_name::<ledger_projections::FundLedger>();
     let checkpointed = |engine: &Engine<SledBackend>| {
         engine
@@ -748,7 +741,7 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
             .map(|(position, _)| position)
     };
     let dir = tempfile::tempdir().unwrap();
-    let engine = open_with(dir.path());
+    let engine = open_with(dir.path(), options);
     setup(&engine, 1_000, 150);
     let head = engine.head().next_position;
     assert!((150..1_000).contains(&head), "{head}");
@@ -757,7 +750,7 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
         .unwrap();
     assert_eq!(checkpointed(&engine), None, "no periodic checkpoint yet");
     drop(engine);
-    let engine = open_with(dir.path());
+    let engine = open_with(dir.path(), options);
     assert_eq!(checkpointed(&engine), Some(head));
     assert_eq!(
         engine.log().unwrap().opened_from_index_checkpoint(),
@@ -790,7 +783,7 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
         .projections_after(later, std::time::Duration::from_secs(10), |_| ())
         .unwrap();
     drop(engine);
-    let engine = open_with(dir.path());
+    let engine = open_with(dir.path(), options);
     assert_eq!(checkpointed(&engine), Some(head));
     assert_eq!(engine.head().next_position, later);
     engine
