@@ -523,6 +523,9 @@ impl<B: Backend> Engine<B> {
             }
             _ => Model::default(),
         };
+        // The tail folded here counts towards the next snapshot: after a crash it may
+        // be long, and the open after the next one would fold it again.
+        let snapshot_at = model.next_position;
         fold(&log, &mut model, head)?;
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
         let projections = projector::start(&log);
@@ -562,7 +565,7 @@ impl<B: Backend> Engine<B> {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("ledger-storer".into())
-                .spawn(move || store_groups(&shared, &store_receiver, options))
+                .spawn(move || store_groups(&shared, &store_receiver, snapshot_at, options))
                 .expect("spawning the storer thread")
         };
         let projector_thread = {
@@ -1457,13 +1460,14 @@ fn flush_groups<B: Backend>(
 /// deferred work (sled's inserts, decision 0019) and, every so many events, a snapshot
 /// of the committed model. A failure to store fails the next flush and every read,
 /// which report it; a snapshot is a shortcut for the next open, and failing to write
-/// one loses nothing, so neither is an error of any command.
+/// one loses nothing, so neither is an error of any command. `last_snapshot` is the
+/// position of the snapshot the engine opened from (0 without one).
 fn store_groups<B: Backend>(
     shared: &Shared<B>,
     wakes: &std_mpsc::Receiver<()>,
+    mut last_snapshot: u64,
     options: EngineOptions,
 ) {
-    let mut last_snapshot = shared.read.read().expect("read model lock").next_position;
     while wakes.recv().is_ok() {
         // Let a few groups gather (decision 0027): nobody waits for this work.
         std::thread::sleep(projector::FOLLOWER_GATHER);

@@ -791,6 +791,59 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
         .unwrap();
 }
 
+/// The tail an open folds onto the model's snapshot counts towards the next one: after
+/// a crash (here: a shutdown with too short a tail to snapshot) the model is snapshotted
+/// once `snapshot_interval_events` have passed since its last snapshot, not since the
+/// open, so that the open after the next one does not fold that tail again.
+#[test]
+fn the_tail_folded_at_open_counts_towards_the_next_snapshot() {
+    let model_snapshot = |engine: &Engine<SledBackend>| {
+        engine
+            .log()
+            .unwrap()
+            .load_snapshot::<ledger_engine::Model>(ledger_engine::MODEL_SNAPSHOT)
+            .unwrap()
+            .map(|(position, _)| position)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    setup(&engine, 1_000, 100);
+    let head = engine.head().next_position;
+    drop(engine);
+    // Snapshots every `head + 5` events: the open folds `head` events from position 0,
+    // and five more commands make the model due.
+    let options = EngineOptions {
+        snapshot_interval_events: head + 5,
+        ..EngineOptions::default()
+    };
+    let engine = open_with(dir.path(), options);
+    assert_eq!(model_snapshot(&engine), None, "no snapshot at the open");
+    for h in 0..10 {
+        engine
+            .submit(submission(
+                &format!("after-open-{h}"),
+                "admin-sm",
+                Command::RegisterBeneficiary {
+                    beneficiary: BeneficiaryId::new(format!("A{h:04}")).unwrap(),
+                    unit: UnitCode::new("FJ-SM").unwrap(),
+                    kind: BeneficiaryKind::Household,
+                    categories: Default::default(),
+                },
+            ))
+            .unwrap();
+    }
+    let later = engine.head().next_position;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while model_snapshot(&engine).is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let snapshot = model_snapshot(&engine).expect("the storer snapshots the model");
+    assert!(
+        (head + 5..=later).contains(&snapshot),
+        "{snapshot} in {head}..{later}"
+    );
+}
+
 /// A rebuild reads the log in pages of `READ_PAGE_EVENTS_MAX` events and folds half of
 /// the projections on a helper thread it lends each page to: over several pages, and
 /// a last one partly filled, the rebuilt projections equal the incremental ones, and so
