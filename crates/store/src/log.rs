@@ -231,32 +231,32 @@ impl Default for Streams {
 
 impl Streams {
     /// A fixed hash (not the maps' per-process seed): the shard is only where to look.
-    fn shard(stream: &StreamName) -> usize {
+    fn shard(stream: &str) -> usize {
         use std::hash::BuildHasher as _;
-        let hash = foldhash::fast::FixedState::default().hash_one(stream.as_str());
+        let hash = foldhash::fast::FixedState::default().hash_one(stream);
         usize::try_from(hash % STREAM_SHARDS as u64).expect("less than STREAM_SHARDS")
     }
 
-    fn get(&self, stream: &StreamName) -> Option<&Vec<u64>> {
+    fn get(&self, stream: &str) -> Option<&Vec<u64>> {
         self.shards[Self::shard(stream)].get(stream)
     }
 
     /// Adds `position` as the stream's next event (creating the stream); returns the
     /// number of events the stream held before, the new event's stream version.
-    fn push(&mut self, stream: &StreamName, position: u64) -> usize {
+    fn push(&mut self, stream: &str, position: u64) -> usize {
         let shard = &mut self.shards[Self::shard(stream)];
-        // Look up before inserting: cloning the stream name only for a new stream
-        // keeps an allocation per event off the publish path.
+        // Look up before inserting: naming the stream only for a new stream keeps an
+        // allocation per event off the publish path.
         let positions = match shard.get_mut(stream) {
             Some(positions) => positions,
-            None => shard.entry(stream.clone()).or_default(),
+            None => shard.entry(StreamName::from_checked(stream)).or_default(),
         };
         positions.push(position);
         positions.len() - 1
     }
 
     fn insert(&mut self, stream: StreamName, positions: Vec<u64>) {
-        self.shards[Self::shard(&stream)].insert(stream, positions);
+        self.shards[Self::shard(stream.as_str())].insert(stream, positions);
     }
 
     fn iter(&self) -> impl Iterator<Item = (&StreamName, &Vec<u64>)> + '_ {
@@ -271,14 +271,25 @@ impl Index {
             .or_else(|| self.checkpointed.get(key))
     }
 
-    fn stream_version(&self, stream: &StreamName) -> Option<u64> {
+    fn stream_version(&self, stream: &str) -> Option<u64> {
         self.streams
             .get(stream)
             .map(|positions| u64::try_from(positions.len()).expect("len fits u64") - 1)
     }
 
-    fn add(&mut self, event: &EventPlacement) {
-        let version = self.streams.push(&event.stream, event.position);
+    fn add<S: std::borrow::Borrow<str>>(&mut self, event: &EventPlacement<S>) {
+        if let Some((key, span)) = self.place(event) {
+            self.commands.insert(key, span);
+        }
+    }
+
+    /// Adds `event` to the stream index; the span of the command it starts, if it
+    /// starts one, is the caller's to index.
+    fn place<S: std::borrow::Borrow<str>>(
+        &mut self,
+        event: &EventPlacement<S>,
+    ) -> Option<(u128, CommandSpan)> {
+        let version = self.streams.push(event.stream.borrow(), event.position);
         assert_eq!(
             u64::try_from(version).expect("len fits u64"),
             event.stream_version,
@@ -289,40 +300,56 @@ impl Index {
             "positions are indexed in order"
         );
         self.next_position += 1;
-        if event.command_event_index == 0 {
-            self.commands.insert(
-                event.command_key,
-                CommandSpan {
-                    first_position: event.position,
-                    count: event.command_event_count,
-                },
-            );
+        (event.command_event_index == 0).then_some((
+            event.command_key,
+            CommandSpan {
+                first_position: event.position,
+                count: event.command_event_count,
+            },
+        ))
+    }
+
+    /// Adds the command spans of the records an open decoded after the checkpoint (or
+    /// from position 0) to the sorted ones, in one sort and merge: a hash insert per
+    /// command was most of an open's time after a crash, each a cache miss into a
+    /// growing table (docs/PERFORMANCE.md, "Opening after a crash").
+    fn absorb_sorted(&mut self, tail: Vec<(u128, CommandSpan)>) {
+        if tail.is_empty() {
+            return;
         }
+        let merged = merge_commands(&self.checkpointed, tail);
+        self.checkpointed = Arc::new(SortedCommands::new(merged));
     }
 }
 
-/// Where an event sits: what the in-memory indexes keep of it.
-struct EventPlacement {
+/// Where an event sits: what the in-memory indexes keep of it. A group being committed
+/// owns its streams' names; a record decoded in place lends its own (`&str`).
+struct EventPlacement<S = StreamName> {
     position: u64,
-    stream: StreamName,
+    stream: S,
     stream_version: u64,
     command_key: u128,
     command_event_index: u32,
     command_event_count: u32,
 }
 
-impl EventPlacement {
-    fn of(event: &RecordedEvent) -> Self {
+impl<'a> EventPlacement<&'a str> {
+    fn of(event: &RecordView<'a>) -> Self {
         EventPlacement {
             position: event.position,
-            stream: event.stream.clone(),
+            stream: event.stream,
             stream_version: event.stream_version,
-            command_key: command_key(&event.command_id),
+            command_key: command_key_of(event.command_id),
             command_event_index: event.command_event_index,
             command_event_count: event.command_event_count,
         }
     }
 }
+
+/// An open whose tail after the index checkpoint holds more than the checkpoint's
+/// events divided by this sorts the tail's command keys into the checkpoint's; a
+/// shorter tail is inserted into the hash maps ([`Log::open`]).
+const SORTED_TAIL_DIVISOR: u64 = 8;
 
 /// The snapshot name under which the index checkpoint is stored.
 pub const INDEX_CHECKPOINT: &str = "store-index";
@@ -380,7 +407,10 @@ fn checkpoint_in_pieces(
         head_hash,
         command_key_probe: probe_key(),
         streams,
-        commands: merge_commands(&checkpointed, recent),
+        commands: merge_commands(&checkpointed, recent)
+            .into_iter()
+            .map(|(key, span)| (key, span.first_position, span.count))
+            .collect(),
     })
 }
 
@@ -390,7 +420,7 @@ fn checkpoint_in_pieces(
 fn merge_commands(
     checkpointed: &SortedCommands,
     mut recent: Vec<(u128, CommandSpan)>,
-) -> Vec<(u128, u64, u32)> {
+) -> Vec<(u128, CommandSpan)> {
     recent.sort_unstable_by_key(|(key, _)| *key);
     let mut commands = Vec::with_capacity(checkpointed.len() + recent.len());
     let (mut old, mut new) = (checkpointed.iter().peekable(), recent.iter().peekable());
@@ -405,8 +435,7 @@ fn merge_commands(
             (Some(_), None) => old.next(),
             (None, None) => break,
         };
-        let (key, span) = next.expect("peeked");
-        commands.push((*key, span.first_position, span.count));
+        commands.push(*next.expect("peeked"));
     }
     commands
 }
@@ -453,14 +482,19 @@ fn probe_key() -> u128 {
 }
 
 fn command_key(id: &CommandId) -> u128 {
+    command_key_of(id.as_str())
+}
+
+/// [`command_key`] of a command id's text.
+fn command_key_of(id: &str) -> u128 {
     // Two SipHash passes with fixed, different keys. The map lives only in memory, so
     // the hash need not be stable across Rust versions.
     let mut low = std::hash::DefaultHasher::new();
     0u8.hash(&mut low);
-    id.as_str().hash(&mut low);
+    id.hash(&mut low);
     let mut high = std::hash::DefaultHasher::new();
     1u8.hash(&mut high);
-    id.as_str().hash(&mut high);
+    id.hash(&mut high);
     (u128::from(high.finish()) << 64) | u128::from(low.finish())
 }
 
@@ -862,16 +896,32 @@ impl<B: Backend> Log<B> {
             None => (Index::default(), SequenceChecker::new()),
         };
         let mut failure: Option<StoreError> = None;
+        // Each record decoded in place, its event type, actor and memo checked where
+        // they differ from the record before's: only a new stream's name is allocated.
+        let mut texts = codec::EnvelopeTexts::default();
+        // A long tail (no checkpoint, or one far behind) joins the sorted command keys
+        // in one sort and merge; a short one goes into the hash maps, one insert per
+        // command. The merge copies every key: on the reference machine that costs as
+        // much as inserting an eighth of them (docs/PERFORMANCE.md, "Opening after a
+        // crash").
+        let sort_tail = head.next_position.saturating_sub(index.next_position)
+            > index.next_position / SORTED_TAIL_DIVISOR;
+        let mut commands = Vec::new();
         backend.scan(
             index.next_position,
             head.next_position,
             &mut |position, value| {
-                let checked = codec::decode_stored(value)
+                let checked = codec::decode_stored_view_after(value, &mut texts)
                     .map_err(|e| (position, e.0))
                     .and_then(|event| checker.check(position, &event).map(|()| event));
                 match checked {
                     Ok(event) => {
-                        index.add(&EventPlacement::of(&event));
+                        let placement = EventPlacement::of(&event);
+                        if sort_tail {
+                            commands.extend(index.place(&placement));
+                        } else {
+                            index.add(&placement);
+                        }
                         ControlFlow::Continue(())
                     }
                     Err((position, what)) => {
@@ -894,6 +944,7 @@ impl<B: Backend> Log<B> {
                 position: Some(position),
                 what,
             })?;
+        index.absorb_sorted(commands);
         Ok(index)
     }
 
@@ -945,7 +996,7 @@ impl<B: Backend> Log<B> {
 
     /// The version of the stream's last event, or `None` if the stream does not exist.
     pub fn stream_version(&self, stream: &StreamName) -> Option<u64> {
-        self.read_index().stream_version(stream)
+        self.read_index().stream_version(stream.as_str())
     }
 
     /// Where a durable command's events are: its first position and event count.
@@ -1161,7 +1212,7 @@ impl<B: Backend> Log<B> {
                     .find_map(|o| o.stream_versions.get(stream))
             })
             .copied()
-            .or_else(|| index.stream_version(stream))
+            .or_else(|| index.stream_version(stream.as_str()))
     }
 
     /// Decides one batch against the durable index and the groups planned before it,
@@ -1505,7 +1556,7 @@ impl<B: Backend> Log<B> {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let positions: Vec<u64> = {
             let index = self.read_index();
-            let Some(all) = index.streams.get(stream) else {
+            let Some(all) = index.streams.get(stream.as_str()) else {
                 return Ok(Vec::new());
             };
             let start = usize::try_from(from_version)
@@ -1574,7 +1625,8 @@ impl<B: Backend> Log<B> {
             let result = (|| {
                 let fail = |what: String| (position, what);
                 let (record, stored_hash) = codec::split_stored(value).map_err(|e| fail(e.0))?;
-                let event = codec::decode_record(record, stored_hash).map_err(|e| fail(e.0))?;
+                let event =
+                    codec::decode_record_view(record, stored_hash).map_err(|e| fail(e.0))?;
                 // Position, link to the previous stored hash, command completeness.
                 checker.check(position, &event)?;
                 let computed = algorithm.chain(&prev, record);
@@ -1806,7 +1858,7 @@ impl SequenceChecker {
     }
 
     /// Checks the record stored at `position`; an error names the position at fault.
-    fn check(&mut self, position: u64, event: &RecordedEvent) -> Result<(), (u64, String)> {
+    fn check(&mut self, position: u64, event: &RecordView<'_>) -> Result<(), (u64, String)> {
         if position != self.next_position {
             return Err((self.next_position, "record is missing".into()));
         }
@@ -1817,11 +1869,7 @@ impl SequenceChecker {
         if event.prev_hash != self.prev_stored_hash {
             return fail("its prev_hash is not the stored hash of the record before it".into());
         }
-        let expected_version = self
-            .stream_versions
-            .get(&event.stream)
-            .copied()
-            .unwrap_or(0);
+        let expected_version = self.stream_versions.get(event.stream).copied().unwrap_or(0);
         if event.stream_version != expected_version {
             return fail(format!(
                 "it claims version {} of stream {}, which is at version {expected_version} next",
@@ -1830,7 +1878,7 @@ impl SequenceChecker {
         }
         match &mut self.open {
             Some((id, next, count, _)) => {
-                if event.command_id != *id
+                if event.command_id != id.as_str()
                     || event.command_event_index != *next
                     || event.command_event_count != *count
                 {
@@ -1847,12 +1895,15 @@ impl SequenceChecker {
                         event.command_event_index, event.command_id
                     ));
                 }
-                self.open = Some((
-                    event.command_id.clone(),
-                    1,
-                    event.command_event_count,
-                    position,
-                ));
+                // A command of one event is complete at once: its id is not kept.
+                if event.command_event_count != 1 {
+                    self.open = Some((
+                        CommandId::from_checked(event.command_id),
+                        1,
+                        event.command_event_count,
+                        position,
+                    ));
+                }
             }
         }
         if let Some((_, next, count, _)) = &self.open {
@@ -1862,10 +1913,11 @@ impl SequenceChecker {
         }
         self.prev_stored_hash = event.hash;
         self.next_position += 1;
-        match self.stream_versions.get_mut(&event.stream) {
+        match self.stream_versions.get_mut(event.stream) {
             Some(next) => *next += 1,
             None => {
-                self.stream_versions.insert(event.stream.clone(), 1);
+                self.stream_versions
+                    .insert(StreamName::from_checked(event.stream), 1);
             }
         }
         Ok(())
@@ -2113,7 +2165,7 @@ mod tests {
             let key = u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
             for (i, name) in streams.iter().enumerate() {
                 let stream = StreamName::new(name.as_str()).unwrap();
-                let version = index.streams.get(&stream).map_or(0, Vec::len) as u64;
+                let version = index.streams.get(stream.as_str()).map_or(0, Vec::len) as u64;
                 index.add(&EventPlacement {
                     position: index.next_position,
                     stream,
@@ -2178,18 +2230,9 @@ mod tests {
             assert_eq!(loaded.next_position, position);
             let later = lock.into_inner().unwrap();
             assert!(later.next_position > position);
-            assert!(later
-                .streams
-                .get(&StreamName::new("late-80").unwrap())
-                .is_some());
-            assert!(loaded
-                .streams
-                .get(&StreamName::new("late-80").unwrap())
-                .is_none());
-            assert!(loaded
-                .streams
-                .get(&StreamName::new("late-55").unwrap())
-                .is_some());
+            assert!(later.streams.get("late-80").is_some());
+            assert!(loaded.streams.get("late-80").is_none());
+            assert!(loaded.streams.get("late-55").is_some());
         }
     }
 }

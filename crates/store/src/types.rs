@@ -160,6 +160,19 @@ macro_rules! validated_string {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The name of `value`, which has passed [`Self::check`] already (a
+            /// decoded record's field).
+            pub(crate) fn from_checked(value: &str) -> Self {
+                $name(value.to_owned())
+            }
+        }
+
+        /// Maps keyed by names are looked up by a borrowed `&str` (hashes alike).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
         }
 
         impl fmt::Display for $name {
@@ -386,16 +399,16 @@ impl RecordView<'_> {
             prev_hash: self.prev_hash,
             hash: self.hash,
             recorded_at_ms: self.recorded_at_ms,
-            command_id: CommandId(self.command_id.to_owned()),
+            command_id: CommandId::from_checked(self.command_id),
             command_event_index: self.command_event_index,
             command_event_count: self.command_event_count,
-            stream: StreamName(self.stream.to_owned()),
+            stream: StreamName::from_checked(self.stream),
             stream_version: self.stream_version,
-            event_type: EventType(self.event_type.to_owned()),
+            event_type: EventType::from_checked(self.event_type),
             schema_version: self.schema_version,
-            actor: Actor(self.actor.to_owned()),
+            actor: Actor::from_checked(self.actor),
             effective_date: self.effective_date,
-            memo: Memo(self.memo.to_owned()),
+            memo: Memo::from_checked(self.memo),
             payload: self.payload.to_vec(),
         }
     }

@@ -134,21 +134,33 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A long tail after the checkpoint (more than an eighth of its events) joins the
+/// checkpoint's sorted command keys at open; a short one goes into the hash maps of
+/// recent commands. Either way the indexes equal a rebuild from position 0 (itself a
+/// long tail).
 #[test]
 fn a_stale_checkpoint_is_extended_by_the_tail_and_equals_a_rebuild() {
+    // 40 commands are 79 events; 25 more are 50 events, 3 more are 6.
+    for tail in [25, 3] {
+        a_stale_checkpoint_extended_by(tail);
+    }
+}
+
+fn a_stale_checkpoint_extended_by(tail: u64) {
     let dir = tempfile::tempdir().unwrap();
     let log = create(SledBackend::open(dir.path()).unwrap());
     append(&log, 0, 40);
     let checkpoint = log.head().next_position;
     assert_eq!(log.save_index_checkpoint().unwrap(), checkpoint);
     // Appends after the checkpoint, then the process ends without a clean close.
-    append(&log, 40, 25);
-    let expected = indexes(&log, 65);
+    append(&log, 40, tail);
+    let end = 40 + tail;
+    let expected = indexes(&log, end);
     drop(log);
     let reopened = open(dir.path());
     assert_eq!(reopened.opened_from_index_checkpoint(), Some(checkpoint));
-    assert_eq!(indexes(&reopened, 65), expected);
-    assert_eq!(rebuilt_from_zero(dir.path(), 65), expected);
+    assert_eq!(indexes(&reopened, end), expected);
+    assert_eq!(rebuilt_from_zero(dir.path(), end), expected);
     // The reopened indexes keep working: retries are found, versions are checked.
     let reused = reopened.append(batch(
         "cmd-3",
@@ -164,17 +176,26 @@ fn a_stale_checkpoint_is_extended_by_the_tail_and_equals_a_rebuild() {
         vec![event("s0", ExpectedVersion::Exact(0), &payload(1, 40))],
     ));
     assert!(stale.is_err(), "a stale expected version is refused");
-    append(&reopened, 65, 5);
+    let reused_tail = reopened.append(batch(
+        &format!("cmd-{}", end - 1),
+        vec![event("s3", ExpectedVersion::Any, &payload(999, 40))],
+    ));
+    assert_eq!(
+        reused_tail.unwrap_err().code(),
+        "command_id_conflict",
+        "a command id of the tail is known"
+    );
+    append(&reopened, end, 5);
     assert!(reopened.verify().unwrap().is_intact());
     // A checkpoint of an index that started from one merges the old and new commands.
-    let expected = indexes(&reopened, 70);
+    let expected = indexes(&reopened, end + 5);
     let second = reopened.save_index_checkpoint().unwrap();
     drop(reopened);
     let again = open(dir.path());
     assert_eq!(again.opened_from_index_checkpoint(), Some(second));
-    assert_eq!(indexes(&again, 70), expected);
+    assert_eq!(indexes(&again, end + 5), expected);
     drop(again);
-    assert_eq!(rebuilt_from_zero(dir.path(), 70), expected);
+    assert_eq!(rebuilt_from_zero(dir.path(), end + 5), expected);
     // A checkpoint of an empty log is proven by the genesis hash.
     let empty = tempfile::tempdir().unwrap();
     let log = create(SledBackend::open(empty.path()).unwrap());
