@@ -526,9 +526,16 @@ impl<B: Backend> Engine<B> {
         // The tail folded here counts towards the next snapshot: after a crash it may
         // be long, and the open after the next one would fold it again.
         let snapshot_at = model.next_position;
-        fold(&log, &mut model, head)?;
+        // The projections' checkpoints load while the model folds its tail: the load
+        // is mostly the kernel handing out fresh pages, the fold mostly decoding.
+        let (projections, folded) = std::thread::scope(|scope| {
+            let projections = scope.spawn(|| projector::start(&log));
+            let folded = fold(&log, &mut model, head);
+            (projections.join(), folded)
+        });
+        folded?;
+        let projections = projections.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
-        let projections = projector::start(&log);
         let shared = Arc::new(Shared {
             algorithm: log.algorithm(),
             log: LogSlot::new(log),

@@ -33,6 +33,13 @@ const PROJECTOR_POLL_MS: u64 = 100;
 /// once instead of each group's thirty.
 pub(crate) const FOLLOWER_GATHER: Duration = Duration::from_millis(2);
 
+/// A tail at least this long (after the checkpoints, at open) is folded with
+/// [`crate::fold_log`]'s reader threads before the projector follows the log.
+const CATCH_UP_WITH_READERS_MIN: u64 = READ_PAGE_EVENTS_MAX as u64;
+
+/// How many events the catch-up at open folds before it checks whether to stop.
+const CATCH_UP_SLICE_EVENTS: u64 = 20 * READ_PAGE_EVENTS_MAX as u64;
+
 /// How long the projector waits after a failed read before it tries again.
 const PROJECTOR_RETRY_MS: u64 = 1_000;
 
@@ -372,8 +379,30 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
         .read()
         .expect("projections lock")
         .next_position();
-    let mut last_checkpoint = next;
+    let mut checkpoints = Checkpoints {
+        projections: next,
+        index: slot
+            .get()
+            .and_then(|log| log.opened_from_index_checkpoint())
+            .unwrap_or(0),
+    };
     yield_to_the_writer();
+    if let Some(log) = slot.get() {
+        let head = log.head().next_position;
+        if head.saturating_sub(next) >= CATCH_UP_WITH_READERS_MIN {
+            if let Err(e) = catch_up(hosted, &log, next, head) {
+                *hosted.failure.lock().expect("projector lock") = Some(e.to_string());
+            }
+            next = hosted
+                .projections
+                .read()
+                .expect("projections lock")
+                .next_position();
+            // A tail long enough to be due is checkpointed now, not only once new
+            // events come: the next open would otherwise fold it again.
+            checkpoints.take_due(hosted, &log, options, next);
+        }
+    }
     // One table for the thread's life: the projections then meet every id's symbol
     // once (the table holds each distinct id's text once more; docs/PROJECTIONS.md).
     let mut decoding = Decoding::with_symbols();
@@ -415,9 +444,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
         *hosted.reached.lock().expect("projector lock") = reached;
         hosted.advanced.notify_all();
         let caught_up = records.len() < READ_PAGE_EVENTS_MAX;
-        if options.checkpoint_due(last_checkpoint, reached) && checkpoint(hosted, &log) {
-            last_checkpoint = reached;
-        }
+        checkpoints.take_due(hosted, &log, options, reached);
         drop(log);
         if caught_up {
             hosted.gather(FOLLOWER_GATHER);
@@ -431,9 +458,82 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
         .read()
         .expect("projections lock")
         .next_position();
-    if options.checkpoint_due_at_shutdown(last_checkpoint, reached) {
+    if options.checkpoint_due_at_shutdown(checkpoints.projections, reached) {
         if let Some(log) = slot.get() {
             checkpoint(hosted, &log);
+        }
+    }
+}
+
+/// Folds the events in `from..end` (the tail after the checkpoints, at open) into the
+/// projections as a rebuild does: [`crate::fold_log`]'s two reader threads decode the
+/// pages ahead while this thread applies them, where the projector's own loop decodes
+/// and applies in turn on one. Each page is applied under the projections' lock and
+/// published as reached, so readers see the catch-up advance. It goes in slices of
+/// [`CATCH_UP_SLICE_EVENTS`], to stop soon when the engine shuts down meanwhile.
+fn catch_up<B: Backend>(
+    hosted: &Hosted,
+    log: &Log<B>,
+    from: u64,
+    end: u64,
+) -> Result<(), EngineError> {
+    let mut start = from;
+    while start < end && !hosted.stop.load(Ordering::Acquire) {
+        let slice_end = end.min(start.saturating_add(CATCH_UP_SLICE_EVENTS));
+        crate::fold_log(
+            log,
+            start,
+            slice_end,
+            || {
+                let mut decoding = Decoding::with_symbols();
+                move |record: &RecordView<'_>| event_record(record, &mut decoding)
+            },
+            |page: &mut Vec<EventRecord>| {
+                let reached = {
+                    let mut projections = hosted.projections.write().expect("projections lock");
+                    projections.apply_all(page);
+                    projections.next_position()
+                };
+                *hosted.reached.lock().expect("projector lock") = reached;
+                hosted.advanced.notify_all();
+            },
+        )?;
+        start = slice_end;
+    }
+    Ok(())
+}
+
+/// Where the projector last checkpointed the projections and the store's indexes.
+struct Checkpoints {
+    projections: u64,
+    index: u64,
+}
+
+impl Checkpoints {
+    /// Takes the checkpoints due with the projections at `reached`: the projections'
+    /// with the indexes', spaced by [`EngineOptions::checkpoint_due`]; else the
+    /// indexes' alone, every `snapshot_interval_events`. The index checkpoint costs a
+    /// fraction of the projections' (a tenth of the bytes), and an open after a crash
+    /// decodes every record after it into the indexes before the writer is ready: so
+    /// that tail stays within an interval while the projections' grows with the
+    /// ledger (decision 0031). Their catch-up after the writer is ready reads the tail
+    /// with two threads.
+    fn take_due<B: Backend>(
+        &mut self,
+        hosted: &Hosted,
+        log: &Log<B>,
+        options: EngineOptions,
+        reached: u64,
+    ) {
+        if options.checkpoint_due(self.projections, reached) {
+            if checkpoint(hosted, log) {
+                self.projections = reached;
+                self.index = reached;
+            }
+        } else if reached.saturating_sub(self.index) >= options.snapshot_interval_events
+            && log.save_index_checkpoint().is_ok()
+        {
+            self.index = reached;
         }
     }
 }
@@ -460,6 +560,39 @@ mod tests {
         let hosted = Hosted::new(Projections::default());
         *hosted.reached.lock().unwrap() = reached;
         hosted
+    }
+
+    /// The index is checkpointed every `snapshot_interval_events`; the projections, with
+    /// the index, only once spaced by their share of the ledger (decision 0031).
+    #[test]
+    fn the_index_is_checkpointed_between_the_projections_checkpoints() {
+        let log = Log::create(
+            ledger_store::MemoryBackend::new(),
+            ledger_store::HashAlgorithm::Sha256,
+            Arc::new(ledger_store::FixedClock::new(0)),
+        )
+        .unwrap();
+        let hosted = Hosted::new(Projections::default());
+        let options = EngineOptions {
+            snapshot_interval_events: 100,
+            checkpoint_spacing_divisor: 4,
+            ..EngineOptions::default()
+        };
+        let mut checkpoints = Checkpoints {
+            projections: 1_000,
+            index: 1_000,
+        };
+        let mut at = |reached| {
+            checkpoints.take_due(&hosted, &log, options, reached);
+            (checkpoints.projections, checkpoints.index)
+        };
+        assert_eq!(at(1_099), (1_000, 1_000), "nothing due yet");
+        assert_eq!(at(1_100), (1_000, 1_100), "the index alone");
+        assert_eq!(at(1_150), (1_000, 1_100));
+        assert_eq!(at(1_200), (1_000, 1_200));
+        assert_eq!(at(1_250), (1_250, 1_250), "a quarter of 1,000: both");
+        assert_eq!(at(1_349), (1_250, 1_250));
+        assert_eq!(at(1_350), (1_250, 1_350));
     }
 
     #[test]

@@ -852,7 +852,8 @@ fn the_tail_folded_at_open_counts_towards_the_next_snapshot() {
 fn a_rebuild_over_several_pages_equals_the_incremental_projections() {
     use ledger_store::limits::READ_PAGE_EVENTS_MAX;
     use ledger_store::MemoryBackend;
-    let log = Log::create(MemoryBackend::new(), HashAlgorithm::Sha256, clock()).unwrap();
+    let backend = MemoryBackend::new();
+    let log = Log::create(backend.clone(), HashAlgorithm::Sha256, clock()).unwrap();
     let engine = Engine::open(log, clock()).unwrap();
     setup(&engine, 1_000_000, 100);
     let loans = 2 * READ_PAGE_EVENTS_MAX + READ_PAGE_EVENTS_MAX / 3;
@@ -879,4 +880,38 @@ fn a_rebuild_over_several_pages_equals_the_incremental_projections() {
     let partial = engine.projections_at_position(inside).unwrap();
     assert_eq!(partial.next_position(), inside);
     assert!(partial != rebuilt);
+    // No checkpoint yet (every million events; a shutdown checkpoints a tail of a
+    // hundred thousand): a reopen catches the projections up over the whole log, a
+    // tail of several pages folded with the rebuild's reader threads, to the same
+    // state, and then checkpoints them, since 5,000 events make them due.
+    drop(engine);
+    let options = ledger_engine::EngineOptions {
+        snapshot_interval_events: 5_000,
+        ..ledger_engine::EngineOptions::default()
+    };
+    let log = Log::open(backend, None, clock()).unwrap();
+    let engine = Engine::open_with(log, clock(), options).unwrap();
+    let equal = engine
+        .projections_after(head, std::time::Duration::from_secs(60), |caught_up| {
+            *caught_up == rebuilt
+        })
+        .unwrap();
+    assert!(
+        equal,
+        "the catch-up over {head} events differs from the rebuild"
+    );
+    let fund_ledger = ledger_projections::checkpoint_name::<ledger_projections::FundLedger>();
+    let checkpointed = || {
+        engine
+            .log()
+            .unwrap()
+            .load_snapshot::<ledger_projections::FundLedger>(&fund_ledger)
+            .unwrap()
+            .map(|(position, _)| position)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while checkpointed().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(checkpointed(), Some(head), "checkpointed once caught up");
 }
