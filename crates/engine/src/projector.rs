@@ -379,13 +379,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
         .read()
         .expect("projections lock")
         .next_position();
-    let mut checkpoints = Checkpoints {
-        projections: next,
-        index: slot
-            .get()
-            .and_then(|log| log.opened_from_index_checkpoint())
-            .unwrap_or(0),
-    };
+    let mut last_checkpoint = next;
     yield_to_the_writer();
     if let Some(log) = slot.get() {
         let head = log.head().next_position;
@@ -399,8 +393,14 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
                 .expect("projections lock")
                 .next_position();
             // A tail long enough to be due is checkpointed now, not only once new
-            // events come: the next open would otherwise fold it again.
-            checkpoints.take_due(hosted, &log, options, next);
+            // events come: the next open would otherwise fold it again. (A shutdown
+            // during the catch-up checkpoints below, if the tail is long enough.)
+            if !hosted.stop.load(Ordering::Acquire)
+                && options.checkpoint_due(last_checkpoint, next)
+                && checkpoint(hosted, &log)
+            {
+                last_checkpoint = next;
+            }
         }
     }
     // One table for the thread's life: the projections then meet every id's symbol
@@ -444,7 +444,9 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
         *hosted.reached.lock().expect("projector lock") = reached;
         hosted.advanced.notify_all();
         let caught_up = records.len() < READ_PAGE_EVENTS_MAX;
-        checkpoints.take_due(hosted, &log, options, reached);
+        if options.checkpoint_due(last_checkpoint, reached) && checkpoint(hosted, &log) {
+            last_checkpoint = reached;
+        }
         drop(log);
         if caught_up {
             hosted.gather(FOLLOWER_GATHER);
@@ -458,7 +460,7 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
         .read()
         .expect("projections lock")
         .next_position();
-    if options.checkpoint_due_at_shutdown(checkpoints.projections, reached) {
+    if options.checkpoint_due_at_shutdown(last_checkpoint, reached) {
         if let Some(log) = slot.get() {
             checkpoint(hosted, &log);
         }
@@ -503,41 +505,6 @@ fn catch_up<B: Backend>(
     Ok(())
 }
 
-/// Where the projector last checkpointed the projections and the store's indexes.
-struct Checkpoints {
-    projections: u64,
-    index: u64,
-}
-
-impl Checkpoints {
-    /// Takes the checkpoints due with the projections at `reached`: the projections'
-    /// with the indexes', spaced by [`EngineOptions::checkpoint_due`]; else the
-    /// indexes' alone, every `snapshot_interval_events`. The index checkpoint costs a
-    /// fraction of the projections' (a tenth of the bytes), and an open after a crash
-    /// decodes every record after it into the indexes before the writer is ready: so
-    /// that tail stays within an interval while the projections' grows with the
-    /// ledger (decision 0031). Their catch-up after the writer is ready reads the tail
-    /// with two threads.
-    fn take_due<B: Backend>(
-        &mut self,
-        hosted: &Hosted,
-        log: &Log<B>,
-        options: EngineOptions,
-        reached: u64,
-    ) {
-        if options.checkpoint_due(self.projections, reached) {
-            if checkpoint(hosted, log) {
-                self.projections = reached;
-                self.index = reached;
-            }
-        } else if reached.saturating_sub(self.index) >= options.snapshot_interval_events
-            && log.save_index_checkpoint().is_ok()
-        {
-            self.index = reached;
-        }
-    }
-}
-
 /// Checkpoints the projections, then the store's indexes; whether both were saved.
 /// Failing to checkpoint loses nothing: the projections are rebuilt from the previous
 /// checkpoint and the log, and the store's indexes from its previous index checkpoint
@@ -560,39 +527,6 @@ mod tests {
         let hosted = Hosted::new(Projections::default());
         *hosted.reached.lock().unwrap() = reached;
         hosted
-    }
-
-    /// The index is checkpointed every `snapshot_interval_events`; the projections, with
-    /// the index, only once spaced by their share of the ledger (decision 0031).
-    #[test]
-    fn the_index_is_checkpointed_between_the_projections_checkpoints() {
-        let log = Log::create(
-            ledger_store::MemoryBackend::new(),
-            ledger_store::HashAlgorithm::Sha256,
-            Arc::new(ledger_store::FixedClock::new(0)),
-        )
-        .unwrap();
-        let hosted = Hosted::new(Projections::default());
-        let options = EngineOptions {
-            snapshot_interval_events: 100,
-            checkpoint_spacing_divisor: 4,
-            ..EngineOptions::default()
-        };
-        let mut checkpoints = Checkpoints {
-            projections: 1_000,
-            index: 1_000,
-        };
-        let mut at = |reached| {
-            checkpoints.take_due(&hosted, &log, options, reached);
-            (checkpoints.projections, checkpoints.index)
-        };
-        assert_eq!(at(1_099), (1_000, 1_000), "nothing due yet");
-        assert_eq!(at(1_100), (1_000, 1_100), "the index alone");
-        assert_eq!(at(1_150), (1_000, 1_100));
-        assert_eq!(at(1_200), (1_000, 1_200));
-        assert_eq!(at(1_250), (1_250, 1_250), "a quarter of 1,000: both");
-        assert_eq!(at(1_349), (1_250, 1_250));
-        assert_eq!(at(1_350), (1_250, 1_350));
     }
 
     #[test]
