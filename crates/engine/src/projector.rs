@@ -219,24 +219,15 @@ impl Projections {
                     }
                 }
             });
-            crate::fold_log(
-                log,
-                0,
-                end,
-                || {
-                    let mut decoding = Decoding::with_symbols();
-                    move |record: &RecordView<'_>| event_record(record, &mut decoding)
-                },
-                |page: &mut Vec<EventRecord>| {
-                    let shared = Arc::new(std::mem::take(page));
-                    pages
-                        .send(Arc::clone(&shared))
-                        .expect("the fold's helper thread ended");
-                    first.apply(&shared);
-                    done.recv().expect("the fold's helper thread ended");
-                    *page = Arc::try_unwrap(shared).expect("the helper has given the page back");
-                },
-            )
+            crate::fold_log(log, 0, end, fold_decoder, |page: &mut Vec<EventRecord>| {
+                let shared = Arc::new(std::mem::take(page));
+                pages
+                    .send(Arc::clone(&shared))
+                    .expect("the fold's helper thread ended");
+                first.apply(&shared);
+                done.recv().expect("the fold's helper thread ended");
+                *page = Arc::try_unwrap(shared).expect("the helper has given the page back");
+            })
         })?;
         Ok(projections)
     }
@@ -258,6 +249,12 @@ impl<A: Projection, B: Projection, C: Projection> Half<'_, A, B, C> {
             feed(self.c, record);
         }
     }
+}
+
+/// A decoder for one reader thread of a fold, with a symbol table of its own.
+fn fold_decoder() -> impl FnMut(&RecordView<'_>) -> Result<EventRecord, EngineError> {
+    let mut decoding = Decoding::with_symbols();
+    move |record: &RecordView<'_>| event_record(record, &mut decoding)
 }
 
 /// What a decoder shares between the events it decodes in turn: the previous event's
@@ -486,10 +483,7 @@ fn catch_up<B: Backend>(
             log,
             start,
             slice_end,
-            || {
-                let mut decoding = Decoding::with_symbols();
-                move |record: &RecordView<'_>| event_record(record, &mut decoding)
-            },
+            fold_decoder,
             |page: &mut Vec<EventRecord>| {
                 let reached = {
                     let mut projections = hosted.projections.write().expect("projections lock");

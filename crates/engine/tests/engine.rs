@@ -58,6 +58,49 @@ fn submission(id: &str, actor: &str, command: Command) -> Submission {
     }
 }
 
+/// The position of the engine's snapshot `name` (of a `T`), if there is one.
+fn snapshot_position<T: serde::de::DeserializeOwned, B: ledger_store::Backend>(
+    engine: &Engine<B>,
+    name: &str,
+) -> Option<u64> {
+    engine
+        .log()
+        .unwrap()
+        .load_snapshot::<T>(name)
+        .unwrap()
+        .map(|(position, _)| position)
+}
+
+/// Where the fund ledger is checkpointed, if it is.
+fn fund_ledger_checkpoint<B: ledger_store::Backend>(engine: &Engine<B>) -> Option<u64> {
+    use ledger_projections::{checkpoint_name, FundLedger};
+    snapshot_position::<FundLedger, B>(engine, &checkpoint_name::<FundLedger>())
+}
+
+/// Where the model is snapshotted, if it is.
+fn model_snapshot<B: ledger_store::Backend>(engine: &Engine<B>) -> Option<u64> {
+    snapshot_position::<ledger_engine::Model, B>(engine, ledger_engine::MODEL_SNAPSHOT)
+}
+
+/// Registers `count` households of Sanming, `{prefix}0000` on, with command ids
+/// `{prefix}-{n}`.
+fn register_households<B: ledger_store::Backend>(engine: &Engine<B>, prefix: &str, count: usize) {
+    for h in 0..count {
+        engine
+            .submit(submission(
+                &format!("{prefix}-{h}"),
+                "admin-sm",
+                Command::RegisterBeneficiary {
+                    beneficiary: BeneficiaryId::new(format!("{prefix}{h:04}")).unwrap(),
+                    unit: UnitCode::new("FJ-SM").unwrap(),
+                    kind: BeneficiaryKind::Household,
+                    categories: Default::default(),
+                },
+            ))
+            .unwrap();
+    }
+}
+
 fn yuan(n: i64) -> Amount {
     Amount::parse(&n.to_string()).unwrap()
 }
@@ -731,15 +774,6 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
         snapshot_interval_events: 1_000,
         ..EngineOptions::default()
     };
-    let fund_ledger = ledger_projections::checkpoint_name::<ledger_projections::FundLedger>();
-    let checkpointed = |engine: &Engine<SledBackend>| {
-        engine
-            .log()
-            .unwrap()
-            .load_snapshot::<ledger_projections::FundLedger>(&fund_ledger)
-            .unwrap()
-            .map(|(position, _)| position)
-    };
     let dir = tempfile::tempdir().unwrap();
     let engine = open_with(dir.path(), options);
     setup(&engine, 1_000, 150);
@@ -748,43 +782,32 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
     engine
         .projections_after(head, std::time::Duration::from_secs(10), |_| ())
         .unwrap();
-    assert_eq!(checkpointed(&engine), None, "no periodic checkpoint yet");
+    assert_eq!(
+        fund_ledger_checkpoint(&engine),
+        None,
+        "no periodic checkpoint yet"
+    );
     drop(engine);
     let engine = open_with(dir.path(), options);
-    assert_eq!(checkpointed(&engine), Some(head));
+    assert_eq!(fund_ledger_checkpoint(&engine), Some(head));
     assert_eq!(
         engine.log().unwrap().opened_from_index_checkpoint(),
         Some(head)
     );
-    let model = engine
-        .log()
-        .unwrap()
-        .load_snapshot::<ledger_engine::Model>(ledger_engine::MODEL_SNAPSHOT)
-        .unwrap()
-        .map(|(position, _)| position);
-    assert_eq!(model, Some(head), "the model's snapshot too");
+    assert_eq!(
+        model_snapshot(&engine),
+        Some(head),
+        "the model's snapshot too"
+    );
     // A tail of ten events is left to the next open.
-    for h in 0..10 {
-        engine
-            .submit(submission(
-                &format!("more-{h}"),
-                "admin-sm",
-                Command::RegisterBeneficiary {
-                    beneficiary: BeneficiaryId::new(format!("N{h:04}")).unwrap(),
-                    unit: UnitCode::new("FJ-SM").unwrap(),
-                    kind: BeneficiaryKind::Household,
-                    categories: Default::default(),
-                },
-            ))
-            .unwrap();
-    }
+    register_households(&engine, "N", 10);
     let later = engine.head().next_position;
     engine
         .projections_after(later, std::time::Duration::from_secs(10), |_| ())
         .unwrap();
     drop(engine);
     let engine = open_with(dir.path(), options);
-    assert_eq!(checkpointed(&engine), Some(head));
+    assert_eq!(fund_ledger_checkpoint(&engine), Some(head));
     assert_eq!(engine.head().next_position, later);
     engine
         .projections_after(later, std::time::Duration::from_secs(10), |_| ())
@@ -797,14 +820,6 @@ fn a_clean_shutdown_checkpoints_a_long_tail() {
 /// open, so that the open after the next one does not fold that tail again.
 #[test]
 fn the_tail_folded_at_open_counts_towards_the_next_snapshot() {
-    let model_snapshot = |engine: &Engine<SledBackend>| {
-        engine
-            .log()
-            .unwrap()
-            .load_snapshot::<ledger_engine::Model>(ledger_engine::MODEL_SNAPSHOT)
-            .unwrap()
-            .map(|(position, _)| position)
-    };
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
     setup(&engine, 1_000, 100);
@@ -818,20 +833,7 @@ fn the_tail_folded_at_open_counts_towards_the_next_snapshot() {
     };
     let engine = open_with(dir.path(), options);
     assert_eq!(model_snapshot(&engine), None, "no snapshot at the open");
-    for h in 0..10 {
-        engine
-            .submit(submission(
-                &format!("after-open-{h}"),
-                "admin-sm",
-                Command::RegisterBeneficiary {
-                    beneficiary: BeneficiaryId::new(format!("A{h:04}")).unwrap(),
-                    unit: UnitCode::new("FJ-SM").unwrap(),
-                    kind: BeneficiaryKind::Household,
-                    categories: Default::default(),
-                },
-            ))
-            .unwrap();
-    }
+    register_households(&engine, "A", 10);
     let later = engine.head().next_position;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while model_snapshot(&engine).is_none() && std::time::Instant::now() < deadline {
@@ -900,18 +902,13 @@ fn a_rebuild_over_several_pages_equals_the_incremental_projections() {
         equal,
         "the catch-up over {head} events differs from the rebuild"
     );
-    let fund_ledger = ledger_projections::checkpoint_name::<ledger_projections::FundLedger>();
-    let checkpointed = || {
-        engine
-            .log()
-            .unwrap()
-            .load_snapshot::<ledger_projections::FundLedger>(&fund_ledger)
-            .unwrap()
-            .map(|(position, _)| position)
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while checkpointed().is_none() && std::time::Instant::now() < deadline {
+    while fund_ledger_checkpoint(&engine).is_none() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert_eq!(checkpointed(), Some(head), "checkpointed once caught up");
+    assert_eq!(
+        fund_ledger_checkpoint(&engine),
+        Some(head),
+        "checkpointed once caught up"
+    );
 }
