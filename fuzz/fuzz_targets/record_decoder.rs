@@ -208,9 +208,18 @@ fn journal_frame(bytes: &[u8]) {
 /// A stored snapshot: magic, position, CRC, then a value; the model snapshot's and the
 /// index checkpoint's readers run on what a snapshot holds.
 fn snapshot(stored: &[u8]) {
+    // An open reads where an index checkpoint starts before its checksum is checked.
+    let start = codec::index_checkpoint_start(stored);
     let Ok((position, bytes)) = codec::decode_snapshot(stored) else {
         return;
     };
+    if let Ok(checkpoint) = codec::decode_index_checkpoint(bytes) {
+        if checkpoint.next_position == position {
+            assert_eq!(start, Ok((position, checkpoint.head_hash)));
+        } else {
+            assert!(start.is_err(), "a checkpoint stored at another position");
+        }
+    }
     assert_eq!(codec::encode_snapshot(position, bytes), stored);
     let _ = codec::decode_value::<Model>(bytes);
     index_checkpoint(bytes);

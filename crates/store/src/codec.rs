@@ -646,8 +646,44 @@ pub fn encode_index_checkpoint(checkpoint: &IndexCheckpoint) -> Vec<u8> {
     out
 }
 
+/// The position an index checkpoint stored as a snapshot covers and the hash it ends
+/// with, read from its first bytes only: enough to prove it against the log and start
+/// decoding the records after it while the rest (which [`decode_snapshot`]'s checksum
+/// and [`decode_index_checkpoint`] check) is decoded elsewhere.
+pub fn index_checkpoint_start(stored: &[u8]) -> Result<(u64, [u8; 32]), CodecError> {
+    let Some(rest) = stored.strip_prefix(&SNAPSHOT_MAGIC[..]) else {
+        return Err(CodecError("not a Welfare Ledger state snapshot".into()));
+    };
+    let mut r = Reader { bytes: rest };
+    let position = u64::from_le_bytes(r.array()?);
+    let _crc: [u8; 4] = r.array()?;
+    let version = u16::from_le_bytes(r.array()?);
+    if version != INDEX_CHECKPOINT_VERSION {
+        return Err(CodecError(format!(
+            "index checkpoint version {version}; this version reads {INDEX_CHECKPOINT_VERSION}"
+        )));
+    }
+    let next_position = u64::from_le_bytes(r.array()?);
+    if next_position != position {
+        return Err(CodecError(format!(
+            "index checkpoint at {next_position} stored as a snapshot at {position}"
+        )));
+    }
+    Ok((next_position, r.array()?))
+}
+
 /// Decodes an index checkpoint; every byte must be used.
 pub fn decode_index_checkpoint(bytes: &[u8]) -> Result<IndexCheckpoint, CodecError> {
+    decode_index_checkpoint_with_room(bytes, 0)
+}
+
+/// [`decode_index_checkpoint`], its commands' vector holding room for `more` commands
+/// beyond the checkpoint's: an open that will merge the commands of a long tail into
+/// them does so in place, without a second copy of every key.
+pub fn decode_index_checkpoint_with_room(
+    bytes: &[u8],
+    more: usize,
+) -> Result<IndexCheckpoint, CodecError> {
     let mut r = Reader { bytes };
     let version = u16::from_le_bytes(r.array()?);
     if version != INDEX_CHECKPOINT_VERSION {
@@ -677,7 +713,7 @@ pub fn decode_index_checkpoint(bytes: &[u8]) -> Result<IndexCheckpoint, CodecErr
         streams.push((name, positions));
     }
     let command_count = r.count(18)?;
-    let mut commands = Vec::with_capacity(command_count);
+    let mut commands = Vec::with_capacity(command_count.saturating_add(more));
     for _ in 0..command_count {
         let key = u128::from_le_bytes(r.array()?);
         let first_position = r.varint()?;

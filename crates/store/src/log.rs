@@ -241,6 +241,10 @@ impl Streams {
         self.shards[Self::shard(stream)].get(stream)
     }
 
+    fn get_mut(&mut self, stream: &str) -> Option<&mut Vec<u64>> {
+        self.shards[Self::shard(stream)].get_mut(stream)
+    }
+
     /// Adds `position` as the stream's next event (creating the stream); returns the
     /// number of events the stream held before, the new event's stream version.
     fn push(&mut self, stream: &str, position: u64) -> usize {
@@ -258,10 +262,6 @@ impl Streams {
     fn insert(&mut self, stream: StreamName, positions: Vec<u64>) {
         self.shards[Self::shard(stream.as_str())].insert(stream, positions);
     }
-
-    fn iter(&self) -> impl Iterator<Item = (&StreamName, &Vec<u64>)> + '_ {
-        self.shards.iter().flatten()
-    }
 }
 
 impl Index {
@@ -277,19 +277,8 @@ impl Index {
             .map(|positions| u64::try_from(positions.len()).expect("len fits u64") - 1)
     }
 
-    fn add<S: std::borrow::Borrow<str>>(&mut self, event: &EventPlacement<S>) {
-        if let Some((key, span)) = self.place(event) {
-            self.commands.insert(key, span);
-        }
-    }
-
-    /// Adds `event` to the stream index; the span of the command it starts, if it
-    /// starts one, is the caller's to index.
-    fn place<S: std::borrow::Borrow<str>>(
-        &mut self,
-        event: &EventPlacement<S>,
-    ) -> Option<(u128, CommandSpan)> {
-        let version = self.streams.push(event.stream.borrow(), event.position);
+    fn add(&mut self, event: &EventPlacement) {
+        let version = self.streams.push(event.stream.as_str(), event.position);
         assert_eq!(
             u64::try_from(version).expect("len fits u64"),
             event.stream_version,
@@ -300,57 +289,151 @@ impl Index {
             "positions are indexed in order"
         );
         self.next_position += 1;
-        (event.command_event_index == 0).then_some((
-            event.command_key,
-            CommandSpan {
-                first_position: event.position,
-                count: event.command_event_count,
-            },
-        ))
+        if event.command_event_index == 0 {
+            self.commands.insert(
+                event.command_key,
+                CommandSpan {
+                    first_position: event.position,
+                    count: event.command_event_count,
+                },
+            );
+        }
     }
 
-    /// Adds the command spans of the records an open decoded after the checkpoint (or
-    /// from position 0) to the sorted ones, in one sort and merge. For a long tail that
-    /// costs less than a hash insert per command, each a cache miss into a growing
-    /// table: a full rebuild of the index of 11.75 million events took 16.6 s instead
-    /// of 24.4 (docs/PERFORMANCE.md, "Opening after a crash").
-    fn absorb_sorted(&mut self, tail: Vec<(u128, CommandSpan)>) {
-        if tail.is_empty() {
-            return;
+    /// Adds what an open decoded after the index checkpoint this index holds (or from
+    /// position 0, to an empty index). Each tail stream's first version must follow the
+    /// checkpoint's last; if some do not, the error names the earliest such event, and
+    /// the index is left part-joined (the open fails). A long tail's commands join the
+    /// sorted ones in one sort and merge, in place ([`merge_commands_in_place`]): for a
+    /// long tail that costs less than a hash insert per command, each a cache miss into
+    /// a growing table (a full rebuild of the index of 11.75 million events took 16.6 s
+    /// instead of 24.4; docs/PERFORMANCE.md, "Opening after a crash"). A short tail's go
+    /// into the hash maps.
+    fn join(&mut self, tail: Tail) -> Result<(), (u64, String)> {
+        let mut misplaced: Option<(u64, String)> = None;
+        for (stream, joining) in tail.streams {
+            let first = joining.positions[0];
+            let next = self.streams.get(stream.as_str()).map_or(0, Vec::len) as u64;
+            if joining.first_version != next {
+                if misplaced.as_ref().is_none_or(|(at, _)| first < *at) {
+                    misplaced = Some((
+                        first,
+                        version_error(joining.first_version, stream.as_str(), next),
+                    ));
+                }
+                continue;
+            }
+            match self.streams.get_mut(stream.as_str()) {
+                Some(positions) => positions.extend_from_slice(&joining.positions),
+                None => self.streams.insert(stream, joining.positions),
+            }
         }
-        let merged = merge_commands(&self.checkpointed, tail);
+        if let Some(misplaced) = misplaced {
+            return Err(misplaced);
+        }
+        let long = long_tail(self.next_position, tail.next_position);
+        self.next_position = tail.next_position;
+        if !long {
+            for (key, span) in tail.commands {
+                self.commands.insert(key, span);
+            }
+            return Ok(());
+        }
+        let merged = match Arc::get_mut(&mut self.checkpointed) {
+            Some(sorted) => {
+                merge_commands_in_place(std::mem::take(&mut sorted.spans), tail.commands)
+            }
+            None => merge_commands(&self.checkpointed, tail.commands),
+        };
         self.checkpointed = Arc::new(SortedCommands::new(merged));
+        Ok(())
     }
 }
 
-/// Where an event sits: what the in-memory indexes keep of it. A group being committed
-/// owns its streams' names; a record decoded in place lends its own (`&str`).
-struct EventPlacement<S = StreamName> {
+/// Where an event of a group being committed sits: what the in-memory indexes keep of
+/// it.
+struct EventPlacement {
     position: u64,
-    stream: S,
+    stream: StreamName,
     stream_version: u64,
     command_key: u128,
     command_event_index: u32,
     command_event_count: u32,
 }
 
-impl<'a> EventPlacement<&'a str> {
-    fn of(event: &RecordView<'a>) -> Self {
-        EventPlacement {
-            position: event.position,
-            stream: event.stream,
-            stream_version: event.stream_version,
-            command_key: command_key_of(event.command_id),
-            command_event_index: event.command_event_index,
-            command_event_count: event.command_event_count,
+/// What an open decoded after the index checkpoint (or from position 0), gathered
+/// apart from the index so that the checkpoint can be decoded meanwhile on another
+/// thread ([`Log::open`]); [`Index::join`] then adds it. The records were checked as
+/// they were read: positions, links to the stored hash before, whole commands, and
+/// each stream's versions counting up from the first the tail holds (whether that one
+/// follows the checkpoint's is for the join).
+#[derive(Default)]
+struct Tail {
+    /// One past the last position decoded.
+    next_position: u64,
+    streams: HashMap<StreamName, TailStream>,
+    /// The spans of the commands that start in the tail.
+    commands: Vec<(u128, CommandSpan)>,
+}
+
+/// A stream's events in a [`Tail`].
+struct TailStream {
+    /// The version its first event in the tail claims.
+    first_version: u64,
+    positions: Vec<u64>,
+}
+
+impl Tail {
+    /// Adds the record at `event.position`, which must continue its stream's versions
+    /// within the tail.
+    fn add(&mut self, event: &RecordView<'_>) -> Result<(), String> {
+        match self.streams.get_mut(event.stream) {
+            Some(stream) => {
+                let next = stream.first_version + stream.positions.len() as u64;
+                if event.stream_version != next {
+                    return Err(version_error(event.stream_version, event.stream, next));
+                }
+                stream.positions.push(event.position);
+            }
+            None => {
+                self.streams.insert(
+                    StreamName::from_checked(event.stream),
+                    TailStream {
+                        first_version: event.stream_version,
+                        positions: vec![event.position],
+                    },
+                );
+            }
         }
+        if event.command_event_index == 0 {
+            self.commands.push((
+                command_key_of(event.command_id),
+                CommandSpan {
+                    first_position: event.position,
+                    count: event.command_event_count,
+                },
+            ));
+        }
+        self.next_position = event.position + 1;
+        Ok(())
     }
+}
+
+/// Why a record cannot be at its place in its stream.
+fn version_error(claimed: u64, stream: &str, next: u64) -> String {
+    format!("it claims version {claimed} of stream {stream}, which is at version {next} next")
 }
 
 /// An open whose tail after the index checkpoint holds more than the checkpoint's
 /// events divided by this sorts the tail's command keys into the checkpoint's; a
 /// shorter tail is inserted into the hash maps ([`Log::open`]).
 const SORTED_TAIL_DIVISOR: u64 = 8;
+
+/// Whether the records from `checkpoint` to `head` are a long tail, whose commands an
+/// open sorts into the checkpoint's (see [`SORTED_TAIL_DIVISOR`]).
+fn long_tail(checkpoint: u64, head: u64) -> bool {
+    head.saturating_sub(checkpoint) > checkpoint / SORTED_TAIL_DIVISOR
+}
 
 /// The snapshot name under which the index checkpoint is stored.
 pub const INDEX_CHECKPOINT: &str = "store-index";
@@ -441,9 +524,49 @@ fn merge_commands(
     commands
 }
 
+/// [`merge_commands`] into `spans` itself (sorted by key), from the back: when the
+/// vector has room for `recent` (an open reserves it: see
+/// [`codec::decode_index_checkpoint_with_room`]), no key is copied to a second one.
+fn merge_commands_in_place(
+    mut spans: Vec<(u128, CommandSpan)>,
+    mut recent: Vec<(u128, CommandSpan)>,
+) -> Vec<(u128, CommandSpan)> {
+    recent.sort_unstable_by_key(|(key, _)| *key);
+    let old = spans.len();
+    let empty = CommandSpan {
+        first_position: 0,
+        count: 0,
+    };
+    spans.resize(old + recent.len(), (0, empty));
+    // `spans[..unmoved]` are the old keys not yet moved; `spans[write..]` is merged.
+    let (mut unmoved, mut write, mut in_both) = (old, spans.len(), 0);
+    for &(key, span) in recent.iter().rev() {
+        while unmoved > 0 && spans[unmoved - 1].0 > key {
+            unmoved -= 1;
+            write -= 1;
+            spans[write] = spans[unmoved];
+        }
+        if unmoved > 0 && spans[unmoved - 1].0 == key {
+            // The recent span replaces the old one, as a lookup would find it.
+            unmoved -= 1;
+            in_both += 1;
+        }
+        write -= 1;
+        spans[write] = (key, span);
+    }
+    // The old keys below every recent one are in place, unless keys found in both
+    // left as many slots free before the merged ones.
+    debug_assert_eq!(write, unmoved + in_both);
+    if in_both > 0 {
+        spans.copy_within(..unmoved, in_both);
+        spans.drain(..in_both);
+    }
+    spans
+}
+
 impl Index {
     /// The index a checkpoint holds, if it is whole and was written with the same
-    /// command keys (no check against the log yet: see `Log::index_from_checkpoint`).
+    /// command keys (no check against the log yet: see `Log::proven_checkpoint`).
     fn from_checkpoint(checkpoint: codec::IndexCheckpoint) -> Option<Index> {
         if checkpoint.command_key_probe != probe_key() {
             return None;
@@ -734,9 +857,8 @@ impl<B: Backend> Log<B> {
             }
         }
         let head = Self::check_head(&backend, header.hash_algorithm)?;
-        let start = Self::index_from_checkpoint(&backend, head);
-        let opened_from_checkpoint = start.as_ref().map(|(index, _)| index.next_position);
-        let index = Self::rebuild_index(&backend, header.hash_algorithm, head, start)?;
+        let (index, opened_from_checkpoint) =
+            Self::open_index(&backend, header.hash_algorithm, head)?;
         Ok(Log {
             inner: Arc::new(Inner {
                 backend,
@@ -853,19 +975,59 @@ impl<B: Backend> Log<B> {
         })
     }
 
-    /// The index checkpoint and the hash it ends with, if there is one that the log
-    /// proves: its last position is within the durable log and the record stored there
-    /// has the hash the checkpoint was taken after. Anything else (no checkpoint, a
-    /// damaged or foreign one, one beyond the head or of another history) means
-    /// rebuilding from position 0: a checkpoint only ever saves work.
-    fn index_from_checkpoint(backend: &B, head: Head) -> Option<(Index, [u8; 32])> {
+    /// The in-memory indexes of the records before `head`, and the position of the index
+    /// checkpoint they started from, if any. A checkpoint is used only where the log
+    /// proves it ([`Self::proven_checkpoint`]); anything else (no checkpoint, a damaged or
+    /// foreign one, one beyond the head or of another history) means decoding every
+    /// record: a checkpoint only ever saves work. The checkpoint, hundreds of megabytes
+    /// at ten million events, is decoded on a thread of its own while this one decodes
+    /// the records after it (decision 0032).
+    fn open_index(
+        backend: &B,
+        algorithm: HashAlgorithm,
+        head: Head,
+    ) -> Result<(Index, Option<u64>), StoreError> {
+        if let Some((stored, position, hash)) = Self::proven_checkpoint(backend, head) {
+            // Room for a long tail's commands, which are merged into the checkpoint's in
+            // place ([`Index::join`]).
+            let room = if long_tail(position, head.next_position) {
+                usize::try_from(head.next_position - position).unwrap_or(0)
+            } else {
+                0
+            };
+            let decode = move || Self::decode_checkpoint(&stored, position, room);
+            let (checkpointed, tail) = std::thread::scope(|scope| {
+                let decoding = std::thread::Builder::new()
+                    .name("index checkpoint".into())
+                    .spawn_scoped(scope, decode);
+                let tail = Self::decode_tail(backend, position, hash, head);
+                let checkpointed = decoding
+                    .expect("cannot start a thread to decode the index checkpoint")
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (checkpointed, tail)
+            });
+            if let Some(mut index) = checkpointed {
+                Self::join_tail(backend, algorithm, &mut index, tail)?;
+                return Ok((index, Some(position)));
+            }
+        }
+        let mut index = Index::default();
+        let tail = Self::decode_tail(backend, 0, GENESIS_HASH, head);
+        Self::join_tail(backend, algorithm, &mut index, tail)?;
+        Ok((index, None))
+    }
+
+    /// The stored index checkpoint, the position it covers and the stored hash of the
+    /// record before that position, if the log proves them: the position is within the
+    /// durable log and the record stored before it has that hash. Reads only the
+    /// checkpoint's first bytes; the rest is [`Self::decode_checkpoint`]'s.
+    fn proven_checkpoint(backend: &B, head: Head) -> Option<(Vec<u8>, u64, [u8; 32])> {
         let stored = backend.load_snapshot(INDEX_CHECKPOINT).ok()??;
-        let (position, bytes) = codec::decode_snapshot(&stored).ok()?;
-        let checkpoint = codec::decode_index_checkpoint(bytes).ok()?;
-        if checkpoint.next_position != position || position > head.next_position {
+        let (position, hash) = codec::index_checkpoint_start(&stored).ok()?;
+        if position > head.next_position {
             return None;
         }
-        let hash = checkpoint.head_hash;
         let proven = match position.checked_sub(1) {
             None => hash == GENESIS_HASH,
             Some(last) => {
@@ -873,80 +1035,85 @@ impl<B: Backend> Log<B> {
                 codec::split_stored(&value).ok()?.1 == hash
             }
         };
-        if !proven {
-            return None;
-        }
-        Some((Index::from_checkpoint(checkpoint)?, hash))
+        proven.then_some((stored, position, hash))
     }
 
-    /// Decodes every record after `start` (an index checkpoint and the stored hash of
-    /// its last record; else from position 0) to rebuild the stream and command
-    /// indexes, checking positions, hash links, stream versions and command
-    /// completeness on the way (without rehashing).
-    fn rebuild_index(
+    /// The index a proven checkpoint holds, if it is whole (its checksum and layout) and
+    /// was written with the same command keys; its commands' vector with `room` for more.
+    fn decode_checkpoint(stored: &[u8], position: u64, room: usize) -> Option<Index> {
+        let (stored_at, bytes) = codec::decode_snapshot(stored).ok()?;
+        let checkpoint = codec::decode_index_checkpoint_with_room(bytes, room).ok()?;
+        if stored_at != position || checkpoint.next_position != position {
+            return None;
+        }
+        Index::from_checkpoint(checkpoint)
+    }
+
+    /// Decodes the records from `from` (the stored hash of the record before it being
+    /// `prev_hash`) to the head in place, checking them as they are read (without
+    /// rehashing): positions, links, whole commands, and stream versions within the
+    /// tail. Returns what it gathered and, if it stopped at a fault, the fault.
+    fn decode_tail(
         backend: &B,
-        algorithm: HashAlgorithm,
+        from: u64,
+        prev_hash: [u8; 32],
         head: Head,
-        start: Option<(Index, [u8; 32])>,
-    ) -> Result<Index, StoreError> {
-        let (mut index, mut checker) = match start {
-            Some((index, hash)) => {
-                let checker = SequenceChecker::resume(&index, hash);
-                (index, checker)
-            }
-            None => (Index::default(), SequenceChecker::new()),
+    ) -> (Tail, Option<StoreError>) {
+        let mut checker = SequenceChecker::after(from, prev_hash);
+        let mut tail = Tail {
+            next_position: from,
+            ..Tail::default()
         };
-        let mut failure: Option<StoreError> = None;
         // Each record decoded in place, its event type, actor and memo checked where
         // they differ from the record before's: only a new stream's name is allocated.
         let mut texts = codec::EnvelopeTexts::default();
-        // A long tail (no checkpoint, or one far behind) joins the sorted command keys
-        // in one sort and merge; a short one goes into the hash maps, one insert per
-        // command. The merge copies every key: on the reference machine that costs as
-        // much as inserting an eighth of them (docs/PERFORMANCE.md, "Opening after a
-        // crash").
-        let sort_tail = head.next_position.saturating_sub(index.next_position)
-            > index.next_position / SORTED_TAIL_DIVISOR;
-        let mut commands = Vec::new();
-        backend.scan(
-            index.next_position,
-            head.next_position,
-            &mut |position, value| {
-                let checked = codec::decode_stored_view_after(value, &mut texts)
-                    .map_err(|e| (position, e.0))
-                    .and_then(|event| checker.check(position, &event).map(|()| event));
-                match checked {
-                    Ok(event) => {
-                        let placement = EventPlacement::of(&event);
-                        if sort_tail {
-                            commands.extend(index.place(&placement));
-                        } else {
-                            index.add(&placement);
-                        }
-                        ControlFlow::Continue(())
-                    }
-                    Err((position, what)) => {
-                        failure = Some(StoreError::Corruption {
-                            position: Some(position),
-                            what,
-                        });
-                        ControlFlow::Break(())
-                    }
+        let mut fault = None;
+        let scanned = backend.scan(from, head.next_position, &mut |position, value| {
+            let checked = codec::decode_stored_view_after(value, &mut texts)
+                .map_err(|e| (position, e.0))
+                .and_then(|event| checker.check(position, &event, |event| tail.add(event)));
+            match checked {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(at) => {
+                    fault = Some(at);
+                    ControlFlow::Break(())
                 }
-            },
-        )?;
-        if let Some(mut err) = failure {
-            Self::blame_altered_predecessor(backend, algorithm, &mut err);
-            return Err(err);
-        }
-        checker
-            .finish(head.next_position)
+            }
+        });
+        let corruption = |(position, what)| StoreError::Corruption {
+            position: Some(position),
+            what,
+        };
+        let fault = match (scanned, fault) {
+            (Err(e), _) => Some(e),
+            (Ok(()), Some(at)) => Some(corruption(at)),
+            (Ok(()), None) => checker.finish(head.next_position).err().map(corruption),
+        };
+        (tail, fault)
+    }
+
+    /// Joins a decoded tail to `index` ([`Index::join`]). A stream version that does not
+    /// follow the index's comes first in the log, before any fault the tail's decoding
+    /// stopped at, so it is the one reported.
+    fn join_tail(
+        backend: &B,
+        algorithm: HashAlgorithm,
+        index: &mut Index,
+        (tail, fault): (Tail, Option<StoreError>),
+    ) -> Result<(), StoreError> {
+        index
+            .join(tail)
             .map_err(|(position, what)| StoreError::Corruption {
                 position: Some(position),
                 what,
             })?;
-        index.absorb_sorted(commands);
-        Ok(index)
+        match fault {
+            Some(mut err) => {
+                Self::blame_altered_predecessor(backend, algorithm, &mut err);
+                Err(err)
+            }
+            None => Ok(()),
+        }
     }
 
     /// A broken link between records p-1 and p is ambiguous without hashing: either
@@ -1620,7 +1787,8 @@ impl<B: Backend> Log<B> {
         head: Head,
     ) -> Result<VerifyReport, StoreError> {
         let mut prev = GENESIS_HASH;
-        let mut checker = SequenceChecker::new();
+        let mut checker = SequenceChecker::after(0, GENESIS_HASH);
+        let mut versions = StreamVersions::default();
         let mut first_break = None;
         backend.scan(0, head.next_position, &mut |position, value| {
             let result = (|| {
@@ -1629,7 +1797,7 @@ impl<B: Backend> Log<B> {
                 let event =
                     codec::decode_record_view(record, stored_hash).map_err(|e| fail(e.0))?;
                 // Position, link to the previous stored hash, command completeness.
-                checker.check(position, &event)?;
+                checker.check(position, &event, |event| versions.count(event))?;
                 let computed = algorithm.chain(&prev, record);
                 if computed != stored_hash {
                     return Err(fail(
@@ -1824,42 +1992,36 @@ impl<B: Backend> Log<B> {
 
 /// Checks, record by record, what must hold between neighbours without hashing:
 /// each record links to the stored hash of the one before, and every command's
-/// events are all present and in order (no partial batch).
+/// events are all present and in order (no partial batch). Each stream's versions are
+/// its caller's to count: [`Tail`] for an open, [`StreamVersions`] for `verify`.
 struct SequenceChecker {
     next_position: u64,
-    /// The next version each stream's event must carry.
-    stream_versions: HashMap<StreamName, u64>,
     prev_stored_hash: [u8; 32],
     /// The command in progress: id, next index expected, count, first position.
     open: Option<(CommandId, u32, u32, u64)>,
 }
 
 impl SequenceChecker {
-    fn new() -> Self {
+    /// Checks the records from `next_position` on, the one before having the stored
+    /// hash `prev_stored_hash` (the genesis hash before position 0); an index
+    /// checkpoint always ends between commands.
+    fn after(next_position: u64, prev_stored_hash: [u8; 32]) -> Self {
         SequenceChecker {
-            next_position: 0,
-            stream_versions: HashMap::new(),
-            prev_stored_hash: GENESIS_HASH,
-            open: None,
-        }
-    }
-
-    /// Continues after an index checkpoint, which always ends between commands.
-    fn resume(index: &Index, prev_stored_hash: [u8; 32]) -> Self {
-        SequenceChecker {
-            next_position: index.next_position,
-            stream_versions: index
-                .streams
-                .iter()
-                .map(|(name, positions)| (name.clone(), positions.len() as u64))
-                .collect(),
+            next_position,
             prev_stored_hash,
             open: None,
         }
     }
 
     /// Checks the record stored at `position`; an error names the position at fault.
-    fn check(&mut self, position: u64, event: &RecordView<'_>) -> Result<(), (u64, String)> {
+    /// `count` counts the record in its stream, checking its version: it is called
+    /// after the checks of position and link, before those of its command.
+    fn check<'e>(
+        &mut self,
+        position: u64,
+        event: &RecordView<'e>,
+        count: impl FnOnce(&RecordView<'e>) -> Result<(), String>,
+    ) -> Result<(), (u64, String)> {
         if position != self.next_position {
             return Err((self.next_position, "record is missing".into()));
         }
@@ -1870,13 +2032,7 @@ impl SequenceChecker {
         if event.prev_hash != self.prev_stored_hash {
             return fail("its prev_hash is not the stored hash of the record before it".into());
         }
-        let expected_version = self.stream_versions.get(event.stream).copied().unwrap_or(0);
-        if event.stream_version != expected_version {
-            return fail(format!(
-                "it claims version {} of stream {}, which is at version {expected_version} next",
-                event.stream_version, event.stream
-            ));
-        }
+        count(event).map_err(|what| (position, what))?;
         match &mut self.open {
             Some((id, next, count, _)) => {
                 if event.command_id != id.as_str()
@@ -1914,13 +2070,6 @@ impl SequenceChecker {
         }
         self.prev_stored_hash = event.hash;
         self.next_position += 1;
-        match self.stream_versions.get_mut(event.stream) {
-            Some(next) => *next += 1,
-            None => {
-                self.stream_versions
-                    .insert(StreamName::from_checked(event.stream), 1);
-            }
-        }
         Ok(())
     }
 
@@ -1935,6 +2084,24 @@ impl SequenceChecker {
             )),
             None => Ok(()),
         }
+    }
+}
+
+/// The next version each stream's event must carry, counted from position 0.
+#[derive(Default)]
+struct StreamVersions(HashMap<StreamName, u64>);
+
+impl StreamVersions {
+    fn count(&mut self, event: &RecordView<'_>) -> Result<(), String> {
+        match self.0.get_mut(event.stream) {
+            Some(next) if *next == event.stream_version => *next += 1,
+            Some(next) => return Err(version_error(event.stream_version, event.stream, *next)),
+            None if event.stream_version == 0 => {
+                self.0.insert(StreamName::from_checked(event.stream), 1);
+            }
+            None => return Err(version_error(event.stream_version, event.stream, 0)),
+        }
+        Ok(())
     }
 }
 
@@ -2004,8 +2171,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{
-        checkpoint_in_pieces, CommandSpan, EventPlacement, Index, RecentCommands, RecentRecords,
-        SortedCommands, StreamName, COMMAND_SHARDS, KEYS_PER_BUCKET,
+        checkpoint_in_pieces, command_key_of, merge_commands, merge_commands_in_place, CommandSpan,
+        EventPlacement, Index, RecentCommands, RecentRecords, RecordView, SortedCommands,
+        StreamName, Tail, COMMAND_SHARDS, KEYS_PER_BUCKET,
     };
 
     proptest! {
@@ -2152,6 +2320,111 @@ mod tests {
         ) {
             check_sorted_commands(&keys, &absent);
         }
+    }
+
+    proptest! {
+        /// The merge an open makes in place gives what the checkpoint's copying merge
+        /// gives, keys found in both included (the recent span wins).
+        #[test]
+        fn merging_in_place_equals_merging_by_copy(
+            old in proptest::collection::btree_set(0u128..2_000, 0..300),
+            recent in proptest::collection::btree_set(0u128..2_000, 0..300),
+            room in 0usize..400,
+        ) {
+            let span = |first_position, count| CommandSpan { first_position, count };
+            let old: Vec<_> = old.into_iter().map(|k| (k, span(u64::try_from(k).unwrap(), 1))).collect();
+            // In any order, as a tail gathers them.
+            let recent: Vec<_> = recent.into_iter().rev().map(|k| (k, span(7, 2))).collect();
+            let copied = merge_commands(&SortedCommands::new(old.clone()), recent.clone());
+            let mut spans = Vec::with_capacity(old.len() + room);
+            spans.extend_from_slice(&old);
+            let merged = merge_commands_in_place(spans, recent);
+            let pairs = |v: &[(u128, CommandSpan)]| -> Vec<(u128, u64, u32)> {
+                v.iter().map(|(k, s)| (*k, s.first_position, s.count)).collect()
+            };
+            prop_assert_eq!(pairs(&merged), pairs(&copied));
+        }
+    }
+
+    /// An open decodes the checkpoint with room for a long tail's commands, and the
+    /// index keeps that room, so that the merge needs no second vector.
+    #[test]
+    fn a_checkpoint_decoded_with_room_keeps_it_for_the_merge() {
+        let mut index = Index::default();
+        add_commands(&mut index, 0, 50, u64::MAX);
+        let bytes = crate::codec::encode_index_checkpoint(&quiet_checkpoint(index));
+        let checkpoint = crate::codec::decode_index_checkpoint_with_room(&bytes, 1_000).unwrap();
+        let loaded = Index::from_checkpoint(checkpoint).unwrap();
+        assert_eq!(loaded.checkpointed.len(), 50);
+        assert!(loaded.checkpointed.spans.capacity() >= 1_050);
+    }
+
+    /// A tail joins an index only where each of its streams' first version follows the
+    /// index's last; else the error names the earliest event that does not.
+    #[test]
+    fn a_tail_whose_versions_do_not_follow_the_checkpoint_is_refused() {
+        let checkpointed = || {
+            let mut index = Index::default();
+            add_commands(&mut index, 0, 20, u64::MAX);
+            Index::from_checkpoint(quiet_checkpoint(index)).unwrap()
+        };
+        let index = checkpointed();
+        let at = index.next_position;
+        let next_s1 = index.stream_version("s1").unwrap() + 1;
+        let tail = |s1_version: u64, s2_version: u64| {
+            let mut tail = Tail {
+                next_position: at,
+                ..Tail::default()
+            };
+            for (i, (stream, version)) in [("new", 0), ("s2", s2_version), ("s1", s1_version)]
+                .into_iter()
+                .enumerate()
+            {
+                let id = format!("tail-{i}");
+                let position = at + i as u64;
+                let view = RecordView {
+                    position,
+                    prev_hash: [0; 32],
+                    hash: [0; 32],
+                    recorded_at_ms: 0,
+                    command_id: &id,
+                    command_event_index: 0,
+                    command_event_count: 1,
+                    stream,
+                    stream_version: version,
+                    event_type: "t",
+                    schema_version: 1,
+                    actor: "a",
+                    effective_date: chrono::NaiveDate::MIN,
+                    memo: "",
+                    payload: &[],
+                };
+                tail.add(&view).unwrap();
+            }
+            tail
+        };
+        let next_s2 = index.stream_version("s2").unwrap() + 1;
+        // s2 (at + 1) and s1 (at + 2) both misplaced: the earlier is named.
+        let mut refused = checkpointed();
+        let err = refused.join(tail(next_s1 + 1, next_s2 + 5)).unwrap_err();
+        assert_eq!(err.0, at + 1, "{err:?}");
+        assert!(
+            err.1
+                .contains(&format!("version {} of stream s2", next_s2 + 5)),
+            "{err:?}"
+        );
+        let mut joined = checkpointed();
+        joined.join(tail(next_s1, next_s2)).unwrap();
+        assert_eq!(joined.next_position, at + 3);
+        assert_eq!(joined.stream_version("s1"), Some(next_s1));
+        assert_eq!(joined.stream_version("new"), Some(0));
+        assert_eq!(
+            joined
+                .command(command_key_of("tail-2"))
+                .unwrap()
+                .first_position,
+            at + 2
+        );
     }
 
     /// Adds commands `from..to` to `index`: command `n` has 1 + n % 3 events on
