@@ -39,7 +39,11 @@ pub fn open_log(data: &Path) -> Result<Log<SledBackend>, StoreError> {
 }
 
 pub fn open_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
-    Ok(Engine::open(open_log(data)?, clock())?)
+    Ok(Engine::open_backend(
+        backend(data)?,
+        clock(),
+        EngineOptions::default(),
+    )?)
 }
 
 /// Where the registry's master key comes from (global flags and environment).
@@ -119,8 +123,8 @@ pub fn open_registry<B: Backend>(
 /// it reopens the data directory by itself once the disk takes writes again.
 pub fn open_serving_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
     let dir = data.to_path_buf();
-    Ok(Engine::open_with_recovery(
-        open_log(data)?,
+    Ok(Engine::open_backend_with_recovery(
+        backend(data)?,
         clock(),
         EngineOptions::default(),
         Arc::new(move || open_log(&dir)),

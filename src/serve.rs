@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ledger_engine::{Engine, EngineOptions};
 use ledger_server::{App, Limits};
-use ledger_store::{Backend, FaultPlan, FaultyBackend, Log, SledBackend};
+use ledger_store::{Backend, FaultPlan, FaultyBackend, Log, SledBackend, StoreError};
 
 use crate::error::{exit, Failure};
 use crate::ledger;
@@ -89,18 +89,17 @@ fn failpoint_engine(
             })?;
     }
     let dir = data.to_path_buf();
-    let open = move || {
-        Log::open(
-            FaultyBackend::new(ledger::backend(&dir)?, Arc::clone(&plan)),
-            None,
-            ledger::clock(),
-        )
+    let backend = move || -> Result<_, StoreError> {
+        Ok(FaultyBackend::new(
+            ledger::backend(&dir)?,
+            Arc::clone(&plan),
+        ))
     };
-    Ok(Engine::open_with_recovery(
-        open()?,
+    Ok(Engine::open_backend_with_recovery(
+        backend()?,
         ledger::clock(),
         EngineOptions::default(),
-        Arc::new(open),
+        Arc::new(move || Log::open(backend()?, None, ledger::clock())),
     )?)
 }
 

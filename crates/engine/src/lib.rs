@@ -491,7 +491,42 @@ impl<B: Backend> Engine<B> {
         clock: Arc<dyn Clock>,
         options: EngineOptions,
     ) -> Result<Self, EngineError> {
-        Self::start(log, clock, options, None)
+        Self::start(log, clock, options, None, None)
+    }
+
+    /// Opens the log in `backend` ([`Log::open`]) and the engine over it
+    /// ([`Engine::open_with`]), the projections' checkpoints loading while the log
+    /// opens (decision 0032).
+    pub fn open_backend(
+        backend: B,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
+        let (log, projections) = Self::open_log_and_projections(backend, &clock)?;
+        Self::start(log, clock, options, None, Some(projections))
+    }
+
+    /// [`Engine::open_backend`], recovering as [`Engine::open_with_recovery`] does.
+    pub fn open_backend_with_recovery(
+        backend: B,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+        reopen: Reopen<B>,
+    ) -> Result<Self, EngineError> {
+        let (log, projections) = Self::open_log_and_projections(backend, &clock)?;
+        Self::start(log, clock, options, Some(reopen), Some(projections))
+    }
+
+    fn open_log_and_projections(
+        backend: B,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<(Log<B>, Projections), EngineError> {
+        Ok(Log::open_alongside(
+            backend,
+            None,
+            Arc::clone(clock),
+            Projections::load,
+        )?)
     }
 
     /// [`Engine::open_with`], and after a failed write or flush (a full disk) the
@@ -505,14 +540,17 @@ impl<B: Backend> Engine<B> {
         options: EngineOptions,
         reopen: Reopen<B>,
     ) -> Result<Self, EngineError> {
-        Self::start(log, clock, options, Some(reopen))
+        Self::start(log, clock, options, Some(reopen), None)
     }
 
+    /// Starts the engine over `log`, with the projections loaded from their
+    /// checkpoints while the log opened, or else loading them now.
     fn start(
         log: Log<B>,
         clock: Arc<dyn Clock>,
         options: EngineOptions,
         reopen: Option<Reopen<B>>,
+        projections: Option<Projections>,
     ) -> Result<Self, EngineError> {
         let head = log.head().next_position;
         // A snapshot is only a shortcut: an unreadable one, or one from beyond the
@@ -526,15 +564,22 @@ impl<B: Backend> Engine<B> {
         // The tail folded here counts towards the next snapshot: after a crash it may
         // be long, and the open after the next one would fold it again.
         let snapshot_at = model.next_position;
-        // The projections' checkpoints load while the model folds its tail: the load
-        // is mostly the kernel handing out fresh pages, the fold mostly decoding.
-        let (projections, folded) = std::thread::scope(|scope| {
-            let projections = scope.spawn(|| projector::start(&log));
-            let folded = fold(&log, &mut model, head);
-            (projections.join(), folded)
-        });
+        // Unless they loaded while the log opened, the projections' checkpoints load
+        // while the model folds its tail: the load is mostly the kernel handing out
+        // fresh pages, the fold mostly decoding.
+        let (projections, folded) = match projections {
+            Some(projections) => (projections, fold(&log, &mut model, head)),
+            None => std::thread::scope(|scope| {
+                let projections = scope.spawn(|| Projections::load(log.backend()));
+                let folded = fold(&log, &mut model, head);
+                let projections = projections
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (projections, folded)
+            }),
+        };
         folded?;
-        let projections = projections.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let projections = Arc::new(projector::Hosted::new(projections.within(head)));
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
         let shared = Arc::new(Shared {
             algorithm: log.algorithm(),

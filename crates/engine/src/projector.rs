@@ -80,16 +80,24 @@ fn feed<P: Projection>(projection: &mut P, record: &EventRecord) {
     }
 }
 
-fn load<P: Projection, B: Backend>(log: &Log<B>) -> P {
-    // A checkpoint is a shortcut: an unreadable one, or one from beyond the durable
-    // head, means rebuilding this projection from position 0.
-    match log.load_snapshot::<P>(&ledger_projections::checkpoint_name::<P>()) {
-        Ok(Some((position, projection)))
-            if position <= log.head().next_position && projection.next_position() == position =>
-        {
-            projection
-        }
+/// `P` from its checkpoint in `backend`, if it has a readable one that holds what it
+/// claims (the projection's position is the checkpoint's); else from position 0.
+/// Whether the checkpoint is within the durable log is for [`within`].
+fn load<P: Projection, B: Backend>(backend: &B) -> P {
+    let name = ledger_projections::checkpoint_name::<P>();
+    match ledger_store::load_snapshot::<B, P>(backend, &name) {
+        Ok(Some((position, projection))) if projection.next_position() == position => projection,
         _ => P::default(),
+    }
+}
+
+/// `projection`, unless it comes from a checkpoint beyond the durable log's `head`:
+/// then from position 0.
+fn within<P: Projection>(projection: P, head: u64) -> P {
+    if projection.next_position() <= head {
+        projection
+    } else {
+        P::default()
     }
 }
 
@@ -108,17 +116,42 @@ fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), E
 }
 
 impl Projections {
-    /// Every projection, each from its checkpoint, one after another: decoding them on
-    /// two threads was slower at 10 million events (both threads fault in fresh pages
-    /// of the one address space; docs/PERFORMANCE.md).
-    pub(crate) fn load<B: Backend>(log: &Log<B>) -> Self {
+    /// Every projection, each from its checkpoint in `backend` ([`load`]): a checkpoint
+    /// is a shortcut, and a projection without a usable one is rebuilt from position 0.
+    /// The fund ledger, about as much to load as the other four together, loads on a
+    /// thread of its own: most of a load is the kernel zeroing fresh pages, which two
+    /// threads do faster than one (docs/PERFORMANCE.md, "Opening after a crash").
+    pub(crate) fn load<B: Backend>(backend: &B) -> Self {
+        std::thread::scope(|scope| {
+            let fund_ledger = scope.spawn(|| load(backend));
+            let programmes = load(backend);
+            let insurance = load(backend);
+            let loans = load(backend);
+            let audit = load(backend);
+            let personal_data = load(backend);
+            Projections {
+                fund_ledger: fund_ledger
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                programmes,
+                insurance,
+                loans,
+                audit,
+                personal_data,
+            }
+        })
+    }
+
+    /// These projections, except that those from checkpoints beyond the durable log's
+    /// `head` (a log that lost its tail) start from position 0.
+    pub(crate) fn within(self, head: u64) -> Self {
         Projections {
-            fund_ledger: load(log),
-            programmes: load(log),
-            insurance: load(log),
-            loans: load(log),
-            audit: load(log),
-            personal_data: load(log),
+            fund_ledger: within(self.fund_ledger, head),
+            programmes: within(self.programmes, head),
+            insurance: within(self.insurance, head),
+            loans: within(self.loans, head),
+            audit: within(self.audit, head),
+            personal_data: within(self.personal_data, head),
         }
     }
 
@@ -321,7 +354,7 @@ pub(crate) struct Hosted {
 }
 
 impl Hosted {
-    fn new(projections: Projections) -> Hosted {
+    pub(crate) fn new(projections: Projections) -> Hosted {
         let reached = projections.next_position();
         Hosted {
             projections: RwLock::new(projections),
@@ -506,11 +539,6 @@ fn catch_up<B: Backend>(
 fn checkpoint<B: Backend>(hosted: &Hosted, log: &Log<B>) -> bool {
     let projections = hosted.projections.read().expect("projections lock");
     projections.save(log).is_ok() && log.save_index_checkpoint().is_ok()
-}
-
-/// Starts hosting: loads checkpoints and returns the shared state for the thread.
-pub(crate) fn start<B: Backend>(log: &Log<B>) -> Arc<Hosted> {
-    Arc::new(Hosted::new(Projections::load(log)))
 }
 
 #[cfg(test)]

@@ -846,6 +846,55 @@ fn the_tail_folded_at_open_counts_towards_the_next_snapshot() {
     );
 }
 
+/// An engine opened from its backend loads the projections' checkpoints while the log
+/// opens (decision 0032): they resume where they were checkpointed, except one from
+/// beyond the log's head (a ledger that lost its tail; here another ledger's longer
+/// history), which is not used. Either way the projections equal a rebuild.
+#[test]
+fn an_engine_opened_from_its_backend_resumes_only_checkpoints_within_the_log() {
+    use ledger_projections::{checkpoint_name, FundLedger};
+    use ledger_store::{Backend as _, MemoryBackend};
+    let short = MemoryBackend::new();
+    let long = MemoryBackend::new();
+    for (backend, loans) in [(&short, 10), (&long, 30)] {
+        let log = Log::create(backend.clone(), HashAlgorithm::Sha256, clock()).unwrap();
+        let engine = Engine::open(log, clock()).unwrap();
+        setup(&engine, 1_000_000, 20);
+        for i in 0..loans {
+            engine
+                .submit(submission(
+                    &format!("loan-{i}"),
+                    "clerk-0",
+                    loan(&format!("L{i}"), &format!("H{:04}", i % 20), yuan(10)),
+                ))
+                .unwrap();
+        }
+        let head = engine.head().next_position;
+        engine
+            .projections_after(head, std::time::Duration::from_secs(60), |_| ())
+            .unwrap();
+        engine.checkpoint_projections().unwrap();
+        assert_eq!(fund_ledger_checkpoint(&engine), Some(head));
+    }
+    let name = checkpoint_name::<FundLedger>();
+    let beyond = long.load_snapshot(&name).unwrap().unwrap();
+    let within = short.load_snapshot(&name).unwrap().unwrap();
+    for (stored, resumed) in [(within, true), (beyond, false)] {
+        short.save_snapshot(&name, &stored).unwrap();
+        let engine =
+            Engine::open_backend(short.clone(), clock(), EngineOptions::default()).unwrap();
+        let head = engine.head().next_position;
+        assert_eq!(fund_ledger_checkpoint(&engine).unwrap() <= head, resumed);
+        let rebuilt = engine.projections_at_position(head).unwrap();
+        let equal = engine
+            .projections_after(head, std::time::Duration::from_secs(60), |opened| {
+                *opened == rebuilt
+            })
+            .unwrap();
+        assert!(equal, "opened with the checkpoint resumed: {resumed}");
+    }
+}
+
 /// A rebuild reads the log in pages of `READ_PAGE_EVENTS_MAX` events and folds half of
 /// the projections on a helper thread it lends each page to: over several pages, and
 /// a last one partly filled, the rebuilt projections equal the incremental ones, and so

@@ -23,8 +23,8 @@ pub use faulty::{FaultPlan, FaultyBackend};
 pub use group::{GroupCommitter, GroupStats};
 pub use hash::{HashAlgorithm, GENESIS_HASH};
 pub use log::{
-    ChainBreak, Clock, FixedClock, Log, PreparedGroup, Subscription, SystemClock, VerifyReport,
-    INDEX_CHECKPOINT,
+    load_snapshot, ChainBreak, Clock, FixedClock, Log, PreparedGroup, Subscription, SystemClock,
+    VerifyReport, INDEX_CHECKPOINT,
 };
 pub use memory::MemoryBackend;
 pub use sled_backend::{

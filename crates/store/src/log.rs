@@ -361,6 +361,14 @@ struct EventPlacement {
     command_event_count: u32,
 }
 
+/// What [`Log::open`] reads before it holds the backend.
+struct Opened {
+    algorithm: HashAlgorithm,
+    head: Head,
+    index: Index,
+    opened_from_checkpoint: Option<u64>,
+}
+
 /// What an open decoded after the index checkpoint (or from position 0), gathered
 /// apart from the index so that the checkpoint can be decoded meanwhile on another
 /// thread ([`Log::open`]); [`Index::join`] then adds it. The records were checked as
@@ -847,7 +855,34 @@ impl<B: Backend> Log<B> {
         algorithm: Option<HashAlgorithm>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
-        let header = Self::read_header(&backend)?;
+        let opened = Self::read_for_open(&backend, algorithm)?;
+        Ok(Self::opened(backend, clock, opened))
+    }
+
+    /// [`Log::open`], while `alongside` runs on another thread with the backend: a
+    /// caller that needs more than the log from it (the engine loads its projections'
+    /// checkpoints; decision 0032) need not wait for the open, which is mostly one
+    /// thread decoding the records after the index checkpoint.
+    pub fn open_alongside<T: Send>(
+        backend: B,
+        algorithm: Option<HashAlgorithm>,
+        clock: Arc<dyn Clock>,
+        alongside: impl FnOnce(&B) -> T + Send,
+    ) -> Result<(Self, T), StoreError> {
+        let (opened, beside) = std::thread::scope(|scope| {
+            let beside = scope.spawn(|| alongside(&backend));
+            let opened = Self::read_for_open(&backend, algorithm);
+            let beside = beside
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (opened, beside)
+        });
+        Ok((Self::opened(backend, clock, opened?), beside))
+    }
+
+    /// What an open reads: the header, the head and the indexes.
+    fn read_for_open(backend: &B, algorithm: Option<HashAlgorithm>) -> Result<Opened, StoreError> {
+        let header = Self::read_header(backend)?;
         if let Some(requested) = algorithm {
             if requested != header.hash_algorithm {
                 return Err(StoreError::HashAlgorithmMismatch {
@@ -856,14 +891,29 @@ impl<B: Backend> Log<B> {
                 });
             }
         }
-        let head = Self::check_head(&backend, header.hash_algorithm)?;
+        let head = Self::check_head(backend, header.hash_algorithm)?;
         let (index, opened_from_checkpoint) =
-            Self::open_index(&backend, header.hash_algorithm, head)?;
-        Ok(Log {
+            Self::open_index(backend, header.hash_algorithm, head)?;
+        Ok(Opened {
+            algorithm: header.hash_algorithm,
+            head,
+            index,
+            opened_from_checkpoint,
+        })
+    }
+
+    fn opened(backend: B, clock: Arc<dyn Clock>, opened: Opened) -> Self {
+        let Opened {
+            algorithm,
+            head,
+            index,
+            opened_from_checkpoint,
+        } = opened;
+        Log {
             inner: Arc::new(Inner {
                 backend,
                 recent: RwLock::new(RecentRecords::default()),
-                algorithm: header.hash_algorithm,
+                algorithm,
                 clock,
                 index: RwLock::new(index),
                 writer: Mutex::new(WriterState {
@@ -878,7 +928,7 @@ impl<B: Backend> Log<B> {
                 waking: std::sync::atomic::AtomicBool::new(false),
                 opened_from_checkpoint,
             }),
-        })
+        }
     }
 
     /// The stored header, refusing a missing, damaged, newer or unknown one.
@@ -1912,17 +1962,7 @@ impl<B: Backend> Log<B> {
         &self,
         name: &str,
     ) -> Result<Option<(u64, T)>, StoreError> {
-        crate::types::check_snapshot_name(name)?;
-        let Some(stored) = self.inner.backend.load_snapshot(name)? else {
-            return Ok(None);
-        };
-        let corrupt = |what: String| StoreError::Corruption {
-            position: None,
-            what: format!("snapshot {name}: {what}"),
-        };
-        let (position, bytes) = codec::decode_snapshot(&stored).map_err(|e| corrupt(e.0))?;
-        let value = codec::decode_value(bytes).map_err(|e| corrupt(e.0))?;
-        Ok(Some((position, value)))
+        load_snapshot(&self.inner.backend, name)
     }
 
     /// The position of the index checkpoint this open started from (it decoded only
@@ -1988,6 +2028,25 @@ impl<B: Backend> Log<B> {
             .poisoned
             .clone()
     }
+}
+
+/// The snapshot `name` in `backend` and the position it was taken at ([`Log::load_snapshot`]),
+/// also before the log is open ([`Log::open_alongside`]).
+pub fn load_snapshot<B: Backend, T: serde::de::DeserializeOwned>(
+    backend: &B,
+    name: &str,
+) -> Result<Option<(u64, T)>, StoreError> {
+    crate::types::check_snapshot_name(name)?;
+    let Some(stored) = backend.load_snapshot(name)? else {
+        return Ok(None);
+    };
+    let corrupt = |what: String| StoreError::Corruption {
+        position: None,
+        what: format!("snapshot {name}: {what}"),
+    };
+    let (position, bytes) = codec::decode_snapshot(&stored).map_err(|e| corrupt(e.0))?;
+    let value = codec::decode_value(bytes).map_err(|e| corrupt(e.0))?;
+    Ok(Some((position, value)))
 }
 
 /// Checks, record by record, what must hold between neighbours without hashing:
