@@ -120,7 +120,7 @@ impl Projections {
     /// is a shortcut, and a projection without a usable one is rebuilt from position 0.
     /// The fund ledger, about as much to load as the other four together, loads on a
     /// thread of its own: most of a load is the kernel zeroing fresh pages, which two
-    /// threads do faster than one (docs/PERFORMANCE.md, "Opening after a crash").
+    /// threads do faster than one (docs/PERFORMANCE.md, "The open uses both cores").
     pub(crate) fn load<B: Backend>(backend: &B) -> Self {
         std::thread::scope(|scope| {
             let fund_ledger = scope.spawn(|| load(backend));
