@@ -313,7 +313,8 @@ impl Index {
         let mut misplaced: Option<(u64, String)> = None;
         for (stream, joining) in tail.streams {
             let first = joining.positions[0];
-            let next = self.streams.get(stream.as_str()).map_or(0, Vec::len) as u64;
+            let joined = self.streams.get_mut(stream.as_str());
+            let next = joined.as_ref().map_or(0, |positions| positions.len()) as u64;
             if joining.first_version != next {
                 if misplaced.as_ref().is_none_or(|(at, _)| first < *at) {
                     misplaced = Some((
@@ -323,7 +324,7 @@ impl Index {
                 }
                 continue;
             }
-            match self.streams.get_mut(stream.as_str()) {
+            match joined {
                 Some(positions) => positions.extend_from_slice(&joining.positions),
                 None => self.streams.insert(stream, joining.positions),
             }
