@@ -310,18 +310,14 @@ impl Index {
     /// instead of 24.4; docs/PERFORMANCE.md, "Opening after a crash"). A short tail's go
     /// into the hash maps.
     fn join(&mut self, tail: Tail) -> Result<(), (u64, String)> {
-        let mut misplaced: Option<(u64, String)> = None;
+        let mut misplaced = tail.misplaced;
         for (stream, joining) in tail.streams {
             let first = joining.positions[0];
             let joined = self.streams.get_mut(stream.as_str());
             let next = joined.as_ref().map_or(0, |positions| positions.len()) as u64;
             if joining.first_version != next {
-                if misplaced.as_ref().is_none_or(|(at, _)| first < *at) {
-                    misplaced = Some((
-                        first,
-                        version_error(joining.first_version, stream.as_str(), next),
-                    ));
-                }
+                let why = version_error(joining.first_version, stream.as_str(), next);
+                keep_earliest(&mut misplaced, (first, why));
                 continue;
             }
             match joined {
@@ -383,7 +379,23 @@ struct Tail {
     streams: HashMap<StreamName, TailStream>,
     /// The spans of the commands that start in the tail.
     commands: Vec<(u128, CommandSpan)>,
+    /// The earliest event of a later piece that did not follow this tail's version of
+    /// its stream ([`Tail::then`]), with why.
+    misplaced: Option<(u64, String)>,
 }
+
+/// What [`Log::decode_piece`] gathered: the tail, the fault it stopped at, if any, and,
+/// where it stopped before the head to leave the rest to another piece, the position
+/// that piece starts at and the stored hash of the record before it.
+struct TailPiece {
+    tail: Tail,
+    fault: Option<StoreError>,
+    stopped_at: Option<(u64, [u8; 32])>,
+}
+
+/// Tails of at least this many records are decoded in two pieces, on two threads
+/// ([`Log::decode_tail`]).
+const TAIL_PIECES_FROM: u64 = 65_536;
 
 /// A stream's events in a [`Tail`].
 struct TailStream {
@@ -392,16 +404,44 @@ struct TailStream {
     positions: Vec<u64>,
 }
 
+impl TailStream {
+    fn next_version(&self) -> u64 {
+        self.first_version + self.positions.len() as u64
+    }
+
+    /// Whether `event` is this stream's next event by its version.
+    fn continued_by(&self, event: &RecordView<'_>) -> Result<(), String> {
+        let next = self.next_version();
+        if event.stream_version == next {
+            Ok(())
+        } else {
+            Err(version_error(event.stream_version, event.stream, next))
+        }
+    }
+}
+
+/// Keeps in `earliest` whichever of it and `candidate` names the earlier position.
+fn keep_earliest(earliest: &mut Option<(u64, String)>, candidate: (u64, String)) {
+    if earliest.as_ref().is_none_or(|(at, _)| candidate.0 < *at) {
+        *earliest = Some(candidate);
+    }
+}
+
 impl Tail {
+    /// Whether the record at `event.position` continues its stream's versions within
+    /// the tail, without adding it.
+    fn follows(&self, event: &RecordView<'_>) -> Result<(), String> {
+        self.streams
+            .get(event.stream)
+            .map_or(Ok(()), |stream| stream.continued_by(event))
+    }
+
     /// Adds the record at `event.position`, which must continue its stream's versions
     /// within the tail.
     fn add(&mut self, event: &RecordView<'_>) -> Result<(), String> {
         match self.streams.get_mut(event.stream) {
             Some(stream) => {
-                let next = stream.first_version + stream.positions.len() as u64;
-                if event.stream_version != next {
-                    return Err(version_error(event.stream_version, event.stream, next));
-                }
+                stream.continued_by(event)?;
                 stream.positions.push(event.position);
             }
             None => {
@@ -425,6 +465,43 @@ impl Tail {
         }
         self.next_position = event.position + 1;
         Ok(())
+    }
+
+    /// Adds `later`, the tail decoded from where this one ends. Each of its streams
+    /// that this tail holds must continue this tail's versions; the earliest event
+    /// that does not is kept as [`Tail::misplaced`] (and its stream's later events are
+    /// left out), as decoding the two in one piece would have stopped there.
+    fn then(&mut self, later: Tail) {
+        debug_assert_eq!(
+            self.next_position,
+            later
+                .commands
+                .first()
+                .map_or(self.next_position, |(_, span)| span.first_position),
+            "a later piece starts where this one ends"
+        );
+        for (stream, joining) in later.streams {
+            match self.streams.get_mut(stream.as_str()) {
+                Some(held) => {
+                    let first = joining.positions[0];
+                    let next = held.next_version();
+                    if joining.first_version == next {
+                        held.positions.extend_from_slice(&joining.positions);
+                    } else {
+                        let why = version_error(joining.first_version, stream.as_str(), next);
+                        keep_earliest(&mut self.misplaced, (first, why));
+                    }
+                }
+                None => {
+                    self.streams.insert(stream, joining);
+                }
+            }
+        }
+        self.commands.extend(later.commands);
+        self.next_position = later.next_position;
+        if let Some(misplaced) = later.misplaced {
+            keep_earliest(&mut self.misplaced, misplaced);
+        }
     }
 }
 
@@ -1103,18 +1180,115 @@ impl<B: Backend> Log<B> {
     /// Decodes the records from `from` (the stored hash of the record before it being
     /// `prev_hash`) to the head in place, checking them as they are read (without
     /// rehashing): positions, links, whole commands, and stream versions within the
-    /// tail. Returns what it gathered and, if it stopped at a fault, the fault.
+    /// tail. Returns what it gathered and, if it stopped at a fault, the fault. A tail
+    /// of [`TAIL_PIECES_FROM`] records or more is decoded in two pieces, the later on a
+    /// thread of its own, and gives what one piece gives, fault included.
     fn decode_tail(
         backend: &B,
         from: u64,
         prev_hash: [u8; 32],
         head: Head,
     ) -> (Tail, Option<StoreError>) {
+        let records = head.next_position - from;
+        let split = (records >= TAIL_PIECES_FROM).then(|| from + records / 2);
+        Self::decode_tail_split(backend, from, prev_hash, head, split)
+    }
+
+    /// [`Self::decode_tail`], split at the first command that starts at or after
+    /// `split`, if any. The earlier piece decodes up to that command's first record
+    /// and checks it, as the record after its own, without taking it; the later piece
+    /// finds the same record on a thread of its own and decodes from there to the
+    /// head. A fault in the earlier piece comes first in the log, so it is the one
+    /// returned; else the later piece is added ([`Tail::then`]) with its own. Where
+    /// the later piece did not start where the earlier one stopped (it could not read
+    /// its start), the earlier piece's thread decodes the rest.
+    fn decode_tail_split(
+        backend: &B,
+        from: u64,
+        prev_hash: [u8; 32],
+        head: Head,
+        split: Option<u64>,
+    ) -> (Tail, Option<StoreError>) {
+        let Some(split) = split.filter(|split| (from + 1..head.next_position).contains(split))
+        else {
+            let piece = Self::decode_piece(backend, from, prev_hash, head, None);
+            return (piece.tail, piece.fault);
+        };
+        let (earlier, later) = std::thread::scope(|scope| {
+            let later = std::thread::Builder::new()
+                .name("log tail".into())
+                .spawn_scoped(scope, || {
+                    let (start, hash) = Self::first_command_from(backend, split, head)?;
+                    Some((start, Self::decode_piece(backend, start, hash, head, None)))
+                });
+            let earlier = Self::decode_piece(backend, from, prev_hash, head, Some(split));
+            let later = later
+                .expect("cannot start a thread to decode the log's tail")
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (earlier, later)
+        });
+        let TailPiece {
+            mut tail,
+            fault,
+            stopped_at,
+        } = earlier;
+        let Some((start, hash)) = stopped_at.filter(|_| fault.is_none()) else {
+            return (tail, fault);
+        };
+        let later = match later {
+            Some((at, piece)) if at == start => piece,
+            _ => Self::decode_piece(backend, start, hash, head, None),
+        };
+        tail.then(later.tail);
+        (tail, later.fault)
+    }
+
+    /// The position of the first record at or after `from` that starts a command, and
+    /// the stored hash of the record before it; `None` if there is none before the
+    /// head or a record on the way cannot be read or decoded (the piece before it then
+    /// finds the fault, or decodes on).
+    fn first_command_from(backend: &B, from: u64, head: Head) -> Option<(u64, [u8; 32])> {
+        let before = backend.read(from.checked_sub(1)?).ok()??;
+        let mut hash = codec::split_stored(&before).ok()?.1;
+        let mut found = None;
+        backend
+            .scan(
+                from,
+                head.next_position,
+                &mut |position, value| match codec::decode_stored_view(value) {
+                    Ok(event) if event.command_event_index == 0 => {
+                        found = Some((position, hash));
+                        ControlFlow::Break(())
+                    }
+                    Ok(event) => {
+                        hash = event.hash;
+                        ControlFlow::Continue(())
+                    }
+                    Err(_) => ControlFlow::Break(()),
+                },
+            )
+            .ok()?;
+        found
+    }
+
+    /// Decodes the records from `from` in place, checking them as it goes (see
+    /// [`Self::decode_tail`]), to the head, or, given `stop`, to the first record at
+    /// or after `stop` that starts a command: that record is checked as this piece's
+    /// next but not taken, and the piece stops before it.
+    fn decode_piece(
+        backend: &B,
+        from: u64,
+        prev_hash: [u8; 32],
+        head: Head,
+        stop: Option<u64>,
+    ) -> TailPiece {
         let mut checker = SequenceChecker::after(from, prev_hash);
         let mut tail = Tail {
             next_position: from,
             ..Tail::default()
         };
+        let mut stopped_at = None;
         // Each record decoded in place, its event type, actor and memo checked where
         // they differ from the record before's: only a new stream's name is allocated.
         let mut texts = codec::EnvelopeTexts::default();
@@ -1122,14 +1296,21 @@ impl<B: Backend> Log<B> {
         let scanned = backend.scan(from, head.next_position, &mut |position, value| {
             let checked = codec::decode_stored_view_after(value, &mut texts)
                 .map_err(|e| (position, e.0))
-                .and_then(|event| checker.check(position, &event, |event| tail.add(event)));
-            match checked {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(at) => {
-                    fault = Some(at);
-                    ControlFlow::Break(())
-                }
-            }
+                .and_then(|event| {
+                    let next_piece =
+                        event.command_event_index == 0 && stop.is_some_and(|stop| position >= stop);
+                    if next_piece {
+                        checker.check(position, &event, |event| tail.follows(event))?;
+                        stopped_at = Some((position, event.prev_hash));
+                        return Ok(ControlFlow::Break(()));
+                    }
+                    checker.check(position, &event, |event| tail.add(event))?;
+                    Ok(ControlFlow::Continue(()))
+                });
+            checked.unwrap_or_else(|at| {
+                fault = Some(at);
+                ControlFlow::Break(())
+            })
         });
         let corruption = |(position, what)| StoreError::Corruption {
             position: Some(position),
@@ -1138,9 +1319,14 @@ impl<B: Backend> Log<B> {
         let fault = match (scanned, fault) {
             (Err(e), _) => Some(e),
             (Ok(()), Some(at)) => Some(corruption(at)),
+            (Ok(()), None) if stopped_at.is_some() => None,
             (Ok(()), None) => checker.finish(head.next_position).err().map(corruption),
         };
-        (tail, fault)
+        TailPiece {
+            tail,
+            fault,
+            stopped_at,
+        }
     }
 
     /// Joins a decoded tail to `index` ([`Index::join`]). A stream version that does not
@@ -2403,6 +2589,145 @@ mod tests {
                 v.iter().map(|(k, s)| (*k, s.first_position, s.count)).collect()
             };
             prop_assert_eq!(pairs(&merged), pairs(&copied));
+        }
+    }
+
+    /// A log of `commands` (each the streams of its events) on a memory backend.
+    fn log_of(commands: &[Vec<u8>]) -> (crate::MemoryBackend, crate::Head) {
+        let backend = crate::MemoryBackend::new();
+        let clock = std::sync::Arc::new(super::FixedClock::new(1_600_000_000_000));
+        let log = super::Log::create(backend.clone(), crate::HashAlgorithm::Sha256, clock).unwrap();
+        for (n, streams) in commands.iter().enumerate() {
+            let events = streams
+                .iter()
+                .map(|s| crate::NewEvent {
+                    stream: StreamName::new(format!("s{s}")).unwrap(),
+                    expected: crate::ExpectedVersion::Any,
+                    event_type: crate::EventType::new("Paid").unwrap(),
+                    schema_version: 1,
+                    payload: vec![u8::try_from(n % 251).unwrap(); 3],
+                    actor: crate::Actor::new("clerk").unwrap(),
+                    effective_date: chrono::NaiveDate::from_ymd_opt(2021, 6, 30).unwrap(),
+                    memo: crate::Memo::new("m").unwrap(),
+                })
+                .collect();
+            log.append(crate::AppendBatch {
+                command_id: crate::CommandId::new(format!("c{n}")).unwrap(),
+                events,
+            })
+            .unwrap();
+        }
+        let head = log.head();
+        (backend, head)
+    }
+
+    /// Changes the record at `position` one of nine ways (keeping its stored hash
+    /// unless the change is to that hash), as damage or an insider could.
+    fn damage(backend: &crate::MemoryBackend, position: u64, how: u8) {
+        use crate::Backend as _;
+        let value = backend.read(position).unwrap().unwrap();
+        let (record, mut hash) = crate::codec::split_stored(&value).unwrap();
+        let mut event = crate::codec::decode_record(record, hash).unwrap();
+        match how {
+            0 => event.stream_version += 1,
+            1 => event.stream_version = event.stream_version.saturating_sub(1),
+            2 => event.command_event_index += 1,
+            3 => event.command_event_count += 1,
+            4 => event.stream = StreamName::new("s0").unwrap(),
+            5 => event.prev_hash[0] ^= 1,
+            6 => event.position += 1,
+            7 => hash[0] ^= 1,
+            _ => {
+                backend.overwrite_record(position, vec![7; 40]);
+                return;
+            }
+        }
+        let new = crate::NewEvent {
+            stream: event.stream.clone(),
+            expected: crate::ExpectedVersion::Any,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            payload: event.payload.clone(),
+            actor: event.actor.clone(),
+            effective_date: event.effective_date,
+            memo: event.memo.clone(),
+        };
+        let at = crate::codec::Placement {
+            position: event.position,
+            prev_hash: event.prev_hash,
+            recorded_at_ms: event.recorded_at_ms,
+            command_id: &event.command_id,
+            command_event_index: event.command_event_index,
+            command_event_count: event.command_event_count,
+            stream_version: event.stream_version,
+        };
+        let mut stored = crate::codec::encode_record(&new, at);
+        stored.extend_from_slice(&hash);
+        backend.overwrite_record(position, stored);
+    }
+
+    /// The index an open builds from the records `from..head` joined to `index`, or
+    /// the error it fails with, decoding in one piece or split at `split`.
+    fn opened_index(
+        backend: &crate::MemoryBackend,
+        mut index: Index,
+        head: crate::Head,
+        split: Option<u64>,
+    ) -> Result<crate::codec::IndexCheckpoint, String> {
+        use crate::Backend as _;
+        type Log = super::Log<crate::MemoryBackend>;
+        let from = index.next_position;
+        let prev_hash = match from.checked_sub(1) {
+            None => crate::GENESIS_HASH,
+            Some(last) => {
+                let value = backend.read(last).unwrap().unwrap();
+                crate::codec::split_stored(&value).unwrap().1
+            }
+        };
+        let tail = Log::decode_tail_split(backend, from, prev_hash, head, split);
+        Log::join_tail(backend, crate::HashAlgorithm::Sha256, &mut index, tail)
+            .map_err(|e| e.to_string())?;
+        let mut checkpoint = quiet_checkpoint(index);
+        checkpoint.streams.sort();
+        Ok(checkpoint)
+    }
+
+    proptest! {
+        /// A tail decoded in two pieces, on two threads, gives what one piece gives:
+        /// the same index, or the same error naming the same record, whatever the
+        /// damage and wherever the split falls (mid-command, at a command's start,
+        /// after a fault), from position 0 or after a checkpoint.
+        #[test]
+        fn a_tail_decoded_in_two_pieces_equals_one_piece(
+            commands in proptest::collection::vec(
+                proptest::collection::vec(0u8..5, 1..4), 2..30),
+            damaged in proptest::option::of((any::<proptest::sample::Index>(), 0u8..9)),
+            split in any::<proptest::sample::Index>(),
+            checkpoint in any::<proptest::sample::Index>(),
+        ) {
+            let (backend, head) = log_of(&commands);
+            // A checkpoint ends between commands; the first event of a random one.
+            let starts: Vec<u64> = commands
+                .iter()
+                .scan(0u64, |next, events| {
+                    let start = *next;
+                    *next += events.len() as u64;
+                    Some(start)
+                })
+                .collect();
+            let checkpointed_at = *checkpoint.get(&starts);
+            let before = crate::Head { next_position: checkpointed_at, hash: [0; 32] };
+            let base = opened_index(&backend, Index::default(), before, None).unwrap();
+            prop_assert_eq!(base.next_position, checkpointed_at);
+            let index = || Index::from_checkpoint(base.clone()).unwrap();
+            if let Some((at, how)) = damaged {
+                let after = usize::try_from(head.next_position - checkpointed_at).unwrap();
+                damage(&backend, checkpointed_at + at.index(after) as u64, how);
+            }
+            let whole = opened_index(&backend, index(), head, None);
+            let split_at = split.index(usize::try_from(head.next_position).unwrap()) as u64;
+            let pieces = opened_index(&backend, index(), head, Some(split_at));
+            prop_assert_eq!(pieces, whole);
         }
     }
 

@@ -204,6 +204,56 @@ fn a_stale_checkpoint_extended_by(tail: u64) {
     assert_eq!(open(empty.path()).opened_from_index_checkpoint(), Some(0));
 }
 
+/// Appends `commands` commands from `from` as `append` does, but in groups of a
+/// thousand and expecting any version: quick enough for tails that an open decodes in
+/// two pieces.
+fn append_in_groups(log: &Log<SledBackend>, from: u64, commands: u64) {
+    let numbers: Vec<u64> = (from..from + commands).collect();
+    for group in numbers.chunks(1_000) {
+        let batches = group
+            .iter()
+            .map(|&n| {
+                let events = (0..1 + n % 3)
+                    .map(|i| {
+                        let name = if i % 2 == 0 {
+                            format!("s{}", n % 5)
+                        } else {
+                            format!("t{}", n % 2)
+                        };
+                        event(&name, ExpectedVersion::Any, &payload(n * 10 + i, 8))
+                    })
+                    .collect();
+                batch(&format!("cmd-{n}"), events)
+            })
+            .collect();
+        for appended in log.append_group(batches) {
+            appended.unwrap();
+        }
+    }
+}
+
+/// A tail of 65,536 records or more is decoded in two pieces, on two threads, split
+/// within a command or between two. The indexes equal those the log had before it
+/// was closed, from position 0 and after a checkpoint alike.
+#[test]
+fn a_tail_decoded_in_two_pieces_gives_the_indexes_the_log_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = create(SledBackend::open(dir.path()).unwrap());
+    append_in_groups(&log, 0, 20);
+    let checkpoint = log.save_index_checkpoint().unwrap();
+    // About 70,000 events after the checkpoint, in commands of one to three events.
+    append_in_groups(&log, 20, 35_000);
+    let end = 35_020;
+    assert!(log.head().next_position - checkpoint >= 65_536);
+    let expected = indexes(&log, end);
+    drop(log);
+    let reopened = open(dir.path());
+    assert_eq!(reopened.opened_from_index_checkpoint(), Some(checkpoint));
+    assert_eq!(indexes(&reopened, end), expected);
+    drop(reopened);
+    assert_eq!(rebuilt_from_zero(dir.path(), end), expected);
+}
+
 #[test]
 fn a_checkpoint_the_log_does_not_prove_is_ignored() {
     // Two ledgers share their first 30 commands byte for byte (same clock); then they differ.
