@@ -377,7 +377,8 @@ struct Tail {
     /// One past the last position decoded.
     next_position: u64,
     streams: HashMap<StreamName, TailStream>,
-    /// The spans of the commands that start in the tail.
+    /// The spans of the commands that start in the tail, sorted by key once decoded
+    /// ([`Log::decode_piece`]), each piece on its own thread.
     commands: Vec<(u128, CommandSpan)>,
     /// The earliest event of a later piece that did not follow this tail's version of
     /// its stream ([`Tail::then`]), with why.
@@ -472,14 +473,6 @@ impl Tail {
     /// that does not is kept as [`Tail::misplaced`] (and its stream's later events are
     /// left out), as decoding the two in one piece would have stopped there.
     fn then(&mut self, later: Tail) {
-        debug_assert_eq!(
-            self.next_position,
-            later
-                .commands
-                .first()
-                .map_or(self.next_position, |(_, span)| span.first_position),
-            "a later piece starts where this one ends"
-        );
         for (stream, joining) in later.streams {
             match self.streams.get_mut(stream.as_str()) {
                 Some(held) => {
@@ -497,7 +490,9 @@ impl Tail {
                 }
             }
         }
+        // Two runs sorted by key: a stable sort finds them and merges them once.
         self.commands.extend(later.commands);
+        self.commands.sort_by_key(|(key, _)| *key);
         self.next_position = later.next_position;
         if let Some(misplaced) = later.misplaced {
             keep_earliest(&mut self.misplaced, misplaced);
@@ -617,6 +612,7 @@ fn merge_commands_in_place(
     mut spans: Vec<(u128, CommandSpan)>,
     mut recent: Vec<(u128, CommandSpan)>,
 ) -> Vec<(u128, CommandSpan)> {
+    // A decoded tail's keys are sorted already: the sort then only checks them.
     recent.sort_unstable_by_key(|(key, _)| *key);
     let old = spans.len();
     let empty = CommandSpan {
@@ -1322,6 +1318,7 @@ impl<B: Backend> Log<B> {
             (Ok(()), None) if stopped_at.is_some() => None,
             (Ok(()), None) => checker.finish(head.next_position).err().map(corruption),
         };
+        tail.commands.sort_unstable_by_key(|(key, _)| *key);
         TailPiece {
             tail,
             fault,
