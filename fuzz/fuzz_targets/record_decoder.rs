@@ -13,8 +13,7 @@
 use ledger_domain::Event;
 use ledger_engine::Model;
 use ledger_projections::{AuditTrail, FundLedger, InsuranceReports, LoanReports, ProgrammeReports};
-use ledger_store::codec::{self, FrameRead, Placement};
-use ledger_store::{ExpectedVersion, NewEvent, RecordedEvent};
+use ledger_store::codec::{self, FrameRead};
 use libfuzzer_sys::fuzz_target;
 
 welfare_ledger_fuzz::bounded_allocator!();
@@ -81,37 +80,12 @@ fn stored_record(stored: &[u8]) {
     let (record, hash) = codec::split_stored(stored).expect("decoded, so it splits");
     assert_eq!(event.hash, hash);
     assert_eq!(
-        reencode(&event),
+        codec::encode_recorded(&event),
         record,
         "a decoded record re-encodes to its bytes"
     );
     // The engine decodes the payload of every record it folds in.
     payload(&event.payload);
-}
-
-fn reencode(event: &RecordedEvent) -> Vec<u8> {
-    let new = NewEvent {
-        stream: event.stream.clone(),
-        expected: ExpectedVersion::Any,
-        event_type: event.event_type.clone(),
-        schema_version: event.schema_version,
-        payload: event.payload.clone(),
-        actor: event.actor.clone(),
-        effective_date: event.effective_date,
-        memo: event.memo.clone(),
-    };
-    codec::encode_record(
-        &new,
-        Placement {
-            position: event.position,
-            prev_hash: event.prev_hash,
-            recorded_at_ms: event.recorded_at_ms,
-            command_id: &event.command_id,
-            command_event_index: event.command_event_index,
-            command_event_count: event.command_event_count,
-            stream_version: event.stream_version,
-        },
-    )
 }
 
 fn payload(bytes: &[u8]) {

@@ -223,6 +223,31 @@ pub fn encode_record(event: &NewEvent, at: Placement<'_>) -> Vec<u8> {
     out
 }
 
+/// The record bytes of a decoded record ([`encode_record`] of its content at its
+/// placement): for a record that decoded, exactly the bytes it was decoded from.
+pub fn encode_recorded(event: &RecordedEvent) -> Vec<u8> {
+    let content = NewEvent {
+        stream: event.stream.clone(),
+        expected: crate::ExpectedVersion::Any,
+        event_type: event.event_type.clone(),
+        schema_version: event.schema_version,
+        payload: event.payload.clone(),
+        actor: event.actor.clone(),
+        effective_date: event.effective_date,
+        memo: event.memo.clone(),
+    };
+    let at = Placement {
+        position: event.position,
+        prev_hash: event.prev_hash,
+        recorded_at_ms: event.recorded_at_ms,
+        command_id: &event.command_id,
+        command_event_index: event.command_event_index,
+        command_event_count: event.command_event_count,
+        stream_version: event.stream_version,
+    };
+    encode_record(&content, at)
+}
+
 /// Decodes a stored value: record bytes followed by the record's chain hash.
 pub fn decode_stored(value: &[u8]) -> Result<RecordedEvent, CodecError> {
     let (record, hash) = split_stored(value)?;

@@ -2639,26 +2639,7 @@ mod tests {
                 return;
             }
         }
-        let new = crate::NewEvent {
-            stream: event.stream.clone(),
-            expected: crate::ExpectedVersion::Any,
-            event_type: event.event_type.clone(),
-            schema_version: event.schema_version,
-            payload: event.payload.clone(),
-            actor: event.actor.clone(),
-            effective_date: event.effective_date,
-            memo: event.memo.clone(),
-        };
-        let at = crate::codec::Placement {
-            position: event.position,
-            prev_hash: event.prev_hash,
-            recorded_at_ms: event.recorded_at_ms,
-            command_id: &event.command_id,
-            command_event_index: event.command_event_index,
-            command_event_count: event.command_event_count,
-            stream_version: event.stream_version,
-        };
-        let mut stored = crate::codec::encode_record(&new, at);
+        let mut stored = crate::codec::encode_recorded(&event);
         stored.extend_from_slice(&hash);
         backend.overwrite_record(position, stored);
     }
