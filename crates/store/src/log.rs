@@ -377,8 +377,8 @@ struct Tail {
     /// One past the last position decoded.
     next_position: u64,
     streams: HashMap<StreamName, TailStream>,
-    /// The spans of the commands that start in the tail, sorted by key once decoded
-    /// ([`Log::decode_piece`]), each piece on its own thread.
+    /// The spans of the commands that start in the tail; a tail decoded in two
+    /// pieces sorts each piece's by key on its own thread ([`Log::decode_tail_split`]).
     commands: Vec<(u128, CommandSpan)>,
     /// The earliest event of a later piece that did not follow this tail's version of
     /// its stream ([`Tail::then`]), with why.
@@ -468,6 +468,10 @@ impl Tail {
         Ok(())
     }
 
+    fn sort_commands(&mut self) {
+        self.commands.sort_unstable_by_key(|(key, _)| *key);
+    }
+
     /// Adds `later`, the tail decoded from where this one ends. Each of its streams
     /// that this tail holds must continue this tail's versions; the earliest event
     /// that does not is kept as [`Tail::misplaced`] (and its stream's later events are
@@ -490,7 +494,8 @@ impl Tail {
                 }
             }
         }
-        // Two runs sorted by key: a stable sort finds them and merges them once.
+        // Two runs sorted by key (unless the later piece had to be decoded here): a
+        // stable sort finds them and merges them once.
         self.commands.extend(later.commands);
         self.commands.sort_by_key(|(key, _)| *key);
         self.next_position = later.next_position;
@@ -612,7 +617,7 @@ fn merge_commands_in_place(
     mut spans: Vec<(u128, CommandSpan)>,
     mut recent: Vec<(u128, CommandSpan)>,
 ) -> Vec<(u128, CommandSpan)> {
-    // A decoded tail's keys are sorted already: the sort then only checks them.
+    // A tail decoded in two pieces is sorted already: the sort then only checks it.
     recent.sort_unstable_by_key(|(key, _)| *key);
     let old = spans.len();
     let empty = CommandSpan {
@@ -1215,9 +1220,12 @@ impl<B: Backend> Log<B> {
                 .name("log tail".into())
                 .spawn_scoped(scope, || {
                     let (start, hash) = Self::first_command_from(backend, split, head)?;
-                    Some((start, Self::decode_piece(backend, start, hash, head, None)))
+                    let mut piece = Self::decode_piece(backend, start, hash, head, None);
+                    piece.tail.sort_commands();
+                    Some((start, piece))
                 });
-            let earlier = Self::decode_piece(backend, from, prev_hash, head, Some(split));
+            let mut earlier = Self::decode_piece(backend, from, prev_hash, head, Some(split));
+            earlier.tail.sort_commands();
             let later = later
                 .expect("cannot start a thread to decode the log's tail")
                 .join()
@@ -1318,7 +1326,6 @@ impl<B: Backend> Log<B> {
             (Ok(()), None) if stopped_at.is_some() => None,
             (Ok(()), None) => checker.finish(head.next_position).err().map(corruption),
         };
-        tail.commands.sort_unstable_by_key(|(key, _)| *key);
         TailPiece {
             tail,
             fault,
