@@ -564,22 +564,44 @@ impl<B: Backend> Engine<B> {
         // The tail folded here counts towards the next snapshot: after a crash it may
         // be long, and the open after the next one would fold it again.
         let snapshot_at = model.next_position;
-        // Unless they loaded while the log opened, the projections' checkpoints load
-        // while the model folds its tail: the load is mostly the kernel handing out
-        // fresh pages, the fold mostly decoding.
-        let (projections, folded) = match projections {
-            Some(projections) => (projections, fold(&log, &mut model, head)),
-            None => std::thread::scope(|scope| {
-                let projections = scope.spawn(|| Projections::load(log.backend()));
-                let folded = fold(&log, &mut model, head);
-                let projections = projections
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (projections, folded)
-            }),
-        };
-        folded?;
-        let projections = Arc::new(projector::Hosted::new(projections.within(head)));
+        let mut projections = match projections {
+            Some(projections) => projections,
+            // Unless they loaded while the log opened, the projections' checkpoints
+            // load while the model folds its tail: the load is mostly the kernel
+            // handing out fresh pages, the fold mostly decoding.
+            None => {
+                let (projections, folded) = std::thread::scope(|scope| {
+                    let projections = scope.spawn(|| Projections::load(log.backend()));
+                    let folded = fold(&log, &mut model, head);
+                    let projections = projections
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (projections, folded)
+                });
+                folded?;
+                projections
+            }
+        }
+        .within(head);
+        let checkpointed_at = projections.next_position();
+        // After a crash both have a tail (the model's snapshot is more frequent than
+        // the projections' checkpoints): one fold reads and decodes it once for both
+        // (decision 0034). A model without a snapshot first folds alone up to the
+        // projections' tail. A fault stops the shared fold; the model's own fold then
+        // gives the error, or folds the rest if the fault lay before the model's tail,
+        // and the projector goes on from where the projections stopped.
+        if model.next_position < head && projector::catches_up_with_readers(checkpointed_at, head) {
+            fold(&log, &mut model, checkpointed_at)?;
+            let _ = projections.fold_on(&log, checkpointed_at, head, |page| {
+                for record in page {
+                    if record.recorded.position >= model.next_position {
+                        model.apply(&record.recorded);
+                    }
+                }
+            });
+        }
+        fold(&log, &mut model, head)?;
+        let projections = Arc::new(projector::Hosted::new(projections));
         let (sender, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH_MAX);
         let shared = Arc::new(Shared {
             algorithm: log.algorithm(),
@@ -626,7 +648,7 @@ impl<B: Backend> Engine<B> {
             std::thread::Builder::new()
                 .name("ledger-projector".into())
                 .spawn(move || {
-                    projector::run(&shared.log, &hosted, options);
+                    projector::run(&shared.log, &hosted, options, checkpointed_at);
                 })
                 .expect("spawning the projector thread")
         };

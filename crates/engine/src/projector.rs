@@ -228,16 +228,31 @@ impl Projections {
     }
 
     /// Every projection folded from position 0 up to `end`: what a rebuild gives.
-    /// Each record is decoded once, from the stored bytes, for all the projections.
+    pub(crate) fn fold<B: Backend>(log: &Log<B>, end: u64) -> Result<Self, EngineError> {
+        let mut projections = Projections::default();
+        projections.fold_on(log, 0, end, |_| ())?;
+        Ok(projections)
+    }
+
+    /// Folds the events in `from..end` into these projections (each from its own
+    /// position), as a rebuild does: each record is decoded once, from the stored
+    /// bytes, for all of them. `also` gets each page too, on this thread, while the
+    /// helper applies its half (the engine's open folds the model's tail with it). A
+    /// fault stops the fold after the last whole page.
     ///
     /// The second half of the projections is folded on one helper thread for the whole
-    /// rebuild, not on a thread per page as [`Projections::apply_all`] does: a new
+    /// fold, not on a thread per page as [`Projections::apply_all`] does: a new
     /// thread starts with an empty heap of its own in the allocator, and the first
     /// rebuild of a process at 10 million events took about a tenth less CPU with one
     /// helper (docs/PERFORMANCE.md, "One helper thread for a rebuild").
-    pub(crate) fn fold<B: Backend>(log: &Log<B>, end: u64) -> Result<Self, EngineError> {
-        let mut projections = Projections::default();
-        let (mut first, mut second) = projections.halves();
+    pub(crate) fn fold_on<B: Backend>(
+        &mut self,
+        log: &Log<B>,
+        from: u64,
+        end: u64,
+        mut also: impl FnMut(&[EventRecord]),
+    ) -> Result<(), EngineError> {
+        let (mut first, mut second) = self.halves();
         std::thread::scope(|scope| {
             let (pages, helper_pages) = std_mpsc::sync_channel::<Arc<Vec<EventRecord>>>(1);
             let (helper_done, done) = std_mpsc::sync_channel::<()>(1);
@@ -252,17 +267,23 @@ impl Projections {
                     }
                 }
             });
-            crate::fold_log(log, 0, end, fold_decoder, |page: &mut Vec<EventRecord>| {
-                let shared = Arc::new(std::mem::take(page));
-                pages
-                    .send(Arc::clone(&shared))
-                    .expect("the fold's helper thread ended");
-                first.apply(&shared);
-                done.recv().expect("the fold's helper thread ended");
-                *page = Arc::try_unwrap(shared).expect("the helper has given the page back");
-            })
-        })?;
-        Ok(projections)
+            crate::fold_log(
+                log,
+                from,
+                end,
+                fold_decoder,
+                |page: &mut Vec<EventRecord>| {
+                    let shared = Arc::new(std::mem::take(page));
+                    pages
+                        .send(Arc::clone(&shared))
+                        .expect("the fold's helper thread ended");
+                    first.apply(&shared);
+                    also(&shared);
+                    done.recv().expect("the fold's helper thread ended");
+                    *page = Arc::try_unwrap(shared).expect("the helper has given the page back");
+                },
+            )
+        })
     }
 }
 
@@ -401,19 +422,31 @@ impl Hosted {
     }
 }
 
-/// The projector thread's loop. A failed read or decode is recorded (readers waiting
+/// Whether a tail of the projections from `from` to `end` is long enough to fold with
+/// [`crate::fold_log`]'s reader threads ([`catch_up`]) rather than page by page.
+pub(crate) fn catches_up_with_readers(from: u64, end: u64) -> bool {
+    end.saturating_sub(from) >= CATCH_UP_WITH_READERS_MIN
+}
+
+/// The projector thread's loop, for projections last checkpointed at `last_checkpoint`
+/// (the oldest of their checkpoints' positions when they were loaded; the open may
+/// have caught them up since). A failed read or decode is recorded (readers waiting
 /// for the projections see it) and retried: after a recovery the log is another one.
-pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: EngineOptions) {
+pub(crate) fn run<B: Backend>(
+    slot: &LogSlot<B>,
+    hosted: &Hosted,
+    options: EngineOptions,
+    mut last_checkpoint: u64,
+) {
     let mut next = hosted
         .projections
         .read()
         .expect("projections lock")
         .next_position();
-    let mut last_checkpoint = next;
     yield_to_the_writer();
     if let Some(log) = slot.get() {
         let head = log.head().next_position;
-        if head.saturating_sub(next) >= CATCH_UP_WITH_READERS_MIN {
+        if catches_up_with_readers(next, head) {
             if let Err(e) = catch_up(hosted, &log, next, head) {
                 *hosted.failure.lock().expect("projector lock") = Some(e.to_string());
             }
@@ -422,15 +455,15 @@ pub(crate) fn run<B: Backend>(slot: &LogSlot<B>, hosted: &Hosted, options: Engin
                 .read()
                 .expect("projections lock")
                 .next_position();
-            // A tail long enough to be due is checkpointed now, not only once new
-            // events come: the next open would otherwise fold it again. (A shutdown
-            // during the catch-up checkpoints below, if the tail is long enough.)
-            if !hosted.stop.load(Ordering::Acquire)
-                && options.checkpoint_due(last_checkpoint, next)
-                && checkpoint(hosted, &log)
-            {
-                last_checkpoint = next;
-            }
+        }
+        // A tail long enough to be due is checkpointed now, not only once new events
+        // come: the next open would otherwise fold it again. (A shutdown during the
+        // catch-up checkpoints below, if the tail is long enough.)
+        if !hosted.stop.load(Ordering::Acquire)
+            && options.checkpoint_due(last_checkpoint, next)
+            && checkpoint(hosted, &log)
+        {
+            last_checkpoint = next;
         }
     }
     // One table for the thread's life: the projections then meet every id's symbol
