@@ -117,9 +117,32 @@ impl<T: Serialize> Serialize for Chunked<T> {
     }
 }
 
+/// Reads the items straight into chunks: through a `Vec`, a checkpoint's long list was
+/// copied into fresh memory at each doubling (serde believes a length only up to a
+/// megabyte), then once more into chunks (docs/PERFORMANCE.md, "The open folds the
+/// tail once").
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Chunked<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Chunked<T>, D::Error> {
-        Vec::<T>::deserialize(deserializer).map(Chunked::from)
+        struct Items<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Items<T> {
+            type Value = Chunked<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> Result<Chunked<T>, A::Error> {
+                let mut list = Chunked::default();
+                while let Some(item) = items.next_element()? {
+                    list.push(item);
+                }
+                Ok(list)
+            }
+        }
+        deserializer.deserialize_seq(Items(std::marker::PhantomData))
     }
 }
 
