@@ -58,7 +58,7 @@ pub trait Backend: Send + Sync + 'static {
     /// under `name`, replacing the previous one: all or nothing.
     fn save_snapshot(&self, name: &str, stored: &[u8]) -> Result<(), StoreError>;
     /// The snapshot stored under `name`, if any.
-    fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError>;
     /// Removes the snapshot stored under `name`, if there is one (a snapshot of a layout
     /// no longer read).
     fn remove_snapshot(&self, name: &str) -> Result<(), StoreError>;
@@ -68,5 +68,49 @@ pub trait Backend: Send + Sync + 'static {
     /// reopened yet is not closed. Storage that cannot run out has nothing to check.
     fn probe_writable(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+/// A stored snapshot's bytes as a backend gives them: a copy in memory, or the file
+/// mapped read-only (the sled backend's, decision 0034). A snapshot is decoded once at
+/// open and dropped; mapped, its hundreds of megabytes are read where the page cache
+/// holds them instead of being copied into fresh pages the kernel must zero first.
+pub struct SnapshotBytes(Held);
+
+enum Held {
+    Owned(Vec<u8>),
+    Mapped(memmap2::Mmap),
+}
+
+impl SnapshotBytes {
+    pub(crate) fn mapped(map: memmap2::Mmap) -> SnapshotBytes {
+        SnapshotBytes(Held::Mapped(map))
+    }
+}
+
+impl From<Vec<u8>> for SnapshotBytes {
+    fn from(bytes: Vec<u8>) -> SnapshotBytes {
+        SnapshotBytes(Held::Owned(bytes))
+    }
+}
+
+impl std::ops::Deref for SnapshotBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Held::Owned(bytes) => bytes,
+            Held::Mapped(map) => map,
+        }
+    }
+}
+
+impl std::fmt::Debug for SnapshotBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match self.0 {
+            Held::Owned(_) => "in memory",
+            Held::Mapped(_) => "mapped",
+        };
+        write!(f, "SnapshotBytes({} bytes, {how})", self.len())
     }
 }

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, SnapshotBytes};
 use crate::error::StoreError;
 
 /// Which operations fail. Shared between the test and the backend, so a test can
@@ -221,7 +221,7 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.save_snapshot(name, stored)
     }
 
-    fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
         self.inner.load_snapshot(name)
     }
 

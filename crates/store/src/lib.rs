@@ -17,7 +17,7 @@ mod memory;
 mod sled_backend;
 mod types;
 
-pub use backend::Backend;
+pub use backend::{Backend, SnapshotBytes};
 pub use error::{AppendError, StoreError};
 pub use faulty::{FaultPlan, FaultyBackend};
 pub use group::{GroupCommitter, GroupStats};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 // foldhash, no transparent huge pages").
 use foldhash::{HashMap, HashMapExt as _};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, SnapshotBytes};
 use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION, FORMAT_VERSION_OLDEST};
 use crate::error::{AppendError, StoreError};
 use crate::hash::{HashAlgorithm, GENESIS_HASH};
@@ -1151,7 +1151,7 @@ impl<B: Backend> Log<B> {
     /// record before that position, if the log proves them: the position is within the
     /// durable log and the record stored before it has that hash. Reads only the
     /// checkpoint's first bytes; the rest is [`Self::decode_checkpoint`]'s.
-    fn proven_checkpoint(backend: &B, head: Head) -> Option<(Vec<u8>, u64, [u8; 32])> {
+    fn proven_checkpoint(backend: &B, head: Head) -> Option<(SnapshotBytes, u64, [u8; 32])> {
         let stored = backend.load_snapshot(INDEX_CHECKPOINT).ok()??;
         let (position, hash) = codec::index_checkpoint_start(&stored).ok()?;
         if position > head.next_position {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, RwLock};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, SnapshotBytes};
 use crate::error::StoreError;
 
 #[derive(Debug, Default)]
@@ -141,8 +141,13 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.read_state().snapshots.get(name).cloned())
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+        Ok(self
+            .read_state()
+            .snapshots
+            .get(name)
+            .cloned()
+            .map(SnapshotBytes::from))
     }
 
     fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, SnapshotBytes};
 use crate::codec::{
     self, position_of_key, record_key, FrameRead, HEADER_KEY, HEAD_KEY, RECORD_KEY_PREFIX,
 };
@@ -1083,13 +1083,24 @@ impl Backend for SledBackend {
         sync_dir(&self.path)
     }
 
-    fn load_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// Maps the snapshot's file read-only (decision 0034), or reads it where it cannot
+    /// be mapped.
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
         crate::types::check_snapshot_name(name)?;
-        match std::fs::read(self.path.join(SNAPSHOT_DIR).join(format!("{name}.snap"))) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io("reading a snapshot")(e)),
+        let path = self.path.join(SNAPSHOT_DIR).join(format!("{name}.snap"));
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("reading a snapshot")(e)),
+        };
+        if let Some(map) = map_snapshot(&file) {
+            return Ok(Some(SnapshotBytes::mapped(map)));
         }
+        let mut bytes = Vec::new();
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(StoreError::io("reading a snapshot"))?;
+        Ok(Some(SnapshotBytes::from(bytes)))
     }
 
     fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {
@@ -1130,6 +1141,24 @@ impl Backend for SledBackend {
             .map_err(StoreError::backend("measuring the database size"))?;
         Ok(sled + self.lock_journal().len)
     }
+}
+
+/// `file`, a snapshot, mapped read-only with its pages populated, or `None` if it is
+/// empty or cannot be mapped (the caller reads it instead).
+#[allow(unsafe_code)]
+fn map_snapshot(file: &File) -> Option<memmap2::Mmap> {
+    if file.metadata().ok()?.len() == 0 {
+        return None;
+    }
+    // SAFETY: a mapping is undefined behaviour only if the file changes under it. A
+    // snapshot's file never does: `save_snapshot` writes a new file beside it and
+    // renames that over it, and `remove_snapshot` unlinks it; either leaves the mapped
+    // file as it was until the mapping is dropped. sled's lock keeps any other process
+    // of the ledger out of the data directory while this one has it open. (A person
+    // truncating the file by hand meanwhile would crash the process with SIGBUS, as
+    // they could corrupt any file the process reads.) The bytes are only read, and a
+    // checksum guards their content as it does for bytes read into memory.
+    unsafe { memmap2::MmapOptions::new().populate().map(file) }.ok()
 }
 
 #[cfg(test)]

@@ -73,3 +73,28 @@ fn a_damaged_snapshot_is_reported_not_used() {
     assert_eq!(err.code(), "corruption");
     assert!(err.to_string().contains("snapshot model"), "{err}");
 }
+
+/// The sled backend maps a snapshot's file (decision 0034): bytes loaded before the
+/// snapshot is replaced or removed stay what they were, because the store never writes
+/// a snapshot's file in place; an empty file, which cannot be mapped, is read.
+#[test]
+fn a_loaded_snapshot_keeps_its_bytes_while_the_file_is_replaced_or_removed() {
+    use ledger_store::Backend as _;
+    let dir = tempfile::tempdir().unwrap();
+    let backend = SledBackend::open(dir.path()).unwrap();
+    let first: Vec<u8> = (0..3 * 4096 + 17).map(|i| (i % 251) as u8).collect();
+    let second = vec![7u8; 5000];
+    backend.save_snapshot("model", &first).unwrap();
+    let held = backend.load_snapshot("model").unwrap().unwrap();
+    assert!(format!("{held:?}").contains("mapped"), "{held:?}");
+    backend.save_snapshot("model", &second).unwrap();
+    assert_eq!(&*held, &first[..]);
+    let newer = backend.load_snapshot("model").unwrap().unwrap();
+    assert_eq!(&*newer, &second[..]);
+    backend.remove_snapshot("model").unwrap();
+    assert!(backend.load_snapshot("model").unwrap().is_none());
+    assert_eq!(&*newer, &second[..]);
+    assert_eq!(&*held, &first[..]);
+    backend.save_snapshot("empty", &[]).unwrap();
+    assert!(backend.load_snapshot("empty").unwrap().unwrap().is_empty());
+}
