@@ -895,6 +895,23 @@ fn an_engine_opened_from_its_backend_resumes_only_checkpoints_within_the_log() {
     }
 }
 
+/// Loans `numbers` of ¥10 each, one command each, to the households `H0000`..`H0099` of
+/// [`setup`] in turn, recorded by seven clerks in turn.
+fn lend_to_households<B: ledger_store::Backend>(
+    engine: &Engine<B>,
+    numbers: std::ops::Range<usize>,
+) {
+    for i in numbers {
+        engine
+            .submit(submission(
+                &format!("loan-{i}"),
+                &format!("clerk-{}", i % 7),
+                loan(&format!("L{i}"), &format!("H{:04}", i % 100), yuan(10)),
+            ))
+            .unwrap();
+    }
+}
+
 /// After a crash the model's snapshot (every million events) is newer than the
 /// projections' checkpoints (spaced by a quarter of the ledger): an engine opened from
 /// its backend folds the shared tail once for both (decision 0034), so that the
@@ -911,20 +928,8 @@ fn an_open_folds_the_tail_once_for_the_model_and_the_projections() {
     setup(&engine, 1_000_000, 100);
     let mut loans = 0;
     let mut lend = |engine: &Engine<MemoryBackend>, count: usize| {
-        for _ in 0..count {
-            engine
-                .submit(submission(
-                    &format!("loan-{loans}"),
-                    &format!("clerk-{}", loans % 7),
-                    loan(
-                        &format!("L{loans}"),
-                        &format!("H{:04}", loans % 100),
-                        yuan(10),
-                    ),
-                ))
-                .unwrap();
-            loans += 1;
-        }
+        lend_to_households(engine, loans..loans + count);
+        loans += count;
         let head = engine.head().next_position;
         engine
             .projections_after(head, std::time::Duration::from_secs(60), |_| ())
@@ -1008,16 +1013,10 @@ fn a_rebuild_over_several_pages_equals_the_incremental_projections() {
     let log = Log::create(backend.clone(), HashAlgorithm::Sha256, clock()).unwrap();
     let engine = Engine::open(log, clock()).unwrap();
     setup(&engine, 1_000_000, 100);
-    let loans = 2 * READ_PAGE_EVENTS_MAX + READ_PAGE_EVENTS_MAX / 3;
-    for i in 0..loans {
-        engine
-            .submit(submission(
-                &format!("loan-{i}"),
-                &format!("clerk-{}", i % 7),
-                loan(&format!("L{i}"), &format!("H{:04}", i % 100), yuan(10)),
-            ))
-            .unwrap();
-    }
+    lend_to_households(
+        &engine,
+        0..2 * READ_PAGE_EVENTS_MAX + READ_PAGE_EVENTS_MAX / 3,
+    );
     let head = engine.head().next_position;
     assert!(head > 2 * READ_PAGE_EVENTS_MAX as u64, "{head} events");
     let rebuilt = engine.projections_at_position(head).unwrap();

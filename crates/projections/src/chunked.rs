@@ -87,16 +87,6 @@ impl<T> Chunked<T> {
     }
 }
 
-impl<T> From<Vec<T>> for Chunked<T> {
-    fn from(items: Vec<T>) -> Chunked<T> {
-        let mut list = Chunked::default();
-        for item in items {
-            list.push(item);
-        }
-        list
-    }
-}
-
 impl<T: PartialEq> PartialEq for Chunked<T> {
     fn eq(&self, other: &Chunked<T>) -> bool {
         self.len == other.len && self.iter().eq(other.iter())
@@ -164,7 +154,8 @@ mod tests {
                 .iter()
                 .scan(0, |sum, gap| { *sum += gap; Some(*sum) })
                 .collect();
-            let list = Chunked::from(items.clone());
+            let mut list = Chunked::default();
+            items.iter().for_each(|&item| list.push(item));
             prop_assert_eq!(list.len(), items.len());
             prop_assert!(list.iter().eq(items.iter()));
             for (i, item) in items.iter().enumerate().step_by(97) {
