@@ -612,10 +612,29 @@ fn merge_commands(
 
 /// [`merge_commands`] into `spans` itself (sorted by key), from the back: when the
 /// vector has room for `recent` (an open reserves it: see
-/// [`codec::decode_index_checkpoint_with_room`]), no key is copied to a second one.
+/// [`codec::decode_index_checkpoint_with_room`]), no key is copied to a second one,
+/// except those a merge in halves moves aside.
+///
+/// A long tail's merge is split at its middle recent key into two merges, one per
+/// core: the keys below it end in `spans[..split]` and the rest after. The lower merge
+/// writes over the old keys at `spans[lower_old..split]` (at most half the recent
+/// count), which belong to the upper one, so those are copied aside first.
 fn merge_commands_in_place(
+    spans: Vec<(u128, CommandSpan)>,
+    recent: Vec<(u128, CommandSpan)>,
+) -> Vec<(u128, CommandSpan)> {
+    merge_commands_in_place_in_halves(spans, recent, MERGE_IN_HALVES_FROM)
+}
+
+/// The fewest recent commands a merge takes two threads for: below it a thread would
+/// cost more than it saves.
+const MERGE_IN_HALVES_FROM: usize = 1 << 16;
+
+/// [`merge_commands_in_place`], on two threads once `recent` holds `halves_from` keys.
+fn merge_commands_in_place_in_halves(
     mut spans: Vec<(u128, CommandSpan)>,
     mut recent: Vec<(u128, CommandSpan)>,
+    halves_from: usize,
 ) -> Vec<(u128, CommandSpan)> {
     // A tail decoded in two pieces is sorted already: the sort then only checks it.
     recent.sort_unstable_by_key(|(key, _)| *key);
@@ -625,30 +644,85 @@ fn merge_commands_in_place(
         count: 0,
     };
     spans.resize(old + recent.len(), (0, empty));
-    // `spans[..unmoved]` are the old keys not yet moved; `spans[write..]` is merged.
-    let (mut unmoved, mut write, mut in_both) = (old, spans.len(), 0);
+    if recent.len() < halves_from.max(1) {
+        let (start, in_both) = merge_back(&mut spans, &[], old, &recent);
+        spans.drain(start..start + in_both);
+        return spans;
+    }
+    let (recent_low, recent_high) = recent.split_at(recent.len() / 2);
+    let pivot = recent_high[0].0;
+    let lower_old = spans[..old].partition_point(|(key, _)| *key < pivot);
+    let split = lower_old + recent_low.len();
+    let aside = spans[lower_old..split.min(old)].to_vec();
+    let (lower, upper) = spans.split_at_mut(split);
+    let upper_in_place = old.saturating_sub(split);
+    let ((low_start, low_in_both), (high_start, high_in_both)) = std::thread::scope(|scope| {
+        let high = std::thread::Builder::new()
+            .name("command keys".into())
+            .spawn_scoped(scope, || {
+                merge_back(upper, &aside, upper_in_place, recent_high)
+            });
+        let low = merge_back(lower, &[], lower_old, recent_low);
+        let high = high
+            .expect("cannot start a thread to merge command keys")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (low, high)
+    });
+    // Keys found in both (a collision of command keys) left free slots: the upper
+    // half's first, so that the lower half's stay where they are.
+    spans.drain(split + high_start..split + high_start + high_in_both);
+    spans.drain(low_start..low_start + low_in_both);
+    spans
+}
+
+/// Merges the sorted old keys (`aside`, then `dest[..in_place]`) and the sorted
+/// `recent` ones into `dest`, from the back; `dest` is as long as all of them. A key
+/// in both keeps the recent span and leaves one slot free: the free slots are
+/// `dest[start..start + in_both]`, returned as `(start, in_both)`.
+fn merge_back(
+    dest: &mut [(u128, CommandSpan)],
+    aside: &[(u128, CommandSpan)],
+    in_place: usize,
+    recent: &[(u128, CommandSpan)],
+) -> (usize, usize) {
+    debug_assert_eq!(dest.len(), aside.len() + in_place + recent.len());
+    let before = aside.len();
+    // The old key at `at`, counting `aside` first: moving from the back, an old key is
+    // read before its slot is written (the free slots only ever lie ahead of `write`).
+    let old_at = |dest: &[(u128, CommandSpan)], at: usize| {
+        if at < before {
+            aside[at]
+        } else {
+            dest[at - before]
+        }
+    };
+    // `unmoved` old keys are not yet moved; `dest[write..]` is merged.
+    let (mut unmoved, mut write, mut in_both) = (before + in_place, dest.len(), 0);
     for &(key, span) in recent.iter().rev() {
-        while unmoved > 0 && spans[unmoved - 1].0 > key {
+        while unmoved > 0 && old_at(dest, unmoved - 1).0 > key {
             unmoved -= 1;
             write -= 1;
-            spans[write] = spans[unmoved];
+            dest[write] = old_at(dest, unmoved);
         }
-        if unmoved > 0 && spans[unmoved - 1].0 == key {
+        if unmoved > 0 && old_at(dest, unmoved - 1).0 == key {
             // The recent span replaces the old one, as a lookup would find it.
             unmoved -= 1;
             in_both += 1;
         }
         write -= 1;
-        spans[write] = (key, span);
+        dest[write] = (key, span);
     }
-    // The old keys below every recent one are in place, unless keys found in both
-    // left as many slots free before the merged ones.
+    // The old keys below every recent one are in place, unless some are aside.
+    if before > 0 {
+        while unmoved > 0 {
+            unmoved -= 1;
+            write -= 1;
+            dest[write] = old_at(dest, unmoved);
+        }
+    }
     debug_assert_eq!(write, unmoved + in_both);
-    if in_both > 0 {
-        spans.copy_within(..unmoved, in_both);
-        spans.drain(..in_both);
-    }
-    spans
+    (unmoved, in_both)
 }
 
 impl Index {
@@ -2421,9 +2495,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{
-        checkpoint_in_pieces, command_key_of, merge_commands, merge_commands_in_place, CommandSpan,
-        EventPlacement, Index, RecentCommands, RecentRecords, RecordView, SortedCommands,
-        StreamName, Tail, COMMAND_SHARDS, KEYS_PER_BUCKET,
+        checkpoint_in_pieces, command_key_of, merge_commands, merge_commands_in_place_in_halves,
+        CommandSpan, EventPlacement, Index, RecentCommands, RecentRecords, RecordView,
+        SortedCommands, StreamName, Tail, COMMAND_SHARDS, KEYS_PER_BUCKET,
     };
 
     proptest! {
@@ -2580,6 +2654,7 @@ mod tests {
             old in proptest::collection::btree_set(0u128..2_000, 0..300),
             recent in proptest::collection::btree_set(0u128..2_000, 0..300),
             room in 0usize..400,
+            halves_from in 0usize..40,
         ) {
             let span = |first_position, count| CommandSpan { first_position, count };
             let old: Vec<_> = old.into_iter().map(|k| (k, span(u64::try_from(k).unwrap(), 1))).collect();
@@ -2588,7 +2663,9 @@ mod tests {
             let copied = merge_commands(&SortedCommands::new(old.clone()), recent.clone());
             let mut spans = Vec::with_capacity(old.len() + room);
             spans.extend_from_slice(&old);
-            let merged = merge_commands_in_place(spans, recent);
+            // In halves (on two threads) from `halves_from` recent keys, as a long
+            // tail's are.
+            let merged = merge_commands_in_place_in_halves(spans, recent, halves_from);
             let pairs = |v: &[(u128, CommandSpan)]| -> Vec<(u128, u64, u32)> {
                 v.iter().map(|(k, s)| (*k, s.first_position, s.count)).collect()
             };
