@@ -9,7 +9,9 @@ use ledger_engine::{Engine, EngineOptions, Submission};
 use ledger_registry::{Cipher, MasterKey, Vault, VaultKeys};
 use ledger_server::registry::{self, RegistryError};
 use ledger_server::{new_token, token_digest, RegistryHandle};
-use ledger_store::{Backend, Clock, HashAlgorithm, Log, SledBackend, StoreError, SystemClock};
+use ledger_store::{
+    Backend, Clock, HashAlgorithm, Log, SledBackend, SnapshotFiles, StoreError, SystemClock,
+};
 
 use crate::error::{rejected, Failure};
 
@@ -38,11 +40,15 @@ pub fn open_log(data: &Path) -> Result<Log<SledBackend>, StoreError> {
     Log::open(backend(data)?, None, clock())
 }
 
+/// The engine over the data directory, its projections' checkpoints loading while sled
+/// opens (decision 0035).
 pub fn open_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
-    Ok(Engine::open_backend(
-        backend(data)?,
+    Ok(Engine::open_loading_first(
+        SnapshotFiles::of(data),
+        || backend(data),
         clock(),
         EngineOptions::default(),
+        None,
     )?)
 }
 
@@ -123,11 +129,12 @@ pub fn open_registry<B: Backend>(
 /// it reopens the data directory by itself once the disk takes writes again.
 pub fn open_serving_engine(data: &Path) -> Result<Engine<SledBackend>, Failure> {
     let dir = data.to_path_buf();
-    Ok(Engine::open_backend_with_recovery(
-        backend(data)?,
+    Ok(Engine::open_loading_first(
+        SnapshotFiles::of(data),
+        || backend(data),
         clock(),
         EngineOptions::default(),
-        Arc::new(move || open_log(&dir)),
+        Some(Arc::new(move || open_log(&dir))),
     )?)
 }
 

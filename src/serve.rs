@@ -95,11 +95,15 @@ fn failpoint_engine(
             Arc::clone(&plan),
         ))
     };
-    Ok(Engine::open_backend_with_recovery(
-        backend()?,
+    let first = backend.clone();
+    Ok(Engine::open_loading_first(
+        ledger_store::SnapshotFiles::of(data),
+        first,
         ledger::clock(),
         EngineOptions::default(),
-        Arc::new(move || Log::open(backend()?, None, ledger::clock())),
+        Some(Arc::new(move || {
+            Log::open(backend()?, None, ledger::clock())
+        })),
     )?)
 }
 

@@ -633,17 +633,19 @@ fn status_kb(name: &str) -> Option<u64> {
         .ok()
 }
 
-/// Opens the engine as the program does: the projections' checkpoints load while the
-/// log opens (decision 0032).
+/// Opens the engine as the program does: the projections' checkpoints load while sled
+/// and the log open (decisions 0032 and 0035).
 fn open(dir: &std::path::Path, args: &Args) -> anyhow::Result<Engine<SledBackend>> {
     let mut options = EngineOptions::default();
     if let Some(divisor) = args.checkpoint_spacing_divisor {
         options.checkpoint_spacing_divisor = divisor;
     }
-    Ok(Engine::open_backend(
-        SledBackend::open(dir)?,
+    Ok(Engine::open_loading_first(
+        ledger_store::SnapshotFiles::of(dir),
+        || SledBackend::open(dir),
         Arc::new(SystemClock),
         options,
+        None,
     )?)
 }
 

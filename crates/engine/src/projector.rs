@@ -15,7 +15,7 @@ use ledger_projections::{
     ProgrammeReports, Projection, SymbolTable, Symbols,
 };
 use ledger_store::limits::READ_PAGE_EVENTS_MAX;
-use ledger_store::{Backend, Log, RecordView};
+use ledger_store::{Backend, Log, RecordView, SnapshotSource};
 
 use crate::recovery::LogSlot;
 use crate::{EngineError, EngineOptions};
@@ -80,12 +80,12 @@ fn feed<P: Projection>(projection: &mut P, record: &EventRecord) {
     }
 }
 
-/// `P` from its checkpoint in `backend`, if it has a readable one that holds what it
+/// `P` from its checkpoint in `source`, if it has a readable one that holds what it
 /// claims (the projection's position is the checkpoint's); else from position 0.
 /// Whether the checkpoint is within the durable log is for [`within`].
-fn load<P: Projection, B: Backend>(backend: &B) -> P {
+fn load<P: Projection, S: SnapshotSource + ?Sized>(source: &S) -> P {
     let name = ledger_projections::checkpoint_name::<P>();
-    match ledger_store::load_snapshot::<B, P>(backend, &name) {
+    match ledger_store::load_snapshot::<S, P>(source, &name) {
         Ok(Some((position, projection))) if projection.next_position() == position => projection,
         _ => P::default(),
     }
@@ -116,19 +116,19 @@ fn save<P: Projection, B: Backend>(log: &Log<B>, projection: &P) -> Result<(), E
 }
 
 impl Projections {
-    /// Every projection, each from its checkpoint in `backend` ([`load`]): a checkpoint
+    /// Every projection, each from its checkpoint in `source` ([`load`]): a checkpoint
     /// is a shortcut, and a projection without a usable one is rebuilt from position 0.
     /// The fund ledger, about as much to load as the other four together, loads on a
     /// thread of its own: most of a load is the kernel zeroing fresh pages, which two
     /// threads do faster than one (docs/PERFORMANCE.md, "The open uses both cores").
-    pub(crate) fn load<B: Backend>(backend: &B) -> Self {
+    pub(crate) fn load<S: SnapshotSource + Sync + ?Sized>(source: &S) -> Self {
         std::thread::scope(|scope| {
-            let fund_ledger = scope.spawn(|| load(backend));
-            let programmes = load(backend);
-            let insurance = load(backend);
-            let loans = load(backend);
-            let audit = load(backend);
-            let personal_data = load(backend);
+            let fund_ledger = scope.spawn(|| load(source));
+            let programmes = load(source);
+            let insurance = load(source);
+            let loans = load(source);
+            let audit = load(source);
+            let personal_data = load(source);
             Projections {
                 fund_ledger: fund_ledger
                     .join()

@@ -859,7 +859,7 @@ fn the_tail_folded_at_open_counts_towards_the_next_snapshot() {
 #[test]
 fn an_engine_opened_from_its_backend_resumes_only_checkpoints_within_the_log() {
     use ledger_projections::{checkpoint_name, FundLedger};
-    use ledger_store::{Backend as _, MemoryBackend};
+    use ledger_store::{Backend as _, MemoryBackend, SnapshotSource as _};
     let short = MemoryBackend::new();
     let long = MemoryBackend::new();
     for (backend, loans) in [(&short, 10), (&long, 30)] {
@@ -918,6 +918,72 @@ fn lend_to_households<B: ledger_store::Backend>(
     }
 }
 
+/// An engine whose projections' checkpoints load from the data directory's files
+/// before sled opens (decision 0035) resumes from those checkpoints and folds the tail
+/// after them, as an open from the backend does: with its own checkpoints it equals a
+/// rebuild, and with another ledger's fund ledger checkpoint of the same length in
+/// their place it does not. While another engine holds the data directory, the open
+/// fails with sled's error.
+#[test]
+fn an_engine_loading_its_checkpoints_before_sled_opens_resumes_from_them() {
+    use ledger_projections::{checkpoint_name, FundLedger};
+    use ledger_store::{SnapshotFiles, SNAPSHOT_DIR};
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut heads = Vec::new();
+    for (dir, cash) in [(&dir, 1_000_000), (&other, 2_000_000)] {
+        let engine = open(dir.path());
+        setup(&engine, cash, 100);
+        lend_to_households(&engine, 0..200);
+        let checkpointed = engine.head().next_position;
+        engine
+            .projections_after(checkpointed, std::time::Duration::from_secs(60), |_| ())
+            .unwrap();
+        engine.checkpoint_projections().unwrap();
+        // Too short a tail to checkpoint at shutdown.
+        lend_to_households(&engine, 200..260);
+        heads.push((checkpointed, engine.head().next_position));
+    }
+    assert_eq!(heads[0], heads[1]);
+    let (checkpointed, head) = heads[0];
+    let open_loading_first = || {
+        Engine::open_loading_first(
+            SnapshotFiles::of(dir.path()),
+            || SledBackend::open(dir.path()),
+            clock(),
+            EngineOptions::default(),
+            None,
+        )
+    };
+    let file = format!("{}.snap", checkpoint_name::<FundLedger>());
+    for own in [true, false] {
+        if !own {
+            std::fs::copy(
+                other.path().join(SNAPSHOT_DIR).join(&file),
+                dir.path().join(SNAPSHOT_DIR).join(&file),
+            )
+            .unwrap();
+        }
+        let engine = open_loading_first().unwrap();
+        assert_eq!(engine.head().next_position, head);
+        assert_eq!(fund_ledger_checkpoint(&engine), Some(checkpointed));
+        engine.read(|model| assert_eq!(model.next_position(), head));
+        let rebuilt = engine.projections_at_position(head).unwrap();
+        let equal = engine
+            .projections_after(head, std::time::Duration::from_secs(60), |opened| {
+                *opened == rebuilt
+            })
+            .unwrap();
+        assert_eq!(equal, own, "resumed from its own checkpoints: {own}");
+        if own {
+            let refused = open_loading_first().unwrap_err();
+            assert!(
+                refused.to_string().contains("sled"),
+                "another engine holds the directory: {refused}"
+            );
+        }
+    }
+}
+
 /// After a crash the model's snapshot (every million events) is newer than the
 /// projections' checkpoints (spaced by a quarter of the ledger): an engine opened from
 /// its backend folds the shared tail once for both (decision 0034), so that the
@@ -927,7 +993,7 @@ fn lend_to_households<B: ledger_store::Backend>(
 #[test]
 fn an_open_folds_the_tail_once_for_the_model_and_the_projections() {
     use ledger_store::limits::READ_PAGE_EVENTS_MAX;
-    use ledger_store::{Backend as _, MemoryBackend};
+    use ledger_store::{Backend as _, MemoryBackend, SnapshotSource as _};
     let backend = MemoryBackend::new();
     let log = Log::create(backend.clone(), HashAlgorithm::Sha256, clock()).unwrap();
     let engine = Engine::open(log, clock()).unwrap();

@@ -5,6 +5,14 @@ use std::ops::ControlFlow;
 
 use crate::error::StoreError;
 
+/// Where snapshots are read from: a backend, or a data directory's snapshot files
+/// before its backend is open ([`crate::SnapshotFiles`]: an engine's open loads the
+/// projections' checkpoints while sled recovers, decision 0035).
+pub trait SnapshotSource {
+    /// The snapshot stored under `name`, if any.
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError>;
+}
+
 /// Raw durable storage for the log.
 ///
 /// Contract, checked by the conformance tests in `tests/`:
@@ -15,7 +23,7 @@ use crate::error::StoreError;
 /// - reads see everything flushed, and may or may not see what was written since
 ///   (the log bounds reads by its committed head, so unflushed records are never
 ///   shown to callers).
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: SnapshotSource + Send + Sync + 'static {
     /// The stored header, if the ledger has been created.
     fn read_header(&self) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes the header and makes it durable. Called once, on creation.
@@ -57,8 +65,6 @@ pub trait Backend: Send + Sync + 'static {
     /// Durably stores a snapshot of derived state (a projection, the writer's state)
     /// under `name`, replacing the previous one: all or nothing.
     fn save_snapshot(&self, name: &str, stored: &[u8]) -> Result<(), StoreError>;
-    /// The snapshot stored under `name`, if any.
-    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError>;
     /// Removes the snapshot stored under `name`, if there is one (a snapshot of a layout
     /// no longer read).
     fn remove_snapshot(&self, name: &str) -> Result<(), StoreError>;

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::backend::{Backend, SnapshotBytes};
+use crate::backend::{Backend, SnapshotBytes, SnapshotSource};
 use crate::error::StoreError;
 
 /// Which operations fail. Shared between the test and the backend, so a test can
@@ -127,6 +127,12 @@ impl<B: Backend> FaultyBackend<B> {
     }
 }
 
+impl<B: Backend> SnapshotSource for FaultyBackend<B> {
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+        self.inner.load_snapshot(name)
+    }
+}
+
 impl<B: Backend> Backend for FaultyBackend<B> {
     fn read_header(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.plan.check_readable("reading the header")?;
@@ -219,10 +225,6 @@ impl<B: Backend> Backend for FaultyBackend<B> {
             return Err(FaultPlan::disk_full_error("writing a snapshot"));
         }
         self.inner.save_snapshot(name, stored)
-    }
-
-    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
-        self.inner.load_snapshot(name)
     }
 
     fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {

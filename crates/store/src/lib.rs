@@ -17,7 +17,7 @@ mod memory;
 mod sled_backend;
 mod types;
 
-pub use backend::{Backend, SnapshotBytes};
+pub use backend::{Backend, SnapshotBytes, SnapshotSource};
 pub use error::{AppendError, StoreError};
 pub use faulty::{FaultPlan, FaultyBackend};
 pub use group::{GroupCommitter, GroupStats};
@@ -28,7 +28,7 @@ pub use log::{
 };
 pub use memory::MemoryBackend;
 pub use sled_backend::{
-    sled_config, sled_segment_bytes, SledBackend, JOURNAL_BYTES_MAX, JOURNAL_FILE,
+    sled_config, sled_segment_bytes, SledBackend, SnapshotFiles, JOURNAL_BYTES_MAX, JOURNAL_FILE,
     JOURNAL_GROWTH_BYTES, LOG_TREE, SLED_DIR, SLED_SEGMENT_BYTES, SNAPSHOT_DIR,
     SNAPSHOT_SYNC_BYTES, SPACE_PROBE_BYTES, SPACE_PROBE_FILE,
 };

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 // foldhash, no transparent huge pages").
 use foldhash::{HashMap, HashMapExt as _};
 
-use crate::backend::{Backend, SnapshotBytes};
+use crate::backend::{Backend, SnapshotBytes, SnapshotSource};
 use crate::codec::{self, HeadMarker, Header, Placement, FORMAT_VERSION, FORMAT_VERSION_OLDEST};
 use crate::error::{AppendError, StoreError};
 use crate::hash::{HashAlgorithm, GENESIS_HASH};
@@ -2295,14 +2295,15 @@ impl<B: Backend> Log<B> {
     }
 }
 
-/// The snapshot `name` in `backend` and the position it was taken at ([`Log::load_snapshot`]),
-/// also before the log is open ([`Log::open_alongside`]).
-pub fn load_snapshot<B: Backend, T: serde::de::DeserializeOwned>(
-    backend: &B,
+/// The snapshot `name` in `source` and the position it was taken at
+/// ([`Log::load_snapshot`]), also before the log is open ([`Log::open_alongside`]) or
+/// its backend is ([`crate::SnapshotFiles`]).
+pub fn load_snapshot<S: SnapshotSource + ?Sized, T: serde::de::DeserializeOwned>(
+    source: &S,
     name: &str,
 ) -> Result<Option<(u64, T)>, StoreError> {
     crate::types::check_snapshot_name(name)?;
-    let Some(stored) = backend.load_snapshot(name)? else {
+    let Some(stored) = source.load_snapshot(name)? else {
         return Ok(None);
     };
     let corrupt = |what: String| StoreError::Corruption {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, RwLock};
 
-use crate::backend::{Backend, SnapshotBytes};
+use crate::backend::{Backend, SnapshotBytes, SnapshotSource};
 use crate::error::StoreError;
 
 #[derive(Debug, Default)]
@@ -62,6 +62,17 @@ impl MemoryBackend {
             .expect("memory backend lock poisoned")
             .records
             .insert(position, bytes);
+    }
+}
+
+impl SnapshotSource for MemoryBackend {
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+        Ok(self
+            .read_state()
+            .snapshots
+            .get(name)
+            .cloned()
+            .map(SnapshotBytes::from))
     }
 }
 
@@ -139,15 +150,6 @@ impl Backend for MemoryBackend {
             .snapshots
             .insert(name.to_string(), stored.to_vec());
         Ok(())
-    }
-
-    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
-        Ok(self
-            .read_state()
-            .snapshots
-            .get(name)
-            .cloned()
-            .map(SnapshotBytes::from))
     }
 
     fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {

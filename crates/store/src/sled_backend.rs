@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::backend::{Backend, SnapshotBytes};
+use crate::backend::{Backend, SnapshotBytes, SnapshotSource};
 use crate::codec::{
     self, position_of_key, record_key, FrameRead, HEADER_KEY, HEAD_KEY, RECORD_KEY_PREFIX,
 };
@@ -1083,26 +1083,6 @@ impl Backend for SledBackend {
         sync_dir(&self.path)
     }
 
-    /// Maps the snapshot's file read-only (decision 0034), or reads it where it cannot
-    /// be mapped.
-    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
-        crate::types::check_snapshot_name(name)?;
-        let path = self.path.join(SNAPSHOT_DIR).join(format!("{name}.snap"));
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::io("reading a snapshot")(e)),
-        };
-        if let Some(map) = map_snapshot(&file) {
-            return Ok(Some(SnapshotBytes::mapped(map)));
-        }
-        let mut bytes = Vec::new();
-        (&file)
-            .read_to_end(&mut bytes)
-            .map_err(StoreError::io("reading a snapshot"))?;
-        Ok(Some(SnapshotBytes::from(bytes)))
-    }
-
     fn remove_snapshot(&self, name: &str) -> Result<(), StoreError> {
         crate::types::check_snapshot_name(name)?;
         let dir = self.path.join(SNAPSHOT_DIR);
@@ -1143,6 +1123,53 @@ impl Backend for SledBackend {
     }
 }
 
+impl SnapshotSource for SledBackend {
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+        SnapshotFiles::of(&self.path).load_snapshot(name)
+    }
+}
+
+/// The snapshot files of a data directory, which can be read before its backend opens:
+/// an engine's open loads the projections' checkpoints while sled recovers and the
+/// journal replays (decision 0035). Only reads: snapshots are written through the
+/// backend.
+#[derive(Debug, Clone)]
+pub struct SnapshotFiles {
+    dir: PathBuf,
+}
+
+impl SnapshotFiles {
+    /// The snapshot files of the data directory `data_dir` (the directory a
+    /// [`SledBackend`] opens).
+    pub fn of(data_dir: impl AsRef<Path>) -> Self {
+        SnapshotFiles {
+            dir: data_dir.as_ref().join(SNAPSHOT_DIR),
+        }
+    }
+}
+
+impl SnapshotSource for SnapshotFiles {
+    /// Maps the snapshot's file read-only (decision 0034), or reads it where it cannot
+    /// be mapped.
+    fn load_snapshot(&self, name: &str) -> Result<Option<SnapshotBytes>, StoreError> {
+        crate::types::check_snapshot_name(name)?;
+        let path = self.dir.join(format!("{name}.snap"));
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("reading a snapshot")(e)),
+        };
+        if let Some(map) = map_snapshot(&file) {
+            return Ok(Some(SnapshotBytes::mapped(map)));
+        }
+        let mut bytes = Vec::new();
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(StoreError::io("reading a snapshot"))?;
+        Ok(Some(SnapshotBytes::from(bytes)))
+    }
+}
+
 /// `file`, a snapshot, mapped read-only with its pages populated, or `None` if it is
 /// empty or cannot be mapped (the caller reads it instead).
 #[allow(unsafe_code)]
@@ -1153,8 +1180,9 @@ fn map_snapshot(file: &File) -> Option<memmap2::Mmap> {
     // SAFETY: a mapping is undefined behaviour only if the file changes under it. A
     // snapshot's file never does: `save_snapshot` writes a new file beside it and
     // renames that over it, and `remove_snapshot` unlinks it; either leaves the mapped
-    // file as it was until the mapping is dropped. sled's lock keeps any other process
-    // of the ledger out of the data directory while this one has it open. (A person
+    // file as it was until the mapping is dropped. That holds for another process of
+    // the ledger too, which may have the data directory open when an open maps its
+    // snapshots before taking sled's lock (decision 0035; that open then fails). (A person
     // truncating the file by hand meanwhile would crash the process with SIGBUS, as
     // they could corrupt any file the process reads.) The bytes are only read, and a
     // checksum guards their content as it does for bytes read into memory.

@@ -79,7 +79,7 @@ fn a_damaged_snapshot_is_reported_not_used() {
 /// a snapshot's file in place; an empty file, which cannot be mapped, is read.
 #[test]
 fn a_loaded_snapshot_keeps_its_bytes_while_the_file_is_replaced_or_removed() {
-    use ledger_store::Backend as _;
+    use ledger_store::{Backend as _, SnapshotSource as _};
     let dir = tempfile::tempdir().unwrap();
     let backend = SledBackend::open(dir.path()).unwrap();
     let first: Vec<u8> = (0..3 * 4096 + 17).map(|i| (i % 251) as u8).collect();
@@ -97,4 +97,33 @@ fn a_loaded_snapshot_keeps_its_bytes_while_the_file_is_replaced_or_removed() {
     assert_eq!(&*held, &first[..]);
     backend.save_snapshot("empty", &[]).unwrap();
     assert!(backend.load_snapshot("empty").unwrap().unwrap().is_empty());
+}
+
+/// A data directory's snapshot files read before its backend opens (decision 0035)
+/// are the snapshots the backend saved: an engine's open loads checkpoints that way
+/// while sled recovers. A missing directory holds none.
+#[test]
+fn snapshot_files_read_before_the_backend_opens_are_what_it_saved() {
+    use ledger_store::{SnapshotFiles, SnapshotSource as _};
+    let dir = tempfile::tempdir().unwrap();
+    let files = SnapshotFiles::of(dir.path());
+    assert!(files.load_snapshot("model").unwrap().is_none());
+    {
+        let log = create(SledBackend::open(dir.path()).unwrap());
+        log.save_snapshot("model", 41, &vec!["三明".to_string()])
+            .unwrap();
+    }
+    let loaded = ledger_store::load_snapshot::<_, Vec<String>>(&files, "model").unwrap();
+    assert_eq!(loaded, Some((41, vec!["三明".to_string()])));
+    assert!(files.load_snapshot("other").unwrap().is_none());
+    let outside = files.load_snapshot("../model").unwrap_err();
+    assert!(
+        outside.to_string().contains("naming a snapshot"),
+        "{outside}"
+    );
+    let log = Log::open(SledBackend::open(dir.path()).unwrap(), None, clock()).unwrap();
+    assert_eq!(
+        log.load_snapshot::<Vec<String>>("model").unwrap(),
+        Some((41, vec!["三明".to_string()]))
+    );
 }
