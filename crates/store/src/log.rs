@@ -330,17 +330,16 @@ impl Index {
         }
         let long = long_tail(self.next_position, tail.next_position);
         self.next_position = tail.next_position;
+        let runs = [tail.commands, tail.later_commands];
         if !long {
-            for (key, span) in tail.commands {
+            for (key, span) in runs.into_iter().flatten() {
                 self.commands.insert(key, span);
             }
             return Ok(());
         }
         let merged = match Arc::get_mut(&mut self.checkpointed) {
-            Some(sorted) => {
-                merge_commands_in_place(std::mem::take(&mut sorted.spans), tail.commands)
-            }
-            None => merge_commands(&self.checkpointed, tail.commands),
+            Some(sorted) => merge_commands_in_place(std::mem::take(&mut sorted.spans), runs),
+            None => merge_commands(&self.checkpointed, runs.concat()),
         };
         self.checkpointed = Arc::new(SortedCommands::new(merged));
         Ok(())
@@ -380,6 +379,9 @@ struct Tail {
     /// The spans of the commands that start in the tail; a tail decoded in two
     /// pieces sorts each piece's by key on its own thread ([`Log::decode_tail_split`]).
     commands: Vec<(u128, CommandSpan)>,
+    /// Those of a later piece ([`Tail::then`]): the two runs are each sorted and merged
+    /// into the checkpoint's at once ([`Index::join`]), not first into one another.
+    later_commands: Vec<(u128, CommandSpan)>,
     /// The earliest event of a later piece that did not follow this tail's version of
     /// its stream ([`Tail::then`]), with why.
     misplaced: Option<(u64, String)>,
@@ -472,11 +474,13 @@ impl Tail {
         self.commands.sort_unstable_by_key(|(key, _)| *key);
     }
 
-    /// Adds `later`, the tail decoded from where this one ends. Each of its streams
-    /// that this tail holds must continue this tail's versions; the earliest event
-    /// that does not is kept as [`Tail::misplaced`] (and its stream's later events are
-    /// left out), as decoding the two in one piece would have stopped there.
+    /// Adds `later`, the tail decoded from where this one ends (one piece: it has no
+    /// later commands of its own). Each of its streams that this tail holds must
+    /// continue this tail's versions; the earliest event that does not is kept as
+    /// [`Tail::misplaced`] (and its stream's later events are left out), as decoding
+    /// the two in one piece would have stopped there.
     fn then(&mut self, later: Tail) {
+        debug_assert!(self.later_commands.is_empty() && later.later_commands.is_empty());
         for (stream, joining) in later.streams {
             match self.streams.get_mut(stream.as_str()) {
                 Some(held) => {
@@ -494,10 +498,7 @@ impl Tail {
                 }
             }
         }
-        // Two runs sorted by key (unless the later piece had to be decoded here): a
-        // stable sort finds them and merges them once.
-        self.commands.extend(later.commands);
-        self.commands.sort_by_key(|(key, _)| *key);
+        self.later_commands = later.commands;
         self.next_position = later.next_position;
         if let Some(misplaced) = later.misplaced {
             keep_earliest(&mut self.misplaced, misplaced);
@@ -611,48 +612,60 @@ fn merge_commands(
 }
 
 /// [`merge_commands`] into `spans` itself (sorted by key), from the back: when the
-/// vector has room for `recent` (an open reserves it: see
+/// vector has room for the recent commands (an open reserves it: see
 /// [`codec::decode_index_checkpoint_with_room`]), no key is copied to a second one,
-/// except those a merge in halves moves aside.
+/// except those a merge in halves moves aside. The recent commands come in two runs, a
+/// tail's pieces ([`Tail::then`]), each sorted here (a piece's already is: the sort
+/// then only checks it); a key in both keeps both spans, the earlier run's first.
 ///
-/// A long tail's merge is split at its middle recent key into two merges, one per
-/// core: the keys below it end in `spans[..split]` and the rest after. The lower merge
-/// writes over the old keys at `spans[lower_old..split]` (at most half the recent
-/// count), which belong to the upper one, so those are copied aside first.
+/// A long tail's merge is split at the middle key of its longer run into two merges,
+/// one per core: the keys below it end in `spans[..split]` and the rest after. The
+/// lower merge writes over the old keys at `spans[lower_old..split]` (about half the
+/// recent count), which belong to the upper one, so those are copied aside first.
 fn merge_commands_in_place(
     spans: Vec<(u128, CommandSpan)>,
-    recent: Vec<(u128, CommandSpan)>,
+    runs: [Vec<(u128, CommandSpan)>; 2],
 ) -> Vec<(u128, CommandSpan)> {
-    merge_commands_in_place_in_halves(spans, recent, MERGE_IN_HALVES_FROM)
+    merge_commands_in_place_in_halves(spans, runs, MERGE_IN_HALVES_FROM)
 }
 
 /// The fewest recent commands a merge takes two threads for: below it a thread would
 /// cost more than it saves.
 const MERGE_IN_HALVES_FROM: usize = 1 << 16;
 
-/// [`merge_commands_in_place`], on two threads once `recent` holds `halves_from` keys.
+/// [`merge_commands_in_place`], on two threads once the runs hold `halves_from` keys.
 fn merge_commands_in_place_in_halves(
     mut spans: Vec<(u128, CommandSpan)>,
-    mut recent: Vec<(u128, CommandSpan)>,
+    mut runs: [Vec<(u128, CommandSpan)>; 2],
     halves_from: usize,
 ) -> Vec<(u128, CommandSpan)> {
-    // A tail decoded in two pieces is sorted already: the sort then only checks it.
-    recent.sort_unstable_by_key(|(key, _)| *key);
+    for run in &mut runs {
+        run.sort_unstable_by_key(|(key, _)| *key);
+    }
+    let [earlier, later] = &runs;
+    let recent = earlier.len() + later.len();
     let old = spans.len();
     let empty = CommandSpan {
         first_position: 0,
         count: 0,
     };
-    spans.resize(old + recent.len(), (0, empty));
-    if recent.len() < halves_from.max(1) {
-        let (start, in_both) = merge_back(&mut spans, &[], old, &recent);
+    spans.resize(old + recent, (0, empty));
+    if recent < halves_from.max(1) {
+        let (start, in_both) = merge_back(&mut spans, &[], old, [earlier, later]);
         spans.drain(start..start + in_both);
         return spans;
     }
-    let (recent_low, recent_high) = recent.split_at(recent.len() / 2);
-    let pivot = recent_high[0].0;
-    let lower_old = spans[..old].partition_point(|(key, _)| *key < pivot);
-    let split = lower_old + recent_low.len();
+    let longer = if earlier.len() >= later.len() {
+        earlier
+    } else {
+        later
+    };
+    let pivot = longer[longer.len() / 2].0;
+    let below = |run: &[(u128, CommandSpan)]| run.partition_point(|(key, _)| *key < pivot);
+    let (earlier_low, earlier_high) = earlier.split_at(below(earlier));
+    let (later_low, later_high) = later.split_at(below(later));
+    let lower_old = below(&spans[..old]);
+    let split = lower_old + earlier_low.len() + later_low.len();
     let aside = spans[lower_old..split.min(old)].to_vec();
     let (lower, upper) = spans.split_at_mut(split);
     let upper_in_place = old.saturating_sub(split);
@@ -660,9 +673,9 @@ fn merge_commands_in_place_in_halves(
         let high = std::thread::Builder::new()
             .name("command keys".into())
             .spawn_scoped(scope, || {
-                merge_back(upper, &aside, upper_in_place, recent_high)
+                merge_back(upper, &aside, upper_in_place, [earlier_high, later_high])
             });
-        let low = merge_back(lower, &[], lower_old, recent_low);
+        let low = merge_back(lower, &[], lower_old, [earlier_low, later_low]);
         let high = high
             .expect("cannot start a thread to merge command keys")
             .join()
@@ -676,17 +689,21 @@ fn merge_commands_in_place_in_halves(
     spans
 }
 
-/// Merges the sorted old keys (`aside`, then `dest[..in_place]`) and the sorted
-/// `recent` ones into `dest`, from the back; `dest` is as long as all of them. A key
-/// in both keeps the recent span and leaves one slot free: the free slots are
-/// `dest[start..start + in_both]`, returned as `(start, in_both)`.
+/// Merges the sorted old keys (`aside`, then `dest[..in_place]`) and the two sorted
+/// runs of `recent` ones into `dest`, from the back; `dest` is as long as all of them.
+/// A key among the old and the recent ones keeps the recent span and leaves one slot
+/// free: the free slots are `dest[start..start + in_both]`, returned as
+/// `(start, in_both)`.
 fn merge_back(
     dest: &mut [(u128, CommandSpan)],
     aside: &[(u128, CommandSpan)],
     in_place: usize,
-    recent: &[(u128, CommandSpan)],
+    [mut earlier, mut later]: [&[(u128, CommandSpan)]; 2],
 ) -> (usize, usize) {
-    debug_assert_eq!(dest.len(), aside.len() + in_place + recent.len());
+    debug_assert_eq!(
+        dest.len(),
+        aside.len() + in_place + earlier.len() + later.len()
+    );
     let before = aside.len();
     // The old key at `at`, counting `aside` first: moving from the back, an old key is
     // read before its slot is written (the free slots only ever lie ahead of `write`).
@@ -697,9 +714,22 @@ fn merge_back(
             dest[at - before]
         }
     };
+    // The recent keys from the greatest down: on a tie the later run's first, so that
+    // the earlier run's ends up before it.
+    let mut next_recent = || {
+        let run = match (earlier.last(), later.last()) {
+            (Some(e), Some(l)) if e.0 > l.0 => &mut earlier,
+            (_, Some(_)) => &mut later,
+            (Some(_), None) => &mut earlier,
+            (None, None) => return None,
+        };
+        let (&last, rest) = run.split_last()?;
+        *run = rest;
+        Some(last)
+    };
     // `unmoved` old keys are not yet moved; `dest[write..]` is merged.
     let (mut unmoved, mut write, mut in_both) = (before + in_place, dest.len(), 0);
-    for &(key, span) in recent.iter().rev() {
+    while let Some((key, span)) = next_recent() {
         while unmoved > 0 && old_at(dest, unmoved - 1).0 > key {
             unmoved -= 1;
             write -= 1;
@@ -2648,29 +2678,67 @@ mod tests {
     }
 
     proptest! {
-        /// The merge an open makes in place gives what the checkpoint's copying merge
-        /// gives, keys found in both included (the recent span wins).
+        /// The merge an open makes in place, of a tail's two runs, gives what the
+        /// checkpoint's copying merge gives, keys found in both included (the recent
+        /// span wins).
         #[test]
         fn merging_in_place_equals_merging_by_copy(
             old in proptest::collection::btree_set(0u128..2_000, 0..300),
-            recent in proptest::collection::btree_set(0u128..2_000, 0..300),
+            earlier in proptest::collection::btree_set(0u128..2_000, 0..300),
+            later in proptest::collection::btree_set(0u128..2_000, 0..300),
             room in 0usize..400,
             halves_from in 0usize..40,
         ) {
             let span = |first_position, count| CommandSpan { first_position, count };
             let old: Vec<_> = old.into_iter().map(|k| (k, span(u64::try_from(k).unwrap(), 1))).collect();
-            // In any order, as a tail gathers them.
-            let recent: Vec<_> = recent.into_iter().rev().map(|k| (k, span(7, 2))).collect();
-            let copied = merge_commands(&SortedCommands::new(old.clone()), recent.clone());
+            // In any order, as a tail gathers them; a command is in one piece only.
+            let earlier: Vec<_> = earlier.iter().rev().map(|&k| (k, span(7, 2))).collect();
+            let later: Vec<_> = later
+                .into_iter()
+                .filter(|k| !earlier.iter().any(|e| e.0 == *k))
+                .map(|k| (k, span(9, 1)))
+                .collect();
+            let copied = merge_commands(
+                &SortedCommands::new(old.clone()),
+                [earlier.clone(), later.clone()].concat(),
+            );
             let mut spans = Vec::with_capacity(old.len() + room);
             spans.extend_from_slice(&old);
             // In halves (on two threads) from `halves_from` recent keys, as a long
             // tail's are.
-            let merged = merge_commands_in_place_in_halves(spans, recent, halves_from);
+            let merged = merge_commands_in_place_in_halves(spans, [earlier, later], halves_from);
             let pairs = |v: &[(u128, CommandSpan)]| -> Vec<(u128, u64, u32)> {
                 v.iter().map(|(k, s)| (*k, s.first_position, s.count)).collect()
             };
             prop_assert_eq!(pairs(&merged), pairs(&copied));
+        }
+    }
+
+    /// A key in both runs of a tail (a collision of command keys) keeps both spans,
+    /// the earlier run's first, and replaces the checkpoint's, in halves or not.
+    #[test]
+    fn a_key_in_both_runs_keeps_both_spans() {
+        let span = |first_position| CommandSpan {
+            first_position,
+            count: 1,
+        };
+        for halves_from in [1, 100] {
+            let old = vec![(1, span(1)), (5, span(5)), (9, span(9))];
+            let merged = merge_commands_in_place_in_halves(
+                old,
+                [
+                    vec![(5, span(50)), (2, span(20))],
+                    vec![(5, span(51)), (7, span(70))],
+                ],
+                halves_from,
+            );
+            let firsts: Vec<(u128, u64)> =
+                merged.iter().map(|(k, s)| (*k, s.first_position)).collect();
+            assert_eq!(
+                firsts,
+                [(1, 1), (2, 20), (5, 50), (5, 51), (7, 70), (9, 9)],
+                "in halves from {halves_from}"
+            );
         }
     }
 
