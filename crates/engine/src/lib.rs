@@ -504,7 +504,8 @@ impl<B: Backend> Engine<B> {
         clock: Arc<dyn Clock>,
         options: EngineOptions,
     ) -> Result<Self, EngineError> {
-        let (log, projections) = Self::open_log_and_projections(backend, &clock)?;
+        let (log, projections) =
+            Log::open_alongside(backend, None, Arc::clone(&clock), Projections::load)?;
         Self::start(log, clock, options, None, Some(projections))
     }
 
@@ -531,18 +532,6 @@ impl<B: Backend> Engine<B> {
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         Self::start(log, clock, options, reopen, Some(projections))
-    }
-
-    fn open_log_and_projections(
-        backend: B,
-        clock: &Arc<dyn Clock>,
-    ) -> Result<(Log<B>, Projections), EngineError> {
-        Ok(Log::open_alongside(
-            backend,
-            None,
-            Arc::clone(clock),
-            Projections::load,
-        )?)
     }
 
     /// [`Engine::open_with`], and after a failed write or flush (a full disk) the
