@@ -1016,7 +1016,7 @@ pub(crate) fn fold_log<B: Backend, T: Send, D>(
     mut apply: impl FnMut(&mut Vec<T>),
 ) -> Result<(), EngineError>
 where
-    D: FnMut(&ledger_store::RecordView<'_>) -> Result<T, EngineError>,
+    D: PageDecoder<T>,
 {
     let page_events = u64::try_from(READ_PAGE_EVENTS_MAX).expect("a page count fits u64");
     let mut readers = Vec::with_capacity(FOLD_READERS);
@@ -1041,22 +1041,26 @@ where
                         .unwrap_or_else(|_| Vec::with_capacity(READ_PAGE_EVENTS_MAX));
                     page.clear();
                     let mut failure = None;
-                    let read =
-                        log.read_views(page_start, wanted, &mut |view| match decode(&view) {
-                            Ok(item) => {
-                                page.push(item);
-                                Ok(())
-                            }
-                            Err(e) => {
-                                let what = e.to_string();
-                                failure = Some(e);
-                                Err(what)
-                            }
-                        });
+                    let read = log.read_views(page_start, wanted, &mut |view| match decode
+                        .decode(&view)
+                    {
+                        Ok(item) => {
+                            page.push(item);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            let what = e.to_string();
+                            failure = Some(e);
+                            Err(what)
+                        }
+                    });
                     let page = match (read, failure) {
                         (_, Some(e)) => Err(e),
                         (Err(e), None) => Err(EngineError::from(e)),
-                        (Ok(_), None) => Ok(page),
+                        (Ok(_), None) => {
+                            decode.finish(&mut page);
+                            Ok(page)
+                        }
                     };
                     // A short page is the log's end; an error ends the fold.
                     let stop = !matches!(&page, Ok(page) if page.len() == wanted);
@@ -1089,6 +1093,25 @@ where
         }
         Ok(())
     })
+}
+
+/// How a reader thread of [`fold_log`] decodes: each record, then each page whole.
+pub(crate) trait PageDecoder<T> {
+    /// The record's value, or why it cannot be decoded.
+    fn decode(&mut self, record: &ledger_store::RecordView<'_>) -> Result<T, EngineError>;
+
+    /// Finishes a page whose records all decoded, before it is applied.
+    fn finish(&mut self, _page: &mut [T]) {}
+}
+
+/// A closure decodes each record, and a page needs nothing more.
+impl<T, F> PageDecoder<T> for F
+where
+    F: FnMut(&ledger_store::RecordView<'_>) -> Result<T, EngineError>,
+{
+    fn decode(&mut self, record: &ledger_store::RecordView<'_>) -> Result<T, EngineError> {
+        self(record)
+    }
 }
 
 /// Threads that read and decode alternate pages of a fold.

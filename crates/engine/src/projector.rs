@@ -306,9 +306,8 @@ impl<A: Projection, B: Projection, C: Projection> Half<'_, A, B, C> {
 }
 
 /// A decoder for one reader thread of a fold, with a symbol table of its own.
-fn fold_decoder() -> impl FnMut(&RecordView<'_>) -> Result<EventRecord, EngineError> {
-    let mut decoding = Decoding::with_symbols();
-    move |record: &RecordView<'_>| event_record(record, &mut decoding)
+fn fold_decoder() -> Decoding {
+    Decoding::with_symbols()
 }
 
 /// What a decoder shares between the events it decodes in turn: the previous event's
@@ -329,10 +328,30 @@ impl Decoding {
             ..Decoding::default()
         }
     }
+
+    /// Stamps a page of records decoded with [`event_record`] with the symbols of this
+    /// decoder's table, if it has one: a page at a time, which is cheaper than a record
+    /// at a time (`SymbolTable::assign_all`).
+    pub(crate) fn finish(&mut self, records: &mut [EventRecord]) {
+        if let Some(symbols) = &mut self.symbols {
+            symbols.assign_all(records);
+        }
+    }
+}
+
+impl crate::PageDecoder<EventRecord> for Decoding {
+    fn decode(&mut self, record: &RecordView<'_>) -> Result<EventRecord, EngineError> {
+        event_record(record, self)
+    }
+
+    fn finish(&mut self, page: &mut [EventRecord]) {
+        Decoding::finish(self, page);
+    }
 }
 
 /// A stored event as the projections take it, sharing the actor's id and the memo
-/// with the previous event's when they are the same.
+/// with the previous event's when they are the same. Its symbols come with
+/// [`Decoding::finish`].
 pub(crate) fn event_record(
     record: &RecordView<'_>,
     decoding: &mut Decoding,
@@ -346,16 +365,12 @@ pub(crate) fn event_record(
             memo
         }
     };
-    let mut event = EventRecord {
+    Ok(EventRecord {
         recorded: crate::model::recorded_sharing(record, payload.event, &mut decoding.actor)?,
         memo,
         hash: record.hash,
         symbols: Symbols::default(),
-    };
-    if let Some(symbols) = &mut decoding.symbols {
-        symbols.assign(&mut event);
-    }
-    Ok(event)
+    })
 }
 
 /// The projections and how far they have got, shared with the engine's readers.
@@ -497,6 +512,7 @@ pub(crate) fn run<B: Backend>(
         if records.is_empty() {
             continue;
         }
+        decoding.finish(&mut records);
         next += records.len() as u64;
         let reached = {
             let mut projections = hosted.projections.write().expect("projections lock");

@@ -15,6 +15,7 @@
 //! one array lookup. Symbols change no answer: a record without them (built by hand,
 //! or by a decoder without a table) is interned by text.
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ledger_domain::UserId;
@@ -84,9 +85,9 @@ impl EventRecord {
 #[derive(Debug)]
 pub struct SymbolTable {
     table: u64,
-    /// Texts of up to [`SHORT_MAX`] bytes, held inline in the map: a lookup compares
+    /// Texts of up to [`SHORT_MAX`] bytes, held inline in the table: a lookup compares
     /// within the table instead of following a pointer to each candidate's text.
-    short: FastMap<[u64; 3], u32>,
+    short: ShortTable,
     long: FastMap<Box<str>, u32>,
     /// The last actor and its stamp: runs of one actor's events share the actor's
     /// `Arc` (the engine's decoder shares it), so its address repeats. Held here, so
@@ -99,7 +100,7 @@ impl Default for SymbolTable {
     fn default() -> SymbolTable {
         SymbolTable {
             table: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
-            short: FastMap::default(),
+            short: ShortTable::default(),
             long: FastMap::default(),
             last_actor: None,
         }
@@ -113,10 +114,10 @@ impl SymbolTable {
     }
 
     fn number(&mut self, text: &str) -> Stamp {
-        let next = u32::try_from(self.short.len() + self.long.len())
-            .expect("fewer than 2^32 distinct ids");
+        let next =
+            u32::try_from(self.short.len + self.long.len()).expect("fewer than 2^32 distinct ids");
         let number = match short_key(text) {
-            Some(key) => *self.short.entry(key).or_insert(next),
+            Some(key) => self.short.number(key, next),
             None => match self.long.get(text) {
                 Some(&n) => n,
                 None => {
@@ -154,6 +155,127 @@ impl SymbolTable {
             fund,
             beneficiary,
         };
+    }
+
+    /// [`SymbolTable::assign`] for each record in turn, [`TOUCH_AHEAD`] at a time: first
+    /// it reads the slot each short fund and beneficiary id of the batch starts at, then
+    /// it numbers them. A table of tens of thousands of beneficiaries is larger than
+    /// what the caches keep of it while a fold streams the log through them, so most
+    /// beneficiaries' slots are read from memory. Read one record at a time, between
+    /// two records' decoding, each read waits alone; read in a batch, the reads do not
+    /// depend on each other and the processor has them under way together
+    /// (docs/PERFORMANCE.md, "Fewer waits on memory in a fold").
+    pub fn assign_all(&mut self, records: &mut [EventRecord]) {
+        let mut homes = [0usize; 2 * TOUCH_AHEAD];
+        for batch in records.chunks_mut(TOUCH_AHEAD) {
+            // The slots first, then the reads in a loop of their own: a read per few
+            // instructions, so that the processor sees them all before the first ends.
+            let mut count = 0;
+            for record in batch.iter() {
+                let event = &record.recorded.event;
+                let ids = [
+                    event.fund().map(|f| f.as_str()),
+                    named_beneficiary(event).map(|b| b.as_str()),
+                ];
+                for key in ids.into_iter().flatten().filter_map(short_key) {
+                    if let Some(home) = self.short.home(&key) {
+                        homes[count] = home;
+                        count += 1;
+                    }
+                }
+            }
+            // What was read is used, so the reads are not optimised away.
+            std::hint::black_box(self.short.touch(&homes[..count]));
+            batch.iter_mut().for_each(|record| self.assign(record));
+        }
+    }
+}
+
+/// How many records [`SymbolTable::assign_all`] reads the slots of before numbering
+/// them: two ids each, a few dozen reads under way at once, about as many as a core
+/// keeps outstanding; the slots read stay in the first-level cache until numbered.
+const TOUCH_AHEAD: usize = 16;
+
+/// Short texts' numbers ([`short_key`]): an open-addressing table with linear probing,
+/// at most half full, each slot holding its key inline. Unlike a general hash map it
+/// tells where a key's probe starts ([`ShortTable::touch`]).
+#[derive(Debug, Default)]
+struct ShortTable {
+    slots: Vec<Slot>,
+    len: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// A slot of a [`ShortTable`]: a key and its number, or [`EMPTY`].
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: [u64; 3],
+    number: u32,
+}
+
+/// The number of an empty slot (numbers are counted from 0 and stay below it).
+const EMPTY: u32 = u32::MAX;
+
+/// A new table's slots.
+const SHORT_SLOTS_MIN: usize = 64;
+
+impl ShortTable {
+    /// Where `key`'s probe starts, if the table has slots.
+    fn home(&self, key: &[u64; 3]) -> Option<usize> {
+        // The hash's low bits pick the slot: the table's length is a power of two.
+        let mask = self.slots.len().checked_sub(1)?;
+        // Only the low bits are kept, so a narrower `usize` loses nothing needed.
+        #[allow(clippy::cast_possible_truncation)]
+        let hash = self.hasher.hash_one(key) as usize;
+        Some(hash & mask)
+    }
+
+    /// Reads the slots at `homes` (for [`SymbolTable::assign_all`]): their numbers
+    /// folded into one.
+    fn touch(&self, homes: &[usize]) -> u32 {
+        homes
+            .iter()
+            .fold(0, |touched, &home| touched ^ self.slots[home].number)
+    }
+
+    /// `key`'s number, or `next` for a key not in the table, which it then holds.
+    fn number(&mut self, key: [u64; 3], next: u32) -> u32 {
+        assert!(next != EMPTY, "fewer than 2^32 - 1 distinct short ids");
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(&key).expect("the table has slots");
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.number == EMPTY {
+                *slot = Slot { key, number: next };
+                self.len += 1;
+                return next;
+            }
+            if slot.key == key {
+                return slot.number;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the slots and places every key again.
+    fn grow(&mut self) {
+        let empty = Slot {
+            key: [0; 3],
+            number: EMPTY,
+        };
+        let size = (self.slots.len() * 2).max(SHORT_SLOTS_MIN);
+        let old = std::mem::replace(&mut self.slots, vec![empty; size]);
+        let mask = size - 1;
+        for slot in old.into_iter().filter(|slot| slot.number != EMPTY) {
+            let mut i = self.home(&slot.key).expect("the table has slots");
+            while self.slots[i].number != EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
     }
 }
 
@@ -266,6 +388,75 @@ mod tests {
             })
             .collect();
         assert_eq!(again, numbers);
+    }
+
+    #[test]
+    fn a_batch_gets_the_symbols_one_record_at_a_time_gets() {
+        let clerks = [
+            UserId::new("clerk-1").unwrap(),
+            UserId::new("clerk-2").unwrap(),
+        ];
+        let long = "F".repeat(SHORT_MAX + 1);
+        // More beneficiaries than a new table has slots, so that it grows within a
+        // batch; long and short funds; runs shorter and longer than a batch.
+        let records: Vec<EventRecord> = (0..1_000u64)
+            .map(|n| {
+                let fund = if n % 3 == 0 {
+                    long.clone()
+                } else {
+                    format!("HP-{}", n % 7)
+                };
+                let beneficiary = format!("M{}", (n * 7_919) % 401);
+                grant(n, &fund, &beneficiary, &clerks[usize::from(n % 50 < 20)])
+            })
+            .collect();
+        let mut one_by_one = records.clone();
+        let mut table = SymbolTable::new();
+        one_by_one.iter_mut().for_each(|r| table.assign(r));
+        for split in [0, 1, TOUCH_AHEAD, 333, records.len()] {
+            let mut batched = records.clone();
+            let mut table = SymbolTable::new();
+            let (first, rest) = batched.split_at_mut(split);
+            table.assign_all(first);
+            table.assign_all(rest);
+            let numbers = |records: &[EventRecord]| -> Vec<[Option<u32>; 3]> {
+                records
+                    .iter()
+                    .map(|r| {
+                        let Event::GrantPaid(g) = &r.recorded.event else {
+                            unreachable!()
+                        };
+                        [
+                            r.recorded.actor.as_str(),
+                            g.fund.as_str(),
+                            g.beneficiary.as_str(),
+                        ]
+                        .map(|id| r.symbol(id).map(|s| s.number))
+                    })
+                    .collect()
+            };
+            let batched_numbers = numbers(&batched);
+            assert!(batched_numbers.iter().flatten().all(Option::is_some));
+            assert_eq!(batched_numbers, numbers(&one_by_one), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn a_short_table_keeps_its_numbers_as_it_grows() {
+        let mut table = ShortTable::default();
+        let key = |n: u32| short_key(&format!("B-{n}")).unwrap();
+        for n in 0..10_000 {
+            assert_eq!(table.number(key(n), n), n);
+        }
+        assert!(table.slots.len() >= 2 * 10_000 && table.slots.len().is_power_of_two());
+        for n in 0..10_000 {
+            // Known keys keep their number whatever is offered as the next one.
+            assert_eq!(table.number(key(n), 99_999), n);
+        }
+        assert_eq!(table.len, 10_000);
+        // The empty text is a key like any other, not an empty slot.
+        assert_eq!(table.number(short_key("").unwrap(), 10_000), 10_000);
+        assert_eq!(table.number(short_key("").unwrap(), 7), 10_000);
     }
 
     #[test]
