@@ -200,18 +200,43 @@ impl TierSplitError {
 
 /// A payment's division across funding tiers: non-empty, each tier at most once, each
 /// share above zero, kept sorted by tier so that equal splits compare equal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<TierShare>", into = "Vec<TierShare>")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct TierSplit(Vec<TierShare>);
+///
+/// Stored and sent as the list of its shares. A split of one tier, the most common,
+/// is held inline: decoding it allocates nothing, and a fold that reads it finds it in
+/// the event instead of behind a pointer (docs/PERFORMANCE.md, "Fewer waits on memory
+/// in a fold").
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = Vec<TierShare>)
+)]
+pub struct TierSplit(Shares);
+
+/// A split's shares: one inline, or several (sorted, each tier once) on the heap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shares {
+    One(TierShare),
+    Many(Box<[TierShare]>),
+}
 
 impl TierSplit {
     /// Validates and sorts the shares.
     pub fn new(mut shares: Vec<TierShare>) -> Result<TierSplit, TierSplitError> {
+        if let [one] = shares[..] {
+            return TierSplit::checked(Shares::One(one));
+        }
+        shares.sort_by_key(|s| s.tier);
+        TierSplit::checked(Shares::Many(shares.into_boxed_slice()))
+    }
+
+    /// `shares` as a split, if they are one (sorted already).
+    fn checked(shares: Shares) -> Result<TierSplit, TierSplitError> {
+        let split = TierSplit(shares);
+        let shares = split.shares();
         if shares.is_empty() {
             return Err(TierSplitError::Empty);
         }
-        shares.sort_by_key(|s| s.tier);
         for pair in shares.windows(2) {
             if pair[0].tier == pair[1].tier {
                 return Err(TierSplitError::DuplicateTier(pair[0].tier));
@@ -220,12 +245,12 @@ impl TierSplit {
         if let Some(zero) = shares.iter().find(|s| s.amount.is_zero()) {
             return Err(TierSplitError::ZeroShare(zero.tier));
         }
-        Ok(TierSplit(shares))
+        Ok(split)
     }
 
     /// A split with one tier paying everything.
     pub fn single(tier: FundingTier, amount: Amount) -> Result<TierSplit, TierSplitError> {
-        TierSplit::new(vec![TierShare { tier, amount }])
+        TierSplit::checked(Shares::One(TierShare { tier, amount }))
     }
 
     /// Convenience for fixtures: `[(tier, amount), ...]`.
@@ -240,23 +265,34 @@ impl TierSplit {
 
     /// The shares, sorted by tier.
     pub fn shares(&self) -> &[TierShare] {
-        &self.0
+        match &self.0 {
+            Shares::One(one) => std::slice::from_ref(one),
+            Shares::Many(many) => many,
+        }
     }
 
     /// The sum of the shares (may exceed one `Amount`'s maximum, hence `Money`).
     pub fn total(&self) -> Money {
-        self.0.iter().map(|s| s.amount.to_money()).sum()
+        self.shares().iter().map(|s| s.amount.to_money()).sum()
     }
 
     /// The share of one tier, if it pays.
     pub fn share_of(&self, tier: FundingTier) -> Option<Amount> {
-        self.0.iter().find(|s| s.tier == tier).map(|s| s.amount)
+        self.shares()
+            .iter()
+            .find(|s| s.tier == tier)
+            .map(|s| s.amount)
     }
 
     /// The split without one tier (`None` if nothing is left).
     pub fn without(&self, tier: FundingTier) -> Option<TierSplit> {
-        let rest: Vec<TierShare> = self.0.iter().copied().filter(|s| s.tier != tier).collect();
-        (!rest.is_empty()).then_some(TierSplit(rest))
+        let rest: Vec<TierShare> = self
+            .shares()
+            .iter()
+            .copied()
+            .filter(|s| s.tier != tier)
+            .collect();
+        (!rest.is_empty()).then(|| TierSplit::new(rest).expect("part of a valid split"))
     }
 }
 
@@ -269,7 +305,49 @@ impl TryFrom<Vec<TierShare>> for TierSplit {
 
 impl From<TierSplit> for Vec<TierShare> {
     fn from(value: TierSplit) -> Vec<TierShare> {
-        value.0
+        match value.0 {
+            Shares::One(one) => vec![one],
+            Shares::Many(many) => many.into_vec(),
+        }
+    }
+}
+
+impl Serialize for TierSplit {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.shares())
+    }
+}
+
+impl<'de> Deserialize<'de> for TierSplit {
+    /// The list of shares, as a `Vec<TierShare>` would be read, but a list of one is
+    /// read into the split itself; then validated and sorted as [`TierSplit::new`] does.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<TierSplit, D::Error> {
+        struct List;
+        impl<'de> serde::de::Visitor<'de> for List {
+            type Value = TierSplit;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of tier shares")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<TierSplit, A::Error> {
+                let invalid = serde::de::Error::custom;
+                let Some(first) = seq.next_element::<TierShare>()? else {
+                    return Err(invalid(TierSplitError::Empty));
+                };
+                let Some(second) = seq.next_element::<TierShare>()? else {
+                    return TierSplit::checked(Shares::One(first)).map_err(invalid);
+                };
+                let mut shares = Vec::with_capacity(seq.size_hint().unwrap_or(0) + 2);
+                shares.extend([first, second]);
+                while let Some(share) = seq.next_element()? {
+                    shares.push(share);
+                }
+                TierSplit::new(shares).map_err(invalid)
+            }
+        }
+        deserializer.deserialize_seq(List)
     }
 }
 

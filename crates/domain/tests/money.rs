@@ -312,6 +312,53 @@ fn rates_round_half_away_from_zero_and_are_undefined_on_zero() {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+    /// A split is stored and sent as the list of its shares. Read back from a list in
+    /// either encoding it is what `TierSplit::new` makes of that list, or its error;
+    /// a split of one share (held inline) and one of several (on the heap) alike.
+    #[test]
+    fn tier_splits_read_from_a_list_are_what_new_makes_of_it(
+        pairs in proptest::collection::vec((0..FundingTier::ALL.len(), 0i64..4), 0..5)
+    ) {
+        let list: Vec<TierShare> = pairs
+            .iter()
+            .map(|&(t, f)| TierShare { tier: FundingTier::ALL[t], amount: Amount::from_fen(f).unwrap() })
+            .collect();
+        let made = TierSplit::new(list.clone());
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(&list, config).unwrap();
+        let read = bincode::serde::decode_from_slice::<TierSplit, _>(&bytes, config).map(|(s, _)| s);
+        let json = serde_json::to_string(&list).unwrap();
+        let from_json = serde_json::from_str::<TierSplit>(&json);
+        match &made {
+            Ok(split) => {
+                prop_assert_eq!(read.as_ref().ok(), Some(split));
+                prop_assert_eq!(from_json.as_ref().ok(), Some(split));
+                // Written as the sorted list of its shares, in both encodings.
+                let sorted = Vec::from(split.clone());
+                prop_assert_eq!(split.shares(), &sorted[..]);
+                prop_assert_eq!(bincode::serde::encode_to_vec(split, config).unwrap(), bincode::serde::encode_to_vec(&sorted, config).unwrap());
+                prop_assert_eq!(serde_json::to_string(split).unwrap(), serde_json::to_string(&sorted).unwrap());
+                // Splits of equal shares are equal, however they were made.
+                for share in split.shares() {
+                    let rest = split.without(share.tier);
+                    let expected = (sorted.len() > 1).then(|| {
+                        TierSplit::new(sorted.iter().copied().filter(|s| s.tier != share.tier).collect()).unwrap()
+                    });
+                    prop_assert_eq!(&rest, &expected);
+                }
+                if let [one] = sorted[..] {
+                    prop_assert_eq!(split, &TierSplit::single(one.tier, one.amount).unwrap());
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                prop_assert!(read.is_err());
+                let json_error = from_json.unwrap_err().to_string();
+                prop_assert!(json_error.contains(&message), "{} lacks {}", json_error, message);
+            }
+        }
+    }
+
 
     /// Display, plain text and both serde encodings round-trip every amount.
     #[test]
