@@ -339,9 +339,16 @@ impl<'de> Deserialize<'de> for TierSplit {
                 let Some(second) = seq.next_element::<TierShare>()? else {
                     return TierSplit::checked(Shares::One(first)).map_err(invalid);
                 };
-                let mut shares = Vec::with_capacity(seq.size_hint().unwrap_or(0) + 2);
+                // The length a list claims is the input's word, not a size to allocate:
+                // a valid split has a tier at most once.
+                let claimed = seq.size_hint().unwrap_or(0).saturating_add(2);
+                let mut shares = Vec::with_capacity(claimed.min(FundingTier::ALL.len()));
                 shares.extend([first, second]);
-                while let Some(share) = seq.next_element()? {
+                // Past one share per tier, some tier is there twice: `new` says which.
+                while shares.len() <= FundingTier::ALL.len() {
+                    let Some(share) = seq.next_element()? else {
+                        break;
+                    };
                     shares.push(share);
                 }
                 TierSplit::new(shares).map_err(invalid)

@@ -239,6 +239,36 @@ fn tier_splits_are_validated() {
     );
 }
 
+/// A list's claimed length is not trusted: a stored split that claims more shares
+/// than its bytes hold is an error, never an allocation of that size (the fuzz target
+/// `record_decoder` found this), and a list longer than there are tiers is refused as
+/// holding some tier twice.
+#[test]
+fn a_tier_split_claiming_a_huge_length_is_an_error() {
+    let config = bincode::config::standard().with_fixed_int_encoding();
+    let share = |tier| TierShare {
+        tier,
+        amount: yuan(1),
+    };
+    let shares = [share(FundingTier::City), share(FundingTier::County)];
+    let mut bytes = (1u64 << 60).to_le_bytes().to_vec();
+    for s in &shares {
+        bytes.extend(bincode::serde::encode_to_vec(s, config).unwrap());
+    }
+    assert!(bincode::serde::decode_from_slice::<TierSplit, _>(&bytes, config).is_err());
+    let long: Vec<TierShare> = FundingTier::ALL
+        .iter()
+        .chain(FundingTier::ALL.iter())
+        .map(|&tier| share(tier))
+        .collect();
+    let bytes = bincode::serde::encode_to_vec(&long, config).unwrap();
+    let error = bincode::serde::decode_from_slice::<TierSplit, _>(&bytes, config).unwrap_err();
+    assert!(
+        error.to_string().contains("appears more than once"),
+        "{error}"
+    );
+}
+
 #[test]
 fn rates_round_half_away_from_zero_and_are_undefined_on_zero() {
     assert_eq!(
