@@ -18,7 +18,7 @@ use ledger_store::limits::READ_PAGE_EVENTS_MAX;
 use ledger_store::{Backend, Log, RecordView, SnapshotSource};
 
 use crate::recovery::LogSlot;
-use crate::{EngineError, EngineOptions};
+use crate::{EngineError, EngineOptions, PageDecoder};
 
 /// Pages at least this long are folded on two threads.
 const PARALLEL_PAGE_MIN: usize = 512;
@@ -328,30 +328,25 @@ impl Decoding {
             ..Decoding::default()
         }
     }
-
-    /// Stamps a page of records decoded with [`event_record`] with the symbols of this
-    /// decoder's table, if it has one: a page at a time, which is cheaper than a record
-    /// at a time (`SymbolTable::assign_all`).
-    pub(crate) fn finish(&mut self, records: &mut [EventRecord]) {
-        if let Some(symbols) = &mut self.symbols {
-            symbols.assign_all(records);
-        }
-    }
 }
 
-impl crate::PageDecoder<EventRecord> for Decoding {
+impl PageDecoder<EventRecord> for Decoding {
     fn decode(&mut self, record: &RecordView<'_>) -> Result<EventRecord, EngineError> {
         event_record(record, self)
     }
 
+    /// Stamps the page with the symbols of this decoder's table, if it has one: a page
+    /// at a time, which is cheaper than a record at a time (`SymbolTable::assign_all`).
     fn finish(&mut self, page: &mut [EventRecord]) {
-        Decoding::finish(self, page);
+        if let Some(symbols) = &mut self.symbols {
+            symbols.assign_all(page);
+        }
     }
 }
 
 /// A stored event as the projections take it, sharing the actor's id and the memo
-/// with the previous event's when they are the same. Its symbols come with
-/// [`Decoding::finish`].
+/// with the previous event's when they are the same. Its symbols come with the
+/// decoder's [`PageDecoder::finish`].
 pub(crate) fn event_record(
     record: &RecordView<'_>,
     decoding: &mut Decoding,

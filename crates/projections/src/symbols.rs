@@ -238,26 +238,30 @@ impl ShortTable {
             .fold(0, |touched, &home| touched ^ self.slots[home].number)
     }
 
+    /// The slot holding `key`, else the empty slot where it would go; the table has
+    /// slots, not all of them full.
+    fn probe(&self, key: &[u64; 3]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key).expect("the table has slots");
+        while self.slots[i].number != EMPTY && self.slots[i].key != *key {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
     /// `key`'s number, or `next` for a key not in the table, which it then holds.
     fn number(&mut self, key: [u64; 3], next: u32) -> u32 {
         assert!(next != EMPTY, "fewer than 2^32 - 1 distinct short ids");
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(&key).expect("the table has slots");
-        loop {
-            let slot = &mut self.slots[i];
-            if slot.number == EMPTY {
-                *slot = Slot { key, number: next };
-                self.len += 1;
-                return next;
-            }
-            if slot.key == key {
-                return slot.number;
-            }
-            i = (i + 1) & mask;
+        let i = self.probe(&key);
+        let slot = &mut self.slots[i];
+        if slot.number == EMPTY {
+            *slot = Slot { key, number: next };
+            self.len += 1;
         }
+        slot.number
     }
 
     /// Doubles the slots and places every key again.
@@ -268,12 +272,9 @@ impl ShortTable {
         };
         let size = (self.slots.len() * 2).max(SHORT_SLOTS_MIN);
         let old = std::mem::replace(&mut self.slots, vec![empty; size]);
-        let mask = size - 1;
         for slot in old.into_iter().filter(|slot| slot.number != EMPTY) {
-            let mut i = self.home(&slot.key).expect("the table has slots");
-            while self.slots[i].number != EMPTY {
-                i = (i + 1) & mask;
-            }
+            // The keys are distinct: each probe ends at an empty slot.
+            let i = self.probe(&slot.key);
             self.slots[i] = slot;
         }
     }
