@@ -765,7 +765,7 @@ impl LendingSim {
                 term_months: loan.term,
                 grace_months: loan.grace,
                 annual_rate_bp: self.spec.rate_bp,
-                batch,
+                batch: batch.map(Into::into),
                 migrant,
             }),
         )
@@ -939,7 +939,7 @@ impl LendingSim {
                     fund: self.spec.fund.clone(),
                     beneficiary: mother,
                     modality,
-                    batch: Some(batch.to_owned()),
+                    batch: Some(batch.into()),
                     amount: fen(amount),
                     shares: TierSplit::single(FundingTier::City, fen(amount))
                         .expect("a positive share"),

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::access::{Role, TokenDigest};
 use crate::catalogue::{
@@ -62,8 +63,9 @@ pub struct LoanDisbursement {
     pub grace_months: u16,
     /// Annual interest in basis points (0 = interest-free, the default in practice).
     pub annual_rate_bp: u16,
-    /// The batch label, e.g. 第十七批.
-    pub batch: Option<String>,
+    /// The batch label, e.g. 第十七批 (held inline up to 23 bytes: see [`crate::ids`]).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub batch: Option<SmolStr>,
     /// Whether the borrower is a migrant (流动人口) at the time of the loan.
     pub migrant: bool,
 }
@@ -78,8 +80,9 @@ pub struct GrantPayment {
     pub beneficiary: BeneficiaryId,
     /// Relief, skills or health.
     pub modality: GrantModality,
-    /// The batch label, e.g. 第十七批.
-    pub batch: Option<String>,
+    /// The batch label, e.g. 第十七批 (held inline up to 23 bytes: see [`crate::ids`]).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub batch: Option<SmolStr>,
     /// The grant.
     pub amount: Amount,
     /// Which tiers pay; must add up to `amount`.

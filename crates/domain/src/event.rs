@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Deserializer, Serialize};
+use smol_str::SmolStr;
 
 use crate::access::{Role, TokenDigest};
 use crate::catalogue::{
@@ -691,8 +692,8 @@ impl Reversible {
 pub struct Recorded {
     /// The event's global log position (strictly increasing; gaps are tolerated).
     pub position: u64,
-    /// The command that produced it.
-    pub command_id: String,
+    /// The command that produced it (held inline up to 23 bytes: see [`crate::ids`]).
+    pub command_id: SmolStr,
     /// Who issued the command.
     pub actor: UserId,
     /// The business date.

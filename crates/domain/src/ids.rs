@@ -1,13 +1,15 @@
 //! Identifiers: validated, cheap-to-clone names for units, funds, beneficiaries, users, loans, awards and campaigns.
 //!
-//! Each id wraps an `Arc<str>` so that the state can hand the same allocation to every
-//! record that mentions it (a fund id is repeated in millions of reversal records).
-
-use std::borrow::Borrow;
-use std::fmt;
-use std::sync::Arc;
+//! Each id wraps a `SmolStr`: an id of up to 23 bytes (nearly all of them) is held
+//! inline, so making, copying or dropping one allocates nothing and shares nothing
+//! between threads; a longer one is an `Arc<str>` that every copy shares (a fund id is
+//! repeated in millions of reversal records). Decoding a stored event then allocates
+//! nothing for its ids (docs/decisions/0037-ids-held-inline.md).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
+use std::borrow::Borrow;
+use std::fmt;
 
 /// The longest id accepted, in bytes (ids are ASCII).
 pub const ID_CHARS_MAX: usize = 64;
@@ -132,7 +134,7 @@ macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $kind_zh:literal, $personal:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(Arc<str>);
+        pub struct $name(SmolStr);
 
         impl $name {
             /// Validates and builds the id.
@@ -142,7 +144,7 @@ macro_rules! define_id {
                 if $personal {
                     check_not_personal(($kind, $kind_zh), value)?;
                 }
-                Ok($name(Arc::from(value)))
+                Ok($name(SmolStr::new(value)))
             }
 
             /// The id as text.
@@ -186,8 +188,8 @@ macro_rules! define_id {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
                 // Validate on the way in: a stored or received id is held to the same
                 // rules. The text is taken as a `&str` (borrowed from the input where the
-                // format allows), so an id costs one allocation, its `Arc`, not a
-                // `String` first: a rebuild decodes millions of them.
+                // format allows), so a short id costs no allocation and a long one only
+                // its `Arc`, not a `String` first: a rebuild decodes millions of them.
                 struct Text;
                 impl serde::de::Visitor<'_> for Text {
                     type Value = $name;

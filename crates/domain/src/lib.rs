@@ -48,4 +48,5 @@ pub use rejection_terms::{
     Activity, AmountSubject, CurrentAward, FundUse, LoanAction, LoanStanding, ReversalBlock,
     TextSubject, YearSubject,
 };
+pub use smol_str::SmolStr;
 pub use state::{evolve, Beneficiary, BeneficiaryStatus, FundBalance, State};

@@ -1611,7 +1611,8 @@ pub fn evolve(state: &mut State, recorded: &Recorded) {
         | Event::ClaimPaid(_) => {}
     }
     if let Some(mut record) = recorded.event.reversible() {
-        // Share the fund id's allocation with the fund table: millions of records.
+        // A fund id too long to be held inline shares its allocation with the fund
+        // table's: millions of records.
         let canonical = state.intern_fund(record.fund());
         set_fund(&mut record, canonical);
         state.apply_money(&record, Direction::Apply, recorded);

@@ -242,7 +242,7 @@ impl Sim {
             }
             let recorded = Recorded {
                 position: FIRST_POSITION + self.log.len() as u64,
-                command_id: ctx.command_id.clone(),
+                command_id: ctx.command_id.as_str().into(),
                 actor: ctx.actor.clone(),
                 effective_date: ctx.effective_date,
                 recorded_at: ctx.recorded_at,

@@ -1408,7 +1408,7 @@ impl<B: Backend> Deciding<'_, B> {
         for (i, event) in events.into_iter().enumerate() {
             let envelope = Recorded {
                 position: first_position + i as u64,
-                command_id: s.command_id.clone(),
+                command_id: ledger_domain::SmolStr::new(&s.command_id),
                 actor: s.actor.clone(),
                 effective_date: s.effective_date,
                 recorded_at: self.recorded_at,

@@ -165,7 +165,7 @@ pub(crate) fn recorded_sharing(
     };
     Ok(Recorded {
         position: record.position,
-        command_id: record.command_id.to_string(),
+        command_id: ledger_domain::SmolStr::new(record.command_id),
         actor,
         effective_date: record.effective_date,
         recorded_at: datetime_of_ms(record.recorded_at_ms),

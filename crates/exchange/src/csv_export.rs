@@ -84,7 +84,7 @@ pub fn export_csv<B: Backend>(
                 .to_string(),
             recorded.effective_date.format("%Y-%m-%d").to_string(),
             recorded.actor.to_string(),
-            recorded.command_id.clone(),
+            recorded.command_id.to_string(),
             recorded.event.event_type().to_string(),
             recorded
                 .event

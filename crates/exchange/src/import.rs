@@ -917,7 +917,7 @@ fn command_of(row: &Row<'_>, kind: Kind) -> Result<Command, String> {
             term_months: row.number(Col::TermMonths, kind)?,
             grace_months: row.optional_number(Col::GraceMonths)?,
             annual_rate_bp: row.optional_number(Col::AnnualRateBp)?,
-            batch: row.text(Col::Batch)?,
+            batch: row.text(Col::Batch)?.map(Into::into),
             migrant: match row.get(Col::Migrant) {
                 None => false,
                 Some(_) => row.choice(Col::Migrant, kind, &YES_NO)?,
@@ -932,7 +932,7 @@ fn command_of(row: &Row<'_>, kind: Kind) -> Result<Command, String> {
             fund: fund()?,
             beneficiary: beneficiary()?,
             modality: row.choice(Col::Modality, kind, &MODALITIES)?,
-            batch: row.text(Col::Batch)?,
+            batch: row.text(Col::Batch)?.map(Into::into),
             amount,
             shares: row.split(amount, kind)?,
         }),
@@ -1246,7 +1246,7 @@ fn dry_run<B: Backend>(
                         &mut state,
                         &Recorded {
                             position,
-                            command_id: row.command_id.clone(),
+                            command_id: row.command_id.as_str().into(),
                             actor: row.actor.clone(),
                             effective_date: row.effective_date,
                             recorded_at: options.now,

@@ -50,7 +50,8 @@ pub struct AccessEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub actor: UserId,
     /// The command id.
-    pub command_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub command_id: ledger_domain::SmolStr,
     /// What was done.
     pub kind: AccessKind,
     /// Whose data (absent for grants and withdrawals).

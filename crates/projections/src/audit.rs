@@ -271,9 +271,9 @@ impl Projection for AuditTrail {
         let s = &mut self.stored;
         let actor = s
             .actors
-            .intern_symbol(&r.actor, record.symbol(r.actor.as_str()));
+            .intern_symbol(&r.actor, record.actor_symbol(r.actor.as_str()));
         let fund = r.event.fund().map_or(NONE, |f| {
-            s.funds.intern_symbol(f, record.symbol(f.as_str()))
+            s.funds.intern_symbol(f, record.fund_symbol(f.as_str()))
         });
         let beneficiary = s.beneficiary_of(record).unwrap_or(NONE);
         if let Event::EventReversed {
@@ -313,7 +313,7 @@ impl Stored {
     /// loan and award is for.
     fn beneficiary_of(&mut self, record: &EventRecord) -> Option<u32> {
         let intern = |interner: &mut Interner<BeneficiaryId>, id: &BeneficiaryId| {
-            interner.intern_symbol(id, record.symbol(id.as_str()))
+            interner.intern_symbol(id, record.beneficiary_symbol(id.as_str()))
         };
         let event = &record.recorded.event;
         match event {
@@ -381,7 +381,7 @@ impl AuditTrail {
         Ok(AuditRecord {
             position: e.position,
             event_type: recorded.event.event_type(),
-            command_id: recorded.command_id,
+            command_id: recorded.command_id.to_string(),
             actor: recorded.actor,
             recorded_at: recorded.recorded_at,
             effective_date: recorded.effective_date,

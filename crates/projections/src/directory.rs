@@ -95,7 +95,7 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
         directory.apply(&Recorded {
             position,
-            command_id: format!("c{position}"),
+            command_id: format!("c{position}").into(),
             actor: UserId::new("admin").unwrap(),
             effective_date: date,
             recorded_at: date.and_hms_opt(9, 0, 0).unwrap(),

@@ -233,7 +233,8 @@ impl Projection for FundLedger {
         advance(&mut self.next_position, record, Self::NAME);
         let r = &record.recorded;
         if let Event::FundOpened { fund, .. } = &r.event {
-            self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
+            self.funds
+                .entry_symbol(fund, record.fund_symbol(fund.as_str()));
             return;
         }
         let changes = changes_of(&r.event);
@@ -244,7 +245,9 @@ impl Projection for FundLedger {
             .event
             .fund()
             .expect("an event that moves money names its fund");
-        let book = self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
+        let book = self
+            .funds
+            .entry_symbol(fund, record.fund_symbol(fund.as_str()));
         book.now.add_all(changes.as_slice());
         book.daily.add(r.effective_date, changes.as_slice());
         for d in changes.as_slice() {
@@ -456,7 +459,7 @@ mod tests {
             .map(|(i, (date, event))| EventRecord {
                 recorded: Recorded {
                     position: i as u64,
-                    command_id: format!("c{i}"),
+                    command_id: format!("c{i}").into(),
                     actor: UserId::new(if i == 3 { "clerk-2" } else { "clerk-1" }).unwrap(),
                     effective_date: date,
                     recorded_at: day(3, 12)

@@ -211,7 +211,8 @@ impl Projection for ProgrammeReports {
                 return;
             }
             Event::FundOpened { fund, .. } => {
-                self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
+                self.funds
+                    .entry_symbol(fund, record.fund_symbol(fund.as_str()));
                 return;
             }
             _ => {}
@@ -224,7 +225,9 @@ impl Projection for ProgrammeReports {
         if changes.is_empty() && help.is_none() {
             return;
         }
-        let book = self.funds.entry_symbol(fund, record.symbol(fund.as_str()));
+        let book = self
+            .funds
+            .entry_symbol(fund, record.fund_symbol(fund.as_str()));
         book.daily.add(r.effective_date, changes.as_slice());
         if let Some(help) = help {
             book.helps.push(help);
@@ -239,7 +242,7 @@ impl Projection for ProgrammeReports {
 impl ProgrammeReports {
     fn beneficiary(&mut self, id: &BeneficiaryId, record: &EventRecord) -> u32 {
         self.beneficiaries
-            .find_symbol(id, record.symbol(id.as_str()))
+            .find_symbol(id, record.beneficiary_symbol(id.as_str()))
             .unwrap_or_else(|| panic!("a payment names beneficiary {id}, who was never registered"))
     }
 

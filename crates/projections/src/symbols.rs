@@ -8,9 +8,12 @@
 //! its fund and the beneficiary it names, the number and the address of the id's text
 //! in that record. A projection asks [`EventRecord::symbol`] for the symbol of an id it
 //! is about to intern: only the very id the stamp was taken from (the same text at the
-//! same address, which an `Arc<str>` never changes while the record holds it) gets
-//! one; any other id (one the projection kept from an earlier event, say) gets none
-//! and is interned by its text. An interning table remembers the index of each
+//! same address) gets one; any other id (one the projection kept from an earlier
+//! event, say) gets none and is interned by its text. The stamp and the id travel
+//! together in the record, and a short id's text is held inline in it (decision 0037),
+//! so an address matches only while the record stays where it was stamped and holds
+//! the text it was stamped with; a record moved or cloned elsewhere is interned by
+//! text. An interning table remembers the index of each
 //! (table, number) it has met, so that a later record of the same table reaches it in
 //! one array lookup. Symbols change no answer: a record without them (built by hand,
 //! or by a decoder without a table) is interned by text.
@@ -66,17 +69,29 @@ pub(crate) struct Symbol {
 }
 
 impl EventRecord {
-    /// The symbol of `id`, if it is the actor, fund or beneficiary this record was
-    /// stamped with (the same text at the same address).
-    pub(crate) fn symbol(&self, id: &str) -> Option<Symbol> {
-        let s = &self.symbols;
-        [s.actor, s.fund, s.beneficiary]
-            .into_iter()
-            .find(|stamp| stamp.matches(id))
-            .map(|stamp| Symbol {
-                table: s.table,
-                number: stamp.number,
-            })
+    /// The symbol of `id`, if it is the actor this record was stamped with (the same
+    /// text at the same address).
+    pub(crate) fn actor_symbol(&self, id: &str) -> Option<Symbol> {
+        self.symbol_of(self.symbols.actor, id)
+    }
+
+    /// The symbol of `id`, if it is the fund this record was stamped with.
+    pub(crate) fn fund_symbol(&self, id: &str) -> Option<Symbol> {
+        self.symbol_of(self.symbols.fund, id)
+    }
+
+    /// The symbol of `id`, if it is the beneficiary this record was stamped with.
+    pub(crate) fn beneficiary_symbol(&self, id: &str) -> Option<Symbol> {
+        self.symbol_of(self.symbols.beneficiary, id)
+    }
+
+    /// Each id is checked against its own stamp only: a record moved elsewhere could
+    /// otherwise have one id where another's text was stamped.
+    fn symbol_of(&self, stamp: Stamp, id: &str) -> Option<Symbol> {
+        stamp.matches(id).then_some(Symbol {
+            table: self.symbols.table,
+            number: stamp.number,
+        })
     }
 }
 
@@ -89,11 +104,11 @@ pub struct SymbolTable {
     /// within the table instead of following a pointer to each candidate's text.
     short: ShortTable,
     long: FastMap<Box<str>, u32>,
-    /// The last actor and its stamp: runs of one actor's events share the actor's
-    /// `Arc` (the engine's decoder shares it), so its address repeats. Held here, so
-    /// that the address cannot be freed and reused for another text while it is
-    /// compared against.
-    last_actor: Option<(UserId, Stamp)>,
+    /// The last actor and its number: runs of events by one actor are the rule, and an
+    /// actor's id compares equal faster than it is numbered. Compared by text, not by
+    /// address: a short id is held inline in its record (decision 0037), and a page
+    /// buffer refilled puts another record's actor at the same address.
+    last_actor: Option<(UserId, u32)>,
 }
 
 impl Default for SymbolTable {
@@ -136,10 +151,13 @@ impl SymbolTable {
     pub fn assign(&mut self, record: &mut EventRecord) {
         let r = &record.recorded;
         let actor = match &self.last_actor {
-            Some((_, stamp)) if stamp.matches(r.actor.as_str()) => *stamp,
+            Some((actor, number)) if *actor == r.actor => Stamp {
+                at: r.actor.as_str().as_ptr() as usize,
+                number: *number,
+            },
             _ => {
                 let stamp = self.number(r.actor.as_str());
-                self.last_actor = Some((r.actor.clone(), stamp));
+                self.last_actor = Some((r.actor.clone(), stamp.number));
                 stamp
             }
         };
@@ -313,7 +331,7 @@ mod tests {
         EventRecord {
             recorded: Recorded {
                 position,
-                command_id: format!("c{position}"),
+                command_id: format!("c{position}").into(),
                 actor: actor.clone(),
                 effective_date: date,
                 recorded_at: date.and_hms_opt(9, 0, 0).unwrap(),
@@ -347,30 +365,66 @@ mod tests {
         let (fa, fb) = (fund_of(&a), fund_of(&b));
         // Equal texts get one number; the stamp is the record's own.
         assert_eq!(
-            a.symbol(fa.as_str()).unwrap(),
-            b.symbol(fb.as_str()).unwrap()
+            a.fund_symbol(fa.as_str()).unwrap(),
+            b.fund_symbol(fb.as_str()).unwrap()
         );
-        assert_eq!(a.symbol(clerk.as_str()), b.symbol(clerk.as_str()));
+        assert_eq!(
+            a.actor_symbol(a.recorded.actor.as_str()).unwrap(),
+            b.actor_symbol(b.recorded.actor.as_str()).unwrap()
+        );
         let (Event::GrantPaid(ga), Event::GrantPaid(gb)) = (&a.recorded.event, &b.recorded.event)
         else {
             unreachable!()
         };
         assert_ne!(
-            a.symbol(ga.beneficiary.as_str()),
-            b.symbol(gb.beneficiary.as_str())
+            a.beneficiary_symbol(ga.beneficiary.as_str()),
+            b.beneficiary_symbol(gb.beneficiary.as_str())
         );
-        // The same text in another allocation has no symbol: it is interned by text.
+        // An id has a symbol only as the kind of id it was stamped as.
+        assert_eq!(a.beneficiary_symbol(fa.as_str()), None);
+        // The same text elsewhere has no symbol: it is interned by text.
         let copy = FundId::new("HP-1").unwrap();
-        assert_eq!(a.symbol(copy.as_str()), None);
+        assert_eq!(a.fund_symbol(copy.as_str()), None);
+        assert_eq!(a.actor_symbol(clerk.as_str()), None);
+        // Nor has a record moved away from where it was stamped.
+        let moved = [a.clone()];
+        assert_eq!(moved[0].fund_symbol(fund_of(&moved[0]).as_str()), None);
         // Neither has a record built by hand, nor a clone's symbols in another table.
         let plain = grant(2, "HP-1", "M1", &clerk);
-        assert_eq!(plain.symbol(fund_of(&plain).as_str()), None);
+        assert_eq!(plain.fund_symbol(fund_of(&plain).as_str()), None);
         let mut other = SymbolTable::new();
         let mut c = a.clone();
         other.assign(&mut c);
-        assert_ne!(c.symbol(fund_of(&c).as_str()), a.symbol(fa.as_str()));
+        assert_ne!(
+            c.fund_symbol(fund_of(&c).as_str()),
+            a.fund_symbol(fa.as_str())
+        );
         // Symbols are not part of the record's value.
         assert_eq!(a, grant(0, "HP-1", "M1", &clerk));
+    }
+
+    #[test]
+    fn a_refilled_page_gets_the_numbers_of_its_own_actors() {
+        // A short actor is held inline, so a page buffer refilled puts another actor's
+        // text where the last one was stamped: it must still get its own number.
+        let (one, two) = (
+            UserId::new("clerk-1").unwrap(),
+            UserId::new("clerk-2").unwrap(),
+        );
+        let number = |page: &[EventRecord]| {
+            page[0]
+                .actor_symbol(page[0].recorded.actor.as_str())
+                .expect("stamped in place")
+                .number
+        };
+        let mut table = SymbolTable::new();
+        let mut page = vec![grant(0, "HP-1", "M1", &one)];
+        table.assign_all(&mut page);
+        let first = number(&page);
+        page.clear();
+        page.push(grant(1, "HP-1", "M1", &two));
+        table.assign_all(&mut page);
+        assert_ne!(number(&page), first);
     }
 
     #[test]
@@ -428,11 +482,11 @@ mod tests {
                             unreachable!()
                         };
                         [
-                            r.recorded.actor.as_str(),
-                            g.fund.as_str(),
-                            g.beneficiary.as_str(),
+                            r.actor_symbol(r.recorded.actor.as_str()),
+                            r.fund_symbol(g.fund.as_str()),
+                            r.beneficiary_symbol(g.beneficiary.as_str()),
                         ]
-                        .map(|id| r.symbol(id).map(|s| s.number))
+                        .map(|symbol| symbol.map(|s| s.number))
                     })
                     .collect()
             };
@@ -471,10 +525,10 @@ mod tests {
             let mut record = grant(n, &format!("HP-{}", (n * 7) % 23), "M1", &clerk);
             tables[usize::try_from(n % 6).unwrap()].assign(&mut record);
             let fund = fund_of(&record);
-            let i = by_symbol.intern_symbol(fund, record.symbol(fund.as_str()));
+            let i = by_symbol.intern_symbol(fund, record.fund_symbol(fund.as_str()));
             assert_eq!(i, by_text.intern(fund), "record {n}");
             assert_eq!(
-                by_symbol.find_symbol(fund, record.symbol(fund.as_str())),
+                by_symbol.find_symbol(fund, record.fund_symbol(fund.as_str())),
                 Some(i)
             );
         }
@@ -484,7 +538,7 @@ mod tests {
         tables[0].assign(&mut record);
         let fund = fund_of(&record);
         assert_eq!(
-            by_symbol.find_symbol(fund, record.symbol(fund.as_str())),
+            by_symbol.find_symbol(fund, record.fund_symbol(fund.as_str())),
             None
         );
     }

@@ -789,7 +789,7 @@ pub fn parse(kind: Kind, values: &Values, lang: Lang) -> Result<Parsed, Vec<Fiel
                     term_months: term_months?,
                     grace_months: grace_months?,
                     annual_rate_bp: annual_rate_bp?,
-                    batch,
+                    batch: batch.map(Into::into),
                     migrant,
                 })])
             })()
@@ -819,7 +819,7 @@ pub fn parse(kind: Kind, values: &Values, lang: Lang) -> Result<Parsed, Vec<Fiel
                     fund: f?,
                     beneficiary: beneficiary?,
                     modality: modality?,
-                    batch,
+                    batch: batch.map(Into::into),
                     amount,
                     shares,
                 })])

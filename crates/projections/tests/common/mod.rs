@@ -178,7 +178,7 @@ impl Ledger {
             let position = self.log.len() as u64;
             let recorded = Recorded {
                 position,
-                command_id: ctx.command_id.clone(),
+                command_id: ctx.command_id.as_str().into(),
                 actor: ctx.actor.clone(),
                 effective_date: ctx.effective_date,
                 recorded_at: ctx.recorded_at,
@@ -334,7 +334,7 @@ pub fn loan(
         term_months,
         grace_months: 0,
         annual_rate_bp: 0,
-        batch: Some("第十七批".to_owned()),
+        batch: Some("第十七批".into()),
         migrant: false,
     }
 }
