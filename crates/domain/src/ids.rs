@@ -6,10 +6,11 @@
 //! repeated in millions of reversal records). Decoding a stored event then allocates
 //! nothing for its ids (docs/decisions/0037-ids-held-inline.md).
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use smol_str::SmolStr;
 use std::borrow::Borrow;
 use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 
 /// The longest id accepted, in bytes (ids are ASCII).
 pub const ID_CHARS_MAX: usize = 64;

@@ -386,7 +386,7 @@ mod tests {
         let copy = FundId::new("HP-1").unwrap();
         assert_eq!(a.fund_symbol(copy.as_str()), None);
         assert_eq!(a.actor_symbol(clerk.as_str()), None);
-        // Nor has a record moved away from where it was stamped.
+        // Nor has a copy of the record anywhere but where the record was stamped.
         let moved = [a.clone()];
         assert_eq!(moved[0].fund_symbol(fund_of(&moved[0]).as_str()), None);
         // Neither has a record built by hand, nor a clone's symbols in another table.
