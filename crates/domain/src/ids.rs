@@ -152,6 +152,12 @@ macro_rules! define_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// Whether the text is held inline (up to 23 bytes): a copy then shares
+            /// no allocation with the original, and there is none to share.
+            pub fn is_inline(&self) -> bool {
+                !self.0.is_heap_allocated()
+            }
         }
 
         impl fmt::Display for $name {

@@ -1053,7 +1053,11 @@ impl State {
     }
 
     /// The canonical (shared) copy of a fund id, so that records share one allocation.
+    /// An id held inline has no allocation to share: it is copied without a lookup.
     fn intern_fund(&self, fund: &FundId) -> FundId {
+        if fund.is_inline() {
+            return fund.clone();
+        }
         self.funds
             .get_key_value(fund)
             .map_or_else(|| fund.clone(), |(k, _)| k.clone())
@@ -1611,13 +1615,13 @@ pub fn evolve(state: &mut State, recorded: &Recorded) {
         | Event::ClaimPaid(_) => {}
     }
     if let Some(mut record) = recorded.event.reversible() {
-        // A fund id too long to be held inline shares its allocation with the fund
-        // table's: millions of records.
-        let canonical = state.intern_fund(record.fund());
-        set_fund(&mut record, canonical);
         state.apply_money(&record, Direction::Apply, recorded);
         state.reversible.insert(position);
         if !state.lean {
+            // A kept record shares a long fund id's allocation with the fund table's:
+            // millions of records. A lean state keeps none, so it need not look.
+            let canonical = state.intern_fund(record.fund());
+            set_fund(&mut record, canonical);
             state.money_events.insert(position, record);
         }
     }
